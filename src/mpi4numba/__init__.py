@@ -1,0 +1,60 @@
+"""mpi4numba: MPI for Numba.
+
+Functions callable from ``@numba.njit`` code (and from Python) that call the MPI C
+library directly, through the library mpi4py loaded. A drop-in for numba-mpi::
+
+    import mpi4numba as numba_mpi
+
+Importing this package does not initialise MPI, so the thread level can still be chosen
+with :func:`set_thread_level` (or ``MPI4NUMBA_THREAD_LEVEL``); the first use of any other
+name initialises MPI through mpi4py.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._initialize import THREAD_LEVELS, set_thread_level
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "comm": ["rank", "size", "comm_rank", "comm_size", "comm_dup", "comm_split", "comm_free",
+             "COMM_WORLD", "COMM_SELF", "COMM_NULL", "Comm", "comm_type"],
+    "p2p": ["send", "recv", "sendrecv", "isend", "irecv", "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED"],
+    "requests": ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany"],
+    "collectives": ["barrier", "bcast", "allreduce", "reduce", "scatter", "gather", "allgather"],
+    "operators": ["Operator"],
+    "environment": ["initialized", "query_thread", "wtime", "error_class", "error_string", "SUCCESS",
+                    "THREAD_SINGLE", "THREAD_FUNNELED", "THREAD_SERIALIZED", "THREAD_MULTIPLE",
+                    "ERR_BUFFER", "ERR_COUNT", "ERR_TYPE", "ERR_TAG", "ERR_COMM", "ERR_RANK",
+                    "ERR_ROOT", "ERR_OP", "ERR_ARG", "ERR_TRUNCATE", "ERR_REQUEST"],
+    "datatypes": ["SUPPORTED_DTYPES"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = ["set_thread_level", "THREAD_LEVELS", "__version__", *_MODULE_OF]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mpi4numba' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .collectives import allgather, allreduce, barrier, bcast, gather, reduce, scatter
+    from .comm import (COMM_NULL, COMM_SELF, COMM_WORLD, Comm, comm_dup, comm_free, comm_rank,
+                       comm_size, comm_split, comm_type, rank, size)
+    from .environment import error_class, error_string, initialized, query_thread, wtime
+    from .operators import Operator
+    from .p2p import ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, irecv, isend, recv, send, sendrecv
+    from .requests import RequestType, request_array, test, testall, testany, wait, waitall, waitany

@@ -1,0 +1,50 @@
+"""Open MPI ABI (Open MPI >= 4): handles are pointers to global objects of ``libmpi``.
+
+Compiled code takes the address of these objects by symbol name, so the value is
+resolved in each process when the code is loaded (also from Numba's cache).
+"""
+
+NAME = "openmpi"
+HANDLE_IS_POINTER = True
+HANDLE_BYTES = 8
+
+STATUS_BYTES = 24
+STATUS_SOURCE_OFFSET = 0
+STATUS_TAG_OFFSET = 4
+STATUS_ERROR_OFFSET = 8
+
+ANY_SOURCE = -1
+ANY_TAG = -1
+PROC_NULL = -2
+UNDEFINED = -32766
+IN_PLACE = 1  # (void *) 1
+BOTTOM = 0
+STATUS_IGNORE = 0  # (MPI_Status *) 0
+STATUSES_IGNORE = 0
+MAX_ERROR_STRING = 256
+
+ERROR_CLASSES = {
+    "SUCCESS": 0, "ERR_BUFFER": 1, "ERR_COUNT": 2, "ERR_TYPE": 3, "ERR_TAG": 4,
+    "ERR_COMM": 5, "ERR_RANK": 6, "ERR_ROOT": 8, "ERR_OP": 10, "ERR_ARG": 13,
+    "ERR_TRUNCATE": 15, "ERR_OTHER": 16, "ERR_REQUEST": 7,
+}
+
+# Predefined handles: names of the global objects whose address is the handle.
+HANDLES = {
+    "COMM_NULL": "ompi_mpi_comm_null", "COMM_WORLD": "ompi_mpi_comm_world",
+    "COMM_SELF": "ompi_mpi_comm_self",
+    "REQUEST_NULL": "ompi_request_null", "DATATYPE_NULL": "ompi_mpi_datatype_null",
+    "OP_NULL": "ompi_mpi_op_null", "ERRORS_RETURN": "ompi_mpi_errors_return",
+    "BYTE": "ompi_mpi_byte", "CHAR": "ompi_mpi_char", "C_BOOL": "ompi_mpi_c_bool",
+    "INT8_T": "ompi_mpi_int8_t", "INT16_T": "ompi_mpi_int16_t",
+    "INT32_T": "ompi_mpi_int32_t", "INT64_T": "ompi_mpi_int64_t",
+    "UINT8_T": "ompi_mpi_uint8_t", "UINT16_T": "ompi_mpi_uint16_t",
+    "UINT32_T": "ompi_mpi_uint32_t", "UINT64_T": "ompi_mpi_uint64_t",
+    "FLOAT": "ompi_mpi_float", "DOUBLE": "ompi_mpi_double",
+    "C_FLOAT_COMPLEX": "ompi_mpi_c_float_complex", "C_DOUBLE_COMPLEX": "ompi_mpi_c_double_complex",
+    "MAX": "ompi_mpi_op_max", "MIN": "ompi_mpi_op_min", "SUM": "ompi_mpi_op_sum",
+    "PROD": "ompi_mpi_op_prod", "LAND": "ompi_mpi_op_land", "BAND": "ompi_mpi_op_band",
+    "LOR": "ompi_mpi_op_lor", "BOR": "ompi_mpi_op_bor", "LXOR": "ompi_mpi_op_lxor",
+    "BXOR": "ompi_mpi_op_bxor", "MINLOC": "ompi_mpi_op_minloc", "MAXLOC": "ompi_mpi_op_maxloc",
+    "REPLACE": "ompi_mpi_op_replace", "NO_OP": "ompi_mpi_op_no_op",
+}

@@ -1,0 +1,60 @@
+"""``@api``: one typing function per public routine becomes a public njit dispatcher.
+
+The decorated function is written like a Numba ``@overload``: it receives the Numba types
+of the arguments, validates them (raising ``TypingError`` with a message that names the
+problem) and returns the implementation. ``@api`` then
+
+* registers it as the overload of an internal stub, so nopython code can call it;
+* builds the public ``numba.njit`` dispatcher with the same signature, defaults and
+  docstring, so the routine is also callable from Python, and its ``.py_func`` (plain
+  Python) reaches the same compiled implementation.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+import numba
+from numba.extending import overload
+
+
+def _python_entry(stub_name: str) -> Callable:
+    """A stub that, called from Python, enters compiled code through a small trampoline."""
+    trampolines: dict[int, Callable] = {}
+
+    def stub(*args):
+        count = len(args)
+        if count not in trampolines:
+            names = ", ".join(f"a{i}" for i in range(count))
+            namespace = {"target": stub}
+            exec(f"def trampoline({names}):\n    return target({names})\n", namespace)
+            trampolines[count] = numba.njit(namespace["trampoline"])
+        return trampolines[count](*args)
+
+    stub.__name__ = stub.__qualname__ = stub_name
+    return stub
+
+
+def api(typing_function: Callable) -> Callable:
+    """Turn an overload-style typing function into a public njit dispatcher (see module doc)."""
+    name = typing_function.__name__
+    stub = _python_entry(f"_{name}_impl")
+    overload(stub, prefer_literal=True)(typing_function)
+
+    signature = inspect.signature(typing_function)
+    params, call_args, defaults = [], [], {}
+    for param in signature.parameters.values():
+        if param.default is inspect.Parameter.empty:
+            params.append(param.name)
+        else:
+            defaults[f"_default_{param.name}"] = param.default
+            params.append(f"{param.name}=_default_{param.name}")
+        call_args.append(param.name)
+    source = f"def {name}({', '.join(params)}):\n    return _stub({', '.join(call_args)})\n"
+    namespace = {"_stub": stub, **defaults}
+    exec(compile(source, f"<mpi4numba.{name}>", "exec"), namespace)
+    public = namespace[name]
+    for attribute in ("__module__", "__qualname__", "__doc__"):
+        setattr(public, attribute, getattr(typing_function, attribute))
+    return numba.njit(public)

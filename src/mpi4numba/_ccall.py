@@ -1,0 +1,337 @@
+"""MPI C functions and predefined handles, callable from ``@njit`` code by symbol name.
+
+A routine is declared once by its C prototype, written with a few parameter kinds::
+
+    MPI_Send = c_function("int MPI_Send(ptr buf, count count, Datatype type, int dest, int tag, Comm comm)")
+
+and ``MPI_Send(...)`` is then an intrinsic usable in nopython code. The generated call
+references ``MPI_Send`` by name (resolved by the JIT linker in each process, also when the
+code comes from Numba's cache) and converts arguments to the running ABI:
+
+``int``/``count``
+    any Numba integer; a value that does not fit a C ``int`` is not truncated: the call is
+    skipped and ``MPI_ERR_ARG`` / ``MPI_ERR_COUNT`` is returned.
+``aint``
+    ``MPI_Aint`` (64-bit).
+``ptr``
+    ``void *``: a pointer, an integer address or an array (its data pointer).
+``Comm``, ``Datatype``, ``Op``, ``Request``, ``Group``, ``Errhandler``
+    a handle, carried in Numba as ``intp`` and narrowed to the ABI's width at the call.
+``out int`` / ``out <Handle>``
+    filled through a stack slot and returned after the error code.
+``inout <Handle>``
+    an argument passed by address (a stack slot), its new value returned like ``out``.
+``Status* name=IGNORE``
+    not an argument: ``MPI_STATUS(ES)_IGNORE`` of the running ABI.
+
+The result is the C ``int`` error code (``int32``), or a tuple ``(code, *outs)``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
+
+from ._runtime import ABI, cache_guard
+
+HANDLE_KINDS = ("Comm", "Datatype", "Op", "Request", "Group", "Errhandler")
+HANDLE = types.intp  # how a handle travels through Numba code, whatever its C width
+
+_i32 = ir.IntType(32)
+_i64 = ir.IntType(64)
+_voidptr = ir.IntType(8).as_pointer()
+_native_handle = _voidptr if ABI.HANDLE_IS_POINTER else _i32
+_int_error = {"int": ABI.ERROR_CLASSES["ERR_ARG"], "count": ABI.ERROR_CLASSES["ERR_COUNT"]}
+
+
+def _guard(context) -> None:
+    context.active_code_library._reload_init.add(cache_guard)
+
+
+def handle_to_native(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """Narrow an ``intp`` handle to the ABI's C type (``int`` or a pointer)."""
+    if ABI.HANDLE_IS_POINTER:
+        return builder.inttoptr(value, _voidptr)
+    return builder.trunc(value, _i32)
+
+
+def handle_from_native(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """Widen a C handle to ``intp`` (sign-extended, the bit pattern mpi4py's handles have)."""
+    if ABI.HANDLE_IS_POINTER:
+        return builder.ptrtoint(value, _i64)
+    return builder.sext(value, _i64)
+
+
+def predefined_native(builder: ir.IRBuilder, name: str) -> ir.Value:
+    """A predefined handle (``COMM_WORLD``, ``DOUBLE``, ``SUM`` ...) in the ABI's C type.
+
+    MPICH-ABI handles are integer constants of the ABI; Open MPI handles are addresses of
+    global objects, referenced here by symbol name and resolved when the code is loaded.
+    """
+    spec = ABI.HANDLES[name]
+    if isinstance(spec, int):
+        return ir.Constant(_i32, spec)
+    module = builder.module
+    gv = module.globals.get(spec)
+    if gv is None:
+        gv = ir.GlobalVariable(module, ir.IntType(8), spec)
+    return builder.bitcast(gv, _voidptr)
+
+
+def _address_constant(value: int) -> ir.Value:
+    return ir.Constant(_i64, value).inttoptr(_voidptr)
+
+
+@dataclass(frozen=True)
+class _Param:
+    kind: str  # int, count, aint, ptr, handle kind, status
+    name: str
+    direction: str = "in"  # in, out, inout
+    implicit: bool = False
+
+    @property
+    def out(self) -> bool:
+        return self.direction != "in"
+
+
+_PROTOTYPE = re.compile(r"^\s*(int|double)\s+(MPI_\w+)\s*\((.*)\)\s*$")
+
+
+def _parse(prototype: str) -> tuple[str, str, list[_Param]]:
+    match = _PROTOTYPE.match(prototype)
+    if not match:
+        raise ValueError(f"cannot parse C prototype {prototype!r}")
+    restype, cname, body = match.groups()
+    params = []
+    for raw in filter(None, (p.strip() for p in body.split(","))):
+        words = raw.replace("=", " = ").split()
+        direction = words[0] if words[0] in ("out", "inout") else "in"
+        if direction != "in":
+            words = words[1:]
+        if words[0] == "Status*":
+            if words[-1] != "IGNORE":
+                raise ValueError(f"{cname}: only Status* ...=IGNORE is supported, got {raw!r}")
+            params.append(_Param("status", words[1], implicit=True))
+            continue
+        kind, name = words[0], words[1]
+        if kind not in ("int", "count", "aint", "ptr") + HANDLE_KINDS:
+            raise ValueError(f"{cname}: unknown parameter kind {kind!r}")
+        if direction != "in" and kind not in ("int",) + HANDLE_KINDS:
+            raise ValueError(f"{cname}: out/inout parameters are int or handles, got {raw!r}")
+        params.append(_Param(kind, name, direction=direction))
+    return restype, cname, params
+
+
+class CFunction:
+    """A C function of the MPI library, declared by prototype; see the module docstring."""
+
+    def __init__(self, prototype: str):
+        self.restype, self.name, self.params = _parse(prototype)
+        self.inputs = [p for p in self.params if p.direction != "out" and not p.implicit]
+        self.outputs = [p for p in self.params if p.out]
+        self.intrinsic = self._build_intrinsic()
+
+    def __repr__(self) -> str:
+        return f"<mpi4numba C function {self.name}>"
+
+    def _llvm_type(self, param: _Param) -> ir.Type:
+        if param.kind in ("int", "count"):
+            return _i32.as_pointer() if param.out else _i32
+        if param.kind == "aint":
+            return _i64
+        if param.kind in ("ptr", "status"):
+            return _voidptr
+        return _native_handle.as_pointer() if param.out else _native_handle
+
+    def _check_arg(self, param: _Param, ty: types.Type) -> None:
+        ok = {
+            "int": isinstance(ty, (types.Integer, types.Boolean)),
+            "count": isinstance(ty, types.Integer),
+            "aint": isinstance(ty, types.Integer),
+            "ptr": isinstance(ty, (types.RawPointer, types.CPointer, types.Integer, types.Array)),
+        }.get(param.kind, isinstance(ty, types.Integer))
+        if not ok:
+            raise TypingError(f"{self.name}: argument {param.name!r} ({param.kind}) cannot be {ty}")
+
+    def _signature(self, argtys):
+        for param, ty in zip(self.inputs, argtys):
+            self._check_arg(param, ty)
+        code = types.float64 if self.restype == "double" else types.int32
+        outs = [types.int32 if p.kind == "int" else HANDLE for p in self.outputs]
+        restype = types.Tuple((code, *outs)) if outs else code
+        return restype(*argtys)
+
+    def _lower_input(self, context, builder, param: _Param, ty, value):
+        if param.kind in ("int", "count"):
+            if isinstance(ty, types.Boolean):
+                return builder.zext(value, _i32), None
+            wide = context.cast(builder, value, ty, types.int64)
+            narrow = builder.trunc(wide, _i32)
+            fits = builder.icmp_signed("==", builder.sext(narrow, _i64), wide)
+            return narrow, fits
+        if param.kind == "aint":
+            return context.cast(builder, value, ty, types.int64), None
+        if param.kind == "ptr":
+            if isinstance(ty, types.Array):
+                data = context.make_array(ty)(context, builder, value).data
+                return builder.bitcast(data, _voidptr), None
+            if isinstance(ty, types.Integer):
+                return builder.inttoptr(value, _voidptr), None
+            return builder.bitcast(value, _voidptr), None
+        return handle_to_native(builder, context.cast(builder, value, ty, types.intp)), None
+
+    def _codegen(self, context, builder, sig, args):
+        _guard(context)
+        fnty = ir.FunctionType(_i32 if self.restype == "int" else ir.DoubleType(), [self._llvm_type(p) for p in self.params])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, self.name)
+        inputs = iter(zip(self.inputs, sig.args, args))
+        cargs, slots, checks = [], [], []
+        for param in self.params:
+            if param.implicit:
+                cargs.append(_address_constant(ABI.STATUS_IGNORE))
+            elif param.out:
+                slot = cgutils.alloca_once(builder, _i32 if param.kind == "int" else _native_handle)
+                if param.direction == "inout":
+                    _, ty, value = next(inputs)
+                    initial, fits = self._lower_input(context, builder, param, ty, value)
+                    builder.store(initial, slot)
+                slots.append((param, slot))
+                cargs.append(slot)
+            else:
+                _, ty, value = next(inputs)
+                carg, fits = self._lower_input(context, builder, param, ty, value)
+                cargs.append(carg)
+                if fits is not None:
+                    checks.append((param, fits))
+        if self.restype == "double" or not checks:
+            code = builder.call(fn, cargs)
+        else:
+            code = ir.Constant(_i32, 0)
+            for param, fits in reversed(checks):  # the first argument that does not fit decides
+                code = builder.select(fits, code, ir.Constant(_i32, _int_error[param.kind]))
+            code_slot = cgutils.alloca_once(builder, _i32)
+            builder.store(code, code_slot)
+            all_fit = checks[0][1]
+            for _, fits in checks[1:]:
+                all_fit = builder.and_(all_fit, fits)
+            with builder.if_then(all_fit, likely=True):
+                builder.store(builder.call(fn, cargs), code_slot)
+            code = builder.load(code_slot)
+        if not self.outputs:
+            return code
+        outs = []
+        for param, slot in slots:
+            value = builder.load(slot)
+            outs.append(value if param.kind == "int" else handle_from_native(builder, value))
+        return context.make_tuple(builder, sig.return_type, [code, *outs])
+
+    def _build_intrinsic(self):
+        names = [p.name for p in self.inputs]
+        arglist = ", ".join(names)
+        source = (
+            f"def {self.name}(typingctx{', ' if names else ''}{arglist}):\n"
+            f"    return cfunc._signature(({arglist}{',' if len(names) == 1 else ''})), cfunc._codegen\n"
+        )
+        namespace: dict = {"cfunc": self}
+        exec(source, namespace)
+        return intrinsic(prefer_literal=False)(namespace[self.name])
+
+
+def c_function(prototype: str):
+    """Declare an MPI C function by its prototype and return the njit-callable intrinsic."""
+    return CFunction(prototype).intrinsic
+
+
+@intrinsic(prefer_literal=True)
+def predefined(typingctx, name):
+    """``predefined("COMM_WORLD")``: a predefined handle of the running MPI, as ``intp``."""
+    if not isinstance(name, types.StringLiteral) or name.literal_value not in ABI.HANDLES:
+        raise TypingError(f"predefined() needs the literal name of a predefined MPI handle, got {name}")
+    handle_name = name.literal_value
+
+    def codegen(context, builder, sig, args):
+        _guard(context)
+        return handle_from_native(builder, predefined_native(builder, handle_name))
+
+    return HANDLE(name), codegen
+
+
+@intrinsic
+def in_place(typingctx):
+    """``MPI_IN_PLACE`` of the running ABI, as a ``void *``."""
+
+    def codegen(context, builder, sig, args):
+        _guard(context)
+        return _address_constant(ABI.IN_PLACE)
+
+    return types.voidptr(), codegen
+
+
+@intrinsic(prefer_literal=True)
+def stack_handles(typingctx, count):
+    """Stack scratch for ``count`` (a literal) native handles; returns its address as intp.
+
+    The slots live in the frame of the function that calls this, for the whole call.
+    """
+    if not isinstance(count, types.IntegerLiteral):
+        raise TypingError("stack_handles() needs a literal count")
+    n = count.literal_value
+
+    def codegen(context, builder, sig, args):
+        slots = cgutils.alloca_once(builder, ir.ArrayType(_native_handle, max(n, 1)))
+        return builder.ptrtoint(slots, _i64)
+
+    return types.intp(count), codegen
+
+
+def _slot(builder, base, index):
+    array = builder.inttoptr(base, _native_handle.as_pointer())
+    return builder.gep(array, [index])
+
+
+@intrinsic
+def handle_slot_load(typingctx, base, index):
+    """Handle number ``index`` of a native handle array at address ``base``, as intp."""
+
+    def codegen(context, builder, sig, args):
+        index = context.cast(builder, args[1], sig.args[1], types.intp)
+        return handle_from_native(builder, builder.load(_slot(builder, args[0], index)))
+
+    return HANDLE(base, index), codegen
+
+
+@intrinsic
+def handle_slot_store(typingctx, base, index, value):
+    """Store ``value`` (intp) as handle number ``index`` of a native handle array at ``base``."""
+
+    def codegen(context, builder, sig, args):
+        index = context.cast(builder, args[1], sig.args[1], types.intp)
+        value = context.cast(builder, args[2], sig.args[2], types.intp)
+        builder.store(handle_to_native(builder, value), _slot(builder, args[0], index))
+        return context.get_dummy_value()
+
+    return types.none(base, index, value), codegen
+
+
+@intrinsic
+def stack_value(typingctx, value, like):
+    """Address (intp) of a stack copy of scalar ``value`` cast to the dtype of array ``like``.
+
+    The slot lives in the frame of the function that calls this.
+    """
+    if not isinstance(like, types.Array) or not isinstance(value, (types.Number, types.Boolean)):
+        raise TypingError(f"stack_value() takes a scalar and an array, got {value}, {like}")
+
+    def codegen(context, builder, sig, args):
+        dtype = sig.args[1].dtype
+        converted = context.cast(builder, args[0], sig.args[0], dtype)
+        slot = cgutils.alloca_once(builder, context.get_data_type(dtype))
+        builder.store(context.get_value_as_data(builder, dtype, converted), slot)
+        return builder.ptrtoint(slot, _i64)
+
+    return types.intp(value, like), codegen

@@ -1,0 +1,194 @@
+"""The Numba type of a communicator, shared with mpi4py's ``MPI.Comm`` objects.
+
+A communicator in compiled code is ``{meminfo, handle}``:
+
+* predefined communicators (``COMM_WORLD``, ``COMM_SELF``, ``COMM_NULL``) carry their
+  handle and no meminfo; as globals they are materialised by symbol name (cache-safe);
+* any other communicator points (through a meminfo) at one shared cell that holds its
+  handle: the handle field of the mpi4py object it came from, or a cell allocated by
+  ``comm_dup``/``comm_split``. ``comm_free`` writes ``MPI_COMM_NULL`` into that cell, so a
+  freed communicator is seen as freed everywhere it is shared and later calls fail with
+  ``MPI_ERR_COMM`` instead of touching freed memory.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.core.imputils import lower_constant
+from numba.core.errors import TypingError
+from numba.extending import (
+    NativeValue,
+    box,
+    intrinsic,
+    make_attribute_wrapper,
+    models,
+    register_model,
+    typeof_impl,
+    unbox,
+)
+
+from ._ccall import HANDLE, _guard, _native_handle, handle_from_native, handle_to_native, predefined_native
+from ._runtime import ABI, MPI
+
+
+class CommType(types.Type):
+    """Numba type of an MPI communicator."""
+
+    def __init__(self) -> None:
+        super().__init__(name="mpi4numba.Comm")
+
+
+comm_type = CommType()
+_meminfo_type = types.MemInfoPointer(types.voidptr)
+
+
+@register_model(CommType)
+class _CommModel(models.StructModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, [("meminfo", _meminfo_type), ("handle", HANDLE)])
+
+
+make_attribute_wrapper(CommType, "handle", "_handle")
+
+
+def _predefined_name(comm) -> str | None:
+    for name in ("COMM_WORLD", "COMM_SELF", "COMM_NULL"):
+        if MPI._handleof(comm) == MPI._handleof(getattr(MPI, name)):
+            return name
+    return None
+
+
+@typeof_impl.register(MPI.Comm)
+def _typeof_comm(value, context):
+    return comm_type
+
+
+def _unbox_parts(comm) -> tuple[int, int]:
+    """(handle, address of the handle cell or 0 for predefined communicators)."""
+    if _predefined_name(comm) is not None:
+        return MPI._handleof(comm), 0
+    return MPI._handleof(comm), MPI._addressof(comm)
+
+
+def _box(handle: int):
+    handle &= 0xFFFF_FFFF_FFFF_FFFF  # mpi4py handles are unsigned
+    for name in ("COMM_WORLD", "COMM_SELF", "COMM_NULL"):
+        if handle == MPI._handleof(getattr(MPI, name)):
+            return getattr(MPI, name)
+    return MPI.Intracomm.fromhandle(handle)
+
+
+@unbox(CommType)
+def _unbox_comm(typ, obj, c):
+    helper = c.pyapi.unserialize(c.pyapi.serialize_object(_unbox_parts))
+    parts = c.pyapi.call_function_objargs(helper, [obj])
+    failed = cgutils.is_null(c.builder, parts)
+    comm = cgutils.create_struct_proxy(typ)(c.context, c.builder)
+    with c.builder.if_then(c.builder.not_(failed), likely=True):
+        handle = c.pyapi.long_as_ulonglong(c.pyapi.tuple_getitem(parts, 0))
+        address = c.pyapi.long_as_ulonglong(c.pyapi.tuple_getitem(parts, 1))
+        comm.handle = handle
+        has_cell = c.builder.icmp_unsigned("!=", address, ir.Constant(address.type, 0))
+        with c.builder.if_then(has_cell):
+            data = c.builder.inttoptr(address, cgutils.voidptr_t)
+            comm.meminfo = c.pyapi.nrt_meminfo_new_from_pyobject(data, obj)
+        c.pyapi.decref(parts)
+    return NativeValue(comm._getvalue(), is_error=failed)
+
+
+@box(CommType)
+def _box_comm(typ, val, c):
+    handle = _load_handle(c.context, c.builder, val)
+    helper = c.pyapi.unserialize(c.pyapi.serialize_object(_box))
+    pyhandle = c.pyapi.long_from_longlong(handle)
+    result = c.pyapi.call_function_objargs(helper, [pyhandle])
+    c.pyapi.decref(pyhandle)
+    c.context.nrt.decref(c.builder, typ, val)
+    return result
+
+
+@lower_constant(CommType)
+def _constant_comm(context, builder, ty, pyval):
+    comm = cgutils.create_struct_proxy(ty)(context, builder)
+    name = _predefined_name(pyval)
+    if name is not None:
+        _guard(context)
+        comm.handle = handle_from_native(builder, predefined_native(builder, name))
+    else:
+        # A communicator created at run time: its handle is only valid in this process,
+        # so Numba marks the function as not cacheable.
+        address = context.add_dynamic_addr(builder, MPI._handleof(pyval), info=f"communicator {pyval!r}")
+        comm.handle = builder.ptrtoint(address, ir.IntType(64))
+    return comm._getvalue()
+
+
+def _load_handle(context, builder, value):
+    comm = cgutils.create_struct_proxy(comm_type)(context, builder, value=value)
+    meminfo = comm.meminfo
+    result = cgutils.alloca_once_value(builder, comm.handle)
+    with builder.if_then(cgutils.is_not_null(builder, meminfo)):
+        data = context.nrt.meminfo_data(builder, meminfo)
+        cell = builder.bitcast(data, _native_handle.as_pointer())
+        builder.store(handle_from_native(builder, builder.load(cell)), result)
+    return builder.load(result)
+
+
+@intrinsic
+def comm_handle(typingctx, comm):
+    """The handle of a communicator (``None`` means ``COMM_WORLD``; an integer is a handle)."""
+    if isinstance(comm, (types.NoneType, types.Omitted)):
+
+        def codegen(context, builder, sig, args):
+            _guard(context)
+            return handle_from_native(builder, predefined_native(builder, "COMM_WORLD"))
+
+    elif isinstance(comm, CommType):
+
+        def codegen(context, builder, sig, args):
+            return _load_handle(context, builder, args[0])
+
+    elif isinstance(comm, types.Integer):
+
+        def codegen(context, builder, sig, args):
+            return context.cast(builder, args[0], sig.args[0], HANDLE)
+
+    else:
+        raise TypingError(f"comm must be a communicator (mpi4py MPI.Comm or mpi4numba) or None, got {comm}")
+    return HANDLE(comm), codegen
+
+
+@intrinsic
+def new_comm(typingctx, handle):
+    """A communicator with its own shared cell, holding ``handle`` (from dup/split)."""
+
+    def codegen(context, builder, sig, args):
+        comm = cgutils.create_struct_proxy(comm_type)(context, builder)
+        native = handle_to_native(builder, args[0])
+        meminfo = context.nrt.meminfo_alloc(builder, context.get_constant(types.uintp, ABI.HANDLE_BYTES))
+        data = context.nrt.meminfo_data(builder, meminfo)
+        builder.store(native, builder.bitcast(data, native.type.as_pointer()))
+        comm.meminfo = meminfo
+        comm.handle = args[0]
+        return comm._getvalue()
+
+    if not isinstance(handle, types.Integer):
+        raise TypingError(f"new_comm() takes a handle, got {handle}")
+    return comm_type(handle), codegen
+
+
+@intrinsic
+def store_comm_handle(typingctx, comm, handle):
+    """Write ``handle`` into the communicator's shared cell (no-op without one)."""
+    if not isinstance(comm, CommType):
+        return types.none(comm, handle), lambda context, builder, sig, args: context.get_dummy_value()
+
+    def codegen(context, builder, sig, args):
+        proxy = cgutils.create_struct_proxy(comm_type)(context, builder, value=args[0])
+        with builder.if_then(cgutils.is_not_null(builder, proxy.meminfo)):
+            native = handle_to_native(builder, args[1])
+            data = context.nrt.meminfo_data(builder, proxy.meminfo)
+            builder.store(native, builder.bitcast(data, native.type.as_pointer()))
+        return context.get_dummy_value()
+
+    return types.none(comm, handle), codegen

@@ -1,0 +1,71 @@
+"""Choice of MPI's thread level, made before MPI is initialised (no MPI import here)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+THREAD_LEVEL_ENV = "MPI4NUMBA_THREAD_LEVEL"
+THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
+# FUNNELED: as fast as SINGLE (MPICH takes its locks only at MULTIPLE) and still correct
+# for Numba's parallel=True code that calls MPI from the main thread. See README.
+DEFAULT_THREAD_LEVEL = "funneled"
+
+_requested: str | None = None
+
+
+def _normalise(level: str | int) -> str:
+    if isinstance(level, int) and 0 <= level < len(THREAD_LEVELS):
+        return THREAD_LEVELS[level]
+    name = str(level).strip().lower().removeprefix("mpi_thread_").removeprefix("thread_")
+    if name not in THREAD_LEVELS:
+        raise ValueError(f"unknown MPI thread level {level!r}; choose one of {', '.join(THREAD_LEVELS)}")
+    return name
+
+
+def set_thread_level(level: str | int) -> None:
+    """Choose the thread level MPI is initialised with; call before MPI is initialised.
+
+    ``level`` is ``"single"``, ``"funneled"``, ``"serialized"``, ``"multiple"`` (or 0-3).
+    The environment variable ``MPI4NUMBA_THREAD_LEVEL`` takes precedence. MPI is
+    initialised by the first use of any other mpi4numba name (or by importing
+    ``mpi4py.MPI``); after that the level cannot change and this raises ``RuntimeError``.
+
+    >>> import mpi4numba
+    >>> mpi4numba.set_thread_level("funneled")  # doctest: +SKIP
+    """
+    global _requested
+    name = _normalise(level)
+    if "mpi4py.MPI" in sys.modules:
+        from mpi4py import MPI
+
+        if MPI.Is_initialized():
+            provided = THREAD_LEVELS[MPI.Query_thread()]
+            if provided != name:
+                raise RuntimeError(
+                    f"MPI is already initialised at thread level {provided!r}; call "
+                    f"set_thread_level({name!r}) before using mpi4numba or importing mpi4py.MPI"
+                )
+            return
+    _requested = name
+
+
+def requested_thread_level() -> str:
+    """The level mpi4numba asks for: environment, then set_thread_level(), then the default."""
+    env = os.environ.get(THREAD_LEVEL_ENV)
+    if env:
+        return _normalise(env)
+    if _requested is not None:
+        return _requested
+    if os.environ.get("MPI4PY_RC_THREAD_LEVEL"):
+        return _normalise(os.environ["MPI4PY_RC_THREAD_LEVEL"])
+    return DEFAULT_THREAD_LEVEL
+
+
+def configure_mpi4py() -> None:
+    """Tell mpi4py which thread level to initialise MPI with, unless MPI is already up."""
+    if "mpi4py.MPI" in sys.modules:
+        return
+    import mpi4py
+
+    mpi4py.rc.thread_level = requested_thread_level()

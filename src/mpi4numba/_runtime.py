@@ -1,0 +1,107 @@
+"""Start-up: initialise MPI through mpi4py, bind its library to Numba's JIT, guard the cache.
+
+Imported once by every module that needs MPI. After import:
+
+* ``MPI`` is mpi4py's module (MPI is initialised at the chosen thread level);
+* ``ABI`` is the table of the running implementation (see :mod:`mpi4numba._abi`);
+* ``LIBMPI`` is the path of the library mpi4py loaded, whose symbols are now visible to
+  Numba's JIT linker, so compiled code refers to MPI functions by name.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import sys
+import traceback
+import warnings
+
+import llvmlite.binding as llvm
+from numba.core import caching
+from numba.core.errors import NumbaWarning
+
+from . import _initialize
+from ._abi import select as _select_abi
+
+_initialize.configure_mpi4py()
+from mpi4py import MPI  # noqa: E402  (after the thread level is configured)
+
+ABI = _select_abi(MPI)
+CACHE_TAG = f"mpi4numba-0.1/{ABI.NAME}/h{ABI.HANDLE_BYTES}/s{ABI.STATUS_BYTES}"
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [
+        ("dli_fname", ctypes.c_char_p),
+        ("dli_fbase", ctypes.c_void_p),
+        ("dli_sname", ctypes.c_char_p),
+        ("dli_saddr", ctypes.c_void_p),
+    ]
+
+
+def _find_libmpi() -> str:
+    """Path of the shared object that provides ``MPI_Init`` to mpi4py's extension module."""
+    extension = ctypes.CDLL(MPI.__file__)
+    address = ctypes.cast(extension.MPI_Init, ctypes.c_void_p).value
+    info = _DlInfo()
+    if not ctypes.CDLL(None).dladdr(ctypes.c_void_p(address), ctypes.byref(info)) or not info.dli_fname:
+        raise RuntimeError("mpi4numba could not locate the MPI library that mpi4py loaded")
+    return os.fsdecode(info.dli_fname)
+
+
+LIBMPI = _find_libmpi()
+# Same file as mpi4py's, so the loader hands back the already-loaded copy; this only makes
+# its symbols resolvable for the JIT (mpi4py opened it RTLD_LOCAL).
+llvm.load_library_permanently(LIBMPI)
+
+
+class CacheABIMismatch(RuntimeError):
+    """Code in Numba's cache was compiled for another MPI ABI or mpi4numba version."""
+
+
+def _check_cache_tag(tag: str) -> None:
+    if tag != CACHE_TAG:
+        raise CacheABIMismatch(
+            f"cached code was compiled for {tag!r} but this process runs {CACHE_TAG!r} "
+            f"(library {LIBMPI})"
+        )
+
+
+# Registered by every compiled MPI call (see _ccall); Numba runs it before loading the
+# function from its cache, so stale machine code for another MPI is never executed.
+cache_guard = functools.partial(_check_cache_tag, CACHE_TAG)
+
+
+def _load_overload_or_recompile(self, sig, target_context, _load=caching.Cache.load_overload):
+    try:
+        return _load(self, sig, target_context)
+    except CacheABIMismatch as exc:
+        warnings.warn(f"mpi4numba: recompiling {self._name}: {exc}", NumbaWarning, stacklevel=2)
+        return None
+
+
+if not getattr(caching.Cache.load_overload, "_mpi4numba", False):
+    _load_overload_or_recompile._mpi4numba = True  # type: ignore[attr-defined]
+    caching.Cache.load_overload = _load_overload_or_recompile
+
+
+def _abort_on_uncaught_exception() -> None:
+    """An exception that nobody catches on one rank aborts the whole job instead of hanging it."""
+    if os.environ.get("MPI4NUMBA_ABORT_ON_ERROR", "1") == "0":
+        return
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        if MPI.Is_finalized() or MPI.COMM_WORLD.Get_size() == 1 or kind is KeyboardInterrupt:
+            return previous(kind, value, tb)
+        rank = MPI.COMM_WORLD.Get_rank()
+        text = "".join(traceback.format_exception(kind, value, tb))
+        sys.stderr.write(f"[rank {rank}] unhandled exception, aborting the MPI job:\n{text}")
+        sys.stderr.flush()
+        MPI.COMM_WORLD.Abort(1)
+
+    sys.excepthook = hook
+
+
+_abort_on_uncaught_exception()

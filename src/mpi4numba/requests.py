@@ -1,0 +1,246 @@
+"""Requests of non-blocking operations and their completion (wait/test families).
+
+A request is a NumPy array of dtype ``RequestType`` (the ABI's handle type), as in
+numba-mpi: ``isend``/``irecv`` return one of shape ``(1,)``. The ``requests`` argument of
+``waitall``/``waitany``/``testall``/``testany`` may be such an array (any length), a tuple
+of them, or (from Python) a list. Completed requests become ``REQUEST_NULL``; waiting on
+null requests, or on zeros (as in ``np.zeros(n, RequestType)``), is safe: zeros are taken
+as ``REQUEST_NULL``. Status scratch is never allocated (``MPI_STATUS(ES)_IGNORE``), and
+the handles of a tuple of requests are gathered on the stack.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba.core import types
+from numba.core.errors import TypingError
+from numba.extending import register_jitable
+from numba.misc.literal import literal_unroll
+from numba.np.numpy_support import from_dtype
+
+from . import _capi
+from ._api import api
+from ._ccall import handle_slot_load, handle_slot_store, predefined, stack_handles
+from ._runtime import ABI
+
+RequestType = np.dtype(np.uintp) if ABI.HANDLE_IS_POINTER else np.dtype(np.int32)
+_request_numba = from_dtype(RequestType)
+
+__all__ = ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany"]
+
+
+@register_jitable
+def _nulls_for_zeros(requests):
+    null = predefined("REQUEST_NULL")
+    for i in range(requests.size):
+        if requests[i] == 0:
+            requests[i] = null
+
+
+def _request_array(value: types.Type, where: str, what: str = "requests") -> None:
+    if not isinstance(value, types.Array) or value.dtype != _request_numba or value.ndim != 1:
+        raise TypingError(
+            f"mpi4numba.{where}: {what} must be a 1-D array of RequestType ({RequestType}), got {value}"
+        )
+    if value.layout != "C":
+        raise TypingError(f"mpi4numba.{where}: {what} must be C-contiguous, got {value}")
+
+
+def _request_collection(requests: types.Type, where: str) -> str:
+    """Classify the ``requests`` argument: 'array', 'tuple' or 'list'."""
+    if isinstance(requests, types.Array):
+        _request_array(requests, where)
+        return "array"
+    if isinstance(requests, types.BaseTuple) and len(requests) > 0:
+        for item in requests:
+            _request_array(item, where, "each request in the tuple")
+        return "tuple"
+    if isinstance(requests, types.List):
+        _request_array(requests.dtype, where, "each request in the list")
+        return "list"
+    raise TypingError(
+        f"mpi4numba.{where}: requests must be a RequestType array, a tuple of them or a list, got {requests}"
+    )
+
+
+@register_jitable
+def _gather(requests, scratch):
+    i = 0
+    for request in literal_unroll(requests):
+        value = request[0]
+        handle_slot_store(scratch, i, predefined("REQUEST_NULL") if value == 0 else value)
+        i += 1
+
+
+@register_jitable
+def _scatter(requests, scratch):
+    i = 0
+    for request in literal_unroll(requests):
+        request[0] = handle_slot_load(scratch, i)
+        i += 1
+
+
+def _completion(where, requests, call):
+    """Implementation over an array, a tuple (stack scratch) or a list (copied) of requests.
+
+    ``call(count, address)`` is a jitted function calling the MPI completion routine.
+    """
+    kind = _request_collection(requests, where)
+    if kind == "array":
+
+        def on_array(requests):
+            _nulls_for_zeros(requests)
+            return call(requests.size, requests.ctypes.data)
+
+        return on_array
+    if kind == "tuple":
+        count = len(requests)
+
+        def on_tuple(requests):
+            scratch = stack_handles(count)
+            _gather(requests, scratch)
+            result = call(count, scratch)
+            _scatter(requests, scratch)
+            return result
+
+        return on_tuple
+
+    def on_list(requests):
+        flat = np.empty(len(requests), RequestType)
+        for i in range(len(requests)):
+            flat[i] = requests[i][0]
+        _nulls_for_zeros(flat)
+        result = call(flat.size, flat.ctypes.data)
+        for i in range(len(requests)):
+            requests[i][0] = flat[i]
+        return result
+
+    return on_list
+
+
+@api
+def request_array(count=1):
+    """A new array of ``count`` requests, all ``REQUEST_NULL``.
+
+    >>> import mpi4numba
+    >>> mpi4numba.waitall(mpi4numba.request_array(3))
+    0
+    """
+
+    def impl(count=1):
+        requests = np.empty(count, RequestType)
+        requests[:] = predefined("REQUEST_NULL")
+        return requests
+
+    return impl
+
+
+@api
+def wait(request):
+    """Wait for ``request`` (a RequestType array; its first element) to complete; returns the status.
+
+    >>> import numpy as np, mpi4numba
+    >>> status, request = mpi4numba.isend(np.zeros(1), mpi4numba.rank(), tag=5)
+    >>> mpi4numba.recv(np.empty(1), mpi4numba.rank(), 5), mpi4numba.wait(request)
+    (0, 0)
+    """
+    _request_array(request, "wait", "request")
+
+    def impl(request):
+        if request.size == 0:
+            return 0
+        _nulls_for_zeros(request[:1])
+        return _capi.MPI_Wait(request.ctypes.data)
+
+    return impl
+
+
+@register_jitable
+def _waitall(count, address):
+    return _capi.MPI_Waitall(count, address)
+
+
+@register_jitable
+def _waitany(count, address):
+    return _capi.MPI_Waitany(count, address)
+
+
+@register_jitable
+def _testall(count, address):
+    code, flag = _capi.MPI_Testall(count, address)
+    return code, flag != 0
+
+
+@register_jitable
+def _testany(count, address):
+    code, index, flag = _capi.MPI_Testany(count, address)
+    return code, flag != 0, index
+
+
+@api
+def waitall(requests):
+    """Wait for all ``requests`` to complete; returns the status.
+
+    >>> import numpy as np, mpi4numba
+    >>> me = mpi4numba.rank()
+    >>> _, send = mpi4numba.isend(np.arange(3.0), me)
+    >>> buffer = np.empty(3)
+    >>> _, recv = mpi4numba.irecv(buffer, me)
+    >>> mpi4numba.waitall((send, recv)), buffer
+    (0, array([0., 1., 2.]))
+    """
+    return _completion("waitall", requests, _waitall)
+
+
+@api
+def waitany(requests):
+    """``(status, index)``: wait until one of ``requests`` completes; ``index`` is
+    ``UNDEFINED`` when all are null.
+
+    >>> import mpi4numba
+    >>> mpi4numba.waitany(mpi4numba.request_array(2)) == (0, mpi4numba.UNDEFINED)
+    True
+    """
+    return _completion("waitany", requests, _waitany)
+
+
+@api
+def test(request):
+    """``(status, flag)``: whether ``request`` (its first element) has completed.
+
+    >>> import mpi4numba
+    >>> mpi4numba.test(mpi4numba.request_array(1))
+    (0, True)
+    """
+    _request_array(request, "test", "request")
+
+    def impl(request):
+        if request.size == 0:
+            return 0, True
+        _nulls_for_zeros(request[:1])
+        code, flag = _capi.MPI_Test(request.ctypes.data)
+        return code, flag != 0
+
+    return impl
+
+
+@api
+def testall(requests):
+    """``(status, flag)``: whether all ``requests`` have completed.
+
+    >>> import mpi4numba
+    >>> mpi4numba.testall(mpi4numba.request_array(2))
+    (0, True)
+    """
+    return _completion("testall", requests, _testall)
+
+
+@api
+def testany(requests):
+    """``(status, flag, index)``: whether one of ``requests`` has completed, and which.
+
+    >>> import mpi4numba
+    >>> mpi4numba.testany(mpi4numba.request_array(2)) == (0, True, mpi4numba.UNDEFINED)
+    True
+    """
+    return _completion("testany", requests, _testany)
