@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import register_jitable
+from numba.extending import overload, register_jitable
 
 from . import _capi
 from ._api import api
@@ -26,12 +26,22 @@ from .operators import Operator, op_handle
 __all__ = ["barrier", "bcast", "allreduce", "reduce", "scatter", "gather", "allgather"]
 
 
-@register_jitable
-def _contiguous(data):
+def _contiguous(data):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(_contiguous)
+def _contiguous_impl(data):
     """``data`` itself if C-contiguous, else a C-ordered copy (the caller copies results back)."""
-    if data.flags.c_contiguous:
-        return data
-    return np.ascontiguousarray(data)
+    if data.layout == "C":
+        return lambda data: data
+
+    def copy_unless_contiguous(data):
+        if data.flags.c_contiguous:
+            return data
+        return np.ascontiguousarray(data)
+
+    return copy_unless_contiguous
 
 
 def _scalar_or_array(sendobj, recvobj, where: str) -> bool:

@@ -10,15 +10,18 @@ the message gives ``ERR_TRUNCATE``; a bad rank or tag gives ``ERR_RANK``/``ERR_T
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
+from numba.core.errors import TypingError
+from numba.extending import overload
 
 from . import _capi
-from ._api import api
+from ._api import _python_entry, api
 from ._ccall import predefined
 from ._commtype import comm_handle
 from ._runtime import ABI
 from ._validate import array, integer
 from .datatypes import buffer, release
-from .requests import RequestType
+from .requests import RequestType, _request_numba
 
 ANY_SOURCE = ABI.ANY_SOURCE
 ANY_TAG = ABI.ANY_TAG
@@ -99,12 +102,26 @@ def sendrecv(senddata, dest, recvdata, source=ANY_SOURCE, sendtag=0, recvtag=ANY
     return impl
 
 
+def _request_slot(request, where: str):
+    """Implementation returning the array the new request goes to (allocated if None)."""
+    if isinstance(request, (types.NoneType, types.Omitted)):
+        return lambda request: np.empty(1, RequestType)
+    if not (isinstance(request, types.Array) and request.dtype == _request_numba and request.layout == "C"):
+        raise TypingError(f"mpi4numba.{where}: request must be a C-contiguous RequestType array, got {request}")
+    return lambda request: request
+
+
+_new_request = _python_entry("_new_request")
+overload(_new_request)(lambda request: _request_slot(request, "isend/irecv"))
+
+
 @api
-def isend(data, dest, tag=0, comm=None):
+def isend(data, dest, tag=0, comm=None, request=None):
     """Start sending ``data`` to ``dest`` (``MPI_Isend``); returns ``(status, request)``.
 
-    ``request`` is a RequestType array of shape (1,) for ``wait``/``test``. Keep ``data``
-    unchanged and alive until the request completes.
+    ``request`` is a RequestType array of shape (1,) for ``wait``/``test``; pass your own
+    (e.g. ``requests[i:i + 1]`` of a :func:`request_array`) to avoid allocating one per
+    call. Keep ``data`` unchanged and alive until the request completes.
 
     >>> import numpy as np, mpi4numba
     >>> status, request = mpi4numba.isend(np.arange(2), mpi4numba.PROC_NULL)
@@ -114,9 +131,10 @@ def isend(data, dest, tag=0, comm=None):
     array(data, "isend", "data")
     integer(dest, "isend", "dest")
     integer(tag, "isend", "tag")
+    _request_slot(request, "isend")
 
-    def impl(data, dest, tag=0, comm=None):
-        request = np.empty(1, RequestType)
+    def impl(data, dest, tag=0, comm=None, request=None):
+        request = _new_request(request)
         address, count, datatype, derived = buffer(data, "mpi4numba.isend")
         code = _capi.MPI_Isend(address, count, datatype, dest, tag, comm_handle(comm), request.ctypes.data)
         release(datatype, derived)
@@ -128,8 +146,10 @@ def isend(data, dest, tag=0, comm=None):
 
 
 @api
-def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     """Start receiving into ``data`` from ``source`` (``MPI_Irecv``); returns ``(status, request)``.
+
+    ``request`` as for :func:`isend`.
 
     >>> import numpy as np, mpi4numba
     >>> status, request = mpi4numba.irecv(np.empty(2), mpi4numba.PROC_NULL)
@@ -139,9 +159,10 @@ def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     array(data, "irecv", "data", writable=True)
     integer(source, "irecv", "source")
     integer(tag, "irecv", "tag")
+    _request_slot(request, "irecv")
 
-    def impl(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
-        request = np.empty(1, RequestType)
+    def impl(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
+        request = _new_request(request)
         address, count, datatype, derived = buffer(data, "mpi4numba.irecv")
         code = _capi.MPI_Irecv(address, count, datatype, source, tag, comm_handle(comm), request.ctypes.data)
         release(datatype, derived)

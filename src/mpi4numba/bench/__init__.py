@@ -1,0 +1,41 @@
+"""Benchmarks and checks, run as ``python -m mpi4numba.bench <command>``.
+
+Commands:
+
+* ``helloworld``: every process greets in rank order, as ``python -m mpi4py.bench
+  helloworld`` does, with rank, size and the ordering from ``@numba.njit`` code.
+  Run it under mpiexec: ``mpiexec -n 4 python -m mpi4numba.bench helloworld``.
+* ``latency``: time ping-pong, allreduce, bcast, barrier and isend/irecv/waitall from C,
+  mpi4numba and mpi4py side by side (see :mod:`mpi4numba.bench.latency`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+COMMANDS = {
+    "helloworld": "Hello, World! from every process, in rank order",
+    "latency": "latency of MPI operations from C, mpi4numba and mpi4py",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command named by the first argument with the remaining ones."""
+    parser = argparse.ArgumentParser(
+        prog=f"{Path(sys.executable).name} -m mpi4numba.bench",
+        description="mpi4numba benchmarks",
+        epilog="commands:\n" + "\n".join(f"  {name:<12}{text}" for name, text in COMMANDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=COMMANDS, metavar="command", help="one of: " + ", ".join(COMMANDS))
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="options of the command (see COMMAND -h)")
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        parser.print_help(sys.stderr)
+        return 2
+    options = parser.parse_args(argv)
+    module = importlib.import_module(f"{__name__}.{options.command}")
+    return module.main(options.args)

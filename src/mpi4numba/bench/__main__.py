@@ -1,0 +1,7 @@
+"""``python -m mpi4numba.bench <command>``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,75 @@
+"""Compile the C baseline (``latency.c``) with the MPI compiler wrapper, once per version.
+
+The wrapper is ``$MPICC``, else the ``mpicc`` next to the running Python (an MPI wheel's),
+else ``mpicc`` on ``PATH``. Builds go to ``$XDG_CACHE_HOME/mpi4numba/bench`` (default
+``~/.cache/...``), or a per-user temporary folder when that is not writable, named by a
+hash of the source, the wrapper and the kind of build, so a changed input rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("latency.c")
+
+
+class BuildError(RuntimeError):
+    """The C baseline could not be compiled."""
+
+
+def find_mpicc() -> str:
+    """Path of the MPI C compiler wrapper to use; raises BuildError when there is none."""
+    if os.environ.get("MPICC"):
+        return os.environ["MPICC"]
+    beside = Path(sys.executable).parent / "mpicc"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("mpicc")
+    if found is None:
+        raise BuildError("no MPI C compiler: set MPICC, or put mpicc next to python or on PATH")
+    return found
+
+
+def _cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mpi4numba" / "bench"
+    for folder in (base, Path(tempfile.gettempdir()) / f"mpi4numba-bench-{os.getuid()}"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
+        except OSError:
+            continue
+    raise BuildError(f"no writable folder for the C build (tried {base})")
+
+
+def build(library: bool = False, timeout: float = 120) -> Path:
+    """Compile ``latency.c`` into a program (or a shared library) and return its path.
+
+    Reuses an earlier build of the same inputs; safe when several processes race.
+    """
+    mpicc = find_mpicc()
+    extra = ["-shared", "-fPIC", "-DBENCH_NO_MAIN"] if library else []
+    real = Path(shutil.which(mpicc) or mpicc).resolve()
+    stamp = real.stat().st_mtime_ns if real.exists() else 0
+    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), str(real).encode(), str(stamp).encode(),
+                                     " ".join(extra).encode()])).hexdigest()[:16]
+    target = _cache_dir() / (f"latency-{key}.so" if library else f"latency-{key}")
+    if target.exists():
+        return target
+    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    command = [mpicc, "-O2", *extra, "-o", str(partial), str(SOURCE)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BuildError(f"{' '.join(command)}: {exc}") from exc
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise BuildError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    os.replace(partial, target)
+    return target

@@ -1,0 +1,255 @@
+"""The timed operations of the latency benchmark, for each stack, run inside an MPI job.
+
+Every stack times the same loops the same way: ``warmup`` untimed iterations, a barrier,
+then ``n`` timed iterations between two clock readings (``MPI_Wtime``). For mpi4numba the
+loops and the clock readings are inside ``@numba.njit`` code; for mpi4py they are plain
+Python over the buffer API with NumPy arrays; for C they are in ``latency.c``, called
+through ctypes here (the same code is the program the launcher runs).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Callable
+
+import numpy as np
+
+from .latency import LEVEL_NAMES, OPS, P2P, PINGPONG_BYTES
+
+Result = dict[str, float | None]
+
+
+def start_mpi(numba: bool) -> Any:
+    """Initialise MPI (through mpi4numba, at its thread level, when ``numba``); mpi4py's MPI."""
+    if numba:
+        import mpi4numba
+
+        mpi4numba.initialized()
+    from mpi4py import MPI
+
+    return MPI
+
+
+def thread_level(MPI: Any) -> str:
+    """Name of the thread level MPI provides."""
+    values = (MPI.THREAD_SINGLE, MPI.THREAD_FUNNELED, MPI.THREAD_SERIALIZED, MPI.THREAD_MULTIPLE)
+    return dict(zip(values, LEVEL_NAMES))[MPI.Query_thread()]
+
+
+def buffers(op: str) -> tuple[np.ndarray, np.ndarray]:
+    """Send and receive buffers of an operation (the same array where one is enough)."""
+    if op in PINGPONG_BYTES:
+        a = np.zeros(PINGPONG_BYTES[op], np.uint8)
+        return a, a
+    if op == "exchange":
+        return np.zeros(8, np.uint8), np.zeros(8, np.uint8)
+    return np.ones(1), np.zeros(1)
+
+
+def _microseconds(MPI: Any, op: str, elapsed: float, n: int) -> float | None:
+    """Per-operation time from this rank's ``elapsed``; collective over COMM_WORLD."""
+    slowest = MPI.COMM_WORLD.reduce(elapsed, op=MPI.MAX, root=0)
+    if MPI.COMM_WORLD.Get_rank() != 0:
+        return None
+    if op in P2P:
+        return 1e6 * elapsed / n / (2 if op in PINGPONG_BYTES else 1)
+    return 1e6 * slowest / n
+
+
+# --- mpi4numba: each kernel runs n iterations and returns the OR of the status codes ---
+
+def _numba_kernels() -> tuple[dict[str, Callable], Callable]:
+    import numba
+
+    import mpi4numba
+
+    @numba.njit
+    def pingpong(a, b, n, rank):
+        status = 0
+        if rank == 0:
+            for _ in range(n):
+                status |= mpi4numba.send(a, 1, 0)
+                status |= mpi4numba.recv(a, 1, 0)
+        elif rank == 1:
+            for _ in range(n):
+                status |= mpi4numba.recv(a, 0, 0)
+                status |= mpi4numba.send(a, 0, 0)
+        return status
+
+    @numba.njit
+    def allreduce(a, b, n, rank):
+        status = 0
+        for _ in range(n):
+            status |= mpi4numba.allreduce(a, b, mpi4numba.Operator.SUM)
+        return status
+
+    @numba.njit
+    def bcast(a, b, n, rank):
+        status = 0
+        for _ in range(n):
+            status |= mpi4numba.bcast(a, 0)
+        return status
+
+    @numba.njit
+    def barrier(a, b, n, rank):
+        status = 0
+        for _ in range(n):
+            status |= mpi4numba.barrier()
+        return status
+
+    @numba.njit
+    def exchange(a, b, n, rank):
+        status = 0
+        if rank < 2:
+            peer = 1 - rank
+            for _ in range(n):
+                sent, send_request = mpi4numba.isend(a, peer, 1)
+                received, recv_request = mpi4numba.irecv(b, peer, 1)
+                status |= sent | received | mpi4numba.waitall((send_request, recv_request))
+        return status
+
+    @numba.njit
+    def timed(kernel, a, b, n, warmup, rank):
+        status = kernel(a, b, warmup, rank) | mpi4numba.barrier()
+        start = mpi4numba.wtime()
+        status |= kernel(a, b, n, rank)
+        return mpi4numba.wtime() - start, status
+
+    kernels = {"allreduce": allreduce, "bcast": bcast, "barrier": barrier, "exchange": exchange}
+    kernels.update({op: pingpong for op in PINGPONG_BYTES})
+    return kernels, timed
+
+
+_NUMBA: tuple[dict[str, Callable], Callable] | None = None
+
+
+def run_mpi4numba(MPI: Any, iterations: dict[str, int], warmup: int) -> Result:
+    """Time every operation with mpi4numba; the result is meaningful on rank 0."""
+    global _NUMBA
+    if _NUMBA is None:
+        _NUMBA = _numba_kernels()
+    kernels, timed = _NUMBA
+    rank, size = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
+    result: Result = {}
+    for op in OPS:
+        if op in P2P and size < 2:
+            result[op] = None
+            continue
+        a, b = buffers(op)
+        elapsed, status = timed(kernels[op], a, b, iterations[op], warmup, rank)
+        if status != 0:
+            raise RuntimeError(f"mpi4numba {op}: MPI returned status {status}")
+        result[op] = _microseconds(MPI, op, elapsed, iterations[op])
+    return result
+
+
+# --- mpi4py: the same loops in Python, buffer API ---
+
+def _py_pingpong(comm: Any, a: np.ndarray, b: np.ndarray, n: int, rank: int) -> None:
+    if rank == 0:
+        for _ in range(n):
+            comm.Send(a, 1, 0)
+            comm.Recv(a, 1, 0)
+    elif rank == 1:
+        for _ in range(n):
+            comm.Recv(a, 0, 0)
+            comm.Send(a, 0, 0)
+
+
+def _py_allreduce(comm: Any, a: np.ndarray, b: np.ndarray, n: int, rank: int) -> None:
+    from mpi4py import MPI
+
+    for _ in range(n):
+        comm.Allreduce(a, b, MPI.SUM)
+
+
+def _py_bcast(comm: Any, a: np.ndarray, b: np.ndarray, n: int, rank: int) -> None:
+    for _ in range(n):
+        comm.Bcast(a, 0)
+
+
+def _py_barrier(comm: Any, a: np.ndarray, b: np.ndarray, n: int, rank: int) -> None:
+    for _ in range(n):
+        comm.Barrier()
+
+
+def _py_exchange(comm: Any, a: np.ndarray, b: np.ndarray, n: int, rank: int) -> None:
+    from mpi4py import MPI
+
+    if rank < 2:
+        peer = 1 - rank
+        for _ in range(n):
+            MPI.Request.Waitall([comm.Isend(a, peer, 1), comm.Irecv(b, peer, 1)])
+
+
+_PY_KERNELS: dict[str, Callable] = {
+    "allreduce": _py_allreduce, "bcast": _py_bcast, "barrier": _py_barrier, "exchange": _py_exchange,
+    **{op: _py_pingpong for op in PINGPONG_BYTES},
+}
+
+
+def run_mpi4py(MPI: Any, iterations: dict[str, int], warmup: int) -> Result:
+    """Time every operation with mpi4py; the result is meaningful on rank 0."""
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    result: Result = {}
+    for op in OPS:
+        if op in P2P and size < 2:
+            result[op] = None
+            continue
+        a, b = buffers(op)
+        kernel, n = _PY_KERNELS[op], iterations[op]
+        kernel(comm, a, b, warmup, rank)
+        comm.Barrier()
+        start = MPI.Wtime()
+        kernel(comm, a, b, n, rank)
+        result[op] = _microseconds(MPI, op, MPI.Wtime() - start, n)
+    return result
+
+
+# --- C: latency.c as a shared library, in this job ---
+
+_LIBRARY: ctypes.CDLL | None = None
+
+
+def _c_library(MPI: Any) -> ctypes.CDLL:
+    """Build (on rank 0 only, the others wait) and load the C baseline as a library."""
+    global _LIBRARY
+    if _LIBRARY is None:
+        from ._cbuild import BuildError, build
+
+        comm = MPI.COMM_WORLD
+        path, error = None, None
+        if comm.Get_rank() == 0:
+            try:
+                path = str(build(library=True))
+            except BuildError as exc:
+                error = str(exc)
+        path, error = comm.bcast((path, error), root=0)
+        if error is not None:
+            raise BuildError(error)
+        library = ctypes.CDLL(path)
+        library.bench_latency.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_double)]
+        library.bench_latency.restype = ctypes.c_int
+        library.bench_op_name.argtypes = [ctypes.c_int]
+        library.bench_op_name.restype = ctypes.c_char_p
+        names = tuple(library.bench_op_name(i).decode() for i in range(len(OPS)))
+        if names != OPS:
+            raise RuntimeError(f"latency.c operations {names} differ from {OPS}")
+        _LIBRARY = library
+    return _LIBRARY
+
+
+def run_c(MPI: Any, iterations: dict[str, int], warmup: int) -> Result:
+    """Time every operation with the C baseline in this job; meaningful on rank 0."""
+    library = _c_library(MPI)
+    usec = (ctypes.c_double * len(OPS))()
+    small, large = iterations["pingpong_8"], iterations["pingpong_65536"]
+    if library.bench_latency(small, large, warmup, usec) != 0:
+        raise MemoryError("latency.c could not allocate its buffers")
+    return {op: None if np.isnan(value) else value for op, value in zip(OPS, usec)}
+
+
+RUNNERS: dict[str, Callable[[Any, dict[str, int], int], Result]] = {
+    "C": run_c, "mpi4numba": run_mpi4numba, "mpi4py": run_mpi4py,
+}

@@ -1,0 +1,271 @@
+"""``latency``: time small MPI operations from C, mpi4numba and mpi4py, side by side.
+
+Run without mpiexec, it is a launcher::
+
+    python -m mpi4numba.bench latency [-n 2] [--repeat 5] [--thread-level funneled]
+
+It compiles ``latency.c`` with ``mpicc``, then runs ``mpiexec -n N`` jobs one after the
+other: the C program, a job timing mpi4numba (loops in ``@numba.njit``) and a job timing
+mpi4py (loops in Python), ``--repeat`` rounds in rotating order so that noise hits all
+stacks alike. Every job runs at the same MPI thread level: mpi4numba's (the level its
+first job reports through ``query_thread()``), or ``--thread-level``. It prints a table
+of medians over the rounds, with the minimum in parentheses, and the ratios to C.
+
+Run under mpiexec (``mpiexec -n 2 python -m mpi4numba.bench latency``), the three stacks
+run in that one job, in rotating order, the C code loaded as a shared library (built by
+rank 0) into the already initialised MPI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+OPS = ("pingpong_8", "pingpong_1024", "pingpong_65536", "allreduce", "bcast", "barrier", "exchange")
+LABELS = {
+    "pingpong_8": "ping-pong 8 B", "pingpong_1024": "ping-pong 1 KiB", "pingpong_65536": "ping-pong 64 KiB",
+    "allreduce": "allreduce 1 double", "bcast": "bcast 1 double", "barrier": "barrier",
+    "exchange": "isend+irecv+waitall 8 B",
+}
+PINGPONG_BYTES = {"pingpong_8": 8, "pingpong_1024": 1024, "pingpong_65536": 65536}
+P2P = frozenset(PINGPONG_BYTES) | {"exchange"}
+STACKS = ("C", "mpi4numba", "mpi4py")
+ROTATION = ("mpi4numba", "C", "mpi4py")  # first round: mpi4numba first, to learn its level
+LEVEL_NAMES = ("single", "funneled", "serialized", "multiple")
+MARKER = "MPI4NUMBA_BENCH "
+# set by an MPI launcher in every process it starts (MPICH/Intel MPI Hydra, Open MPI, PMIx)
+_LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
+
+Results = dict[str, dict[str, list[float]]]  # stack -> op -> microseconds per round
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options of ``latency``."""
+    parser = argparse.ArgumentParser(
+        prog=f"{Path(sys.executable).name} -m mpi4numba.bench latency",
+        description="Latency of MPI operations from C, mpi4numba (njit) and mpi4py, side by side.",
+    )
+    parser.add_argument("-n", "--np", type=int, default=2, help="processes per job (launcher; default 2)")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds over the three stacks (default 5)")
+    parser.add_argument("--iterations", type=int, default=10000,
+                        help="timed iterations per operation (default 10000; 64 KiB ping-pong: a fifth)")
+    parser.add_argument("--warmup", type=int, default=100, help="untimed iterations first (default 100)")
+    parser.add_argument("--thread-level", choices=LEVEL_NAMES,
+                        help="MPI thread level of every job (default: mpi4numba's)")
+    parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per job (default 300)")
+    parser.add_argument("--worker", choices=STACKS, help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    for name in ("np", "repeat", "iterations"):
+        if getattr(options, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if options.warmup < 0:
+        parser.error("--warmup must not be negative")
+    return options
+
+
+def iteration_counts(iterations: int) -> dict[str, int]:
+    """Timed iterations of each operation: fewer for the 64 KiB ping-pong."""
+    return {op: max(1, iterations // 5) if op == "pingpong_65536" else iterations for op in OPS}
+
+
+def under_mpi_launcher() -> bool:
+    """Whether this process was started by mpiexec (or srun with PMI/PMIx)."""
+    return any(name in os.environ for name in _LAUNCHER_VARIABLES)
+
+
+# --- inside an MPI job ---
+
+def _job_info(MPI: Any, level: str) -> dict[str, Any]:
+    return {"thread_level": level, "size": MPI.COMM_WORLD.Get_size(),
+            "library": " ".join(MPI.Get_library_version().split("\n", 1)[0].split())}
+
+
+def worker(options: argparse.Namespace) -> None:
+    """One stack, one round, in this job; rank 0 prints a MARKER line with the JSON result."""
+    from . import _stacks
+
+    MPI = _stacks.start_mpi(numba=options.worker == "mpi4numba")
+    if options.worker == "mpi4numba":
+        import mpi4numba
+
+        level = LEVEL_NAMES[mpi4numba.query_thread()]
+    else:
+        level = _stacks.thread_level(MPI)
+    usec = _stacks.RUNNERS[options.worker](MPI, iteration_counts(options.iterations), options.warmup)
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        record = {"stack": options.worker, **_job_info(MPI, level), "usec": usec}
+        print(MARKER + json.dumps(record), flush=True)
+
+
+def in_job(options: argparse.Namespace) -> None:
+    """All stacks in this MPI job (started by the user under mpiexec); rank 0 prints the table."""
+    if options.thread_level:
+        os.environ["MPI4NUMBA_THREAD_LEVEL"] = options.thread_level
+    from . import _stacks
+
+    MPI = _stacks.start_mpi(numba=True)
+    rank = MPI.COMM_WORLD.Get_rank()
+    results: Results = {stack: {op: [] for op in OPS} for stack in STACKS}
+    for round_ in range(options.repeat):
+        for stack in _rotation(round_):
+            usec = _stacks.RUNNERS[stack](MPI, iteration_counts(options.iterations), options.warmup)
+            for op, value in usec.items():
+                if rank == 0 and value is not None:
+                    results[stack][op].append(value)
+    if rank == 0:
+        info = _job_info(MPI, _stacks.thread_level(MPI))
+        _report(options, info, results, "in one mpiexec job, C code loaded as a shared library",
+                raw={"mode": "in-job", **info, "results": results})
+
+
+# --- launcher ---
+
+def _rotation(round_: int) -> tuple[str, ...]:
+    shift = round_ % len(ROTATION)
+    return ROTATION[shift:] + ROTATION[:shift]
+
+
+def _find_mpiexec() -> str:
+    beside = Path(sys.executable).parent / "mpiexec"
+    return str(beside) if beside.exists() else "mpiexec"
+
+
+def _run_job(command: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
+    """Run one mpiexec job with a time limit; the JSON record its rank 0 printed."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        raise RuntimeError(f"timed out after {timeout:g} s: {' '.join(command)}") from None
+    records = [line[len(MARKER):] for line in out.splitlines() if line.startswith(MARKER)]
+    if process.returncode != 0 or len(records) != 1:
+        raise RuntimeError(f"failed (exit status {process.returncode}): {' '.join(command)}\n"
+                           f"{out[-3000:]}{err[-3000:]}")
+    return json.loads(records[0])
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End a job that ran too long: its process group (mpiexec and what it started)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.communicate(timeout=10)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def launch(options: argparse.Namespace) -> None:
+    """Build the C program, run the rounds of jobs, print the table."""
+    from ._cbuild import build
+
+    program = str(build())
+    mpiexec = [_find_mpiexec(), "-n", str(options.np)]
+    python = [sys.executable, "-m", "mpi4numba.bench", "latency", "--iterations", str(options.iterations),
+              "--warmup", str(options.warmup), "--worker"]
+    env = dict(os.environ)
+    level = options.thread_level
+    if level:
+        env["MPI4NUMBA_THREAD_LEVEL"] = level
+    results: Results = {stack: {op: [] for op in OPS} for stack in STACKS}
+    records: list[dict[str, Any]] = []
+    for round_ in range(options.repeat):
+        order = _rotation(round_)
+        print(f"# round {round_ + 1}/{options.repeat}: {', '.join(order)}", file=sys.stderr, flush=True)
+        for stack in order:
+            if stack == "C":
+                command = [*mpiexec, program, level, str(options.iterations),
+                           str(iteration_counts(options.iterations)["pingpong_65536"]), str(options.warmup)]
+            else:
+                command = [*mpiexec, *python, stack]
+            started = time.perf_counter()
+            record = _run_job(command, {**env, "MPI4PY_RC_THREAD_LEVEL": level} if level else env,
+                              options.timeout)
+            record.update(round=round_, seconds=round(time.perf_counter() - started, 3))
+            records.append(record)
+            if level is None:  # the first job is mpi4numba's: its level is everyone's
+                level = record["thread_level"]
+            if record["thread_level"] != level:
+                raise RuntimeError(f"{stack} ran at thread level {record['thread_level']}, not {level}")
+            for op, value in record["usec"].items():
+                if value is not None:
+                    results[stack][op].append(value)
+    info = {"thread_level": level, "size": options.np,
+            "library": next((r["library"] for r in records if "library" in r), "?")}
+    _report(options, info, results, "separate mpiexec jobs, rotating order",
+            raw={"mode": "launcher", **info, "jobs": records, "results": results})
+
+
+# --- report ---
+
+def _cell(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} ({min(values):.3f})" if values else "-"
+
+
+def _ratio(values: list[float], baseline: list[float]) -> str:
+    if not values or not baseline:
+        return "-"
+    ratio = statistics.median(values) / statistics.median(baseline)
+    return f"{ratio:.2f}" if ratio >= 0.01 else f"{ratio:.1e}"
+
+
+def table(results: Results) -> str:
+    """Markdown table: per operation the median (min) µs of each stack and the ratios to C."""
+    head = ["operation", "C µs", "mpi4numba µs", "mpi4py µs", "mpi4numba/C", "mpi4py/C"]
+    rows = [[LABELS[op], *(_cell(results[stack][op]) for stack in STACKS),
+             _ratio(results["mpi4numba"][op], results["C"][op]), _ratio(results["mpi4py"][op], results["C"][op])]
+            for op in OPS]
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" if i else ":" + "-" * (w + 1) for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(head), rule, *(line(row) for row in rows)])
+
+
+def _report(options: argparse.Namespace, info: dict[str, Any], results: Results, how: str,
+            raw: dict[str, Any]) -> None:
+    counts = iteration_counts(options.iterations)
+    processes = f"{info['size']} process" + ("es" if info["size"] != 1 else "")
+    print(f"# mpi4numba latency benchmark: {processes}, MPI thread level "
+          f"{info['thread_level']} (every stack), {info['library']}")
+    print(f"# {options.repeat} round(s) of C, mpi4numba, mpi4py ({how}); {counts['pingpong_8']} timed "
+          f"iterations ({counts['pingpong_65536']} for 64 KiB) after {options.warmup} warm-up")
+    print("# microseconds, median over rounds (min): ping-pong = half round trip and "
+          "isend+irecv+waitall = one exchange, on rank 0; allreduce, bcast, barrier = per call, "
+          "slowest rank")
+    print(table(results), flush=True)
+    if options.json:
+        Path(options.json).write_text(json.dumps({"options": vars(options), **raw}, indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m mpi4numba.bench latency``."""
+    options = parse(argv)
+    if options.worker:
+        worker(options)
+    elif under_mpi_launcher():
+        in_job(options)
+    else:
+        try:
+            launch(options)
+        except RuntimeError as exc:
+            print(f"mpi4numba.bench latency: {exc}", file=sys.stderr)
+            return 1
+    return 0

@@ -1,0 +1,57 @@
+"""Run the suite under mpiexec: every rank runs every test; a failure anywhere aborts the job.
+
+Rank 0 reports as usual; other ranks stay quiet unless a test fails there. A failing test
+prints its traceback with the rank and calls MPI_Abort, because the other ranks may be
+blocked in a collective waiting for the failed one (the job must end, never hang).
+Tests marked ``driver`` launch their own mpiexec jobs and run in a plain pytest process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("NUMBA_NRT_STATS", "1")
+
+import pytest  # noqa: E402
+
+
+def _under_mpiexec() -> bool:
+    return any(key in os.environ for key in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_SIZE"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    if not _under_mpiexec():
+        return
+    from mpi4py import MPI
+
+    if MPI.COMM_WORLD.Get_rank() != 0:
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if reporter is not None:
+            config.pluginmanager.unregister(reporter)
+
+
+def pytest_runtest_logreport(report):
+    if not report.failed or not _under_mpiexec():
+        return
+    from mpi4py import MPI
+
+    world = MPI.COMM_WORLD
+    if world.Get_size() > 1:
+        sys.stderr.write(f"\n[rank {world.Get_rank()}] FAILED {report.nodeid}\n{report.longreprtext}\n")
+        sys.stderr.flush()
+        world.Abort(1)
+
+
+@pytest.fixture(autouse=True)
+def _synchronise_ranks(request):
+    """Keep ranks in step between tests so that messages of one test never meet another's."""
+    if "driver" in request.keywords or not _under_mpiexec():
+        yield
+        return
+    from mpi4py import MPI
+
+    MPI.COMM_WORLD.Barrier()
+    yield
+    MPI.COMM_WORLD.Barrier()

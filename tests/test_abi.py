@@ -1,0 +1,46 @@
+"""The ABI table: what compiled code materialises equals what mpi4py sees in this process."""
+
+import os
+
+import numba
+import numpy as np
+from mpi4py import MPI
+
+import mpi4numba as mpi
+from mpi4numba import _runtime
+from mpi4numba._abi import mpi4py_handle_values
+from mpi4numba._ccall import predefined
+
+HANDLE_NAMES = sorted(_runtime.ABI.HANDLES)
+
+
+def _materialise_all():
+    source = "def materialise():\n    return (" + ", ".join(f"predefined({n!r})" for n in HANDLE_NAMES) + ",)\n"
+    namespace = {"predefined": predefined}
+    exec(source, namespace)
+    return numba.njit(namespace["materialise"])()
+
+
+def test_predefined_handles_equal_mpi4py_values():
+    mask = 2**64 - 1
+    expected = mpi4py_handle_values(MPI)
+    got = dict(zip(HANDLE_NAMES, _materialise_all()))
+    for name in HANDLE_NAMES:
+        assert got[name] & mask == expected[name] & mask, name
+
+
+def test_constants_and_sizes():
+    abi = _runtime.ABI
+    assert (mpi.ANY_SOURCE, mpi.ANY_TAG, mpi.PROC_NULL, mpi.UNDEFINED) == (
+        MPI.ANY_SOURCE, MPI.ANY_TAG, MPI.PROC_NULL, MPI.UNDEFINED)
+    assert abi.HANDLE_BYTES == MPI._sizeof(MPI.Comm) == np.dtype(mpi.RequestType).itemsize
+    assert abi.STATUS_BYTES == MPI._sizeof(MPI.Status)
+    for name, value in abi.ERROR_CLASSES.items():
+        assert getattr(MPI, name) == value, name
+
+
+def test_bound_library_is_the_one_mpi4py_loaded():
+    with open("/proc/self/maps") as maps:
+        mapped = {line.split()[-1] for line in maps if "/" in line}
+    assert os.path.realpath(_runtime.LIBMPI) in {os.path.realpath(p) for p in mapped}
+    assert _runtime.ABI.NAME in ("mpich", "openmpi")

@@ -1,0 +1,83 @@
+"""Communicators: world/self, dup/split/free from njit and Python, mpi4py interoperability."""
+
+import numba
+import numpy as np
+from mpi4py import MPI
+
+import mpi4numba as mpi
+
+RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
+WORLD = MPI.COMM_WORLD
+
+
+@numba.njit
+def rank_size_of(comm):
+    return mpi.rank(comm), mpi.size(comm), comm.rank, comm.Get_size()
+
+
+@numba.njit
+def split_sum(color):
+    status, sub = mpi.comm_split(color, -mpi.rank())
+    total = np.zeros(1, np.int64)
+    mpi.allreduce(mpi.rank() + 1, total, mpi.Operator.SUM, sub)
+    return status, sub, total[0], mpi.rank(sub), mpi.size(sub)
+
+
+@numba.njit
+def uses_world_global():
+    return mpi.rank(WORLD), mpi.size(mpi.COMM_SELF)
+
+
+def test_rank_and_size_match_mpi4py():
+    assert (mpi.rank(), mpi.size()) == (RANK, SIZE)
+    assert mpi.rank.py_func() == RANK and mpi.size.py_func() == SIZE
+    assert rank_size_of(WORLD) == (RANK, SIZE, RANK, SIZE)
+    assert rank_size_of(MPI.COMM_SELF) == (0, 1, 0, 1)
+    assert uses_world_global() == (RANK, 1)
+    assert mpi.comm_size(mpi.COMM_SELF) == (0, 1)
+
+
+def test_split_in_njit_used_from_python_and_mpi4py():
+    color = RANK % 2
+    status, sub, total, sub_rank, sub_size = split_sum(color)
+    members = [r for r in range(SIZE) if r % 2 == color]
+    assert status == 0 and total == sum(r + 1 for r in members)
+    assert isinstance(sub, MPI.Intracomm) and sub.Get_size() == sub_size == len(members)
+    assert sub_rank == sub.Get_rank() == len(members) - 1 - members.index(RANK)  # key = -rank
+    assert sub.allreduce(1) == len(members)  # usable as an mpi4py communicator
+    assert sub.Get_errhandler() == MPI.ERRORS_RETURN
+    assert mpi.comm_free(sub) == 0
+
+
+def test_mpi4py_communicator_passed_to_njit():
+    dup = WORLD.Dup()
+    assert rank_size_of(dup) == (RANK, SIZE, RANK, SIZE)
+    result = np.zeros(1)
+    assert mpi.allreduce(2.0, result, mpi.Operator.SUM, dup) == 0 and result[0] == 2.0 * SIZE
+    assert mpi.comm_free(dup) == 0
+    assert dup == MPI.COMM_NULL  # freeing in compiled code is seen by the mpi4py object
+
+
+def test_freed_communicator_gives_an_error_not_a_crash():
+    status, dup = mpi.comm_dup()
+    assert status == 0 and mpi.size(dup) == SIZE
+    assert mpi.comm_free(dup) == 0
+    assert mpi.error_class(mpi.comm_rank(dup)[0]) == mpi.ERR_COMM
+    assert mpi.error_class(mpi.barrier(dup)) == mpi.ERR_COMM
+    assert mpi.comm_free(dup) != 0
+
+
+def test_created_communicators_return_errors():
+    status, dup = mpi.comm_dup()
+    assert mpi.error_class(mpi.send(np.zeros(1), SIZE + 1, 0, dup)) == mpi.ERR_RANK
+    mpi.comm_free(dup)
+
+
+def test_undefined_color_gives_comm_null():
+    status, sub = mpi.comm_split(mpi.UNDEFINED if RANK == 0 else 1)
+    assert status == 0
+    if RANK == 0:
+        assert sub == MPI.COMM_NULL
+    else:
+        assert sub.Get_size() == SIZE - 1
+        mpi.comm_free(sub)
