@@ -7,7 +7,7 @@ library directly, through the library mpi4py loaded. A drop-in for numba-mpi::
 
 Importing this package does not initialise MPI, so the thread level can still be chosen
 with :func:`set_thread_level` (or ``MPI4NUMBA_THREAD_LEVEL``); the first use of any other
-name initialises MPI through mpi4py.
+name, or importing ``mpi4py.MPI``, initialises MPI at that level.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._initialize import THREAD_LEVELS, set_thread_level
+from ._initialize import THREAD_LEVELS, configure_mpi4py, set_thread_level
+
+configure_mpi4py()
 
 __version__ = "0.1.0"
 

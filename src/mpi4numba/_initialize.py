@@ -48,6 +48,7 @@ def set_thread_level(level: str | int) -> None:
                 )
             return
     _requested = name
+    configure_mpi4py()
 
 
 def requested_thread_level() -> str:
@@ -63,7 +64,11 @@ def requested_thread_level() -> str:
 
 
 def configure_mpi4py() -> None:
-    """Tell mpi4py which thread level to initialise MPI with, unless MPI is already up."""
+    """Tell mpi4py which thread level to initialise MPI with, unless MPI is already up.
+
+    Called when mpi4numba is imported, so the level holds even if the program then
+    imports ``mpi4py.MPI`` itself before using mpi4numba.
+    """
     if "mpi4py.MPI" in sys.modules:
         return
     import mpi4py
