@@ -8,6 +8,10 @@ problem) and returns the implementation. ``@api`` then
 * builds the public ``numba.njit`` dispatcher with the same signature, defaults and
   docstring, so the routine is also callable from Python, and its ``.py_func`` (plain
   Python) reaches the same compiled implementation.
+
+Everything is inlined at Numba IR level (``inline="always"``) into the caller's function,
+so a call costs what the C call costs: no nested calls, and the reference-count updates
+Numba would do at each call boundary are pruned.
 """
 
 from __future__ import annotations
@@ -40,21 +44,27 @@ def api(typing_function: Callable) -> Callable:
     """Turn an overload-style typing function into a public njit dispatcher (see module doc)."""
     name = typing_function.__name__
     stub = _python_entry(f"_{name}_impl")
-    overload(stub, prefer_literal=True)(typing_function)
+    overload(stub)(typing_function)
 
-    signature = inspect.signature(typing_function)
-    params, call_args, defaults = [], [], {}
-    for param in signature.parameters.values():
+    # The dispatcher reaches the stub and its defaults through closure cells, which
+    # Numba's inliner freezes as constants wherever the body is inlined.
+    params, call_args, cells = [], [], {"_stub": stub}
+    for param in inspect.signature(typing_function).parameters.values():
         if param.default is inspect.Parameter.empty:
             params.append(param.name)
         else:
-            defaults[f"_default_{param.name}"] = param.default
+            cells[f"_default_{param.name}"] = param.default
             params.append(f"{param.name}=_default_{param.name}")
         call_args.append(param.name)
-    source = f"def {name}({', '.join(params)}):\n    return _stub({', '.join(call_args)})\n"
-    namespace = {"_stub": stub, **defaults}
+    source = (
+        f"def _make({', '.join(cells)}):\n"
+        f"    def {name}({', '.join(params)}):\n"
+        f"        return _stub({', '.join(call_args)})\n"
+        f"    return {name}\n"
+    )
+    namespace: dict = {}
     exec(compile(source, f"<mpi4numba.{name}>", "exec"), namespace)
-    public = namespace[name]
+    public = namespace["_make"](**cells)
     for attribute in ("__module__", "__qualname__", "__doc__"):
         setattr(public, attribute, getattr(typing_function, attribute))
     return numba.njit(public)

@@ -30,7 +30,7 @@ def _contiguous(data):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-@overload(_contiguous)
+@overload(_contiguous, inline="always")
 def _contiguous_impl(data):
     """``data`` itself if C-contiguous, else a C-ordered copy (the caller copies results back)."""
     if data.layout == "C":
@@ -95,51 +95,53 @@ def bcast(data, root, comm=None):
     return impl
 
 
-def _reduction(where: str, sendobj, recvobj, operator, rooted: bool):
+@register_jitable(inline="always")
+def _reduce_call(send_address, recv_address, count, recvobj, operator, root, comm, rooted):
+    datatype, _ = element_type(recvobj)
+    if rooted:
+        return _capi.MPI_Reduce(send_address, recv_address, count, datatype, op_handle(operator), root, comm_handle(comm))
+    return _capi.MPI_Allreduce(send_address, recv_address, count, datatype, op_handle(operator), comm_handle(comm))
+
+
+@register_jitable(inline="always")
+def _check_room(recvobj, count, root, comm, rooted):
+    if recvobj.size < count and (not rooted or _capi.MPI_Comm_rank(comm_handle(comm))[1] == root):
+        raise ValueError("mpi4numba: recvobj has fewer elements than sendobj")
+
+
+@register_jitable(inline="always")
+def _reduce_scalar(sendobj, recvobj, operator, root, comm, rooted):
+    _check_room(recvobj, 1, root, comm, rooted)
+    target = _contiguous(recvobj)
+    code = _reduce_call(stack_value(sendobj, recvobj), target.ctypes.data, 1, recvobj, operator, root, comm, rooted)
+    if target.ctypes.data != recvobj.ctypes.data:
+        _copy_back_prefix(recvobj, target, 1)
+    return code
+
+
+@register_jitable(inline="always")
+def _reduce_array(sendobj, recvobj, operator, root, comm, rooted):
+    count = sendobj.size
+    _check_room(recvobj, count, root, comm, rooted)
+    source = _contiguous(sendobj)
+    target = _contiguous(recvobj)
+    code = _reduce_call(source.ctypes.data, target.ctypes.data, count, recvobj, operator, root, comm, rooted)
+    if target.ctypes.data != recvobj.ctypes.data:
+        _copy_back_prefix(recvobj, target, count)
+    return code
+
+
+def _reduction(where: str, sendobj, recvobj, operator):
+    """Validate a reduction's arguments and pick the scalar or array implementation."""
     scalar = _scalar_or_array(sendobj, recvobj, where)
     _operator(operator, where)
     name, _ = mpi_datatype(recvobj.dtype, f"mpi4numba.{where}")
-    if name in ("BYTE",):
+    if name == "BYTE":
         raise TypingError(f"mpi4numba.{where}: bytes cannot be reduced")
-
-    @register_jitable
-    def call(send_address, recv_address, count, recvobj, operator, root, comm):
-        datatype, _ = element_type(recvobj)
-        if rooted:
-            return _capi.MPI_Reduce(send_address, recv_address, count, datatype, op_handle(operator), root, comm_handle(comm))
-        return _capi.MPI_Allreduce(send_address, recv_address, count, datatype, op_handle(operator), comm_handle(comm))
-
-    @register_jitable
-    def check_room(recvobj, count, root, comm):
-        if recvobj.size < count and (not rooted or _capi.MPI_Comm_rank(comm_handle(comm))[1] == root):
-            raise ValueError("mpi4numba: recvobj has fewer elements than sendobj")
-
-    if scalar:
-
-        def on_scalar(sendobj, recvobj, operator, root, comm):
-            check_room(recvobj, 1, root, comm)
-            target = _contiguous(recvobj)
-            code = call(stack_value(sendobj, recvobj), target.ctypes.data, 1, recvobj, operator, root, comm)
-            if target.ctypes.data != recvobj.ctypes.data:
-                _copy_back_prefix(recvobj, target, 1)
-            return code
-
-        return register_jitable(on_scalar)
-
-    def on_array(sendobj, recvobj, operator, root, comm):
-        count = sendobj.size
-        check_room(recvobj, count, root, comm)
-        source = _contiguous(sendobj)
-        target = _contiguous(recvobj)
-        code = call(source.ctypes.data, target.ctypes.data, count, recvobj, operator, root, comm)
-        if target.ctypes.data != recvobj.ctypes.data:
-            _copy_back_prefix(recvobj, target, count)
-        return code
-
-    return register_jitable(on_array)
+    return _reduce_scalar if scalar else _reduce_array
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _copy_back_prefix(destination, source, count):
     """Write the first ``count`` C-order elements of contiguous ``source`` into ``destination``."""
     flat = source.ravel()
@@ -161,10 +163,10 @@ def allreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.allreduce(1.0, total), total[0] == mpi4numba.size()
     (0, True)
     """
-    impl = _reduction("allreduce", sendobj, recvobj, operator, rooted=False)
+    reduction = _reduction("allreduce", sendobj, recvobj, operator)
 
     def allreduce_impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return impl(sendobj, recvobj, operator, 0, comm)
+        return reduction(sendobj, recvobj, operator, 0, comm, False)
 
     return allreduce_impl
 
@@ -180,10 +182,10 @@ def reduce(sendobj, recvobj, operator, root, comm=None):
     0
     """
     integer(root, "reduce", "root")
-    impl = _reduction("reduce", sendobj, recvobj, operator, rooted=True)
+    reduction = _reduction("reduce", sendobj, recvobj, operator)
 
     def reduce_impl(sendobj, recvobj, operator, root, comm=None):
-        return impl(sendobj, recvobj, operator, root, comm)
+        return reduction(sendobj, recvobj, operator, root, comm, True)
 
     return reduce_impl
 
@@ -197,7 +199,7 @@ def _scatter_gather(where: str, send_data, recv_data, count, root=None):
         integer(root, where, "root")
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _world_rank_size(comm):
     handle = comm_handle(comm)
     return _capi.MPI_Comm_rank(handle)[1], _capi.MPI_Comm_size(handle)[1]

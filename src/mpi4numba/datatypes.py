@@ -49,7 +49,7 @@ def _buffer_stub(array, where):  # pragma: no cover - replaced by the overload b
     raise NotImplementedError
 
 
-@register_jitable
+@register_jitable  # the slow path: kept out of line
 def _strided_datatype(array, base, per_element):
     """Derived datatype (nested hvectors) that walks ``array`` through its strides."""
     ndim = array.ndim
@@ -69,7 +69,7 @@ def _strided_datatype(array, base, per_element):
     return datatype
 
 
-@overload(_buffer_stub, prefer_literal=True)
+@overload(_buffer_stub, prefer_literal=True, inline="always")
 def _buffer_impl(array, where):
     """``(address, count, datatype, derived)``: ``derived`` types must be freed after use."""
     label = where.literal_value if isinstance(where, types.StringLiteral) else "mpi4numba"
@@ -98,7 +98,7 @@ def element_type(array):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-@overload(element_type)
+@overload(element_type, inline="always")
 def _element_type_impl(array):
     """``(datatype, count per element)`` of an array's dtype, e.g. ``(BYTE, 4)`` for S4."""
     require_array(array, "mpi4numba", "the buffer")
@@ -106,7 +106,7 @@ def _element_type_impl(array):
     return lambda array: (predefined(name), per_element)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def release(datatype, derived):
     """Free a datatype that :func:`buffer` derived for a strided array."""
     if derived:

@@ -112,7 +112,7 @@ def _request_slot(request, where: str):
 
 
 _new_request = _python_entry("_new_request")
-overload(_new_request)(lambda request: _request_slot(request, "isend/irecv"))
+overload(_new_request, inline="always")(lambda request: _request_slot(request, "isend/irecv"))
 
 
 @api

@@ -15,12 +15,14 @@ import numpy as np
 from numba.core import types
 from numba.core.errors import TypingError
 from numba.extending import register_jitable
-from numba.misc.literal import literal_unroll
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 from numba.np.numpy_support import from_dtype
 
 from . import _capi
 from ._api import api
-from ._ccall import handle_slot_load, handle_slot_store, predefined, stack_handles
+from ._ccall import _slot, handle_from_native, handle_to_native, predefined, predefined_native, stack_handles
 from ._runtime import ABI
 
 RequestType = np.dtype(np.uintp) if ABI.HANDLE_IS_POINTER else np.dtype(np.int32)
@@ -29,7 +31,7 @@ _request_numba = from_dtype(RequestType)
 __all__ = ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany"]
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _nulls_for_zeros(requests):
     null = predefined("REQUEST_NULL")
     for i in range(requests.size):
@@ -63,21 +65,39 @@ def _request_collection(requests: types.Type, where: str) -> str:
     )
 
 
-@register_jitable
-def _gather(requests, scratch):
-    i = 0
-    for request in literal_unroll(requests):
-        value = request[0]
-        handle_slot_store(scratch, i, predefined("REQUEST_NULL") if value == 0 else value)
-        i += 1
+@intrinsic
+def _gather(typingctx, requests, scratch):
+    """Copy each tuple element's first request into native handle slots at ``scratch``
+    (zeros become ``REQUEST_NULL``)."""
+
+    def codegen(context, builder, sig, args):
+        tuple_type = sig.args[0]
+        null = handle_from_native(builder, predefined_native(builder, "REQUEST_NULL"))
+        for index, (item_type, item) in enumerate(zip(tuple_type, cgutils.unpack_tuple(builder, args[0]))):
+            data = context.make_array(item_type)(context, builder, item).data
+            value = context.cast(builder, builder.load(data), item_type.dtype, types.intp)
+            is_zero = builder.icmp_signed("==", value, ir.Constant(value.type, 0))
+            handle = builder.select(is_zero, null, value)
+            builder.store(handle_to_native(builder, handle), _slot(builder, args[1], ir.Constant(ir.IntType(64), index)))
+        return context.get_dummy_value()
+
+    return types.none(requests, scratch), codegen
 
 
-@register_jitable
-def _scatter(requests, scratch):
-    i = 0
-    for request in literal_unroll(requests):
-        request[0] = handle_slot_load(scratch, i)
-        i += 1
+@intrinsic
+def _scatter(typingctx, requests, scratch):
+    """Copy native handle slots at ``scratch`` back into each tuple element's first request."""
+
+    def codegen(context, builder, sig, args):
+        tuple_type = sig.args[0]
+        for index, (item_type, item) in enumerate(zip(tuple_type, cgutils.unpack_tuple(builder, args[0]))):
+            data = context.make_array(item_type)(context, builder, item).data
+            native = builder.load(_slot(builder, args[1], ir.Constant(ir.IntType(64), index)))
+            value = context.cast(builder, handle_from_native(builder, native), types.intp, item_type.dtype)
+            builder.store(value, data)
+        return context.get_dummy_value()
+
+    return types.none(requests, scratch), codegen
 
 
 def _completion(where, requests, call):
@@ -155,23 +175,23 @@ def wait(request):
     return impl
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _waitall(count, address):
     return _capi.MPI_Waitall(count, address)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _waitany(count, address):
     return _capi.MPI_Waitany(count, address)
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _testall(count, address):
     code, flag = _capi.MPI_Testall(count, address)
     return code, flag != 0
 
 
-@register_jitable
+@register_jitable(inline="always")
 def _testany(count, address):
     code, index, flag = _capi.MPI_Testany(count, address)
     return code, flag != 0, index

@@ -199,6 +199,10 @@ def launch(options: argparse.Namespace) -> None:
             records.append(record)
             if level is None:  # the first job is mpi4numba's: its level is everyone's
                 level = record["thread_level"]
+            if record["size"] != options.np:  # e.g. $MPICC of another MPI than this mpiexec
+                raise RuntimeError(f"the {stack} job ran {record['size']} process(es), not {options.np}: "
+                                   f"do {command[0]} and {'mpicc' if stack == 'C' else 'mpi4py'} belong "
+                                   "to the same MPI?")
             if record["thread_level"] != level:
                 raise RuntimeError(f"{stack} ran at thread level {record['thread_level']}, not {level}")
             for op, value in record["usec"].items():
