@@ -81,3 +81,19 @@ def test_undefined_color_gives_comm_null():
     else:
         assert sub.Get_size() == SIZE - 1
         mpi.comm_free(sub)
+
+
+HALVES = MPI.COMM_WORLD.Split(RANK % 2, RANK)
+
+
+@numba.njit
+def uses_runtime_communicator_global():
+    total = np.zeros(1, np.int64)
+    status = mpi.allreduce(1, total, mpi.Operator.SUM, HALVES)
+    return status, total[0], mpi.size(HALVES)
+
+
+def test_runtime_communicator_as_global():
+    # its handle exists only in this process: Numba compiles it in (not cacheable)
+    members = len([r for r in range(SIZE) if r % 2 == RANK % 2])
+    assert uses_runtime_communicator_global() == (0, members, members)

@@ -290,32 +290,9 @@ def stack_handles(typingctx, count):
 
 
 def _slot(builder, base, index):
+    """Address of native handle number ``index`` in the array at integer address ``base``."""
     array = builder.inttoptr(base, _native_handle.as_pointer())
     return builder.gep(array, [index])
-
-
-@intrinsic
-def handle_slot_load(typingctx, base, index):
-    """Handle number ``index`` of a native handle array at address ``base``, as intp."""
-
-    def codegen(context, builder, sig, args):
-        index = context.cast(builder, args[1], sig.args[1], types.intp)
-        return handle_from_native(builder, builder.load(_slot(builder, args[0], index)))
-
-    return HANDLE(base, index), codegen
-
-
-@intrinsic
-def handle_slot_store(typingctx, base, index, value):
-    """Store ``value`` (intp) as handle number ``index`` of a native handle array at ``base``."""
-
-    def codegen(context, builder, sig, args):
-        index = context.cast(builder, args[1], sig.args[1], types.intp)
-        value = context.cast(builder, args[2], sig.args[2], types.intp)
-        builder.store(handle_to_native(builder, value), _slot(builder, args[0], index))
-        return context.get_dummy_value()
-
-    return types.none(base, index, value), codegen
 
 
 @intrinsic

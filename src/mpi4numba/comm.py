@@ -9,12 +9,10 @@ errors come back as return codes.
 
 from __future__ import annotations
 
-from numba.core import types
 from numba.extending import overload_attribute, overload_method
 
 from . import _capi
 from ._api import api
-from ._ccall import predefined
 from ._commtype import CommType, comm_handle, comm_type, new_comm, store_comm_handle
 from ._runtime import MPI
 from ._validate import integer

@@ -1,0 +1,32 @@
+"""Choosing MPI's thread level before initialisation (driver tests: each needs a fresh MPI)."""
+
+import pytest
+from helpers import mpiexec
+
+pytestmark = pytest.mark.driver
+
+
+def query(code: str, **env: str) -> int:
+    done = mpiexec(1, "-c", code, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
+
+
+def test_default_is_funneled_even_if_mpi4py_is_imported_first():
+    assert query("import mpi4numba; print(mpi4numba.query_thread())") == 1
+    assert query("import mpi4numba; from mpi4py import MPI; print(MPI.Query_thread())") == 1
+
+
+def test_environment_variable_and_function():
+    assert query("import mpi4numba; print(mpi4numba.query_thread())", MPI4NUMBA_THREAD_LEVEL="single") == 0
+    assert query("import mpi4numba; mpi4numba.set_thread_level('serialized'); print(mpi4numba.query_thread())") == 2
+    assert query("import mpi4numba; print(mpi4numba.query_thread())", MPI4NUMBA_THREAD_LEVEL="multiple") == 3
+
+
+def test_uncaught_exception_on_one_rank_aborts_the_job():
+    code = ("import mpi4numba as mpi, numpy as np\n"
+            "if mpi.rank() == 1: raise RuntimeError('boom on one rank')\n"
+            "mpi.bcast(np.zeros(1), 1)\n")  # the other ranks would wait here forever
+    done = mpiexec(2, "-c", code, timeout=120)
+    assert done.returncode != 0
+    assert "[rank 1]" in done.stderr and "boom on one rank" in done.stderr
