@@ -53,6 +53,8 @@ def build(library: bool = False, timeout: float = 120) -> Path:
 
     Reuses an earlier build of the same inputs; safe when several processes race.
     """
+    if not SOURCE.exists():
+        raise BuildError(f"{SOURCE} is missing: the package was installed without its C source")
     mpicc = find_mpicc()
     extra = ["-shared", "-fPIC", "-DBENCH_NO_MAIN"] if library else []
     real = Path(shutil.which(mpicc) or mpicc).resolve()

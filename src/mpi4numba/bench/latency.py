@@ -148,6 +148,9 @@ def _run_job(command: list[str], env: dict[str, str], timeout: float) -> dict[st
     except subprocess.TimeoutExpired:
         _stop(process)
         raise RuntimeError(f"timed out after {timeout:g} s: {' '.join(command)}") from None
+    except BaseException:  # Ctrl-C: the job is in its own session, so end it here
+        _stop(process)
+        raise
     records = [line[len(MARKER):] for line in out.splitlines() if line.startswith(MARKER)]
     if process.returncode != 0 or len(records) != 1:
         raise RuntimeError(f"failed (exit status {process.returncode}): {' '.join(command)}\n"
@@ -156,7 +159,7 @@ def _run_job(command: list[str], env: dict[str, str], timeout: float) -> dict[st
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """End a job that ran too long: its process group (mpiexec and what it started)."""
+    """End a job: its whole process group (mpiexec and what it started)."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)
