@@ -114,8 +114,7 @@ def _reduce_scalar(sendobj, recvobj, operator, root, comm, rooted):
     _check_room(recvobj, 1, root, comm, rooted)
     target = _contiguous(recvobj)
     code = _reduce_call(stack_value(sendobj, recvobj), target.ctypes.data, 1, recvobj, operator, root, comm, rooted)
-    if target.ctypes.data != recvobj.ctypes.data:
-        _copy_back_prefix(recvobj, target, 1)
+    _copy_back(recvobj, target, 1)
     return code
 
 
@@ -126,8 +125,7 @@ def _reduce_array(sendobj, recvobj, operator, root, comm, rooted):
     source = _contiguous(sendobj)
     target = _contiguous(recvobj)
     code = _reduce_call(source.ctypes.data, target.ctypes.data, count, recvobj, operator, root, comm, rooted)
-    if target.ctypes.data != recvobj.ctypes.data:
-        _copy_back_prefix(recvobj, target, count)
+    _copy_back(recvobj, target, count)
     return code
 
 
@@ -200,6 +198,22 @@ def _scatter_gather(where: str, send_data, recv_data, count, root=None):
 
 
 @register_jitable(inline="always")
+def _blocks(send_data, recv_data, count):
+    """C-ordered send and receive buffers, the datatype, and the MPI count of ``count`` elements."""
+    source = _contiguous(send_data)
+    target = _contiguous(recv_data)
+    datatype, per_element = element_type(source)
+    return source, target, datatype, count * per_element
+
+
+@register_jitable(inline="always")
+def _copy_back(recv_data, target, elements):
+    """Results received into a temporary go back to the caller's (non-contiguous) array."""
+    if target.ctypes.data != recv_data.ctypes.data:
+        _copy_back_prefix(recv_data, target, elements)
+
+
+@register_jitable(inline="always")
 def _world_rank_size(comm):
     handle = comm_handle(comm)
     return _capi.MPI_Comm_rank(handle)[1], _capi.MPI_Comm_size(handle)[1]
@@ -224,13 +238,9 @@ def scatter(send_data, recv_data, count, root, comm=None):
             raise ValueError("mpi4numba.scatter: recv_data has fewer than count elements")
         if rank == root and send_data.size < count * size:
             raise ValueError("mpi4numba.scatter: send_data on root has fewer than count * size elements")
-        source = _contiguous(send_data)
-        target = _contiguous(recv_data)
-        datatype, per_element = element_type(source)
-        s_address, r_address, n = source.ctypes.data, target.ctypes.data, count * per_element
-        code = _capi.MPI_Scatter(s_address, n, datatype, r_address, n, datatype, root, comm_handle(comm))
-        if target.ctypes.data != recv_data.ctypes.data:
-            _copy_back_prefix(recv_data, target, count)
+        source, target, datatype, n = _blocks(send_data, recv_data, count)
+        code = _capi.MPI_Scatter(source.ctypes.data, n, datatype, target.ctypes.data, n, datatype, root, comm_handle(comm))
+        _copy_back(recv_data, target, count)
         return code
 
     return impl
@@ -254,13 +264,10 @@ def gather(send_data, recv_data, count, root, comm=None):
             raise ValueError("mpi4numba.gather: send_data has fewer than count elements")
         if rank == root and recv_data.size < count * size:
             raise ValueError("mpi4numba.gather: recv_data on root has fewer than count * size elements")
-        source = _contiguous(send_data)
-        target = _contiguous(recv_data)
-        datatype, per_element = element_type(source)
-        s_address, r_address, n = source.ctypes.data, target.ctypes.data, count * per_element
-        code = _capi.MPI_Gather(s_address, n, datatype, r_address, n, datatype, root, comm_handle(comm))
-        if rank == root and target.ctypes.data != recv_data.ctypes.data:
-            _copy_back_prefix(recv_data, target, count * size)
+        source, target, datatype, n = _blocks(send_data, recv_data, count)
+        code = _capi.MPI_Gather(source.ctypes.data, n, datatype, target.ctypes.data, n, datatype, root, comm_handle(comm))
+        if rank == root:
+            _copy_back(recv_data, target, count * size)
         return code
 
     return impl
@@ -284,13 +291,9 @@ def allgather(send_data, recv_data, count, comm=None):
             raise ValueError("mpi4numba.allgather: send_data has fewer than count elements")
         if recv_data.size < count * size:
             raise ValueError("mpi4numba.allgather: recv_data has fewer than count * size elements")
-        source = _contiguous(send_data)
-        target = _contiguous(recv_data)
-        datatype, per_element = element_type(source)
-        s_address, r_address, n = source.ctypes.data, target.ctypes.data, count * per_element
-        code = _capi.MPI_Allgather(s_address, n, datatype, r_address, n, datatype, comm_handle(comm))
-        if target.ctypes.data != recv_data.ctypes.data:
-            _copy_back_prefix(recv_data, target, count * size)
+        source, target, datatype, n = _blocks(send_data, recv_data, count)
+        code = _capi.MPI_Allgather(source.ctypes.data, n, datatype, target.ctypes.data, n, datatype, comm_handle(comm))
+        _copy_back(recv_data, target, count * size)
         return code
 
     return impl
