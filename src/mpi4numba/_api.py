@@ -40,11 +40,18 @@ def _python_entry(stub_name: str) -> Callable:
     return stub
 
 
-def api(typing_function: Callable) -> Callable:
-    """Turn an overload-style typing function into a public njit dispatcher (see module doc)."""
+def api(typing_function: Callable | None = None, *, inline: bool = False) -> Callable:
+    """Turn an overload-style typing function into a public njit dispatcher (see module doc).
+
+    ``@api(inline=True)`` also inlines the implementation at Numba IR level into every
+    caller: worth it for routines whose body LLVM would not inline by itself (those that
+    allocate), at some cost in compile time.
+    """
+    if typing_function is None:
+        return lambda function: api(function, inline=inline)
     name = typing_function.__name__
     stub = _python_entry(f"_{name}_impl")
-    overload(stub)(typing_function)
+    overload(stub, inline="always" if inline else "never")(typing_function)
 
     # The dispatcher reaches the stub and its defaults through closure cells, which
     # Numba's inliner freezes as constants wherever the body is inlined.

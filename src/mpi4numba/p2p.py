@@ -115,7 +115,7 @@ _new_request = _python_entry("_new_request")
 overload(_new_request, inline="always")(lambda request: _request_slot(request, "isend/irecv"))
 
 
-@api
+@api(inline=True)
 def isend(data, dest, tag=0, comm=None, request=None):
     """Start sending ``data`` to ``dest`` (``MPI_Isend``); returns ``(status, request)``.
 
@@ -145,7 +145,7 @@ def isend(data, dest, tag=0, comm=None, request=None):
     return impl
 
 
-@api
+@api(inline=True)
 def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     """Start receiving into ``data`` from ``source`` (``MPI_Irecv``); returns ``(status, request)``.
 
