@@ -44,3 +44,26 @@ def test_bound_library_is_the_one_mpi4py_loaded():
         mapped = {line.split()[-1] for line in maps if "/" in line}
     assert os.path.realpath(_runtime.LIBMPI) in {os.path.realpath(p) for p in mapped}
     assert _runtime.ABI.NAME in ("mpich", "openmpi")
+
+
+def test_message_handles_are_in_the_table():
+    # their values are checked against mpi4py's MPI.MESSAGE_NULL/MESSAGE_NO_PROC above
+    assert {"MESSAGE_NULL", "MESSAGE_NO_PROC"} <= set(HANDLE_NAMES)
+
+
+@numba.njit
+def _status_fields(status):
+    return status.source, status.tag, status.error
+
+
+def test_status_offsets_match_mpi4py():
+    status = MPI.Status()
+    status.source, status.tag, status.error = 12345, 678, MPI.ERR_TRUNCATE
+    status.Set_elements(MPI.BYTE, 24)  # the ABI's private count words
+    assert _status_fields(status) == (12345, 678, MPI.ERR_TRUNCATE)
+    again = _status_fields.py_func  # boxing: a status that went through compiled code
+    echoed = numba.njit(lambda s: s)(status)
+    assert isinstance(echoed, MPI.Status) and echoed is not status
+    assert again(echoed) == (12345, 678, MPI.ERR_TRUNCATE)
+    assert echoed.Get_count(MPI.BYTE) == 24 and echoed.Get_count(MPI.DOUBLE) == 3
+    assert MPI._sizeof(status) == _runtime.ABI.STATUS_BYTES

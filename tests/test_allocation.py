@@ -7,6 +7,9 @@ from mpi4py import MPI
 from numba.core.runtime import rtsys
 
 import mpi4numba as mpi
+from mpi4numba.p2p import iprobe, mprobe, mrecv, probe, recv_init, recv_status, send_init
+from mpi4numba.requests import request_free, start, startall
+from mpi4numba.status import get_count
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 
@@ -44,3 +47,48 @@ def test_no_heap_allocation_per_call():
         return rtsys.get_allocation_stats().alloc - before
 
     assert allocations(1) == allocations(201)
+
+
+@numba.njit
+def probe_and_persistent_loop(outgoing, incoming, requests, persistent, steps):
+    """Probes, status fields, get_count, matched receives and persistent start/wait."""
+    right = (mpi.rank() + 1) % mpi.size()
+    left = (mpi.rank() - 1) % mpi.size()
+    status = 0
+    for step in range(steps):
+        status |= startall(persistent)
+        status |= mpi.waitall(persistent)
+        status |= start(persistent[1:2]) | start(persistent[0:1]) | mpi.wait(persistent[0:1])
+        status |= mpi.wait(persistent[1:2])
+        mpi.isend(outgoing, right, 3, request=requests[0:1])
+        code, message_status = probe(left, 3)
+        code |= iprobe(left, 3)[0]
+        code |= get_count(message_status, incoming)[0]
+        code, received = recv_status(incoming, message_status.source, message_status.tag)
+        status |= code | received.error | mpi.wait(requests[0:1])
+        mpi.isend(outgoing, right, 4, request=requests[0:1])
+        code, message, message_status = mprobe(left, 4)
+        status |= code | mrecv(incoming, message)[0] | mpi.wait(requests[0:1])
+        status |= message_status.tag - 4
+    return status
+
+
+def test_no_heap_allocation_in_probes_statuses_and_persistent_requests():
+    if not numba.config.NRT_STATS:
+        pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")
+    right, left = (RANK + 1) % SIZE, (RANK - 1) % SIZE
+    outgoing, incoming = np.full(4, float(RANK)), np.zeros(4)
+    persistent = mpi.request_array(2)
+    assert send_init(outgoing, right, 2, request=persistent[0:1])[0] == 0
+    assert recv_init(incoming, left, 2, request=persistent[1:2])[0] == 0
+    args = (outgoing, incoming, mpi.request_array(1), persistent)
+    assert probe_and_persistent_loop(*args, 1) == 0  # compile and warm up
+
+    def allocations(steps):
+        before = rtsys.get_allocation_stats().alloc
+        assert probe_and_persistent_loop(*args, steps) == 0
+        return rtsys.get_allocation_stats().alloc - before
+
+    assert allocations(1) == allocations(201)
+    assert (incoming == left).all()
+    assert request_free(persistent[0:1]) == 0 and request_free(persistent[1:2]) == 0

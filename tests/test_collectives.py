@@ -3,7 +3,7 @@
 import numba
 import numpy as np
 import pytest
-from helpers import NUMERIC_DTYPES, sample
+from helpers import sample
 from mpi4py import MPI
 from numba.core.errors import TypingError
 
@@ -11,64 +11,6 @@ import mpi4numba as mpi
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 ALL = [sample(np.float64, 4, r) for r in range(SIZE)]
-
-
-@numba.njit
-def allreduce_in_loop(values, operator, steps):
-    result = np.empty_like(values)
-    status = 0
-    for _ in range(steps):
-        status |= mpi.allreduce(values, result, operator)
-    return status, result
-
-
-@pytest.mark.parametrize("dtype", NUMERIC_DTYPES, ids=lambda d: np.dtype(d).name)
-def test_allreduce_every_dtype(dtype):
-    contributions = [sample(dtype, 6, r) for r in range(SIZE)]
-    operator = mpi.Operator.LOR if dtype == np.bool_ else mpi.Operator.SUM
-    status, result = allreduce_in_loop(contributions[RANK], operator, 2)
-    assert status == 0
-    if dtype == np.bool_:
-        expected = np.logical_or.reduce(contributions)
-    else:
-        expected = np.sum(contributions, axis=0, dtype=dtype)
-    np.testing.assert_array_equal(result, expected)
-
-
-@pytest.mark.parametrize("operator, numpy_op", [(mpi.Operator.MIN, np.min), (mpi.Operator.MAX, np.max),
-                                                (mpi.Operator.PROD, np.prod)])
-def test_allreduce_operators(operator, numpy_op):
-    result = np.empty(4)
-    assert mpi.allreduce(ALL[RANK], result, operator) == 0
-    np.testing.assert_allclose(result, numpy_op(ALL, axis=0))
-
-
-def test_allreduce_scalar_and_numba_mpi_operator_values():
-    result = np.empty(1)
-    assert mpi.allreduce(RANK + 1, result) == 0
-    assert result[0] == SIZE * (SIZE + 1) / 2
-    legacy_max = MPI._addressof(MPI.MAX)  # what numba-mpi clients pass
-    zero_d = np.array(0.0)
-    assert mpi.allreduce(float(RANK), zero_d, legacy_max) == 0
-    assert zero_d == SIZE - 1
-
-
-def test_allreduce_non_contiguous():
-    grid = np.arange(20.0).reshape(4, 5) * (RANK + 1)
-    out = np.zeros((5, 4)).T  # Fortran-ordered destination
-    assert mpi.allreduce(grid[:, :], out) == 0
-    np.testing.assert_array_equal(out, np.arange(20.0).reshape(4, 5) * SIZE * (SIZE + 1) / 2)
-    column = np.zeros((4, 3))[:, 1]
-    assert mpi.allreduce(grid[:, 2], column) == 0
-    np.testing.assert_array_equal(column, grid[:, 2] / (RANK + 1) * SIZE * (SIZE + 1) / 2)
-
-
-def test_reduce_to_every_root():
-    for root in range(SIZE):
-        result = np.zeros(4)
-        assert mpi.reduce(ALL[RANK], result, mpi.Operator.SUM, root) == 0
-        if RANK == root:
-            np.testing.assert_allclose(result, np.sum(ALL, axis=0))
 
 
 def test_bcast_arrays_bytes_and_views():
@@ -111,8 +53,85 @@ def test_short_buffers_raise_before_entering_the_collective():
         mpi.allreduce(np.zeros(3), np.zeros(2))
 
 
-def test_reduction_typing_errors():
-    with pytest.raises(TypingError, match="dtypes differ"):
-        mpi.allreduce(np.zeros(2, np.float32), np.zeros(2))
-    with pytest.raises(TypingError, match="operator must be"):
-        mpi.allreduce(np.zeros(2), np.zeros(2), "sum")
+def blocks_of(r):
+    """Rank r's contribution: r + 1 elements of value 10 r + i."""
+    return np.array([10.0 * r + i for i in range(r + 1)])
+
+
+COUNTS = np.arange(1, SIZE + 1)
+DISPLS = np.concatenate([[0], np.cumsum(COUNTS)[:-1]])
+ALL_BLOCKS = np.concatenate([blocks_of(r) for r in range(SIZE)])
+
+
+@numba.njit
+def vector_round_trip(counts, root):
+    rank = mpi.rank()
+    mine = np.zeros(rank + 1)
+    everything = np.zeros(counts.sum())
+    status = mpi.allgatherv(np.array([10.0 * rank + i for i in range(rank + 1)]), everything, counts)
+    status |= mpi.scatterv(everything, counts, None, mine, root)
+    gathered = np.zeros(counts.sum())
+    status |= mpi.gatherv(mine * 2, gathered, counts, None, root)
+    return status, everything, mine, gathered
+
+
+def test_allgatherv_scatterv_gatherv():
+    for root in range(SIZE):
+        status, everything, mine, gathered = vector_round_trip(COUNTS, root)
+        assert status == 0
+        np.testing.assert_array_equal(everything, ALL_BLOCKS)
+        np.testing.assert_array_equal(mine, blocks_of(RANK))
+        if RANK == root:
+            np.testing.assert_array_equal(gathered, ALL_BLOCKS * 2)
+
+
+def test_v_collectives_with_displacements_in_place_and_bytes():
+    gap_displs = (DISPLS + np.arange(SIZE)).astype(np.int32)  # one spare element after each block
+    everything = np.full(ALL_BLOCKS.size + SIZE, -1.0)
+    everything[gap_displs[RANK]: gap_displs[RANK] + RANK + 1] = blocks_of(RANK)
+    assert mpi.allgatherv(mpi.IN_PLACE, everything, COUNTS, gap_displs) == 0
+    for r in range(SIZE):
+        np.testing.assert_array_equal(everything[gap_displs[r]: gap_displs[r] + r + 1], blocks_of(r))
+    assert np.sum(everything == -1.0) == SIZE  # the gaps were not written
+    full = everything.copy() if RANK == 0 else np.zeros_like(everything)
+    assert mpi.scatterv(full, COUNTS, gap_displs, mpi.IN_PLACE, 0) == 0  # receive into own place
+    np.testing.assert_array_equal(full[gap_displs[RANK]: gap_displs[RANK] + RANK + 1], blocks_of(RANK))
+    words = np.array([b"r%dw%d" % (RANK, i) for i in range(RANK + 1)], "S4")
+    all_words = np.zeros(COUNTS.sum(), "S4")
+    assert mpi.allgatherv(words, all_words, COUNTS) == 0
+    assert list(all_words) == [b"r%dw%d" % (r, i) for r in range(SIZE) for i in range(r + 1)]
+
+
+def test_alltoall_and_alltoallv():
+    outgoing = np.array([100.0 * RANK + r for r in range(SIZE)])
+    incoming = np.zeros(SIZE)
+    assert mpi.alltoall(outgoing, incoming, 1) == 0
+    np.testing.assert_array_equal(incoming, [100.0 * r + RANK for r in range(SIZE)])
+    in_place = outgoing.copy()
+    assert mpi.alltoall(mpi.IN_PLACE, in_place, 1) == 0
+    np.testing.assert_array_equal(in_place, incoming)
+    # rank r sends d + 1 copies of its rank to rank d; receives r + 1 values from everyone
+    send_counts = np.arange(1, SIZE + 1, dtype=np.int32)
+    send = np.concatenate([np.full(d + 1, RANK, np.int64) for d in range(SIZE)])
+    recv_counts = np.full(SIZE, RANK + 1, np.int32)
+    received = np.zeros(SIZE * (RANK + 1), np.int64)
+    assert mpi.alltoallv(send, send_counts, None, received, recv_counts, None) == 0
+    np.testing.assert_array_equal(received, np.repeat(np.arange(SIZE), RANK + 1))
+
+
+def test_gather_scatter_in_place_every_rank():
+    full = np.full(2 * SIZE, -1)
+    full[2 * RANK: 2 * RANK + 2] = [RANK, RANK]
+    assert mpi.gather(mpi.IN_PLACE, full, 2, 0) == 0
+    if RANK == 0:
+        np.testing.assert_array_equal(full, np.repeat(np.arange(SIZE), 2))
+    parts = np.arange(2 * SIZE) if RANK == 0 else np.zeros(2 * SIZE, np.int64)
+    assert mpi.scatter(parts, mpi.IN_PLACE, 2, 0) == 0
+    np.testing.assert_array_equal(parts[2 * RANK: 2 * RANK + 2], [2 * RANK, 2 * RANK + 1])
+
+
+def test_vector_argument_errors():
+    with pytest.raises(TypingError, match="counts must be a 1-D integer array"):
+        mpi.allgatherv(np.zeros(1), np.zeros(SIZE), np.ones(SIZE))  # float counts
+    with pytest.raises(ValueError, match="outside recv_data"):
+        mpi.allgatherv(np.zeros(1), np.zeros(SIZE - 1 if SIZE > 1 else 0), np.ones(SIZE, np.int32))

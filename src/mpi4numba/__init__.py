@@ -24,9 +24,16 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "comm": ["rank", "size", "comm_rank", "comm_size", "comm_dup", "comm_split", "comm_free",
              "COMM_WORLD", "COMM_SELF", "COMM_NULL", "Comm", "comm_type"],
-    "p2p": ["send", "recv", "sendrecv", "isend", "irecv", "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED"],
-    "requests": ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany"],
-    "collectives": ["barrier", "bcast", "allreduce", "reduce", "scatter", "gather", "allgather"],
+    "p2p": ["send", "recv", "sendrecv", "isend", "irecv", "ssend", "issend", "recv_status", "probe", "iprobe",
+            "mprobe", "improbe", "mrecv", "imrecv", "send_init", "recv_init",
+            "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED"],
+    "requests": ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany",
+                 "start", "startall", "cancel", "request_free"],
+    "status": ["get_count", "StatusType", "status_type"],
+    "collectives": ["barrier", "bcast", "scatter", "gather", "allgather", "scatterv", "gatherv", "allgatherv",
+                    "alltoall", "alltoallv"],
+    "reductions": ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"],
+    "_buffers": ["IN_PLACE"],
     "operators": ["Operator"],
     "environment": ["initialized", "query_thread", "wtime", "error_class", "error_string", "SUCCESS",
                     "THREAD_SINGLE", "THREAD_FUNNELED", "THREAD_SERIALIZED", "THREAD_MULTIPLE",
@@ -53,10 +60,16 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .collectives import allgather, allreduce, barrier, bcast, gather, reduce, scatter
+    from ._buffers import IN_PLACE
+    from .collectives import (allgather, allgatherv, alltoall, alltoallv, barrier, bcast, gather, gatherv,
+                              scatter, scatterv)
+    from .reductions import allreduce, exscan, reduce, reduce_scatter, reduce_scatter_block, scan
     from .comm import (COMM_NULL, COMM_SELF, COMM_WORLD, Comm, comm_dup, comm_free, comm_rank,
                        comm_size, comm_split, comm_type, rank, size)
     from .environment import error_class, error_string, initialized, query_thread, wtime
     from .operators import Operator
-    from .p2p import ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, irecv, isend, recv, send, sendrecv
-    from .requests import RequestType, request_array, test, testall, testany, wait, waitall, waitany
+    from .p2p import (ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, improbe, imrecv, iprobe, irecv, isend, issend,
+                      mprobe, mrecv, probe, recv, recv_init, recv_status, send, send_init, sendrecv, ssend)
+    from .requests import (RequestType, cancel, request_array, request_free, start, startall, test, testall,
+                           testany, wait, waitall, waitany)
+    from .status import StatusType, get_count, status_type

@@ -20,6 +20,7 @@ MPI_Comm_free = c_function("int MPI_Comm_free(inout Comm comm)")
 MPI_Type_create_hvector = c_function(
     "int MPI_Type_create_hvector(count count, int blocklength, aint stride, Datatype oldtype, out Datatype newtype)"
 )
+MPI_Type_contiguous = c_function("int MPI_Type_contiguous(count count, Datatype oldtype, out Datatype newtype)")
 MPI_Type_commit = c_function("int MPI_Type_commit(inout Datatype datatype)")
 MPI_Type_free = c_function("int MPI_Type_free(inout Datatype datatype)")
 
@@ -71,3 +72,65 @@ MPI_Allgather = c_function(
     "int MPI_Allgather(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
     " Datatype recvtype, Comm comm)"
 )
+MPI_Scatterv = c_function(
+    "int MPI_Scatterv(ptr sendbuf, ptr sendcounts, ptr displs, Datatype sendtype, ptr recvbuf,"
+    " count recvcount, Datatype recvtype, int root, Comm comm)"
+)
+MPI_Gatherv = c_function(
+    "int MPI_Gatherv(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, ptr recvcounts,"
+    " ptr displs, Datatype recvtype, int root, Comm comm)"
+)
+MPI_Allgatherv = c_function(
+    "int MPI_Allgatherv(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, ptr recvcounts,"
+    " ptr displs, Datatype recvtype, Comm comm)"
+)
+MPI_Alltoall = c_function(
+    "int MPI_Alltoall(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    " Datatype recvtype, Comm comm)"
+)
+MPI_Alltoallv = c_function(
+    "int MPI_Alltoallv(ptr sendbuf, ptr sendcounts, ptr sdispls, Datatype sendtype, ptr recvbuf,"
+    " ptr recvcounts, ptr rdispls, Datatype recvtype, Comm comm)"
+)
+MPI_Reduce_scatter = c_function(
+    "int MPI_Reduce_scatter(ptr sendbuf, ptr recvbuf, ptr recvcounts, Datatype datatype, Op op, Comm comm)"
+)
+MPI_Reduce_scatter_block = c_function(
+    "int MPI_Reduce_scatter_block(ptr sendbuf, ptr recvbuf, count recvcount, Datatype datatype, Op op, Comm comm)"
+)
+MPI_Scan = c_function("int MPI_Scan(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, Comm comm)")
+MPI_Exscan = c_function("int MPI_Exscan(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, Comm comm)")
+
+# Point-to-point, probes and persistent requests
+MPI_Ssend = c_function("int MPI_Ssend(ptr buf, count count, Datatype datatype, int dest, int tag, Comm comm)")
+MPI_Issend = c_function(
+    "int MPI_Issend(ptr buf, count count, Datatype datatype, int dest, int tag, Comm comm, ptr request)"
+)
+MPI_Recv_status = c_function(  # MPI_Recv, declared a second time with its status returned
+    "int MPI_Recv(ptr buf, count count, Datatype datatype, int source, int tag, Comm comm, out Status status)"
+)
+MPI_Get_count = c_function("int MPI_Get_count(Status status, Datatype datatype, out int count)")
+MPI_Probe = c_function("int MPI_Probe(int source, int tag, Comm comm, out Status status)")
+MPI_Iprobe = c_function("int MPI_Iprobe(int source, int tag, Comm comm, out int flag, out Status status)")
+MPI_Mprobe = c_function(
+    "int MPI_Mprobe(int source, int tag, Comm comm, out Message message, out Status status)"
+)
+MPI_Improbe = c_function(
+    "int MPI_Improbe(int source, int tag, Comm comm, out int flag, out Message message, out Status status)"
+)
+MPI_Mrecv = c_function(
+    "int MPI_Mrecv(ptr buf, count count, Datatype datatype, inout Message message, out Status status)"
+)
+MPI_Imrecv = c_function(
+    "int MPI_Imrecv(ptr buf, count count, Datatype datatype, inout Message message, ptr request)"
+)
+MPI_Send_init = c_function(
+    "int MPI_Send_init(ptr buf, count count, Datatype datatype, int dest, int tag, Comm comm, ptr request)"
+)
+MPI_Recv_init = c_function(
+    "int MPI_Recv_init(ptr buf, count count, Datatype datatype, int source, int tag, Comm comm, ptr request)"
+)
+MPI_Start = c_function("int MPI_Start(ptr request)")
+MPI_Startall = c_function("int MPI_Startall(count count, ptr requests)")
+MPI_Cancel = c_function("int MPI_Cancel(ptr request)")
+MPI_Request_free = c_function("int MPI_Request_free(ptr request)")

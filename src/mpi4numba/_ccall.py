@@ -15,12 +15,19 @@ code comes from Numba's cache) and converts arguments to the running ABI:
     ``MPI_Aint`` (64-bit).
 ``ptr``
     ``void *``: a pointer, an integer address or an array (its data pointer).
-``Comm``, ``Datatype``, ``Op``, ``Request``, ``Group``, ``Errhandler``
+``Comm``, ``Datatype``, ``Op``, ``Request``, ``Group``, ``Errhandler``, ``Message``
     a handle, carried in Numba as ``intp`` and narrowed to the ABI's width at the call.
 ``out int`` / ``out <Handle>``
     filled through a stack slot and returned after the error code.
 ``inout <Handle>``
     an argument passed by address (a stack slot), its new value returned like ``out``.
+``Status name``
+    a :class:`mpi4numba.status.StatusType` value, passed by the address of a stack copy
+    (``const MPI_Status *``).
+``out Status name``
+    an ``MPI_Status`` stack slot (``STATUS_BYTES``, 8-byte aligned) that MPI fills,
+    returned by value as a ``StatusType`` (no heap allocation). If the call is skipped
+    (an argument did not fit), the status is all zeros.
 ``Status* name=IGNORE``
     not an argument: ``MPI_STATUS(ES)_IGNORE`` of the running ABI.
 
@@ -39,7 +46,7 @@ from numba.extending import intrinsic
 
 from ._runtime import ABI, cache_guard
 
-HANDLE_KINDS = ("Comm", "Datatype", "Op", "Request", "Group", "Errhandler")
+HANDLE_KINDS = ("Comm", "Datatype", "Op", "Request", "Group", "Errhandler", "Message")
 HANDLE = types.intp  # how a handle travels through Numba code, whatever its C width
 
 _i32 = ir.IntType(32)
@@ -87,9 +94,25 @@ def _address_constant(value: int) -> ir.Value:
     return ir.Constant(_i64, value).inttoptr(_voidptr)
 
 
+def _status_type() -> types.Type:
+    from .status import status_type  # status.py declares its C calls here: import late
+
+    return status_type
+
+
+def status_slot(context, builder, value: ir.Value | None = None) -> ir.Value:
+    """An ``MPI_Status`` stack slot (8-byte aligned, as Open MPI's ``size_t`` field needs),
+    holding ``value`` (a StatusType value) or zeros; returns its typed pointer."""
+    llty = context.get_value_type(_status_type())
+    slot = cgutils.alloca_once(builder, llty)
+    slot.align = 8
+    builder.store(value if value is not None else ir.Constant(llty, None), slot)
+    return slot
+
+
 @dataclass(frozen=True)
 class _Param:
-    kind: str  # int, count, aint, ptr, handle kind, status
+    kind: str  # int, count, aint, ptr, a handle kind, Status (by value) or Status* (IGNORE)
     name: str
     direction: str = "in"  # in, out, inout
     implicit: bool = False
@@ -114,9 +137,14 @@ def _parse(prototype: str) -> tuple[str, str, list[_Param]]:
         if direction != "in":
             words = words[1:]
         if words[0] == "Status*":
-            if words[-1] != "IGNORE":
+            if words[-1] != "IGNORE" or direction != "in":
                 raise ValueError(f"{cname}: only Status* ...=IGNORE is supported, got {raw!r}")
-            params.append(_Param("status", words[1], implicit=True))
+            params.append(_Param("Status*", words[1], implicit=True))
+            continue
+        if words[0] == "Status":
+            if direction == "inout":
+                raise ValueError(f"{cname}: a Status is 'Status name' or 'out Status name', got {raw!r}")
+            params.append(_Param("Status", words[1], direction=direction))
             continue
         kind, name = words[0], words[1]
         if kind not in ("int", "count", "aint", "ptr") + HANDLE_KINDS:
@@ -144,7 +172,7 @@ class CFunction:
             return _i32.as_pointer() if param.out else _i32
         if param.kind == "aint":
             return _i64
-        if param.kind in ("ptr", "status"):
+        if param.kind in ("ptr", "Status", "Status*"):
             return _voidptr
         return _native_handle.as_pointer() if param.out else _native_handle
 
@@ -154,6 +182,7 @@ class CFunction:
             "count": isinstance(ty, types.Integer),
             "aint": isinstance(ty, types.Integer),
             "ptr": isinstance(ty, (types.RawPointer, types.CPointer, types.Integer, types.Array)),
+            "Status": ty == _status_type(),
         }.get(param.kind, isinstance(ty, types.Integer))
         if not ok:
             raise TypingError(f"{self.name}: argument {param.name!r} ({param.kind}) cannot be {ty}")
@@ -162,7 +191,7 @@ class CFunction:
         for param, ty in zip(self.inputs, argtys):
             self._check_arg(param, ty)
         code = types.float64 if self.restype == "double" else types.int32
-        outs = [types.int32 if p.kind == "int" else HANDLE for p in self.outputs]
+        outs = [{"int": types.int32, "Status": _status_type()}.get(p.kind, HANDLE) for p in self.outputs]
         restype = types.Tuple((code, *outs)) if outs else code
         return restype(*argtys)
 
@@ -176,6 +205,8 @@ class CFunction:
             return narrow, fits
         if param.kind == "aint":
             return context.cast(builder, value, ty, types.int64), None
+        if param.kind == "Status":
+            return builder.bitcast(status_slot(context, builder, value), _voidptr), None
         if param.kind == "ptr":
             if isinstance(ty, types.Array):
                 data = context.make_array(ty)(context, builder, value).data
@@ -194,6 +225,10 @@ class CFunction:
         for param in self.params:
             if param.implicit:
                 cargs.append(_address_constant(ABI.STATUS_IGNORE))
+            elif param.kind == "Status" and param.out:
+                slot = status_slot(context, builder)
+                slots.append((param, slot))
+                cargs.append(builder.bitcast(slot, _voidptr))
             elif param.out:
                 slot = cgutils.alloca_once(builder, _i32 if param.kind == "int" else _native_handle)
                 if param.direction == "inout":
@@ -227,7 +262,7 @@ class CFunction:
         outs = []
         for param, slot in slots:
             value = builder.load(slot)
-            outs.append(value if param.kind == "int" else handle_from_native(builder, value))
+            outs.append(value if param.kind in ("int", "Status") else handle_from_native(builder, value))
         return context.make_tuple(builder, sig.return_type, [code, *outs])
 
     def _build_intrinsic(self):
@@ -259,17 +294,6 @@ def predefined(typingctx, name):
         return handle_from_native(builder, predefined_native(builder, handle_name))
 
     return HANDLE(name), codegen
-
-
-@intrinsic
-def in_place(typingctx):
-    """``MPI_IN_PLACE`` of the running ABI, as a ``void *``."""
-
-    def codegen(context, builder, sig, args):
-        _guard(context)
-        return _address_constant(ABI.IN_PLACE)
-
-    return types.voidptr(), codegen
 
 
 @intrinsic(prefer_literal=True)

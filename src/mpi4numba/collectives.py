@@ -1,62 +1,62 @@
-"""Collective operations: barrier, bcast, reduce, allreduce, scatter, gather, allgather.
+"""Data-movement collectives: barrier, bcast, scatter(v), gather(v), allgather(v), alltoall(v).
 
 All processes of ``comm`` (default ``COMM_WORLD``) must call a collective with matching
-arguments. Each returns MPI's status code. Problems only one process can see (a buffer
-too short for ``count`` elements) raise ``ValueError`` on that process instead of
-entering the collective, so the job fails loudly rather than hanging or truncating.
-Reductions and scatter/gather work on C-contiguous buffers; other layouts are copied
-into a temporary for the duration of the call.
+arguments; each returns MPI's status code. Counts and displacements are in elements of
+the arrays' dtype, given as integer arrays with one entry per process; displacements
+may be ``None`` for blocks packed one after the other. Problems that only one process
+can see (a buffer too short for its blocks) raise ``ValueError`` on that process before
+the call, so the job fails loudly rather than hanging or truncating. Buffers that are
+not C-contiguous are copied into a temporary for the call.
+
+``IN_PLACE`` (mpi4py's ``MPI.IN_PLACE``) may replace the send buffer of gather(v) and
+allgather(v) and the receive buffer of scatter(v): each process's own block then stays
+where it is in the full-size buffer. Non-root processes may pass ``IN_PLACE`` too (their
+block is sent from, or received into, their place in the full buffer), so every rank
+can make the same call. ``alltoall(v)`` with ``IN_PLACE`` as ``send_data`` exchanges the
+blocks of ``recv_data`` in place.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import overload, register_jitable
+from numba.extending import overload
 
 from . import _capi
 from ._api import api
-from ._ccall import stack_value
+from ._buffers import (
+    IN_PLACE_ADDRESS,
+    blocks,
+    c_ints,
+    check_layout,
+    contiguous,
+    copy_back,
+    displacements_or_default,
+    element_address,
+    element_datatype,
+    is_in_place,
+    rank_size,
+)
 from ._commtype import comm_handle
 from ._validate import array, integer, same_dtype
-from .datatypes import buffer, element_type, mpi_datatype, release
-from .operators import Operator, op_handle
+from .datatypes import buffer, release
 
-__all__ = ["barrier", "bcast", "allreduce", "reduce", "scatter", "gather", "allgather"]
-
-
-def _contiguous(data):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
+__all__ = ["barrier", "bcast", "scatter", "gather", "allgather", "scatterv", "gatherv", "allgatherv",
+           "alltoall", "alltoallv"]
 
 
-@overload(_contiguous, inline="always")
-def _contiguous_impl(data):
-    """``data`` itself if C-contiguous, else a C-ordered copy (the caller copies results back)."""
-    if data.layout == "C":
-        return lambda data: data
-
-    def copy_unless_contiguous(data):
-        if data.flags.c_contiguous:
-            return data
-        return np.ascontiguousarray(data)
-
-    return copy_unless_contiguous
-
-
-def _scalar_or_array(sendobj, recvobj, where: str) -> bool:
-    """Validate a reduction's arguments; True when ``sendobj`` is a scalar."""
-    array(recvobj, where, "recvobj", writable=True)
-    if isinstance(sendobj, (types.Number, types.Boolean)):
-        return True
-    array(sendobj, where, "sendobj")
-    same_dtype(sendobj, recvobj, where)
-    return False
-
-
-def _operator(operator, where: str) -> None:
-    if not isinstance(operator, (types.IntEnumMember, types.Integer)):
-        raise TypingError(f"mpi4numba.{where}: operator must be an mpi4numba.Operator, got {operator}")
+def _arrays(where: str, send_data, recv_data, send_in_place_ok: bool, recv_in_place_ok: bool) -> str:
+    """Validate send/recv buffers; returns which one is IN_PLACE ('send', 'recv' or '')."""
+    if is_in_place(send_data) and send_in_place_ok:
+        array(recv_data, where, "recv_data", writable=True)
+        return "send"
+    if is_in_place(recv_data) and recv_in_place_ok:
+        array(send_data, where, "send_data", writable=True)
+        return "recv"
+    array(send_data, where, "send_data")
+    array(recv_data, where, "recv_data", writable=True)
+    same_dtype(send_data, recv_data, where)
+    return ""
 
 
 @api
@@ -78,6 +78,8 @@ def barrier(comm=None):
 def bcast(data, root, comm=None):
     """Broadcast the array ``data`` from ``root`` to all processes (``MPI_Bcast``).
 
+    Strided views are sent in place through a derived datatype.
+
     >>> import numpy as np, mpi4numba
     >>> data = np.arange(3) if mpi4numba.rank() == 0 else np.empty(3, np.int64)
     >>> mpi4numba.bcast(data, 0), data
@@ -95,130 +97,6 @@ def bcast(data, root, comm=None):
     return impl
 
 
-@register_jitable(inline="always")
-def _reduce_call(send_address, recv_address, count, recvobj, operator, root, comm, rooted):
-    datatype, _ = element_type(recvobj)
-    if rooted:
-        return _capi.MPI_Reduce(send_address, recv_address, count, datatype, op_handle(operator), root, comm_handle(comm))
-    return _capi.MPI_Allreduce(send_address, recv_address, count, datatype, op_handle(operator), comm_handle(comm))
-
-
-@register_jitable(inline="always")
-def _check_room(recvobj, count, root, comm, rooted):
-    if recvobj.size < count and (not rooted or _capi.MPI_Comm_rank(comm_handle(comm))[1] == root):
-        raise ValueError("mpi4numba: recvobj has fewer elements than sendobj")
-
-
-@register_jitable(inline="always")
-def _reduce_scalar(sendobj, recvobj, operator, root, comm, rooted):
-    _check_room(recvobj, 1, root, comm, rooted)
-    target = _contiguous(recvobj)
-    code = _reduce_call(stack_value(sendobj, recvobj), target.ctypes.data, 1, recvobj, operator, root, comm, rooted)
-    _copy_back(recvobj, target, 1)
-    return code
-
-
-@register_jitable(inline="always")
-def _reduce_array(sendobj, recvobj, operator, root, comm, rooted):
-    count = sendobj.size
-    _check_room(recvobj, count, root, comm, rooted)
-    source = _contiguous(sendobj)
-    target = _contiguous(recvobj)
-    code = _reduce_call(source.ctypes.data, target.ctypes.data, count, recvobj, operator, root, comm, rooted)
-    _copy_back(recvobj, target, count)
-    return code
-
-
-def _reduction(where: str, sendobj, recvobj, operator):
-    """Validate a reduction's arguments and pick the scalar or array implementation."""
-    scalar = _scalar_or_array(sendobj, recvobj, where)
-    _operator(operator, where)
-    name, _ = mpi_datatype(recvobj.dtype, f"mpi4numba.{where}")
-    if name == "BYTE":
-        raise TypingError(f"mpi4numba.{where}: bytes cannot be reduced")
-    return _reduce_scalar if scalar else _reduce_array
-
-
-@register_jitable(inline="always")
-def _copy_back_prefix(destination, source, count):
-    """Write the first ``count`` C-order elements of contiguous ``source`` into ``destination``."""
-    flat = source.ravel()
-    i = 0
-    for index in np.ndindex(destination.shape):
-        if i >= count:
-            break
-        destination[index] = flat[i]
-        i += 1
-
-
-@api
-def allreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
-    """Combine ``sendobj`` (array or scalar) from all processes with ``operator`` into
-    ``recvobj`` on every process (``MPI_Allreduce``); returns the status.
-
-    >>> import numpy as np, mpi4numba
-    >>> total = np.empty(1)
-    >>> mpi4numba.allreduce(1.0, total), total[0] == mpi4numba.size()
-    (0, True)
-    """
-    reduction = _reduction("allreduce", sendobj, recvobj, operator)
-
-    def allreduce_impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return reduction(sendobj, recvobj, operator, 0, comm, False)
-
-    return allreduce_impl
-
-
-@api
-def reduce(sendobj, recvobj, operator, root, comm=None):
-    """Combine ``sendobj`` from all processes with ``operator`` into ``recvobj`` on ``root``
-    (``MPI_Reduce``); returns the status.
-
-    >>> import numpy as np, mpi4numba
-    >>> total = np.zeros(2)
-    >>> mpi4numba.reduce(np.ones(2), total, mpi4numba.Operator.SUM, 0)
-    0
-    """
-    integer(root, "reduce", "root")
-    reduction = _reduction("reduce", sendobj, recvobj, operator)
-
-    def reduce_impl(sendobj, recvobj, operator, root, comm=None):
-        return reduction(sendobj, recvobj, operator, root, comm, True)
-
-    return reduce_impl
-
-
-def _scatter_gather(where: str, send_data, recv_data, count, root=None):
-    array(send_data, where, "send_data")
-    array(recv_data, where, "recv_data", writable=True)
-    same_dtype(send_data, recv_data, where)
-    integer(count, where, "count")
-    if root is not None:
-        integer(root, where, "root")
-
-
-@register_jitable(inline="always")
-def _blocks(send_data, recv_data, count):
-    """C-ordered send and receive buffers, the datatype, and the MPI count of ``count`` elements."""
-    source = _contiguous(send_data)
-    target = _contiguous(recv_data)
-    datatype, per_element = element_type(source)
-    return source, target, datatype, count * per_element
-
-
-@register_jitable(inline="always")
-def _copy_back(recv_data, target, elements):
-    """Results received into a temporary go back to the caller's (non-contiguous) array."""
-    if target.ctypes.data != recv_data.ctypes.data:
-        _copy_back_prefix(recv_data, target, elements)
-
-
-@register_jitable(inline="always")
-def _world_rank_size(comm):
-    handle = comm_handle(comm)
-    return _capi.MPI_Comm_rank(handle)[1], _capi.MPI_Comm_size(handle)[1]
-
-
 @api
 def scatter(send_data, recv_data, count, root, comm=None):
     """Send ``count`` consecutive elements of ``send_data`` on ``root`` to each process, in
@@ -230,17 +108,32 @@ def scatter(send_data, recv_data, count, root, comm=None):
     >>> mpi4numba.scatter(parts, mine, 2, 0), mine[0] == 2 * mpi4numba.rank()
     (0, True)
     """
-    _scatter_gather("scatter", send_data, recv_data, count, root)
+    integer(count, "scatter", "count")
+    integer(root, "scatter", "root")
+    if _arrays("scatter", send_data, recv_data, False, True) == "recv":
+
+        def in_place(send_data, recv_data, count, root, comm=None):
+            rank, size = rank_size(comm)
+            if send_data.size < count * size:
+                raise ValueError("mpi4numba.scatter: with IN_PLACE, send_data needs count * size elements")
+            source, target, datatype, n = blocks(send_data, send_data, count)
+            mine = element_address(source, rank * count)
+            receive = IN_PLACE_ADDRESS if rank == root else mine
+            code = _capi.MPI_Scatter(source.ctypes.data, n, datatype, receive, n, datatype, root, comm_handle(comm))
+            copy_back(send_data, source, count * size)
+            return code
+
+        return in_place
 
     def impl(send_data, recv_data, count, root, comm=None):
-        rank, size = _world_rank_size(comm)
+        rank, size = rank_size(comm)
         if recv_data.size < count:
             raise ValueError("mpi4numba.scatter: recv_data has fewer than count elements")
         if rank == root and send_data.size < count * size:
             raise ValueError("mpi4numba.scatter: send_data on root has fewer than count * size elements")
-        source, target, datatype, n = _blocks(send_data, recv_data, count)
+        source, target, datatype, n = blocks(send_data, recv_data, count)
         code = _capi.MPI_Scatter(source.ctypes.data, n, datatype, target.ctypes.data, n, datatype, root, comm_handle(comm))
-        _copy_back(recv_data, target, count)
+        copy_back(recv_data, target, count)
         return code
 
     return impl
@@ -256,18 +149,33 @@ def gather(send_data, recv_data, count, root, comm=None):
     >>> mpi4numba.gather(np.array([1.0 * mpi4numba.rank()]), everyone, 1, 0)
     0
     """
-    _scatter_gather("gather", send_data, recv_data, count, root)
+    integer(count, "gather", "count")
+    integer(root, "gather", "root")
+    if _arrays("gather", send_data, recv_data, True, False) == "send":
+
+        def in_place(send_data, recv_data, count, root, comm=None):
+            rank, size = rank_size(comm)
+            if recv_data.size < count * size:
+                raise ValueError("mpi4numba.gather: with IN_PLACE, recv_data needs count * size elements")
+            source, target, datatype, n = blocks(recv_data, recv_data, count)
+            mine = element_address(target, rank * count)
+            send = IN_PLACE_ADDRESS if rank == root else mine
+            code = _capi.MPI_Gather(send, n, datatype, target.ctypes.data, n, datatype, root, comm_handle(comm))
+            copy_back(recv_data, target, count * size)
+            return code
+
+        return in_place
 
     def impl(send_data, recv_data, count, root, comm=None):
-        rank, size = _world_rank_size(comm)
+        rank, size = rank_size(comm)
         if send_data.size < count:
             raise ValueError("mpi4numba.gather: send_data has fewer than count elements")
         if rank == root and recv_data.size < count * size:
             raise ValueError("mpi4numba.gather: recv_data on root has fewer than count * size elements")
-        source, target, datatype, n = _blocks(send_data, recv_data, count)
+        source, target, datatype, n = blocks(send_data, recv_data, count)
         code = _capi.MPI_Gather(source.ctypes.data, n, datatype, target.ctypes.data, n, datatype, root, comm_handle(comm))
         if rank == root:
-            _copy_back(recv_data, target, count * size)
+            copy_back(recv_data, target, count * size)
         return code
 
     return impl
@@ -280,20 +188,254 @@ def allgather(send_data, recv_data, count, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> everyone = np.empty(mpi4numba.size())
-    >>> mpi4numba.allgather(np.array([1.0 * mpi4numba.rank()]), everyone, 1)
-    0
+    >>> everyone[mpi4numba.rank()] = mpi4numba.rank()
+    >>> mpi4numba.allgather(mpi4numba.IN_PLACE, everyone, 1), everyone[-1] == mpi4numba.size() - 1
+    (0, True)
     """
-    _scatter_gather("allgather", send_data, recv_data, count)
+    integer(count, "allgather", "count")
+    send_in_place = _arrays("allgather", send_data, recv_data, True, False) == "send"
 
     def impl(send_data, recv_data, count, comm=None):
-        size = _world_rank_size(comm)[1]
-        if send_data.size < count:
-            raise ValueError("mpi4numba.allgather: send_data has fewer than count elements")
+        size = rank_size(comm)[1]
         if recv_data.size < count * size:
             raise ValueError("mpi4numba.allgather: recv_data has fewer than count * size elements")
-        source, target, datatype, n = _blocks(send_data, recv_data, count)
-        code = _capi.MPI_Allgather(source.ctypes.data, n, datatype, target.ctypes.data, n, datatype, comm_handle(comm))
-        _copy_back(recv_data, target, count * size)
+        source, target, datatype, n = _send_blocks(send_data, recv_data, count)
+        send = IN_PLACE_ADDRESS if send_in_place else source.ctypes.data
+        code = _capi.MPI_Allgather(send, n, datatype, target.ctypes.data, n, datatype, comm_handle(comm))
+        copy_back(recv_data, target, count * size)
         return code
 
     return impl
+
+
+@api
+def alltoall(send_data, recv_data, count, comm=None):
+    """Send block r (``count`` elements) of ``send_data`` to rank r and receive rank r's
+    block into block r of ``recv_data`` (``MPI_Alltoall``); returns the status.
+
+    >>> import numpy as np, mpi4numba
+    >>> received = np.empty(mpi4numba.size())
+    >>> mpi4numba.alltoall(np.full(mpi4numba.size(), 1.0 * mpi4numba.rank()), received, 1)
+    0
+    """
+    integer(count, "alltoall", "count")
+    send_in_place = _arrays("alltoall", send_data, recv_data, True, False) == "send"
+
+    def impl(send_data, recv_data, count, comm=None):
+        size = rank_size(comm)[1]
+        if recv_data.size < count * size:
+            raise ValueError("mpi4numba.alltoall: recv_data has fewer than count * size elements")
+        source, target, datatype, n = _send_blocks(send_data, recv_data, count)
+        send = IN_PLACE_ADDRESS if send_in_place else source.ctypes.data
+        code = _capi.MPI_Alltoall(send, n, datatype, target.ctypes.data, n, datatype, comm_handle(comm))
+        copy_back(recv_data, target, count * size)
+        return code
+
+    return impl
+
+
+def _send_blocks(send_data, recv_data, count):  # pragma: no cover - replaced below
+    raise NotImplementedError
+
+
+def _send_blocks_typing(send_data, recv_data, count):
+    """Like ``blocks`` but ``send_data`` may be IN_PLACE (then it stands for ``recv_data``)."""
+    if is_in_place(send_data):
+        return lambda send_data, recv_data, count: blocks(recv_data, recv_data, count)
+
+    def checked(send_data, recv_data, count):
+        if send_data.size < count:
+            raise ValueError("mpi4numba: send_data has fewer elements than its block")
+        return blocks(send_data, recv_data, count)
+
+    return checked
+
+
+overload(_send_blocks, inline="always")(_send_blocks_typing)
+
+
+def _vector(where: str, counts, displacements) -> None:
+    for value, what in ((counts, "counts"), (displacements, "displacements")):
+        if not (isinstance(value, (types.NoneType, types.Omitted)) and what == "displacements"):
+            if not isinstance(value, types.Array) or not isinstance(value.dtype, types.Integer) or value.ndim != 1:
+                raise TypingError(f"mpi4numba.{where}: {what} must be a 1-D integer array, got {value}")
+
+
+@api
+def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
+    """Send ``counts[r]`` elements starting at ``displacements[r]`` of ``send_data`` on
+    ``root`` to rank r, into ``recv_data`` (``MPI_Scatterv``); returns the status.
+
+    >>> import numpy as np, mpi4numba
+    >>> size, rank = mpi4numba.size(), mpi4numba.rank()
+    >>> counts = np.arange(1, size + 1)
+    >>> mine = np.empty(rank + 1)
+    >>> mpi4numba.scatterv(np.ones(counts.sum()), counts, None, mine, 0), mine.sum() == rank + 1
+    (0, True)
+    """
+    _vector("scatterv", counts, displacements)
+    integer(root, "scatterv", "root")
+    if _arrays("scatterv", send_data, recv_data, False, True) == "recv":
+
+        def in_place(send_data, counts, displacements, recv_data, root, comm=None):
+            rank, size = rank_size(comm)
+            sizes = c_ints(counts)
+            offsets = displacements_or_default(sizes, displacements)
+            check_layout(sizes, offsets, size, send_data.size, "mpi4numba.scatterv: a block lies outside send_data")
+            source = contiguous(send_data)
+            datatype, derived = element_datatype(source)
+            mine = element_address(source, offsets[rank])
+            receive = IN_PLACE_ADDRESS if rank == root else mine
+            code = _capi.MPI_Scatterv(source.ctypes.data, sizes.ctypes.data, offsets.ctypes.data, datatype,
+                                      receive, sizes[rank], datatype, root, comm_handle(comm))
+            copy_back(send_data, source, send_data.size)
+            release(datatype, derived)
+            return code
+
+        return in_place
+
+    def impl(send_data, counts, displacements, recv_data, root, comm=None):
+        rank, size = rank_size(comm)
+        sizes = c_ints(counts)
+        offsets = displacements_or_default(sizes, displacements)
+        if rank == root:
+            check_layout(sizes, offsets, size, send_data.size, "mpi4numba.scatterv: a block lies outside send_data")
+        if recv_data.size < sizes[rank]:
+            raise ValueError("mpi4numba.scatterv: recv_data has fewer than counts[rank] elements")
+        source = contiguous(send_data)
+        target = contiguous(recv_data)
+        datatype, derived = element_datatype(target)
+        code = _capi.MPI_Scatterv(source.ctypes.data, sizes.ctypes.data, offsets.ctypes.data, datatype,
+                                  target.ctypes.data, sizes[rank], datatype, root, comm_handle(comm))
+        copy_back(recv_data, target, sizes[rank])
+        release(datatype, derived)
+        return code
+
+    return impl
+
+
+@api
+def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
+    """Collect ``counts[r]`` elements of rank r's ``send_data`` into ``recv_data`` on
+    ``root`` at ``displacements[r]`` (``MPI_Gatherv``); returns the status.
+
+    >>> import numpy as np, mpi4numba
+    >>> size, rank = mpi4numba.size(), mpi4numba.rank()
+    >>> counts = np.arange(1, size + 1)
+    >>> everyone = np.zeros(counts.sum())
+    >>> mpi4numba.gatherv(np.full(rank + 1, 1.0 * rank), everyone, counts, None, 0)
+    0
+    """
+    _vector("gatherv", counts, displacements)
+    integer(root, "gatherv", "root")
+    send_in_place = _arrays("gatherv", send_data, recv_data, True, False) == "send"
+
+    def impl(send_data, recv_data, counts, displacements, root, comm=None):
+        rank, size = rank_size(comm)
+        sizes = c_ints(counts)
+        offsets = displacements_or_default(sizes, displacements)
+        if rank == root or send_in_place:
+            check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.gatherv: a block lies outside recv_data")
+        source, target, _, _ = _send_blocks(send_data, recv_data, sizes[rank])
+        datatype, derived = element_datatype(target)
+        if send_in_place:
+            mine = element_address(target, offsets[rank])
+            send = IN_PLACE_ADDRESS if rank == root else mine
+        else:
+            send = source.ctypes.data
+        code = _capi.MPI_Gatherv(send, sizes[rank], datatype, target.ctypes.data, sizes.ctypes.data,
+                                 offsets.ctypes.data, datatype, root, comm_handle(comm))
+        if rank == root:
+            copy_back(recv_data, target, recv_data.size)
+        release(datatype, derived)
+        return code
+
+    return impl
+
+
+@api
+def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
+    """Collect ``counts[r]`` elements of rank r's ``send_data`` into ``recv_data`` at
+    ``displacements[r]`` on every process (``MPI_Allgatherv``); returns the status.
+
+    >>> import numpy as np, mpi4numba
+    >>> size, rank = mpi4numba.size(), mpi4numba.rank()
+    >>> everyone = np.zeros(size * (size + 1) // 2)
+    >>> mpi4numba.allgatherv(np.full(rank + 1, 1.0), everyone, np.arange(1, size + 1)), everyone.sum() == everyone.size
+    (0, True)
+    """
+    _vector("allgatherv", counts, displacements)
+    send_in_place = _arrays("allgatherv", send_data, recv_data, True, False) == "send"
+
+    def impl(send_data, recv_data, counts, displacements=None, comm=None):
+        rank, size = rank_size(comm)
+        sizes = c_ints(counts)
+        offsets = displacements_or_default(sizes, displacements)
+        check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.allgatherv: a block lies outside recv_data")
+        source, target, _, _ = _send_blocks(send_data, recv_data, sizes[rank])
+        datatype, derived = element_datatype(target)
+        send = IN_PLACE_ADDRESS if send_in_place else source.ctypes.data
+        code = _capi.MPI_Allgatherv(send, sizes[rank], datatype, target.ctypes.data, sizes.ctypes.data,
+                                    offsets.ctypes.data, datatype, comm_handle(comm))
+        copy_back(recv_data, target, recv_data.size)
+        release(datatype, derived)
+        return code
+
+    return impl
+
+
+@api
+def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm=None):
+    """Send ``send_counts[r]`` elements at ``send_displacements[r]`` to rank r and receive
+    ``recv_counts[r]`` elements from rank r at ``recv_displacements[r]`` (``MPI_Alltoallv``).
+
+    With ``IN_PLACE`` as ``send_data`` the send counts and displacements are ignored (pass
+    ``None``) and the blocks of ``recv_data`` are exchanged in place.
+
+    >>> import numpy as np, mpi4numba
+    >>> size = mpi4numba.size()
+    >>> ones = np.ones(size, np.int32)
+    >>> received = np.empty(size)
+    >>> mpi4numba.alltoallv(np.arange(1.0 * size), ones, None, received, ones, None)
+    0
+    """
+    send_in_place = _arrays("alltoallv", send_data, recv_data, True, False) == "send"
+    _vector("alltoallv", recv_counts, recv_displacements)
+    if not send_in_place:
+        _vector("alltoallv", send_counts, send_displacements)
+
+    def impl(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm=None):
+        size = rank_size(comm)[1]
+        r_sizes = c_ints(recv_counts)
+        r_offsets = displacements_or_default(r_sizes, recv_displacements)
+        check_layout(r_sizes, r_offsets, size, recv_data.size, "mpi4numba.alltoallv: a block lies outside recv_data")
+        s_sizes, s_offsets, source = _alltoallv_send(send_data, send_counts, send_displacements, r_sizes, r_offsets, size)
+        target = contiguous(recv_data)
+        datatype, derived = element_datatype(target)
+        send = IN_PLACE_ADDRESS if send_in_place else source.ctypes.data
+        code = _capi.MPI_Alltoallv(send, s_sizes.ctypes.data, s_offsets.ctypes.data, datatype, target.ctypes.data,
+                                   r_sizes.ctypes.data, r_offsets.ctypes.data, datatype, comm_handle(comm))
+        copy_back(recv_data, target, recv_data.size)
+        release(datatype, derived)
+        return code
+
+    return impl
+
+
+def _alltoallv_send(send_data, send_counts, send_displacements, r_sizes, r_offsets, size):  # pragma: no cover
+    raise NotImplementedError
+
+
+@overload(_alltoallv_send, inline="always")
+def _alltoallv_send_typing(send_data, send_counts, send_displacements, r_sizes, r_offsets, size):
+    """Send counts, displacements and C-ordered buffer (IN_PLACE: the receive layout)."""
+    if is_in_place(send_data):
+        return lambda send_data, send_counts, send_displacements, r_sizes, r_offsets, size: (r_sizes, r_offsets, r_sizes)
+
+    def regular(send_data, send_counts, send_displacements, r_sizes, r_offsets, size):
+        s_sizes = c_ints(send_counts)
+        s_offsets = displacements_or_default(s_sizes, send_displacements)
+        check_layout(s_sizes, s_offsets, size, send_data.size, "mpi4numba.alltoallv: a block lies outside send_data")
+        return s_sizes, s_offsets, contiguous(send_data)
+
+    return regular

@@ -1,10 +1,16 @@
-"""Point-to-point communication: send, recv, sendrecv, isend, irecv.
+"""Point-to-point communication: send, recv, sendrecv, isend, irecv, their synchronous
+forms (ssend, issend), probes (probe, iprobe, mprobe, improbe) with matched receives
+(mrecv, imrecv), a receive that returns its status (recv_status) and persistent requests
+(send_init, recv_init; started by :func:`~mpi4numba.requests.start`).
 
 Buffers are NumPy arrays of a supported dtype (see :mod:`mpi4numba.datatypes`); a message
 holds the array's elements in C (row-major) index order, whatever its memory layout.
 ``source`` may be ``ANY_SOURCE``, ``tag`` ``ANY_TAG``, ``dest``/``source`` ``PROC_NULL``.
 Every routine returns MPI's status code (0 = success): a receive buffer too short for
 the message gives ``ERR_TRUNCATE``; a bad rank or tag gives ``ERR_RANK``/``ERR_TAG``.
+Routines that also return an ``MPI_Status`` give a :mod:`mpi4numba.status` value
+(``status.source``, ``status.tag``, ``get_count(status, array)``), held by value: no heap
+allocation. A matched message (from ``mprobe``) is its integer handle.
 """
 
 from __future__ import annotations
@@ -22,13 +28,16 @@ from ._runtime import ABI
 from ._validate import array, integer
 from .datatypes import buffer, release
 from .requests import RequestType, _request_numba
+from .status import status_type  # noqa: F401  (registers the Status type that probes return)
 
 ANY_SOURCE = ABI.ANY_SOURCE
 ANY_TAG = ABI.ANY_TAG
 PROC_NULL = ABI.PROC_NULL
 UNDEFINED = ABI.UNDEFINED
 
-__all__ = ["send", "recv", "sendrecv", "isend", "irecv", "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED"]
+__all__ = ["send", "recv", "sendrecv", "isend", "irecv", "ssend", "issend", "recv_status",
+           "probe", "iprobe", "mprobe", "improbe", "mrecv", "imrecv", "send_init", "recv_init",
+           "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED"]
 
 
 @api
@@ -112,7 +121,7 @@ def _request_slot(request, where: str):
 
 
 _new_request = _python_entry("_new_request")
-overload(_new_request, inline="always")(lambda request: _request_slot(request, "isend/irecv"))
+overload(_new_request, inline="always")(lambda request: _request_slot(request, "p2p"))
 
 
 @api(inline=True)
@@ -165,6 +174,283 @@ def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
         request = _new_request(request)
         address, count, datatype, derived = buffer(data, "mpi4numba.irecv")
         code = _capi.MPI_Irecv(address, count, datatype, source, tag, comm_handle(comm), request.ctypes.data)
+        release(datatype, derived)
+        if code != 0:
+            request[0] = predefined("REQUEST_NULL")
+        return code, request
+
+    return impl
+
+
+@api
+def ssend(data, dest, tag=0, comm=None):
+    """Synchronous send (``MPI_Ssend``): returns once the matching receive has started.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import ssend
+    >>> ssend(np.arange(4), mpi4numba.PROC_NULL, tag=1)
+    0
+    """
+    array(data, "ssend", "data")
+    integer(dest, "ssend", "dest")
+    integer(tag, "ssend", "tag")
+
+    def impl(data, dest, tag=0, comm=None):
+        address, count, datatype, derived = buffer(data, "mpi4numba.ssend")
+        code = _capi.MPI_Ssend(address, count, datatype, dest, tag, comm_handle(comm))
+        release(datatype, derived)
+        return code
+
+    return impl
+
+
+@api(inline=True)
+def issend(data, dest, tag=0, comm=None, request=None):
+    """Start a synchronous send (``MPI_Issend``); returns ``(status, request)``, which
+    completes once the matching receive has started. ``request`` as for :func:`isend`.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import issend
+    >>> status, request = issend(np.arange(2), mpi4numba.PROC_NULL)
+    >>> status, mpi4numba.wait(request)
+    (0, 0)
+    """
+    array(data, "issend", "data")
+    integer(dest, "issend", "dest")
+    integer(tag, "issend", "tag")
+    _request_slot(request, "issend")
+
+    def impl(data, dest, tag=0, comm=None, request=None):
+        request = _new_request(request)
+        address, count, datatype, derived = buffer(data, "mpi4numba.issend")
+        code = _capi.MPI_Issend(address, count, datatype, dest, tag, comm_handle(comm), request.ctypes.data)
+        release(datatype, derived)
+        if code != 0:
+            request[0] = predefined("REQUEST_NULL")
+        return code, request
+
+    return impl
+
+
+@api
+def recv_status(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+    """:func:`recv` that also returns the message's status: ``(code, status)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import recv_status
+    >>> code, status = recv_status(np.empty(4), mpi4numba.PROC_NULL)
+    >>> code, status.source == mpi4numba.PROC_NULL, status.tag == mpi4numba.ANY_TAG
+    (0, True, True)
+    """
+    array(data, "recv_status", "data", writable=True)
+    integer(source, "recv_status", "source")
+    integer(tag, "recv_status", "tag")
+
+    def impl(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+        address, count, datatype, derived = buffer(data, "mpi4numba.recv_status")
+        code, status = _capi.MPI_Recv_status(address, count, datatype, source, tag, comm_handle(comm))
+        release(datatype, derived)
+        return code, status
+
+    return impl
+
+
+def _probe_arguments(source, tag, where: str) -> None:
+    integer(source, where, "source")
+    integer(tag, where, "tag")
+
+
+@api
+def probe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+    """Wait for a message from ``source`` with ``tag`` without receiving it (``MPI_Probe``);
+    returns ``(code, status)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import probe
+    >>> from mpi4numba.status import get_count
+    >>> me = mpi4numba.rank()
+    >>> outgoing = np.arange(5)
+    >>> _, request = mpi4numba.isend(outgoing, me, tag=3)
+    >>> code, status = probe(me, 3)
+    >>> code, status.tag, get_count(status, np.arange(1))
+    (0, 3, (0, 5))
+    >>> mpi4numba.recv(np.empty(5, np.int64), me, 3), mpi4numba.wait(request)
+    (0, 0)
+    """
+    _probe_arguments(source, tag, "probe")
+
+    def impl(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+        return _capi.MPI_Probe(source, tag, comm_handle(comm))
+
+    return impl
+
+
+@api
+def iprobe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+    """Whether a message from ``source`` with ``tag`` has arrived (``MPI_Iprobe``);
+    returns ``(code, flag, status)``; ``status`` is meaningful when ``flag`` is true.
+
+    >>> import mpi4numba
+    >>> from mpi4numba.p2p import iprobe
+    >>> iprobe(mpi4numba.PROC_NULL)[:2]
+    (0, True)
+    """
+    _probe_arguments(source, tag, "iprobe")
+
+    def impl(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+        code, flag, status = _capi.MPI_Iprobe(source, tag, comm_handle(comm))
+        return code, flag != 0, status
+
+    return impl
+
+
+@api
+def mprobe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+    """Wait for a message and take it out of matching (``MPI_Mprobe``); returns
+    ``(code, message, status)``. Only :func:`mrecv`/:func:`imrecv` of ``message`` (an
+    integer handle) receives it, so another thread or probe cannot take it in between.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import mprobe, mrecv
+    >>> me = mpi4numba.rank()
+    >>> outgoing = np.arange(3.0)  # alive until the send completes
+    >>> _, request = mpi4numba.isend(outgoing, me, tag=4)
+    >>> code, message, status = mprobe(me, 4)
+    >>> data = np.empty(3)
+    >>> mrecv(data, message)[0], data, mpi4numba.wait(request)
+    (0, array([0., 1., 2.]), 0)
+    """
+    _probe_arguments(source, tag, "mprobe")
+
+    def impl(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+        return _capi.MPI_Mprobe(source, tag, comm_handle(comm))
+
+    return impl
+
+
+@api
+def improbe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+    """Non-blocking :func:`mprobe` (``MPI_Improbe``): ``(code, flag, message, status)``;
+    ``message`` and ``status`` are meaningful when ``flag`` is true.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import improbe, mrecv
+    >>> code, flag, message, status = improbe(mpi4numba.PROC_NULL)
+    >>> code, flag, mrecv(np.empty(1), message)[0]
+    (0, True, 0)
+    """
+    _probe_arguments(source, tag, "improbe")
+
+    def impl(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
+        code, flag, message, status = _capi.MPI_Improbe(source, tag, comm_handle(comm))
+        return code, flag != 0, message, status
+
+    return impl
+
+
+@api
+def mrecv(data, message):
+    """Receive into ``data`` the message that :func:`mprobe` matched (``MPI_Mrecv``);
+    returns ``(code, status)``. A message handle can be received once.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import mprobe, mrecv
+    >>> code, message, status = mprobe(mpi4numba.PROC_NULL)
+    >>> mrecv(np.empty(2), message)[0]
+    0
+    """
+    array(data, "mrecv", "data", writable=True)
+    integer(message, "mrecv", "message")
+
+    def impl(data, message):
+        address, count, datatype, derived = buffer(data, "mpi4numba.mrecv")
+        code, _, status = _capi.MPI_Mrecv(address, count, datatype, message)
+        release(datatype, derived)
+        return code, status
+
+    return impl
+
+
+@api(inline=True)
+def imrecv(data, message, request=None):
+    """Start receiving into ``data`` the message that :func:`mprobe` matched
+    (``MPI_Imrecv``); returns ``(code, request)``. ``request`` as for :func:`isend`.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import imrecv, mprobe
+    >>> code, message, status = mprobe(mpi4numba.PROC_NULL)
+    >>> code, request = imrecv(np.empty(2), message)
+    >>> code, mpi4numba.wait(request)
+    (0, 0)
+    """
+    array(data, "imrecv", "data", writable=True)
+    integer(message, "imrecv", "message")
+    _request_slot(request, "imrecv")
+
+    def impl(data, message, request=None):
+        request = _new_request(request)
+        address, count, datatype, derived = buffer(data, "mpi4numba.imrecv")
+        code, _ = _capi.MPI_Imrecv(address, count, datatype, message, request.ctypes.data)
+        release(datatype, derived)
+        if code != 0:
+            request[0] = predefined("REQUEST_NULL")
+        return code, request
+
+    return impl
+
+
+@api(inline=True)
+def send_init(data, dest, tag=0, comm=None, request=None):
+    """A persistent send of ``data`` to ``dest`` (``MPI_Send_init``); returns
+    ``(code, request)``. Each :func:`~mpi4numba.requests.start` sends the current contents
+    of ``data``; ``wait`` leaves the request inactive (not null) for the next start;
+    :func:`~mpi4numba.requests.request_free` releases it. ``request`` as for :func:`isend`.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import send_init
+    >>> from mpi4numba.requests import request_free, start
+    >>> code, request = send_init(np.arange(2), mpi4numba.PROC_NULL)
+    >>> code, start(request), mpi4numba.wait(request), request_free(request)
+    (0, 0, 0, 0)
+    """
+    array(data, "send_init", "data")
+    integer(dest, "send_init", "dest")
+    integer(tag, "send_init", "tag")
+    _request_slot(request, "send_init")
+
+    def impl(data, dest, tag=0, comm=None, request=None):
+        request = _new_request(request)
+        address, count, datatype, derived = buffer(data, "mpi4numba.send_init")
+        code = _capi.MPI_Send_init(address, count, datatype, dest, tag, comm_handle(comm), request.ctypes.data)
+        release(datatype, derived)
+        if code != 0:
+            request[0] = predefined("REQUEST_NULL")
+        return code, request
+
+    return impl
+
+
+@api(inline=True)
+def recv_init(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
+    """A persistent receive into ``data`` from ``source`` (``MPI_Recv_init``); returns
+    ``(code, request)``; used as :func:`send_init`'s.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import recv_init
+    >>> from mpi4numba.requests import request_free, start
+    >>> code, request = recv_init(np.empty(2), mpi4numba.PROC_NULL)
+    >>> code, start(request), mpi4numba.wait(request), request_free(request)
+    (0, 0, 0, 0)
+    """
+    array(data, "recv_init", "data", writable=True)
+    integer(source, "recv_init", "source")
+    integer(tag, "recv_init", "tag")
+    _request_slot(request, "recv_init")
+
+    def impl(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
+        request = _new_request(request)
+        address, count, datatype, derived = buffer(data, "mpi4numba.recv_init")
+        code = _capi.MPI_Recv_init(address, count, datatype, source, tag, comm_handle(comm), request.ctypes.data)
         release(datatype, derived)
         if code != 0:
             request[0] = predefined("REQUEST_NULL")

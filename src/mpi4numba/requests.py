@@ -1,4 +1,5 @@
-"""Requests of non-blocking operations and their completion (wait/test families).
+"""Requests of non-blocking operations, their completion (wait/test families), persistent
+requests (start, startall), cancel and request_free.
 
 A request is a NumPy array of dtype ``RequestType`` (the ABI's handle type), as in
 numba-mpi: ``isend``/``irecv`` return one of shape ``(1,)``. The ``requests`` argument of
@@ -7,6 +8,11 @@ of them, or (from Python) a list. Completed requests become ``REQUEST_NULL``; wa
 null requests, or on zeros (as in ``np.zeros(n, RequestType)``), is safe: zeros are taken
 as ``REQUEST_NULL``. Status scratch is never allocated (``MPI_STATUS(ES)_IGNORE``), and
 the handles of a tuple of requests are gathered on the stack.
+
+Persistent requests (``send_init``/``recv_init`` of :mod:`mpi4numba.p2p`) are started
+with :func:`start`/:func:`startall` and completed by the same wait/test routines, which
+leave them inactive but not null (MPI semantics), ready for the next start; release them
+with :func:`request_free`.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from ._runtime import ABI
 RequestType = np.dtype(np.uintp) if ABI.HANDLE_IS_POINTER else np.dtype(np.int32)
 _request_numba = from_dtype(RequestType)
 
-__all__ = ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany"]
+__all__ = ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany",
+           "start", "startall", "cancel", "request_free"]
 
 
 @register_jitable(inline="always")
@@ -160,7 +167,8 @@ def wait(request):
     """Wait for ``request`` (a RequestType array; its first element) to complete; returns the status.
 
     >>> import numpy as np, mpi4numba
-    >>> status, request = mpi4numba.isend(np.zeros(1), mpi4numba.rank(), tag=5)
+    >>> outgoing = np.zeros(1)  # alive until the send completes
+    >>> status, request = mpi4numba.isend(outgoing, mpi4numba.rank(), tag=5)
     >>> mpi4numba.recv(np.empty(1), mpi4numba.rank(), 5), mpi4numba.wait(request)
     (0, 0)
     """
@@ -203,7 +211,8 @@ def waitall(requests):
 
     >>> import numpy as np, mpi4numba
     >>> me = mpi4numba.rank()
-    >>> _, send = mpi4numba.isend(np.arange(3.0), me)
+    >>> outgoing = np.arange(3.0)
+    >>> _, send = mpi4numba.isend(outgoing, me)
     >>> buffer = np.empty(3)
     >>> _, recv = mpi4numba.irecv(buffer, me)
     >>> mpi4numba.waitall((send, recv)), buffer
@@ -264,3 +273,109 @@ def testany(requests):
     True
     """
     return _completion("testany", requests, _testany)
+
+
+@api
+def start(request):
+    """Start the persistent ``request`` (its first element; ``MPI_Start``); returns the status.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import recv_init, send_init
+    >>> from mpi4numba.requests import request_free, start
+    >>> me, data, outgoing = mpi4numba.rank(), np.empty(1), np.array([7.0])
+    >>> _, recv = recv_init(data, me)
+    >>> _, send = send_init(outgoing, me)
+    >>> start(recv), start(send), mpi4numba.waitall((send, recv)), data
+    (0, 0, 0, array([7.]))
+    >>> request_free(send), request_free(recv)
+    (0, 0)
+    """
+    _request_array(request, "start", "request")
+
+    def impl(request):
+        if request.size == 0:
+            return 0
+        _nulls_for_zeros(request[:1])
+        return _capi.MPI_Start(request.ctypes.data)
+
+    return impl
+
+
+@register_jitable(inline="always")
+def _startall(count, address):
+    return _capi.MPI_Startall(count, address)
+
+
+@api
+def startall(requests):
+    """Start all the persistent ``requests`` (an array, a tuple of them or a list;
+    ``MPI_Startall``); returns the status.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import recv_init, send_init
+    >>> from mpi4numba.requests import request_free, startall
+    >>> me, data, outgoing = mpi4numba.rank(), np.empty(2), np.arange(2.0)
+    >>> requests = mpi4numba.request_array(2)
+    >>> _ = recv_init(data, me, request=requests[1:])
+    >>> _ = send_init(outgoing, me, request=requests[:1])
+    >>> startall(requests), mpi4numba.waitall(requests), data
+    (0, 0, array([0., 1.]))
+    >>> request_free(requests[:1]), request_free(requests[1:])
+    (0, 0)
+    """
+    return _completion("startall", requests, _startall)
+
+
+@register_jitable(inline="always")
+def _is_null(request):
+    return np.intp(request[0]) == predefined("REQUEST_NULL")
+
+
+@api
+def cancel(request):
+    """Ask MPI to cancel the pending ``request`` (its first element; ``MPI_Cancel``); returns
+    the status. Complete it afterwards with ``wait``/``test``; a null request is left alone.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.requests import cancel
+    >>> _, request = mpi4numba.irecv(np.empty(1), mpi4numba.rank(), tag=99)
+    >>> cancel(request), mpi4numba.wait(request)
+    (0, 0)
+    """
+    _request_array(request, "cancel", "request")
+
+    def impl(request):
+        if request.size == 0:
+            return 0
+        _nulls_for_zeros(request[:1])
+        if _is_null(request):
+            return 0
+        return _capi.MPI_Cancel(request.ctypes.data)
+
+    return impl
+
+
+@api
+def request_free(request):
+    """Release ``request`` (its first element; ``MPI_Request_free``) and set it to
+    ``REQUEST_NULL``; returns the status. An active request still completes; a null one
+    is left alone. Persistent requests are released this way.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba.p2p import send_init
+    >>> from mpi4numba.requests import request_free
+    >>> _, request = send_init(np.zeros(1), mpi4numba.PROC_NULL)
+    >>> request_free(request), mpi4numba.test(request)
+    (0, (0, True))
+    """
+    _request_array(request, "request_free", "request")
+
+    def impl(request):
+        if request.size == 0:
+            return 0
+        _nulls_for_zeros(request[:1])
+        if _is_null(request):
+            return 0
+        return _capi.MPI_Request_free(request.ctypes.data)
+
+    return impl

@@ -33,7 +33,8 @@ ERROR_CLASSES = {
 HANDLES = {
     "COMM_NULL": "ompi_mpi_comm_null", "COMM_WORLD": "ompi_mpi_comm_world",
     "COMM_SELF": "ompi_mpi_comm_self",
-    "REQUEST_NULL": "ompi_request_null", "DATATYPE_NULL": "ompi_mpi_datatype_null",
+    "REQUEST_NULL": "ompi_request_null", "MESSAGE_NULL": "ompi_message_null",
+    "MESSAGE_NO_PROC": "ompi_message_no_proc", "DATATYPE_NULL": "ompi_mpi_datatype_null",
     "OP_NULL": "ompi_mpi_op_null", "ERRORS_RETURN": "ompi_mpi_errors_return",
     "BYTE": "ompi_mpi_byte", "CHAR": "ompi_mpi_char", "C_BOOL": "ompi_mpi_c_bool",
     "INT8_T": "ompi_mpi_int8_t", "INT16_T": "ompi_mpi_int16_t",

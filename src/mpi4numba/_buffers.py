@@ -1,0 +1,179 @@
+"""Buffer helpers shared by the collectives: C-ordered views, counts arrays, IN_PLACE.
+
+``IN_PLACE`` is mpi4py's ``MPI.IN_PLACE`` object; in compiled code it has its own Numba
+type, so passing it selects the in-place form of a routine at compile time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba.core import types
+from numba.core.errors import TypingError
+from numba.core.imputils import lower_constant
+from numba.extending import NativeValue, models, overload, register_jitable, register_model, typeof_impl, unbox
+
+from . import _capi
+from ._commtype import comm_handle
+from ._runtime import ABI, MPI
+from .datatypes import element_type
+
+IN_PLACE = MPI.IN_PLACE
+# MPI_IN_PLACE of the running ABI as an unsigned address, like ``array.ctypes.data``
+# (Numba would unify a signed and an unsigned 64-bit integer to a float).
+IN_PLACE_ADDRESS = np.uint64(ABI.IN_PLACE % 2**64)
+NO_ADDRESS = np.uint64(0)
+
+
+class InPlaceType(types.Opaque):
+    """Numba type of ``IN_PLACE``: no data, the choice is made when compiling."""
+
+
+in_place_type = InPlaceType("mpi4numba.IN_PLACE")
+register_model(InPlaceType)(models.OpaqueModel)
+
+
+@typeof_impl.register(type(MPI.IN_PLACE))
+def _typeof_in_place(value, context):
+    return in_place_type
+
+
+@unbox(InPlaceType)
+def _unbox_in_place(typ, obj, c):
+    return NativeValue(c.context.get_dummy_value())
+
+
+@lower_constant(InPlaceType)
+def _constant_in_place(context, builder, ty, pyval):
+    return context.get_dummy_value()
+
+
+def is_in_place(value: types.Type) -> bool:
+    return isinstance(value, InPlaceType)
+
+
+def contiguous(data):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(contiguous, inline="always")
+def _contiguous_impl(data):
+    """``data`` itself if C-contiguous, else a C-ordered copy (results are copied back)."""
+    if data.layout == "C":
+        return lambda data: data
+
+    def copy_unless_contiguous(data):
+        if data.flags.c_contiguous:
+            return data
+        return np.ascontiguousarray(data)
+
+    return copy_unless_contiguous
+
+
+@register_jitable(inline="always")
+def copy_back_prefix(destination, source, count):
+    """Write the first ``count`` C-order elements of contiguous ``source`` into ``destination``."""
+    flat = source.ravel()
+    i = 0
+    for index in np.ndindex(destination.shape):
+        if i >= count:
+            break
+        destination[index] = flat[i]
+        i += 1
+
+
+@register_jitable(inline="always")
+def copy_back(recv_data, target, elements):
+    """Results received into a temporary go back to the caller's (non-contiguous) array."""
+    if target.ctypes.data != recv_data.ctypes.data:
+        copy_back_prefix(recv_data, target, elements)
+
+
+@register_jitable(inline="always")
+def blocks(send_data, recv_data, count):
+    """C-ordered send and receive buffers, the datatype, and the MPI count of ``count`` elements."""
+    source = contiguous(send_data)
+    target = contiguous(recv_data)
+    datatype, per_element = element_type(source)
+    return source, target, datatype, count * per_element
+
+
+@register_jitable(inline="always")
+def element_address(array, index):
+    """Address of element ``index`` (in C order) of a C-contiguous array, unsigned."""
+    return array.ctypes.data + np.uint64(index) * np.uint64(array.itemsize)
+
+
+@register_jitable(inline="always")
+def rank_size(comm):
+    handle = comm_handle(comm)
+    return _capi.MPI_Comm_rank(handle)[1], _capi.MPI_Comm_size(handle)[1]
+
+
+@register_jitable(inline="always")
+def element_datatype(data):
+    """``(datatype, derived)`` with one MPI element per array element (S<n>: a contiguous type)."""
+    datatype, per_element = element_type(data)
+    if per_element == 1:
+        return datatype, False
+    code, block = _capi.MPI_Type_contiguous(per_element, datatype)
+    if code == 0:
+        code, block = _capi.MPI_Type_commit(block)
+    if code != 0:
+        raise RuntimeError("mpi4numba: MPI could not build a datatype for fixed-width bytes")
+    return block, True
+
+
+def c_ints(values):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(c_ints, inline="always")
+def _c_ints_impl(values):
+    """Counts/displacements as a C ``int`` array: int32 arrays as they are, others converted."""
+    if not isinstance(values, types.Array) or not isinstance(values.dtype, types.Integer) or values.ndim != 1:
+        raise TypingError(f"counts and displacements must be 1-D integer arrays, got {values}")
+    if values.dtype == types.int32 and values.layout == "C":
+        return lambda values: values
+
+    def convert(values):
+        converted = values.astype(np.int32)
+        for i in range(values.size):
+            if converted[i] != values[i]:
+                raise ValueError("mpi4numba: a count or displacement does not fit a C int")
+        return converted
+
+    return convert
+
+
+def displacements_or_default(counts, displacements):  # pragma: no cover - replaced below
+    raise NotImplementedError
+
+
+@overload(displacements_or_default, inline="always")
+def _displacements_impl(counts, displacements):
+    """Given displacements as C ints, or (None) the blocks packed one after the other."""
+    if isinstance(displacements, (types.NoneType, types.Omitted)):
+
+        def packed(counts, displacements):
+            result = np.zeros(counts.size, np.int32)
+            for i in range(1, counts.size):
+                result[i] = result[i - 1] + counts[i - 1]
+            return result
+
+        return packed
+    return lambda counts, displacements: c_ints(displacements)
+
+
+@register_jitable(inline="always")
+def check_layout(counts, displacements, size, capacity, what):
+    """Every block ``[displacement, displacement + count)`` lies inside ``capacity`` elements."""
+    if counts.size < size or displacements.size < size:
+        raise ValueError("mpi4numba: counts and displacements need one entry per process")
+    for i in range(size):
+        if counts[i] < 0 or displacements[i] < 0 or displacements[i] + counts[i] > capacity:
+            raise ValueError(what)
+
+
+def require_cells(value, where: str, what: str) -> None:
+    if not isinstance(value, types.Array) or not isinstance(value.dtype, types.Integer):
+        raise TypingError(f"mpi4numba.{where}: {what} must be an integer array, got {value}")

@@ -1,0 +1,267 @@
+"""Reductions: allreduce, reduce, scan, exscan, reduce_scatter_block, reduce_scatter.
+
+``sendobj`` is an array, a scalar (cast to ``recvobj``'s dtype), or ``IN_PLACE``: the
+input is then taken from ``recvobj`` and the result replaces it (for ``reduce`` every
+rank may pass ``IN_PLACE``; a non-root rank then contributes ``recvobj``). Buffers that
+are not C-contiguous are copied into a temporary for the call. ``operator`` is an
+``Operator`` member (default ``SUM``) or numba-mpi's integer value for one.
+"""
+
+from __future__ import annotations
+
+from numba.core import types
+from numba.core.errors import TypingError
+from numba.extending import register_jitable
+
+from . import _capi
+from ._api import api
+from ._buffers import IN_PLACE_ADDRESS, NO_ADDRESS, c_ints, contiguous, copy_back, is_in_place, rank_size
+from ._ccall import stack_value
+from ._commtype import comm_handle
+from ._validate import array, integer, same_dtype
+from .datatypes import element_type, mpi_datatype
+from .operators import Operator, op_handle
+
+__all__ = ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"]
+
+_ALLREDUCE, _REDUCE, _SCAN, _EXSCAN = range(4)
+
+
+def _validate(where: str, sendobj, recvobj, operator) -> str:
+    """Check a reduction's arguments; returns 'scalar', 'array' or 'in_place'."""
+    array(recvobj, where, "recvobj", writable=True)
+    if not isinstance(operator, (types.IntEnumMember, types.Integer)):
+        raise TypingError(f"mpi4numba.{where}: operator must be an mpi4numba.Operator, got {operator}")
+    if mpi_datatype(recvobj.dtype, f"mpi4numba.{where}")[0] == "BYTE":
+        raise TypingError(f"mpi4numba.{where}: bytes cannot be reduced")
+    if is_in_place(sendobj):
+        return "in_place"
+    if isinstance(sendobj, (types.Number, types.Boolean)):
+        return "scalar"
+    array(sendobj, where, "sendobj")
+    same_dtype(sendobj, recvobj, where)
+    return "array"
+
+
+@register_jitable(inline="always")
+def _call(kind, send_address, recv_address, count, like, operator, root, comm):
+    datatype, _ = element_type(like)
+    op, handle = op_handle(operator), comm_handle(comm)
+    if kind == _REDUCE:
+        return _capi.MPI_Reduce(send_address, recv_address, count, datatype, op, root, handle)
+    if kind == _SCAN:
+        return _capi.MPI_Scan(send_address, recv_address, count, datatype, op, handle)
+    if kind == _EXSCAN:
+        return _capi.MPI_Exscan(send_address, recv_address, count, datatype, op, handle)
+    return _capi.MPI_Allreduce(send_address, recv_address, count, datatype, op, handle)
+
+
+@register_jitable(inline="always")
+def _check_room(recvobj, count, root, comm, kind):
+    if recvobj.size < count and (kind != _REDUCE or rank_size(comm)[0] == root):
+        raise ValueError("mpi4numba: recvobj has fewer elements than sendobj")
+
+
+@register_jitable(inline="always")
+def _scalar(sendobj, recvobj, operator, root, comm, kind):
+    _check_room(recvobj, 1, root, comm, kind)
+    target = contiguous(recvobj)
+    code = _call(kind, stack_value(sendobj, recvobj), target.ctypes.data, 1, recvobj, operator, root, comm)
+    copy_back(recvobj, target, 1)
+    return code
+
+
+@register_jitable(inline="always")
+def _array(sendobj, recvobj, operator, root, comm, kind):
+    count = sendobj.size
+    _check_room(recvobj, count, root, comm, kind)
+    source = contiguous(sendobj)
+    target = contiguous(recvobj)
+    code = _call(kind, source.ctypes.data, target.ctypes.data, count, recvobj, operator, root, comm)
+    copy_back(recvobj, target, count)
+    return code
+
+
+@register_jitable(inline="always")
+def _in_place(sendobj, recvobj, operator, root, comm, kind):
+    target = contiguous(recvobj)
+    address = target.ctypes.data
+    source = IN_PLACE_ADDRESS
+    if kind == _REDUCE and rank_size(comm)[0] != root:
+        source, address = target.ctypes.data, NO_ADDRESS  # a non-root rank contributes recvobj
+    code = _call(kind, source, address, recvobj.size, recvobj, operator, root, comm)
+    copy_back(recvobj, target, recvobj.size)
+    return code
+
+
+_FORMS = {"scalar": _scalar, "array": _array, "in_place": _in_place}
+
+
+@api
+def allreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
+    """Combine ``sendobj`` (array, scalar or ``IN_PLACE``) from all processes with ``operator``
+    into ``recvobj`` on every process (``MPI_Allreduce``); returns the status.
+
+    >>> import numpy as np, mpi4numba
+    >>> total = np.empty(1)
+    >>> mpi4numba.allreduce(1.0, total), total[0] == mpi4numba.size()
+    (0, True)
+    """
+    form = _FORMS[_validate("allreduce", sendobj, recvobj, operator)]
+
+    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
+        return form(sendobj, recvobj, operator, 0, comm, _ALLREDUCE)
+
+    return impl
+
+
+@api
+def reduce(sendobj, recvobj, operator, root, comm=None):
+    """Combine ``sendobj`` from all processes with ``operator`` into ``recvobj`` on ``root``
+    (``MPI_Reduce``); returns the status.
+
+    >>> import numpy as np, mpi4numba
+    >>> total = np.ones(2)
+    >>> mpi4numba.reduce(mpi4numba.IN_PLACE, total, mpi4numba.Operator.SUM, 0)
+    0
+    """
+    integer(root, "reduce", "root")
+    form = _FORMS[_validate("reduce", sendobj, recvobj, operator)]
+
+    def impl(sendobj, recvobj, operator, root, comm=None):
+        return form(sendobj, recvobj, operator, root, comm, _REDUCE)
+
+    return impl
+
+
+@api
+def scan(sendobj, recvobj, operator=Operator.SUM, comm=None):
+    """Inclusive prefix reduction: rank r gets ``sendobj`` of ranks 0..r combined (``MPI_Scan``).
+
+    >>> import numpy as np, mpi4numba
+    >>> upto = np.empty(1)
+    >>> mpi4numba.scan(1.0, upto), upto[0] == mpi4numba.rank() + 1
+    (0, True)
+    """
+    form = _FORMS[_validate("scan", sendobj, recvobj, operator)]
+
+    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
+        return form(sendobj, recvobj, operator, 0, comm, _SCAN)
+
+    return impl
+
+
+@api
+def exscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
+    """Exclusive prefix reduction: rank r gets ranks 0..r-1 combined; ``recvobj`` on rank 0
+    is left undefined by MPI (``MPI_Exscan``).
+
+    >>> import numpy as np, mpi4numba
+    >>> before = np.zeros(1)
+    >>> mpi4numba.exscan(1.0, before), mpi4numba.rank() == 0 or before[0] == mpi4numba.rank()
+    (0, True)
+    """
+    form = _FORMS[_validate("exscan", sendobj, recvobj, operator)]
+
+    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
+        return form(sendobj, recvobj, operator, 0, comm, _EXSCAN)
+
+    return impl
+
+
+@api
+def reduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
+    """Reduce ``size * n`` elements elementwise and give block r (``n`` = ``recvobj.size``)
+    to rank r (``MPI_Reduce_scatter_block``). With ``IN_PLACE`` the input is ``recvobj``
+    (``size * n`` elements) and the result is its first ``n``.
+
+    >>> import numpy as np, mpi4numba
+    >>> mine = np.empty(2)
+    >>> mpi4numba.reduce_scatter_block(np.ones(2 * mpi4numba.size()), mine), mine[0] == mpi4numba.size()
+    (0, True)
+    """
+    form = _validate("reduce_scatter_block", sendobj, recvobj, operator)
+    if form == "scalar":
+        raise TypingError("mpi4numba.reduce_scatter_block: sendobj must be an array or IN_PLACE")
+    blocks_of = _in_place_blocks if form == "in_place" else _send_blocks
+
+    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
+        size = rank_size(comm)[1]
+        target = contiguous(recvobj)
+        source, source_address, count = blocks_of(sendobj, recvobj, size)
+        datatype, _ = element_type(recvobj)
+        code = _capi.MPI_Reduce_scatter_block(
+            source_address, target.ctypes.data, count, datatype, op_handle(operator), comm_handle(comm)
+        )
+        copy_back(recvobj, target, count)
+        return code
+
+    return impl
+
+
+@register_jitable(inline="always")
+def _send_blocks(sendobj, recvobj, size):
+    """(C-ordered send buffer, its address, elements per block) for reduce_scatter_block."""
+    if sendobj.size < recvobj.size * size:
+        raise ValueError("mpi4numba.reduce_scatter_block: sendobj has fewer than size * recvobj.size elements")
+    source = contiguous(sendobj)
+    return source, source.ctypes.data, recvobj.size
+
+
+@register_jitable(inline="always")
+def _in_place_blocks(sendobj, recvobj, size):
+    return recvobj, IN_PLACE_ADDRESS, recvobj.size // size
+
+
+@api
+def reduce_scatter(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=None):
+    """Reduce ``sum(recvcounts)`` elements elementwise and give rank r its ``recvcounts[r]``
+    of them, in rank order (``MPI_Reduce_scatter``). With ``IN_PLACE`` the input is
+    ``recvobj`` and the result its first ``recvcounts[rank]`` elements.
+
+    >>> import numpy as np, mpi4numba
+    >>> counts = np.ones(mpi4numba.size(), np.int32)
+    >>> mine = np.empty(1)
+    >>> mpi4numba.reduce_scatter(np.ones(mpi4numba.size()), mine, counts), mine[0] == mpi4numba.size()
+    (0, True)
+    """
+    form = _validate("reduce_scatter", sendobj, recvobj, operator)
+    if form == "scalar":
+        raise TypingError("mpi4numba.reduce_scatter: sendobj must be an array or IN_PLACE")
+    source_of = _in_place_source if form == "in_place" else _send_source
+
+    def impl(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=None):
+        rank, size = rank_size(comm)
+        counts = c_ints(recvcounts)
+        if counts.size < size:
+            raise ValueError("mpi4numba.reduce_scatter: recvcounts needs one entry per process")
+        total = 0
+        for i in range(size):
+            total += counts[i]
+        if recvobj.size < counts[rank]:
+            raise ValueError("mpi4numba.reduce_scatter: recvobj has fewer than recvcounts[rank] elements")
+        target = contiguous(recvobj)
+        source, source_address = source_of(sendobj, recvobj, total)
+        datatype, _ = element_type(recvobj)
+        code = _capi.MPI_Reduce_scatter(
+            source_address, target.ctypes.data, counts.ctypes.data, datatype, op_handle(operator), comm_handle(comm)
+        )
+        copy_back(recvobj, target, counts[rank])
+        return code
+
+    return impl
+
+
+@register_jitable(inline="always")
+def _send_source(sendobj, recvobj, total):
+    if sendobj.size < total:
+        raise ValueError("mpi4numba.reduce_scatter: sendobj has fewer than sum(recvcounts) elements")
+    source = contiguous(sendobj)
+    return source, source.ctypes.data
+
+
+@register_jitable(inline="always")
+def _in_place_source(sendobj, recvobj, total):
+    if recvobj.size < total:
+        raise ValueError("mpi4numba.reduce_scatter: with IN_PLACE, recvobj needs sum(recvcounts) elements")
+    return recvobj, IN_PLACE_ADDRESS
