@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import overload
+from numba.extending import overload, register_jitable
 
 from . import _capi
 from ._api import _python_entry, api
@@ -123,6 +123,31 @@ def _request_slot(request, where: str):
 _new_request = _python_entry("_new_request")
 overload(_new_request, inline="always")(lambda request: _request_slot(request, "p2p"))
 
+def _request_starter(start_call, label: str):
+    """The body shared by routines that start a request on a buffer (``MPI_Isend``,
+    ``MPI_Irecv``, ``MPI_Issend``, ``MPI_Send_init``, ``MPI_Recv_init``): the request goes
+    into ``request`` (allocated if None) and is ``REQUEST_NULL`` if MPI refused."""
+
+    @register_jitable(inline="always")
+    def start(data, peer, tag, comm, request):
+        request = _new_request(request)
+        address, count, datatype, derived = buffer(data, label)
+        code = start_call(address, count, datatype, peer, tag, comm_handle(comm), request.ctypes.data)
+        release(datatype, derived)
+        if code != 0:
+            request[0] = predefined("REQUEST_NULL")
+        return code, request
+
+    return start
+
+
+_isend_start = _request_starter(_capi.MPI_Isend, "mpi4numba.isend")
+_irecv_start = _request_starter(_capi.MPI_Irecv, "mpi4numba.irecv")
+_issend_start = _request_starter(_capi.MPI_Issend, "mpi4numba.issend")
+_send_init_start = _request_starter(_capi.MPI_Send_init, "mpi4numba.send_init")
+_recv_init_start = _request_starter(_capi.MPI_Recv_init, "mpi4numba.recv_init")
+
+
 
 @api(inline=True)
 def isend(data, dest, tag=0, comm=None, request=None):
@@ -143,13 +168,7 @@ def isend(data, dest, tag=0, comm=None, request=None):
     _request_slot(request, "isend")
 
     def impl(data, dest, tag=0, comm=None, request=None):
-        request = _new_request(request)
-        address, count, datatype, derived = buffer(data, "mpi4numba.isend")
-        code = _capi.MPI_Isend(address, count, datatype, dest, tag, comm_handle(comm), request.ctypes.data)
-        release(datatype, derived)
-        if code != 0:
-            request[0] = predefined("REQUEST_NULL")
-        return code, request
+        return _isend_start(data, dest, tag, comm, request)
 
     return impl
 
@@ -171,13 +190,7 @@ def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     _request_slot(request, "irecv")
 
     def impl(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
-        request = _new_request(request)
-        address, count, datatype, derived = buffer(data, "mpi4numba.irecv")
-        code = _capi.MPI_Irecv(address, count, datatype, source, tag, comm_handle(comm), request.ctypes.data)
-        release(datatype, derived)
-        if code != 0:
-            request[0] = predefined("REQUEST_NULL")
-        return code, request
+        return _irecv_start(data, source, tag, comm, request)
 
     return impl
 
@@ -221,13 +234,7 @@ def issend(data, dest, tag=0, comm=None, request=None):
     _request_slot(request, "issend")
 
     def impl(data, dest, tag=0, comm=None, request=None):
-        request = _new_request(request)
-        address, count, datatype, derived = buffer(data, "mpi4numba.issend")
-        code = _capi.MPI_Issend(address, count, datatype, dest, tag, comm_handle(comm), request.ctypes.data)
-        release(datatype, derived)
-        if code != 0:
-            request[0] = predefined("REQUEST_NULL")
-        return code, request
+        return _issend_start(data, dest, tag, comm, request)
 
     return impl
 
@@ -419,13 +426,7 @@ def send_init(data, dest, tag=0, comm=None, request=None):
     _request_slot(request, "send_init")
 
     def impl(data, dest, tag=0, comm=None, request=None):
-        request = _new_request(request)
-        address, count, datatype, derived = buffer(data, "mpi4numba.send_init")
-        code = _capi.MPI_Send_init(address, count, datatype, dest, tag, comm_handle(comm), request.ctypes.data)
-        release(datatype, derived)
-        if code != 0:
-            request[0] = predefined("REQUEST_NULL")
-        return code, request
+        return _send_init_start(data, dest, tag, comm, request)
 
     return impl
 
@@ -448,12 +449,6 @@ def recv_init(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     _request_slot(request, "recv_init")
 
     def impl(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
-        request = _new_request(request)
-        address, count, datatype, derived = buffer(data, "mpi4numba.recv_init")
-        code = _capi.MPI_Recv_init(address, count, datatype, source, tag, comm_handle(comm), request.ctypes.data)
-        release(datatype, derived)
-        if code != 0:
-            request[0] = predefined("REQUEST_NULL")
-        return code, request
+        return _recv_init_start(data, source, tag, comm, request)
 
     return impl
