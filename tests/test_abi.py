@@ -37,6 +37,8 @@ def test_constants_and_sizes():
     assert abi.STATUS_BYTES == MPI._sizeof(MPI.Status)
     for name, value in abi.ERROR_CLASSES.items():
         assert getattr(MPI, name) == value, name
+    for name, value in abi.CONSTANTS.items():
+        assert getattr(MPI, name) == value, name
 
 
 def test_bound_library_is_the_one_mpi4py_loaded():

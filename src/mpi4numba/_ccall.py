@@ -17,8 +17,9 @@ code comes from Numba's cache) and converts arguments to the running ABI:
     ``void *``: a pointer, an integer address or an array (its data pointer).
 ``Comm``, ``Datatype``, ``Op``, ``Request``, ``Group``, ``Errhandler``, ``Message``
     a handle, carried in Numba as ``intp`` and narrowed to the ABI's width at the call.
-``out int`` / ``out <Handle>``
-    filled through a stack slot and returned after the error code.
+``out int`` / ``out aint`` / ``out ptr`` / ``out <Handle>``
+    filled through a stack slot and returned after the error code (``int32``, ``int64``,
+    the address as ``intp``, a handle).
 ``inout <Handle>``
     an argument passed by address (a stack slot), its new value returned like ``out``.
 ``Status name``
@@ -46,7 +47,7 @@ from numba.extending import intrinsic
 
 from ._runtime import ABI, cache_guard
 
-HANDLE_KINDS = ("Comm", "Datatype", "Op", "Request", "Group", "Errhandler", "Message")
+HANDLE_KINDS = ("Comm", "Datatype", "Op", "Request", "Group", "Errhandler", "Message", "Win", "Info")
 HANDLE = types.intp  # how a handle travels through Numba code, whatever its C width
 
 _i32 = ir.IntType(32)
@@ -149,8 +150,8 @@ def _parse(prototype: str) -> tuple[str, str, list[_Param]]:
         kind, name = words[0], words[1]
         if kind not in ("int", "count", "aint", "ptr") + HANDLE_KINDS:
             raise ValueError(f"{cname}: unknown parameter kind {kind!r}")
-        if direction != "in" and kind not in ("int",) + HANDLE_KINDS:
-            raise ValueError(f"{cname}: out/inout parameters are int or handles, got {raw!r}")
+        if direction != "in" and kind not in ("int", "aint", "ptr") + HANDLE_KINDS:
+            raise ValueError(f"{cname}: out/inout parameters are int, aint, ptr or handles, got {raw!r}")
         params.append(_Param(kind, name, direction=direction))
     return restype, cname, params
 
@@ -171,7 +172,9 @@ class CFunction:
         if param.kind in ("int", "count"):
             return _i32.as_pointer() if param.out else _i32
         if param.kind == "aint":
-            return _i64
+            return _i64.as_pointer() if param.out else _i64
+        if param.kind == "ptr" and param.out:
+            return _voidptr.as_pointer()
         if param.kind in ("ptr", "Status", "Status*"):
             return _voidptr
         return _native_handle.as_pointer() if param.out else _native_handle
@@ -191,7 +194,7 @@ class CFunction:
         for param, ty in zip(self.inputs, argtys):
             self._check_arg(param, ty)
         code = types.float64 if self.restype == "double" else types.int32
-        outs = [{"int": types.int32, "Status": _status_type()}.get(p.kind, HANDLE) for p in self.outputs]
+        outs = [{"int": types.int32, "aint": types.int64, "Status": _status_type()}.get(p.kind, HANDLE) for p in self.outputs]
         restype = types.Tuple((code, *outs)) if outs else code
         return restype(*argtys)
 
@@ -230,7 +233,7 @@ class CFunction:
                 slots.append((param, slot))
                 cargs.append(builder.bitcast(slot, _voidptr))
             elif param.out:
-                slot = cgutils.alloca_once(builder, _i32 if param.kind == "int" else _native_handle)
+                slot = cgutils.alloca_once(builder, self._llvm_type(param).pointee)
                 if param.direction == "inout":
                     _, ty, value = next(inputs)
                     initial, fits = self._lower_input(context, builder, param, ty, value)
@@ -262,7 +265,11 @@ class CFunction:
         outs = []
         for param, slot in slots:
             value = builder.load(slot)
-            outs.append(value if param.kind in ("int", "Status") else handle_from_native(builder, value))
+            if param.kind == "ptr":
+                value = builder.ptrtoint(value, _i64)
+            elif param.kind not in ("int", "aint", "Status"):
+                value = handle_from_native(builder, value)
+            outs.append(value)
         return context.make_tuple(builder, sig.return_type, [code, *outs])
 
     def _build_intrinsic(self):

@@ -27,7 +27,28 @@ ERROR_CLASSES = {
     "SUCCESS": 0, "ERR_BUFFER": 1, "ERR_COUNT": 2, "ERR_TYPE": 3, "ERR_TAG": 4,
     "ERR_COMM": 5, "ERR_RANK": 6, "ERR_ROOT": 7, "ERR_OP": 9, "ERR_ARG": 12,
     "ERR_TRUNCATE": 14, "ERR_OTHER": 15, "ERR_REQUEST": 19,
+    "ERR_GROUP": 8, "ERR_TOPOLOGY": 10, "ERR_DIMS": 11, "ERR_UNKNOWN": 13, "ERR_INTERN": 16,
+    "ERR_IN_STATUS": 17, "ERR_PENDING": 18, "ERR_INFO": 28, "ERR_NO_MEM": 34, "ERR_WIN": 45,
+    "ERR_BASE": 46, "ERR_LOCKTYPE": 47, "ERR_RMA_CONFLICT": 49, "ERR_RMA_SYNC": 50, "ERR_SIZE": 51,
+    "ERR_DISP": 52, "ERR_ASSERT": 53, "ERR_RMA_RANGE": 55, "ERR_RMA_ATTACH": 56, "ERR_RMA_SHARED": 57,
+    "ERR_RMA_FLAVOR": 58,
 }
+
+# Integer constants that differ between ABIs (communicator comparison, topologies, one-sided).
+CONSTANTS = {
+    "COMM_TYPE_SHARED": 1, "IDENT": 0, "CONGRUENT": 1, "SIMILAR": 2, "UNEQUAL": 3,
+    "GRAPH": 1, "CART": 2, "DIST_GRAPH": 3, "LOCK_EXCLUSIVE": 234, "LOCK_SHARED": 235,
+    "MODE_NOCHECK": 1024, "MODE_NOSTORE": 2048, "MODE_NOPUT": 4096, "MODE_NOPRECEDE": 8192,
+    "MODE_NOSUCCEED": 16384,
+}
+
+# MPI_UNWEIGHTED / MPI_WEIGHTS_EMPTY: in MPICH these are global variables of libmpi holding the
+# pointer (``extern int * const MPI_UNWEIGHTED``), so compiled code loads them by symbol name.
+UNWEIGHTED = "MPI_UNWEIGHTED"
+WEIGHTS_EMPTY = "MPI_WEIGHTS_EMPTY"
+
+# MPI-4 large-count routines (``MPI_Send_c`` ...) with ``MPI_Count`` (64-bit) counts: MPICH >= 4.
+LARGE_COUNT_ROUTINES = True
 
 # Predefined handles: integer constants of the ABI.
 HANDLES = {
@@ -44,4 +65,9 @@ HANDLES = {
     "LAND": 0x58000005, "BAND": 0x58000006, "LOR": 0x58000007, "BOR": 0x58000008,
     "LXOR": 0x58000009, "BXOR": 0x5800000A, "MINLOC": 0x5800000B, "MAXLOC": 0x5800000C,
     "REPLACE": 0x5800000D, "NO_OP": 0x5800000E,
+    "INT": 0x4C000405,
+    "FLOAT_INT": 0x8C000000, "DOUBLE_INT": 0x8C000001, "LONG_INT": 0x8C000002,
+    "SHORT_INT": 0x8C000003, "TWOINT": 0x4C000816, "LONG_DOUBLE_INT": 0x8C000004,
+    "WIN_NULL": 0x20000000, "GROUP_NULL": 0x08000000, "GROUP_EMPTY": 0x48000000,
+    "INFO_NULL": 0x1C000000,
 }

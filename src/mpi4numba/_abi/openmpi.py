@@ -27,7 +27,27 @@ ERROR_CLASSES = {
     "SUCCESS": 0, "ERR_BUFFER": 1, "ERR_COUNT": 2, "ERR_TYPE": 3, "ERR_TAG": 4,
     "ERR_COMM": 5, "ERR_RANK": 6, "ERR_ROOT": 8, "ERR_OP": 10, "ERR_ARG": 13,
     "ERR_TRUNCATE": 15, "ERR_OTHER": 16, "ERR_REQUEST": 7,
+    "ERR_GROUP": 9, "ERR_TOPOLOGY": 11, "ERR_DIMS": 12, "ERR_UNKNOWN": 14, "ERR_INTERN": 17,
+    "ERR_IN_STATUS": 18, "ERR_PENDING": 19, "ERR_INFO": 34, "ERR_NO_MEM": 39, "ERR_WIN": 53,
+    "ERR_BASE": 24, "ERR_LOCKTYPE": 37, "ERR_RMA_CONFLICT": 46, "ERR_RMA_SYNC": 47, "ERR_SIZE": 49,
+    "ERR_DISP": 26, "ERR_ASSERT": 22, "ERR_RMA_RANGE": 68, "ERR_RMA_ATTACH": 69, "ERR_RMA_SHARED": 71,
+    "ERR_RMA_FLAVOR": 70,
 }
+
+# Integer constants that differ between ABIs (communicator comparison, topologies, one-sided).
+CONSTANTS = {
+    "COMM_TYPE_SHARED": 0, "IDENT": 0, "CONGRUENT": 1, "SIMILAR": 2, "UNEQUAL": 3,
+    "GRAPH": 2, "CART": 1, "DIST_GRAPH": 3, "LOCK_EXCLUSIVE": 1, "LOCK_SHARED": 2,
+    "MODE_NOCHECK": 1, "MODE_NOSTORE": 8, "MODE_NOPUT": 4, "MODE_NOPRECEDE": 2,
+    "MODE_NOSUCCEED": 16,
+}
+
+# MPI_UNWEIGHTED / MPI_WEIGHTS_EMPTY: constant pointers in Open MPI's mpi.h.
+UNWEIGHTED = 2
+WEIGHTS_EMPTY = 3
+
+# Open MPI 5.0 has no MPI-4 large-count (``_c``) routines: large messages use derived datatypes.
+LARGE_COUNT_ROUTINES = False
 
 # Predefined handles: names of the global objects whose address is the handle.
 HANDLES = {
@@ -48,4 +68,9 @@ HANDLES = {
     "LOR": "ompi_mpi_op_lor", "BOR": "ompi_mpi_op_bor", "LXOR": "ompi_mpi_op_lxor",
     "BXOR": "ompi_mpi_op_bxor", "MINLOC": "ompi_mpi_op_minloc", "MAXLOC": "ompi_mpi_op_maxloc",
     "REPLACE": "ompi_mpi_op_replace", "NO_OP": "ompi_mpi_op_no_op",
+    "INT": "ompi_mpi_int",
+    "FLOAT_INT": "ompi_mpi_float_int", "DOUBLE_INT": "ompi_mpi_double_int", "LONG_INT": "ompi_mpi_long_int",
+    "SHORT_INT": "ompi_mpi_short_int", "TWOINT": "ompi_mpi_2int", "LONG_DOUBLE_INT": "ompi_mpi_longdbl_int",
+    "WIN_NULL": "ompi_mpi_win_null", "GROUP_NULL": "ompi_mpi_group_null", "GROUP_EMPTY": "ompi_mpi_group_empty",
+    "INFO_NULL": "ompi_mpi_info_null",
 }
