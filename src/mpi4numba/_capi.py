@@ -134,3 +134,13 @@ MPI_Start = c_function("int MPI_Start(ptr request)")
 MPI_Startall = c_function("int MPI_Startall(count count, ptr requests)")
 MPI_Cancel = c_function("int MPI_Cancel(ptr request)")
 MPI_Request_free = c_function("int MPI_Request_free(ptr request)")
+
+# Non-blocking collectives (nonblocking.py)
+
+# Groups, communicator constructors, topologies and neighbour collectives (groups.py, topology.py)
+
+# One-sided communication (window.py)
+
+# Derived datatypes: cached strided types, structs (datatypes.py)
+
+# Large counts (MPI-4 ``_c`` routines, where the library has them)
