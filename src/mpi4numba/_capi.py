@@ -25,20 +25,20 @@ MPI_Type_commit = c_function("int MPI_Type_commit(inout Datatype datatype)")
 MPI_Type_free = c_function("int MPI_Type_free(inout Datatype datatype)")
 
 # Point-to-point
-MPI_Send = c_function("int MPI_Send(ptr buf, count count, Datatype datatype, int dest, int tag, Comm comm)")
+MPI_Send = c_function("int MPI_Send(ptr buf, bigcount count, Datatype datatype, int dest, int tag, Comm comm)")
 MPI_Recv = c_function(
-    "int MPI_Recv(ptr buf, count count, Datatype datatype, int source, int tag, Comm comm, Status* status=IGNORE)"
+    "int MPI_Recv(ptr buf, bigcount count, Datatype datatype, int source, int tag, Comm comm, Status* status=IGNORE)"
 )
 MPI_Sendrecv = c_function(
-    "int MPI_Sendrecv(ptr sendbuf, count sendcount, Datatype sendtype, int dest, int sendtag,"
-    " ptr recvbuf, count recvcount, Datatype recvtype, int source, int recvtag, Comm comm,"
+    "int MPI_Sendrecv(ptr sendbuf, bigcount sendcount, Datatype sendtype, int dest, int sendtag,"
+    " ptr recvbuf, bigcount recvcount, Datatype recvtype, int source, int recvtag, Comm comm,"
     " Status* status=IGNORE)"
 )
 MPI_Isend = c_function(
-    "int MPI_Isend(ptr buf, count count, Datatype datatype, int dest, int tag, Comm comm, ptr request)"
+    "int MPI_Isend(ptr buf, bigcount count, Datatype datatype, int dest, int tag, Comm comm, ptr request)"
 )
 MPI_Irecv = c_function(
-    "int MPI_Irecv(ptr buf, count count, Datatype datatype, int source, int tag, Comm comm, ptr request)"
+    "int MPI_Irecv(ptr buf, bigcount count, Datatype datatype, int source, int tag, Comm comm, ptr request)"
 )
 
 # Completion
@@ -53,23 +53,23 @@ MPI_Testany = c_function(
 
 # Collectives
 MPI_Barrier = c_function("int MPI_Barrier(Comm comm)")
-MPI_Bcast = c_function("int MPI_Bcast(ptr buffer, count count, Datatype datatype, int root, Comm comm)")
+MPI_Bcast = c_function("int MPI_Bcast(ptr buffer, bigcount count, Datatype datatype, int root, Comm comm)")
 MPI_Allreduce = c_function(
-    "int MPI_Allreduce(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, Comm comm)"
+    "int MPI_Allreduce(ptr sendbuf, ptr recvbuf, bigcount count, Datatype datatype, Op op, Comm comm)"
 )
 MPI_Reduce = c_function(
-    "int MPI_Reduce(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, int root, Comm comm)"
+    "int MPI_Reduce(ptr sendbuf, ptr recvbuf, bigcount count, Datatype datatype, Op op, int root, Comm comm)"
 )
 MPI_Scatter = c_function(
-    "int MPI_Scatter(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    "int MPI_Scatter(ptr sendbuf, bigcount sendcount, Datatype sendtype, ptr recvbuf, bigcount recvcount,"
     " Datatype recvtype, int root, Comm comm)"
 )
 MPI_Gather = c_function(
-    "int MPI_Gather(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    "int MPI_Gather(ptr sendbuf, bigcount sendcount, Datatype sendtype, ptr recvbuf, bigcount recvcount,"
     " Datatype recvtype, int root, Comm comm)"
 )
 MPI_Allgather = c_function(
-    "int MPI_Allgather(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    "int MPI_Allgather(ptr sendbuf, bigcount sendcount, Datatype sendtype, ptr recvbuf, bigcount recvcount,"
     " Datatype recvtype, Comm comm)"
 )
 MPI_Scatterv = c_function(
@@ -85,7 +85,7 @@ MPI_Allgatherv = c_function(
     " ptr displs, Datatype recvtype, Comm comm)"
 )
 MPI_Alltoall = c_function(
-    "int MPI_Alltoall(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    "int MPI_Alltoall(ptr sendbuf, bigcount sendcount, Datatype sendtype, ptr recvbuf, bigcount recvcount,"
     " Datatype recvtype, Comm comm)"
 )
 MPI_Alltoallv = c_function(
@@ -96,18 +96,18 @@ MPI_Reduce_scatter = c_function(
     "int MPI_Reduce_scatter(ptr sendbuf, ptr recvbuf, ptr recvcounts, Datatype datatype, Op op, Comm comm)"
 )
 MPI_Reduce_scatter_block = c_function(
-    "int MPI_Reduce_scatter_block(ptr sendbuf, ptr recvbuf, count recvcount, Datatype datatype, Op op, Comm comm)"
+    "int MPI_Reduce_scatter_block(ptr sendbuf, ptr recvbuf, bigcount recvcount, Datatype datatype, Op op, Comm comm)"
 )
-MPI_Scan = c_function("int MPI_Scan(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, Comm comm)")
-MPI_Exscan = c_function("int MPI_Exscan(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, Comm comm)")
+MPI_Scan = c_function("int MPI_Scan(ptr sendbuf, ptr recvbuf, bigcount count, Datatype datatype, Op op, Comm comm)")
+MPI_Exscan = c_function("int MPI_Exscan(ptr sendbuf, ptr recvbuf, bigcount count, Datatype datatype, Op op, Comm comm)")
 
 # Point-to-point, probes and persistent requests
-MPI_Ssend = c_function("int MPI_Ssend(ptr buf, count count, Datatype datatype, int dest, int tag, Comm comm)")
+MPI_Ssend = c_function("int MPI_Ssend(ptr buf, bigcount count, Datatype datatype, int dest, int tag, Comm comm)")
 MPI_Issend = c_function(
-    "int MPI_Issend(ptr buf, count count, Datatype datatype, int dest, int tag, Comm comm, ptr request)"
+    "int MPI_Issend(ptr buf, bigcount count, Datatype datatype, int dest, int tag, Comm comm, ptr request)"
 )
 MPI_Recv_status = c_function(  # MPI_Recv, declared a second time with its status returned
-    "int MPI_Recv(ptr buf, count count, Datatype datatype, int source, int tag, Comm comm, out Status status)"
+    "int MPI_Recv(ptr buf, bigcount count, Datatype datatype, int source, int tag, Comm comm, out Status status)"
 )
 MPI_Get_count = c_function("int MPI_Get_count(Status status, Datatype datatype, out int count)")
 MPI_Probe = c_function("int MPI_Probe(int source, int tag, Comm comm, out Status status)")
@@ -119,16 +119,16 @@ MPI_Improbe = c_function(
     "int MPI_Improbe(int source, int tag, Comm comm, out int flag, out Message message, out Status status)"
 )
 MPI_Mrecv = c_function(
-    "int MPI_Mrecv(ptr buf, count count, Datatype datatype, inout Message message, out Status status)"
+    "int MPI_Mrecv(ptr buf, bigcount count, Datatype datatype, inout Message message, out Status status)"
 )
 MPI_Imrecv = c_function(
-    "int MPI_Imrecv(ptr buf, count count, Datatype datatype, inout Message message, ptr request)"
+    "int MPI_Imrecv(ptr buf, bigcount count, Datatype datatype, inout Message message, ptr request)"
 )
 MPI_Send_init = c_function(
-    "int MPI_Send_init(ptr buf, count count, Datatype datatype, int dest, int tag, Comm comm, ptr request)"
+    "int MPI_Send_init(ptr buf, bigcount count, Datatype datatype, int dest, int tag, Comm comm, ptr request)"
 )
 MPI_Recv_init = c_function(
-    "int MPI_Recv_init(ptr buf, count count, Datatype datatype, int source, int tag, Comm comm, ptr request)"
+    "int MPI_Recv_init(ptr buf, bigcount count, Datatype datatype, int source, int tag, Comm comm, ptr request)"
 )
 MPI_Start = c_function("int MPI_Start(ptr request)")
 MPI_Startall = c_function("int MPI_Startall(count count, ptr requests)")
@@ -136,11 +136,181 @@ MPI_Cancel = c_function("int MPI_Cancel(ptr request)")
 MPI_Request_free = c_function("int MPI_Request_free(ptr request)")
 
 # Non-blocking collectives (nonblocking.py)
+MPI_Ibarrier = c_function("int MPI_Ibarrier(Comm comm, ptr request)")
+MPI_Ibcast = c_function("int MPI_Ibcast(ptr buffer, count count, Datatype datatype, int root, Comm comm, ptr request)")
+MPI_Ireduce = c_function(
+    "int MPI_Ireduce(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, int root, Comm comm,"
+    " ptr request)"
+)
+MPI_Iallreduce = c_function(
+    "int MPI_Iallreduce(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, Comm comm, ptr request)"
+)
+MPI_Iscan = c_function(
+    "int MPI_Iscan(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, Comm comm, ptr request)"
+)
+MPI_Iexscan = c_function(
+    "int MPI_Iexscan(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, Comm comm, ptr request)"
+)
+MPI_Ireduce_scatter_block = c_function(
+    "int MPI_Ireduce_scatter_block(ptr sendbuf, ptr recvbuf, count recvcount, Datatype datatype, Op op,"
+    " Comm comm, ptr request)"
+)
+MPI_Igather = c_function(
+    "int MPI_Igather(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    " Datatype recvtype, int root, Comm comm, ptr request)"
+)
+MPI_Iscatter = c_function(
+    "int MPI_Iscatter(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    " Datatype recvtype, int root, Comm comm, ptr request)"
+)
+MPI_Iallgather = c_function(
+    "int MPI_Iallgather(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    " Datatype recvtype, Comm comm, ptr request)"
+)
+MPI_Ialltoall = c_function(
+    "int MPI_Ialltoall(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    " Datatype recvtype, Comm comm, ptr request)"
+)
+MPI_Igatherv = c_function(
+    "int MPI_Igatherv(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, ptr recvcounts,"
+    " ptr displs, Datatype recvtype, int root, Comm comm, ptr request)"
+)
+MPI_Iscatterv = c_function(
+    "int MPI_Iscatterv(ptr sendbuf, ptr sendcounts, ptr displs, Datatype sendtype, ptr recvbuf,"
+    " count recvcount, Datatype recvtype, int root, Comm comm, ptr request)"
+)
+MPI_Iallgatherv = c_function(
+    "int MPI_Iallgatherv(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, ptr recvcounts,"
+    " ptr displs, Datatype recvtype, Comm comm, ptr request)"
+)
+MPI_Ialltoallv = c_function(
+    "int MPI_Ialltoallv(ptr sendbuf, ptr sendcounts, ptr sdispls, Datatype sendtype, ptr recvbuf,"
+    " ptr recvcounts, ptr rdispls, Datatype recvtype, Comm comm, ptr request)"
+)
 
 # Groups, communicator constructors, topologies and neighbour collectives (groups.py, topology.py)
+MPI_Comm_split_type = c_function(
+    "int MPI_Comm_split_type(Comm comm, int split_type, int key, Info info, out Comm newcomm)"
+)
+MPI_Comm_compare = c_function("int MPI_Comm_compare(Comm comm1, Comm comm2, out int result)")
+MPI_Comm_create = c_function("int MPI_Comm_create(Comm comm, Group group, out Comm newcomm)")
+MPI_Comm_group = c_function("int MPI_Comm_group(Comm comm, out Group group)")
+MPI_Group_incl = c_function("int MPI_Group_incl(Group group, int n, ptr ranks, out Group newgroup)")
+MPI_Group_excl = c_function("int MPI_Group_excl(Group group, int n, ptr ranks, out Group newgroup)")
+MPI_Group_size = c_function("int MPI_Group_size(Group group, out int size)")
+MPI_Group_rank = c_function("int MPI_Group_rank(Group group, out int rank)")
+MPI_Group_translate_ranks = c_function(
+    "int MPI_Group_translate_ranks(Group group1, int n, ptr ranks1, Group group2, ptr ranks2)"
+)
+MPI_Group_free = c_function("int MPI_Group_free(inout Group group)")
+MPI_Dims_create = c_function("int MPI_Dims_create(int nnodes, int ndims, ptr dims)")
+MPI_Cart_create = c_function(
+    "int MPI_Cart_create(Comm comm_old, int ndims, ptr dims, ptr periods, int reorder, out Comm comm_cart)"
+)
+MPI_Cartdim_get = c_function("int MPI_Cartdim_get(Comm comm, out int ndims)")
+MPI_Cart_get = c_function("int MPI_Cart_get(Comm comm, int maxdims, ptr dims, ptr periods, ptr coords)")
+MPI_Cart_coords = c_function("int MPI_Cart_coords(Comm comm, int rank, int maxdims, ptr coords)")
+MPI_Cart_rank = c_function("int MPI_Cart_rank(Comm comm, ptr coords, out int rank)")
+MPI_Cart_shift = c_function(
+    "int MPI_Cart_shift(Comm comm, int direction, int disp, out int rank_source, out int rank_dest)"
+)
+MPI_Cart_sub = c_function("int MPI_Cart_sub(Comm comm, ptr remain_dims, out Comm newcomm)")
+MPI_Topo_test = c_function("int MPI_Topo_test(Comm comm, out int status)")
+MPI_Graph_create = c_function(
+    "int MPI_Graph_create(Comm comm_old, int nnodes, ptr index, ptr edges, int reorder, out Comm comm_graph)"
+)
+MPI_Graph_neighbors_count = c_function("int MPI_Graph_neighbors_count(Comm comm, int rank, out int nneighbors)")
+MPI_Graph_neighbors = c_function("int MPI_Graph_neighbors(Comm comm, int rank, int maxneighbors, ptr neighbors)")
+MPI_Dist_graph_create_adjacent = c_function(
+    "int MPI_Dist_graph_create_adjacent(Comm comm_old, int indegree, ptr sources, ptr sourceweights,"
+    " int outdegree, ptr destinations, ptr destweights, Info info, int reorder, out Comm comm_dist_graph)"
+)
+MPI_Dist_graph_neighbors_count = c_function(
+    "int MPI_Dist_graph_neighbors_count(Comm comm, out int indegree, out int outdegree, out int weighted)"
+)
+MPI_Dist_graph_neighbors = c_function(
+    "int MPI_Dist_graph_neighbors(Comm comm, int maxindegree, ptr sources, ptr sourceweights,"
+    " int maxoutdegree, ptr destinations, ptr destweights)"
+)
+MPI_Neighbor_allgather = c_function(
+    "int MPI_Neighbor_allgather(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    " Datatype recvtype, Comm comm)"
+)
+MPI_Neighbor_allgatherv = c_function(
+    "int MPI_Neighbor_allgatherv(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, ptr recvcounts,"
+    " ptr displs, Datatype recvtype, Comm comm)"
+)
+MPI_Neighbor_alltoall = c_function(
+    "int MPI_Neighbor_alltoall(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    " Datatype recvtype, Comm comm)"
+)
+MPI_Neighbor_alltoallv = c_function(
+    "int MPI_Neighbor_alltoallv(ptr sendbuf, ptr sendcounts, ptr sdispls, Datatype sendtype, ptr recvbuf,"
+    " ptr recvcounts, ptr rdispls, Datatype recvtype, Comm comm)"
+)
 
 # One-sided communication (window.py)
+MPI_Win_create = c_function(
+    "int MPI_Win_create(ptr base, aint size, int disp_unit, Info info, Comm comm, out Win win)"
+)
+MPI_Win_allocate = c_function(
+    "int MPI_Win_allocate(aint size, int disp_unit, Info info, Comm comm, out ptr baseptr, out Win win)"
+)
+MPI_Win_allocate_shared = c_function(
+    "int MPI_Win_allocate_shared(aint size, int disp_unit, Info info, Comm comm, out ptr baseptr, out Win win)"
+)
+MPI_Win_shared_query = c_function(
+    "int MPI_Win_shared_query(Win win, int rank, out aint size, out int disp_unit, out ptr baseptr)"
+)
+MPI_Win_set_errhandler = c_function("int MPI_Win_set_errhandler(Win win, Errhandler errhandler)")
+MPI_Win_free = c_function("int MPI_Win_free(inout Win win)")
+MPI_Win_fence = c_function("int MPI_Win_fence(int assertion, Win win)")
+MPI_Win_lock = c_function("int MPI_Win_lock(int lock_type, int rank, int assertion, Win win)")
+MPI_Win_unlock = c_function("int MPI_Win_unlock(int rank, Win win)")
+MPI_Win_lock_all = c_function("int MPI_Win_lock_all(int assertion, Win win)")
+MPI_Win_unlock_all = c_function("int MPI_Win_unlock_all(Win win)")
+MPI_Win_flush = c_function("int MPI_Win_flush(int rank, Win win)")
+MPI_Win_flush_all = c_function("int MPI_Win_flush_all(Win win)")
+MPI_Win_flush_local = c_function("int MPI_Win_flush_local(int rank, Win win)")
+MPI_Win_flush_local_all = c_function("int MPI_Win_flush_local_all(Win win)")
+MPI_Win_sync = c_function("int MPI_Win_sync(Win win)")
+MPI_Put = c_function(
+    "int MPI_Put(ptr origin_addr, count origin_count, Datatype origin_datatype, int target_rank,"
+    " aint target_disp, count target_count, Datatype target_datatype, Win win)"
+)
+MPI_Get = c_function(
+    "int MPI_Get(ptr origin_addr, count origin_count, Datatype origin_datatype, int target_rank,"
+    " aint target_disp, count target_count, Datatype target_datatype, Win win)"
+)
+MPI_Accumulate = c_function(
+    "int MPI_Accumulate(ptr origin_addr, count origin_count, Datatype origin_datatype, int target_rank,"
+    " aint target_disp, count target_count, Datatype target_datatype, Op op, Win win)"
+)
+MPI_Get_accumulate = c_function(
+    "int MPI_Get_accumulate(ptr origin_addr, count origin_count, Datatype origin_datatype,"
+    " ptr result_addr, count result_count, Datatype result_datatype, int target_rank,"
+    " aint target_disp, count target_count, Datatype target_datatype, Op op, Win win)"
+)
+MPI_Fetch_and_op = c_function(
+    "int MPI_Fetch_and_op(ptr origin_addr, ptr result_addr, Datatype datatype, int target_rank,"
+    " aint target_disp, Op op, Win win)"
+)
+MPI_Compare_and_swap = c_function(
+    "int MPI_Compare_and_swap(ptr origin_addr, ptr compare_addr, ptr result_addr, Datatype datatype,"
+    " int target_rank, aint target_disp, Win win)"
+)
 
 # Derived datatypes: cached strided types, structs (datatypes.py)
+MPI_Type_create_struct = c_function(
+    "int MPI_Type_create_struct(count count, ptr array_of_blocklengths, ptr array_of_displacements,"
+    " ptr array_of_types, out Datatype newtype)"
+)
+MPI_Type_create_resized = c_function(
+    "int MPI_Type_create_resized(Datatype oldtype, aint lb, aint extent, out Datatype newtype)"
+)
 
 # Large counts (MPI-4 ``_c`` routines, where the library has them)
+MPI_Type_get_extent = c_function("int MPI_Type_get_extent(Datatype datatype, out aint lb, out aint extent)")
+MPI_Type_create_struct_large = c_function(  # the same C function as in the datatypes section, if declared there
+    "int MPI_Type_create_struct(count count, ptr blocklengths, ptr displacements, ptr types, out Datatype newtype)"
+)

@@ -11,6 +11,11 @@ code comes from Numba's cache) and converts arguments to the running ABI:
 ``int``/``count``
     any Numba integer; a value that does not fit a C ``int`` is not truncated: the call is
     skipped and ``MPI_ERR_ARG`` / ``MPI_ERR_COUNT`` is returned.
+``bigcount``
+    a count that may exceed a C ``int``: where the library has the MPI-4 large-count
+    variant of the routine (``MPI_Send_c`` for ``MPI_Send``), that variant is called with
+    a 64-bit ``MPI_Count``; elsewhere it is a ``count`` (see :mod:`mpi4numba.datatypes`
+    for how large messages are described there).
 ``aint``
     ``MPI_Aint`` (64-bit).
 ``ptr``
@@ -45,7 +50,7 @@ from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from ._runtime import ABI, cache_guard
+from ._runtime import ABI, LARGE_COUNT, cache_guard
 
 HANDLE_KINDS = ("Comm", "Datatype", "Op", "Request", "Group", "Errhandler", "Message", "Win", "Info")
 HANDLE = types.intp  # how a handle travels through Numba code, whatever its C width
@@ -54,7 +59,11 @@ _i32 = ir.IntType(32)
 _i64 = ir.IntType(64)
 _voidptr = ir.IntType(8).as_pointer()
 _native_handle = _voidptr if ABI.HANDLE_IS_POINTER else _i32
-_int_error = {"int": ABI.ERROR_CLASSES["ERR_ARG"], "count": ABI.ERROR_CLASSES["ERR_COUNT"]}
+_int_error = {
+    "int": ABI.ERROR_CLASSES["ERR_ARG"],
+    "count": ABI.ERROR_CLASSES["ERR_COUNT"],
+    "bigcount": ABI.ERROR_CLASSES["ERR_COUNT"],
+}
 
 
 def _guard(context) -> None:
@@ -148,7 +157,7 @@ def _parse(prototype: str) -> tuple[str, str, list[_Param]]:
             params.append(_Param("Status", words[1], direction=direction))
             continue
         kind, name = words[0], words[1]
-        if kind not in ("int", "count", "aint", "ptr") + HANDLE_KINDS:
+        if kind not in ("int", "count", "bigcount", "aint", "ptr") + HANDLE_KINDS:
             raise ValueError(f"{cname}: unknown parameter kind {kind!r}")
         if direction != "in" and kind not in ("int", "aint", "ptr") + HANDLE_KINDS:
             raise ValueError(f"{cname}: out/inout parameters are int, aint, ptr or handles, got {raw!r}")
@@ -161,6 +170,9 @@ class CFunction:
 
     def __init__(self, prototype: str):
         self.restype, self.name, self.params = _parse(prototype)
+        # the C symbol: the MPI-4 large-count variant where the library has one
+        self.large = LARGE_COUNT and any(p.kind == "bigcount" for p in self.params)
+        self.symbol = self.name + "_c" if self.large else self.name
         self.inputs = [p for p in self.params if p.direction != "out" and not p.implicit]
         self.outputs = [p for p in self.params if p.out]
         self.intrinsic = self._build_intrinsic()
@@ -169,7 +181,9 @@ class CFunction:
         return f"<mpi4numba C function {self.name}>"
 
     def _llvm_type(self, param: _Param) -> ir.Type:
-        if param.kind in ("int", "count"):
+        if param.kind == "bigcount" and self.large:
+            return _i64
+        if param.kind in ("int", "count", "bigcount"):
             return _i32.as_pointer() if param.out else _i32
         if param.kind == "aint":
             return _i64.as_pointer() if param.out else _i64
@@ -183,6 +197,7 @@ class CFunction:
         ok = {
             "int": isinstance(ty, (types.Integer, types.Boolean)),
             "count": isinstance(ty, types.Integer),
+            "bigcount": isinstance(ty, types.Integer),
             "aint": isinstance(ty, types.Integer),
             "ptr": isinstance(ty, (types.RawPointer, types.CPointer, types.Integer, types.Array)),
             "Status": ty == _status_type(),
@@ -199,7 +214,9 @@ class CFunction:
         return restype(*argtys)
 
     def _lower_input(self, context, builder, param: _Param, ty, value):
-        if param.kind in ("int", "count"):
+        if param.kind == "bigcount" and self.large:
+            return context.cast(builder, value, ty, types.int64), None
+        if param.kind in ("int", "count", "bigcount"):
             if isinstance(ty, types.Boolean):
                 return builder.zext(value, _i32), None
             wide = context.cast(builder, value, ty, types.int64)
@@ -222,7 +239,7 @@ class CFunction:
     def _codegen(self, context, builder, sig, args):
         _guard(context)
         fnty = ir.FunctionType(_i32 if self.restype == "int" else ir.DoubleType(), [self._llvm_type(p) for p in self.params])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, self.name)
+        fn = cgutils.get_or_insert_function(builder.module, fnty, self.symbol)
         inputs = iter(zip(self.inputs, sig.args, args))
         cargs, slots, checks = [], [], []
         for param in self.params:

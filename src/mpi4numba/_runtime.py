@@ -28,7 +28,6 @@ _initialize.configure_mpi4py()
 from mpi4py import MPI  # noqa: E402  (after the thread level is configured)
 
 ABI = _select_abi(MPI)
-CACHE_TAG = f"mpi4numba-0.1/{ABI.NAME}/h{ABI.HANDLE_BYTES}/s{ABI.STATUS_BYTES}"
 
 
 class _DlInfo(ctypes.Structure):
@@ -54,6 +53,12 @@ LIBMPI = _find_libmpi()
 # Same file as mpi4py's, so the loader hands back the already-loaded copy; this only makes
 # its symbols resolvable for the JIT (mpi4py opened it RTLD_LOCAL).
 llvm.load_library_permanently(LIBMPI)
+
+# MPI-4 large-count routines (``MPI_Send_c`` ...): MPICH >= 4 has them, Open MPI 5 does not.
+LARGE_COUNT = bool(getattr(ABI, "LARGE_COUNT_ROUTINES", False) and llvm.address_of_symbol("MPI_Send_c"))
+CACHE_TAG = (
+    f"mpi4numba-0.1/{ABI.NAME}/h{ABI.HANDLE_BYTES}/s{ABI.STATUS_BYTES}/c{64 if LARGE_COUNT else 32}"
+)
 
 
 class CacheABIMismatch(RuntimeError):
