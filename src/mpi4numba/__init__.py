@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._abi import mpich as _names_only  # the names of error classes (values come with MPI)
 from ._initialize import THREAD_LEVELS, configure_mpi4py, set_thread_level
 
 configure_mpi4py()
@@ -35,10 +36,15 @@ _EXPORTS = {
     "reductions": ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"],
     "_buffers": ["IN_PLACE"],
     "operators": ["Operator"],
-    "environment": ["initialized", "query_thread", "wtime", "error_class", "error_string", "SUCCESS",
+    "environment": ["initialized", "query_thread", "wtime", "error_class", "error_string",
                     "THREAD_SINGLE", "THREAD_FUNNELED", "THREAD_SERIALIZED", "THREAD_MULTIPLE",
-                    "ERR_BUFFER", "ERR_COUNT", "ERR_TYPE", "ERR_TAG", "ERR_COMM", "ERR_RANK",
-                    "ERR_ROOT", "ERR_OP", "ERR_ARG", "ERR_TRUNCATE", "ERR_REQUEST"],
+                    *_names_only.ERROR_CLASSES],
+    "window": ["WinType", "win_create", "win_allocate", "win_allocate_shared", "win_shared_query", "win_free",
+               "win_fence", "win_lock", "win_unlock", "win_lock_all", "win_unlock_all", "win_flush",
+               "win_flush_all", "win_flush_local", "win_flush_local_all", "win_sync", "win_to_mpi4py",
+               "LOCK_EXCLUSIVE", "LOCK_SHARED", "MODE_NOCHECK", "MODE_NOSTORE", "MODE_NOPUT",
+               "MODE_NOPRECEDE", "MODE_NOSUCCEED"],
+    "rma": ["put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compare_and_swap"],
     "datatypes": ["SUPPORTED_DTYPES"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

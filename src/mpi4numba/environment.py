@@ -11,18 +11,10 @@ from ._runtime import ABI
 from ._validate import integer
 
 THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE = range(4)
-SUCCESS = 0
-ERR_BUFFER = ABI.ERROR_CLASSES["ERR_BUFFER"]
-ERR_COUNT = ABI.ERROR_CLASSES["ERR_COUNT"]
-ERR_TYPE = ABI.ERROR_CLASSES["ERR_TYPE"]
-ERR_TAG = ABI.ERROR_CLASSES["ERR_TAG"]
-ERR_COMM = ABI.ERROR_CLASSES["ERR_COMM"]
-ERR_RANK = ABI.ERROR_CLASSES["ERR_RANK"]
-ERR_ROOT = ABI.ERROR_CLASSES["ERR_ROOT"]
-ERR_OP = ABI.ERROR_CLASSES["ERR_OP"]
-ERR_ARG = ABI.ERROR_CLASSES["ERR_ARG"]
-ERR_TRUNCATE = ABI.ERROR_CLASSES["ERR_TRUNCATE"]
-ERR_REQUEST = ABI.ERROR_CLASSES["ERR_REQUEST"]
+# MPI error classes of the running ABI: SUCCESS, ERR_COUNT, ERR_RANK, ERR_WIN ...
+# (the names are the same in every ABI table; the values differ)
+ERROR_CLASSES: dict[str, int] = dict(ABI.ERROR_CLASSES)
+globals().update(ERROR_CLASSES)
 
 __all__ = ["initialized", "query_thread", "wtime", "error_class", "error_string", "set_thread_level", "THREAD_LEVELS"]
 
