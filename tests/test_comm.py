@@ -5,6 +5,8 @@ import numpy as np
 from mpi4py import MPI
 
 import mpi4numba as mpi
+from mpi4numba import comm as comm_module
+from mpi4numba.comm import CONGRUENT, IDENT, SIMILAR, UNEQUAL, comm_compare
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 WORLD = MPI.COMM_WORLD
@@ -97,3 +99,38 @@ def test_runtime_communicator_as_global():
     # its handle exists only in this process: Numba compiles it in (not cacheable)
     members = len([r for r in range(SIZE) if r % 2 == RANK % 2])
     assert uses_runtime_communicator_global() == (0, members, members)
+
+
+def test_split_type_shared_gives_node_communicators():
+    status, node = comm_module.comm_split_type(comm_module.COMM_TYPE_SHARED, RANK)
+    assert status == 0 and 1 <= node.Get_size() <= SIZE
+    reference = WORLD.Split_type(MPI.COMM_TYPE_SHARED, key=RANK)
+    assert comm_module.comm_compare(node, reference) == (0, comm_module.CONGRUENT)
+    assert mpi.rank(node) == reference.Get_rank()
+    reference.Free()
+    assert mpi.comm_free(node) == 0
+    status, nothing = comm_module.comm_split_type(mpi.UNDEFINED)
+    assert status == 0 and nothing == MPI.COMM_NULL
+
+
+@numba.njit
+def compare_in_njit():
+    from_world = mpi.COMM_WORLD
+    status, dup = mpi.comm_dup()
+    status, reversed_order = mpi.comm_split(0, -mpi.rank())
+    results = (comm_compare(from_world, from_world)[1], comm_compare(dup, from_world)[1],
+               comm_compare(reversed_order, from_world)[1], comm_compare(mpi.COMM_SELF, from_world)[1])
+    mpi.comm_free(dup)
+    mpi.comm_free(reversed_order)
+    return results
+
+
+def test_comm_compare():
+    ident, congruent, similar, unequal = compare_in_njit()
+    assert ident == IDENT and congruent == CONGRUENT
+    assert similar == (SIMILAR if SIZE > 1 else CONGRUENT)
+    assert unequal == (UNEQUAL if SIZE > 1 else CONGRUENT)
+    assert (IDENT, CONGRUENT, SIMILAR, UNEQUAL) == (MPI.IDENT, MPI.CONGRUENT, MPI.SIMILAR, MPI.UNEQUAL)
+    status, dup = mpi.comm_dup()
+    assert mpi.comm_free(dup) == 0
+    assert mpi.error_class(comm_compare(dup, WORLD)[0]) == mpi.ERR_COMM

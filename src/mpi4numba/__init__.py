@@ -24,7 +24,14 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "comm": ["rank", "size", "comm_rank", "comm_size", "comm_dup", "comm_split", "comm_free",
-             "COMM_WORLD", "COMM_SELF", "COMM_NULL", "Comm", "comm_type"],
+             "comm_split_type", "comm_compare", "comm_create", "COMM_TYPE_SHARED", "IDENT", "CONGRUENT",
+             "SIMILAR", "UNEQUAL", "COMM_WORLD", "COMM_SELF", "COMM_NULL", "Comm", "comm_type"],
+    "groups": ["comm_group", "group_incl", "group_excl", "group_size", "group_rank", "group_translate_ranks",
+               "group_free"],
+    "topology": ["dims_create", "cart_create", "cartdim_get", "cart_get", "cart_coords", "cart_rank", "cart_shift",
+                 "cart_sub", "topo_test", "graph_create", "graph_neighbors", "dist_graph_create_adjacent",
+                 "dist_graph_neighbors_count", "dist_graph_neighbors", "CART", "GRAPH", "DIST_GRAPH"],
+    "neighbor": ["neighbor_allgather", "neighbor_alltoall", "neighbor_allgatherv", "neighbor_alltoallv"],
     "p2p": ["send", "recv", "sendrecv", "isend", "irecv", "ssend", "issend", "recv_status", "probe", "iprobe",
             "mprobe", "improbe", "mrecv", "imrecv", "send_init", "recv_init",
             "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED"],

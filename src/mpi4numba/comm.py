@@ -1,4 +1,4 @@
-"""Communicators: rank and size, duplication, splitting and freeing.
+"""Communicators: rank and size, duplication, splitting, comparison, creation and freeing.
 
 Communicators are mpi4py objects in Python (``MPI.Comm`` and subclasses) and values of
 type ``mpi4numba.Comm`` in compiled code; each side accepts the other's. ``comm`` may be
@@ -11,19 +11,29 @@ from __future__ import annotations
 
 from numba.extending import overload_attribute, overload_method
 
+from numba.core import types
+from numba.core.errors import TypingError
+
 from . import _capi
 from ._api import api
+from ._ccall import predefined
 from ._commtype import CommType, comm_handle, comm_type, new_comm, store_comm_handle
-from ._runtime import MPI
+from ._runtime import ABI, MPI
 from ._validate import integer
 
 COMM_WORLD = MPI.COMM_WORLD
 COMM_SELF = MPI.COMM_SELF
 COMM_NULL = MPI.COMM_NULL
 Comm = MPI.Comm
+COMM_TYPE_SHARED = ABI.CONSTANTS["COMM_TYPE_SHARED"]
+IDENT = ABI.CONSTANTS["IDENT"]
+CONGRUENT = ABI.CONSTANTS["CONGRUENT"]
+SIMILAR = ABI.CONSTANTS["SIMILAR"]
+UNEQUAL = ABI.CONSTANTS["UNEQUAL"]
 
-__all__ = ["rank", "size", "comm_rank", "comm_size", "comm_dup", "comm_split", "comm_free",
-           "COMM_WORLD", "COMM_SELF", "COMM_NULL", "Comm", "comm_type"]
+__all__ = ["rank", "size", "comm_rank", "comm_size", "comm_dup", "comm_split", "comm_split_type",
+           "comm_compare", "comm_create", "comm_free", "COMM_WORLD", "COMM_SELF", "COMM_NULL", "Comm",
+           "comm_type", "COMM_TYPE_SHARED", "IDENT", "CONGRUENT", "SIMILAR", "UNEQUAL"]
 
 
 @api
@@ -102,7 +112,7 @@ def comm_dup(comm=None):
 
     def impl(comm=None):
         code, handle = _capi.MPI_Comm_dup(comm_handle(comm))
-        return code, new_comm(handle)
+        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))  # MPI may leave it unset
 
     return impl
 
@@ -123,7 +133,71 @@ def comm_split(color, key=0, comm=None):
 
     def impl(color, key=0, comm=None):
         code, handle = _capi.MPI_Comm_split(comm_handle(comm), color, key)
-        return code, new_comm(handle)
+        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))  # MPI may leave it unset
+
+    return impl
+
+
+@api
+def comm_split_type(split_type=COMM_TYPE_SHARED, key=0, comm=None):
+    """``(status, newcomm)``: split ``comm`` by ``split_type``, ranks ordered by ``key``
+    (``MPI_Comm_split_type``). ``COMM_TYPE_SHARED`` groups the processes that can share
+    memory (one communicator per node); ``UNDEFINED`` gives ``COMM_NULL``. Collective.
+
+    >>> import mpi4numba
+    >>> status, node = mpi4numba.comm_split_type()
+    >>> status, 1 <= mpi4numba.size(node) <= mpi4numba.size(), mpi4numba.comm_free(node)
+    (0, True, 0)
+    """
+    integer(split_type, "comm_split_type", "split_type")
+    integer(key, "comm_split_type", "key")
+
+    def impl(split_type=COMM_TYPE_SHARED, key=0, comm=None):
+        code, handle = _capi.MPI_Comm_split_type(comm_handle(comm), split_type, key, predefined("INFO_NULL"))
+        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))  # MPI may leave it unset
+
+    return impl
+
+
+@api
+def comm_compare(comm1, comm2):
+    """``(status, result)``: ``IDENT`` (same communicator), ``CONGRUENT`` (same processes and
+    order, another context), ``SIMILAR`` (same processes, another order) or ``UNEQUAL``
+    (``MPI_Comm_compare``).
+
+    >>> import mpi4numba
+    >>> mpi4numba.comm_compare(mpi4numba.COMM_WORLD, mpi4numba.COMM_WORLD) == (0, mpi4numba.IDENT)
+    True
+    """
+
+    def impl(comm1, comm2):
+        return _capi.MPI_Comm_compare(comm_handle(comm1), comm_handle(comm2))
+
+    return impl
+
+
+@api
+def comm_create(group, comm=None):
+    """``(status, newcomm)``: a communicator for ``group``, a subset of ``comm``'s group
+    (``MPI_Comm_create``); processes outside ``group`` get ``COMM_NULL``. Collective over
+    ``comm``: every process passes the same group.
+
+    >>> import mpi4numba
+    >>> status, world = mpi4numba.comm_group()
+    >>> status, first = mpi4numba.group_incl(world, (0,))
+    >>> status, newcomm = mpi4numba.comm_create(first)
+    >>> status, mpi4numba.size(newcomm) == (1 if mpi4numba.rank() == 0 else 0)
+    (0, True)
+    >>> status = mpi4numba.comm_free(newcomm) if mpi4numba.rank() == 0 else 0
+    >>> status, mpi4numba.group_free(first)[0], mpi4numba.group_free(world)[0]
+    (0, 0, 0)
+    """
+    if not isinstance(group, types.Integer):
+        raise TypingError(f"mpi4numba.comm_create: group must be a group handle (an integer), got {group}")
+
+    def impl(group, comm=None):
+        code, handle = _capi.MPI_Comm_create(comm_handle(comm), group)
+        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))  # MPI may leave it unset
 
     return impl
 
