@@ -14,7 +14,7 @@ from numba.core.errors import TypingError
 from numba.core.runtime import rtsys
 
 import mpi4numba as mpi
-from mpi4numba.nonblocking import (
+from mpi4numba import (
     iallgather, iallgatherv, iallreduce, ialltoall, ialltoallv, ibarrier, ibcast, iexscan, igather, igatherv,
     ireduce, ireduce_scatter_block, iscan, iscatter, iscatterv,
 )
@@ -382,7 +382,7 @@ def test_bad_types_are_typing_errors():
 CACHED = """
 import numba, numpy as np, sys
 import mpi4numba as mpi
-from mpi4numba.nonblocking import iallgatherv, iallreduce
+from mpi4numba import iallgatherv, iallreduce
 
 @numba.njit(cache=True)
 def work(n):
