@@ -92,3 +92,36 @@ def test_no_heap_allocation_in_probes_statuses_and_persistent_requests():
     assert allocations(1) == allocations(201)
     assert (incoming == left).all()
     assert request_free(persistent[0:1]) == 0 and request_free(persistent[1:2]) == 0
+
+
+@numba.njit
+def strided_loop(grid, target, records, received, requests, steps):
+    """Faces of a grid (derived datatypes from the cache) and structured arrays, sent around."""
+    right = (mpi.rank() + 1) % mpi.size()
+    left = (mpi.rank() - 1) % mpi.size()
+    status = 0
+    for _ in range(steps):
+        status |= mpi.sendrecv(grid[:, 0], right, target[:, 1], left)
+        status |= mpi.sendrecv(grid[::-1, :, 2], right, target[:, :, 0], left)
+        mpi.isend(grid[1:3, ::2, 1], right, 7, request=requests[0:1])
+        status |= mpi.recv(target[0, 1:3, ::2], left, 7)
+        status |= mpi.wait(requests[0:1])
+        status |= mpi.sendrecv(records[::2], right, received, left)
+        status |= mpi.bcast(target[:, 2, ::-1], 0)
+    return status
+
+
+def test_no_heap_allocation_for_strided_and_structured_buffers():
+    if not numba.config.NRT_STATS:
+        pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")
+    dtype = np.dtype([("flag", "u1"), ("value", "f8"), ("m", "i2", (3,))], align=True)
+    grid = np.arange(5 * 4 * 3, dtype=np.float64).reshape(5, 4, 3) + RANK
+    args = (grid, np.zeros((5, 4, 3)), np.zeros(6, dtype), np.zeros(3, dtype), mpi.request_array(1))
+    assert strided_loop(*args, 1) == 0  # compile, build and cache the types
+
+    def allocations(steps):
+        before = rtsys.get_allocation_stats().alloc
+        assert strided_loop(*args, steps) == 0
+        return rtsys.get_allocation_stats().alloc - before
+
+    assert allocations(1) == allocations(101)

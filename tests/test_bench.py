@@ -1,4 +1,4 @@
-"""``python -m mpi4numba.bench``: helloworld and latency, each run as its own mpiexec jobs."""
+"""``python -m mpi4numba.bench``: helloworld, latency and strided, each run as its own mpiexec jobs."""
 
 from __future__ import annotations
 
@@ -109,3 +109,37 @@ def test_latency_inside_one_job() -> None:
     done = _run(command, timeout=600)
     _check_table(done.stdout)
     assert "in one mpiexec job" in done.stdout
+
+
+def test_strided_faces_small_grid() -> None:
+    command = [sys.executable, "-m", "mpi4numba.bench", "strided", "--size", "32", "--repeat", "2",
+               "--iterations", "10", "--warmup", "2"]
+    done = _run(command, timeout=600)
+    rows = _table(done.stdout)
+    rows.pop("face")  # the header
+    assert sorted(rows) == sorted(["a[0]", "a[:,0]", "a[:,:,0]"]), done.stdout
+    for face in ("a[0]", "a[:,0]", "a[:,:,0]"):
+        zero_copy, copy, ratio, zero_allocs, copy_allocs = rows[face]
+        assert re.fullmatch(r"\d+\.\d \(\d+\.\d\)", zero_copy) and re.fullmatch(r"\d+\.\d \(\d+\.\d\)", copy)
+        assert float(ratio) > 0
+        assert zero_allocs == "0", (face, zero_allocs)  # zero-copy sends allocate nothing
+    assert float(rows["a[:,0]"][4]) > 0  # the copying variant allocates per message
+    assert "32x32x32 float64 grid" in done.stdout
+
+
+def test_inplace_allreduce_table() -> None:
+    command = [MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4numba.bench", "inplace", "--repeat", "2",
+               "--iterations", "20", "--warmup", "2"]
+    done = _run(command, timeout=600)
+    lines = done.stdout.splitlines()
+    assert "thread level" in lines[0] and "2 processes" in lines[0], done.stdout
+    rows = [line.split() for line in lines if not line.startswith("#") and "size" not in line]
+    assert [" ".join(row[:2]) for row in rows] == ["8 B", "8 KiB", "1 MiB"], done.stdout
+    for row in rows:
+        assert re.fullmatch(r"\d+\.\d{3}", row[2]) and float(row[-1]) > 0, row
+
+
+def test_inplace_rejects_bad_arguments() -> None:
+    done = subprocess.run([sys.executable, "-m", "mpi4numba.bench", "inplace", "--repeat", "0"],
+                          capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT)
+    assert done.returncode == 2 and "--repeat must be at least 1" in done.stderr

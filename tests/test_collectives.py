@@ -135,3 +135,20 @@ def test_vector_argument_errors():
         mpi.allgatherv(np.zeros(1), np.zeros(SIZE), np.ones(SIZE))  # float counts
     with pytest.raises(ValueError, match="outside recv_data"):
         mpi.allgatherv(np.zeros(1), np.zeros(SIZE - 1 if SIZE > 1 else 0), np.ones(SIZE, np.int32))
+
+
+def test_strided_own_blocks_use_cached_datatypes():
+    from mpi4numba._typecache import cache_info
+
+    rank, size = mpi.rank(), mpi.size()
+    grid = np.arange(8 * 3, dtype=np.float64).reshape(8, 3) + 100 * rank
+    everyone = np.zeros(8 * size)
+    assert mpi.allgather(grid[:, 1], everyone, 8) == 0
+    before = cache_info()
+    assert mpi.allgather(grid[:, 1], everyone, 8) == 0
+    assert cache_info()["hits"] > before["hits"] and cache_info()["cached"] == before["cached"]
+    expected = np.concatenate([np.arange(8) * 3.0 + 1 + 100 * r for r in range(size)])
+    np.testing.assert_array_equal(everyone, expected)
+    mine = np.zeros((8, 2))[::-1, 0]
+    assert mpi.scatter(expected, mine, 8, 0) == 0
+    np.testing.assert_array_equal(mine, grid[:, 1])

@@ -153,3 +153,29 @@ def test_reduce_scatter_and_block():
     in_place = values[RANK].copy()
     assert mpi.reduce_scatter(mpi.IN_PLACE, in_place, counts.astype(np.int64)) == 0
     np.testing.assert_allclose(in_place[: counts[RANK]], total[start: start + counts[RANK]])
+
+
+def test_minloc_maxloc_pairs_in_reduce_scatter_and_exscan():
+    pair = np.dtype([("value", "f8"), ("index", "i4")], align=True)
+    values = np.zeros(2 * SIZE, pair)
+    values["value"] = (np.arange(2 * SIZE) + RANK) % 3
+    values["index"] = RANK
+    mine = np.zeros(2, pair)
+    assert mpi.reduce_scatter_block(values, mine, mpi.Operator.MAXLOC) == 0
+    everything = [(np.arange(2 * SIZE) + r) % 3 for r in range(SIZE)]
+    best = np.max(everything, axis=0)[2 * RANK:2 * RANK + 2]
+    np.testing.assert_array_equal(mine["value"], best)
+    first = [min(r for r in range(SIZE) if everything[r][i] == best[k]) for k, i in enumerate(range(2 * RANK, 2 * RANK + 2))]
+    np.testing.assert_array_equal(mine["index"], first)
+    before = np.zeros(2 * SIZE, pair)
+    assert mpi.exscan(values, before, mpi.Operator.MINLOC) == 0
+    if RANK > 0:
+        np.testing.assert_array_equal(before["value"], np.min(everything[:RANK], axis=0))
+
+
+def test_structured_dtypes_are_not_summed():
+    padded = np.dtype([("a", "u1"), ("b", "f8")], align=True)
+    with pytest.raises(TypingError, match="structured dtypes cannot be reduced"):
+        mpi.allreduce(np.zeros(2, padded), np.zeros(2, padded), mpi.Operator.SUM)
+    with pytest.raises(TypingError, match="MINLOC/MAXLOC reduce"):
+        mpi.allreduce(np.zeros(2, padded), np.zeros(2, padded), mpi.Operator.MINLOC)

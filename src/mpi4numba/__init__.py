@@ -13,7 +13,7 @@ name, or importing ``mpi4py.MPI``, initialises MPI at that level.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._abi import mpich as _names_only  # the names of error classes (values come with MPI)
 from ._initialize import THREAD_LEVELS, configure_mpi4py, set_thread_level
@@ -55,7 +55,7 @@ _EXPORTS = {
                "LOCK_EXCLUSIVE", "LOCK_SHARED", "MODE_NOCHECK", "MODE_NOSTORE", "MODE_NOPUT",
                "MODE_NOPRECEDE", "MODE_NOSUCCEED"],
     "rma": ["put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compare_and_swap"],
-    "datatypes": ["SUPPORTED_DTYPES"],
+    "datatypes": ["SUPPORTED_DTYPES", "pair_dtype", "datatype_cache_info"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -73,19 +73,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._buffers import IN_PLACE
-    from .collectives import (allgather, allgatherv, alltoall, alltoallv, barrier, bcast, gather, gatherv,
-                              scatter, scatterv)
-    from .reductions import allreduce, exscan, reduce, reduce_scatter, reduce_scatter_block, scan
-    from .comm import (COMM_NULL, COMM_SELF, COMM_WORLD, Comm, comm_dup, comm_free, comm_rank,
-                       comm_size, comm_split, comm_type, rank, size)
-    from .environment import error_class, error_string, initialized, query_thread, wtime
-    from .operators import Operator
-    from .p2p import (ANY_SOURCE, ANY_TAG, PROC_NULL, UNDEFINED, improbe, imrecv, iprobe, irecv, isend, issend,
-                      mprobe, mrecv, probe, recv, recv_init, recv_status, send, send_init, sendrecv, ssend)
-    from .requests import (RequestType, cancel, request_array, request_free, start, startall, test, testall,
-                           testany, wait, waitall, waitany)
-    from .status import StatusType, get_count, status_type

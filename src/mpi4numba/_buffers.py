@@ -1,5 +1,10 @@
 """Buffer helpers shared by the collectives: C-ordered views, counts arrays, IN_PLACE.
 
+A process's own block (the send side of gather, the receive side of scatter) that is a
+whole strided array goes to MPI through a derived datatype; the full-size buffers on the
+root, blocks that are part of a strided array, and the buffers of reductions (MPI
+applies predefined operators to predefined types only) are copied.
+
 ``IN_PLACE`` is mpi4py's ``MPI.IN_PLACE`` object; in compiled code it has its own Numba
 type, so passing it selects the in-place form of a routine at compile time.
 """
@@ -67,6 +72,19 @@ def _contiguous_impl(data):
         return np.ascontiguousarray(data)
 
     return copy_unless_contiguous
+
+
+def whole_strided(data, count):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(whole_strided, inline="always")
+def _whole_strided_impl(data, count):
+    """Whether ``data`` is a non-contiguous array whose block is all of it: then a derived
+    datatype describes it to MPI and nothing is copied."""
+    if not isinstance(data, types.Array) or data.layout == "C":  # IN_PLACE, or contiguous
+        return lambda data, count: False
+    return lambda data, count: data.size == count and data.size > 0 and not data.flags.c_contiguous
 
 
 @register_jitable(inline="always")

@@ -5,8 +5,11 @@ arguments; each returns MPI's status code. Counts and displacements are in eleme
 the arrays' dtype, given as integer arrays with one entry per process; displacements
 may be ``None`` for blocks packed one after the other. Problems that only one process
 can see (a buffer too short for its blocks) raise ``ValueError`` on that process before
-the call, so the job fails loudly rather than hanging or truncating. Buffers that are
-not C-contiguous are copied into a temporary for the call.
+the call, so the job fails loudly rather than hanging or truncating. A process's own
+block that is a whole non-contiguous array (``recv_data`` of scatter(v), ``send_data`` of
+gather(v) and allgather(v), ``data`` of bcast) is described by a cached derived datatype
+and not copied; other non-contiguous buffers (the root's full-size buffer, alltoall(v))
+are copied into a temporary for the call.
 
 ``IN_PLACE`` (mpi4py's ``MPI.IN_PLACE``) may replace the send buffer of gather(v) and
 allgather(v) and the receive buffer of scatter(v): each process's own block then stays
@@ -36,10 +39,11 @@ from ._buffers import (
     element_datatype,
     is_in_place,
     rank_size,
+    whole_strided,
 )
 from ._commtype import comm_handle
 from ._validate import array, integer, same_dtype
-from .datatypes import buffer, release
+from .datatypes import buffer, element_type, release
 
 __all__ = ["barrier", "bcast", "scatter", "gather", "allgather", "scatterv", "gatherv", "allgatherv",
            "alltoall", "alltoallv"]
@@ -131,6 +135,14 @@ def scatter(send_data, recv_data, count, root, comm=None):
             raise ValueError("mpi4numba.scatter: recv_data has fewer than count elements")
         if rank == root and send_data.size < count * size:
             raise ValueError("mpi4numba.scatter: send_data on root has fewer than count * size elements")
+        if whole_strided(recv_data, count):
+            source = contiguous(send_data)
+            datatype, per_element = element_type(source)
+            address, n, r_type, derived = buffer(recv_data, "mpi4numba.scatter")
+            code = _capi.MPI_Scatter(source.ctypes.data, count * per_element, datatype, address, n, r_type, root,
+                                     comm_handle(comm))
+            release(r_type, derived)
+            return code
         source, target, datatype, n = blocks(send_data, recv_data, count)
         code = _capi.MPI_Scatter(source.ctypes.data, n, datatype, target.ctypes.data, n, datatype, root, comm_handle(comm))
         copy_back(recv_data, target, count)
@@ -172,6 +184,16 @@ def gather(send_data, recv_data, count, root, comm=None):
             raise ValueError("mpi4numba.gather: send_data has fewer than count elements")
         if rank == root and recv_data.size < count * size:
             raise ValueError("mpi4numba.gather: recv_data on root has fewer than count * size elements")
+        if whole_strided(send_data, count):
+            target = contiguous(recv_data)
+            datatype, per_element = element_type(target)
+            address, n, s_type, derived = buffer(send_data, "mpi4numba.gather")
+            code = _capi.MPI_Gather(address, n, s_type, target.ctypes.data, count * per_element, datatype, root,
+                                    comm_handle(comm))
+            release(s_type, derived)
+            if rank == root:
+                copy_back(recv_data, target, count * size)
+            return code
         source, target, datatype, n = blocks(send_data, recv_data, count)
         code = _capi.MPI_Gather(source.ctypes.data, n, datatype, target.ctypes.data, n, datatype, root, comm_handle(comm))
         if rank == root:
@@ -199,6 +221,15 @@ def allgather(send_data, recv_data, count, comm=None):
         size = rank_size(comm)[1]
         if recv_data.size < count * size:
             raise ValueError("mpi4numba.allgather: recv_data has fewer than count * size elements")
+        if not send_in_place and whole_strided(send_data, count):
+            target = contiguous(recv_data)
+            datatype, per_element = element_type(target)
+            address, n, s_type, derived = buffer(send_data, "mpi4numba.allgather")
+            code = _capi.MPI_Allgather(address, n, s_type, target.ctypes.data, count * per_element, datatype,
+                                       comm_handle(comm))
+            release(s_type, derived)
+            copy_back(recv_data, target, count * size)
+            return code
         source, target, datatype, n = _send_blocks(send_data, recv_data, count)
         send = IN_PLACE_ADDRESS if send_in_place else source.ctypes.data
         code = _capi.MPI_Allgather(send, n, datatype, target.ctypes.data, n, datatype, comm_handle(comm))
@@ -302,9 +333,17 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
             check_layout(sizes, offsets, size, send_data.size, "mpi4numba.scatterv: a block lies outside send_data")
         if recv_data.size < sizes[rank]:
             raise ValueError("mpi4numba.scatterv: recv_data has fewer than counts[rank] elements")
+        datatype, derived = element_datatype(recv_data)
+        if whole_strided(recv_data, sizes[rank]):
+            source = contiguous(send_data)
+            address, n, r_type, r_derived = buffer(recv_data, "mpi4numba.scatterv")
+            code = _capi.MPI_Scatterv(source.ctypes.data, sizes.ctypes.data, offsets.ctypes.data, datatype,
+                                      address, n, r_type, root, comm_handle(comm))
+            release(r_type, r_derived)
+            release(datatype, derived)
+            return code
         source = contiguous(send_data)
         target = contiguous(recv_data)
-        datatype, derived = element_datatype(target)
         code = _capi.MPI_Scatterv(source.ctypes.data, sizes.ctypes.data, offsets.ctypes.data, datatype,
                                   target.ctypes.data, sizes[rank], datatype, root, comm_handle(comm))
         copy_back(recv_data, target, sizes[rank])
@@ -336,8 +375,18 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
         offsets = displacements_or_default(sizes, displacements)
         if rank == root or send_in_place:
             check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.gatherv: a block lies outside recv_data")
+        datatype, derived = element_datatype(recv_data)
+        if not send_in_place and whole_strided(send_data, sizes[rank]):
+            target = contiguous(recv_data)
+            address, n, s_type, s_derived = buffer(send_data, "mpi4numba.gatherv")
+            code = _capi.MPI_Gatherv(address, n, s_type, target.ctypes.data, sizes.ctypes.data,
+                                     offsets.ctypes.data, datatype, root, comm_handle(comm))
+            release(s_type, s_derived)
+            if rank == root:
+                copy_back(recv_data, target, recv_data.size)
+            release(datatype, derived)
+            return code
         source, target, _, _ = _send_blocks(send_data, recv_data, sizes[rank])
-        datatype, derived = element_datatype(target)
         if send_in_place:
             mine = element_address(target, offsets[rank])
             send = IN_PLACE_ADDRESS if rank == root else mine
@@ -372,8 +421,17 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
         sizes = c_ints(counts)
         offsets = displacements_or_default(sizes, displacements)
         check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.allgatherv: a block lies outside recv_data")
+        datatype, derived = element_datatype(recv_data)
+        if not send_in_place and whole_strided(send_data, sizes[rank]):
+            target = contiguous(recv_data)
+            address, n, s_type, s_derived = buffer(send_data, "mpi4numba.allgatherv")
+            code = _capi.MPI_Allgatherv(address, n, s_type, target.ctypes.data, sizes.ctypes.data,
+                                        offsets.ctypes.data, datatype, comm_handle(comm))
+            release(s_type, s_derived)
+            copy_back(recv_data, target, recv_data.size)
+            release(datatype, derived)
+            return code
         source, target, _, _ = _send_blocks(send_data, recv_data, sizes[rank])
-        datatype, derived = element_datatype(target)
         send = IN_PLACE_ADDRESS if send_in_place else source.ctypes.data
         code = _capi.MPI_Allgatherv(send, sizes[rank], datatype, target.ctypes.data, sizes.ctypes.data,
                                     offsets.ctypes.data, datatype, comm_handle(comm))

@@ -80,7 +80,7 @@ def error_class(code):
 
     def impl(code):
         status, error_class = _capi.MPI_Error_class(code)
-        return error_class if status == 0 else ERR_ARG
+        return error_class if status == 0 else ERROR_CLASSES["ERR_ARG"]
 
     return impl
 

@@ -49,6 +49,20 @@ _TABLE_SYMBOL = "mpi4numba_numba_mpi_operator_values"
 llvm.add_symbol(_TABLE_SYMBOL, ctypes.addressof(_NUMBA_MPI_VALUES))
 
 
+def known_operator(operator: types.Type) -> Operator | None:
+    """The operator a typing-time argument type fixes (a default or a literal), else None."""
+    if isinstance(operator, types.Omitted):
+        value = operator.value
+    elif isinstance(operator, types.IntegerLiteral):
+        value = operator.literal_value
+    else:
+        return None
+    try:
+        return Operator(value)
+    except ValueError:  # a numba-mpi handle address: only known at run time
+        return None
+
+
 @intrinsic
 def op_handle(typingctx, operator):
     """The MPI_Op handle for an ``Operator`` member, its value, or a numba-mpi operator value."""

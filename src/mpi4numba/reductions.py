@@ -3,24 +3,35 @@
 ``sendobj`` is an array, a scalar (cast to ``recvobj``'s dtype), or ``IN_PLACE``: the
 input is then taken from ``recvobj`` and the result replaces it (for ``reduce`` every
 rank may pass ``IN_PLACE``; a non-root rank then contributes ``recvobj``). Buffers that
-are not C-contiguous are copied into a temporary for the call. ``operator`` is an
-``Operator`` member (default ``SUM``) or numba-mpi's integer value for one.
+are not C-contiguous are copied into a temporary for the call: neither MPICH nor Open
+MPI accepts predefined operators on derived datatypes (an hvector of doubles gives
+``MPI_ERR_OP`` in both). ``operator`` is an ``Operator`` member (default ``SUM``) or
+numba-mpi's integer value for one.
+
+``MINLOC``/``MAXLOC`` reduce (value, index) pairs: a structured dtype laid out like the C
+struct ``{T value; int index;}``, e.g. ``np.dtype([("value", "f8"), ("index", "i4")],
+align=True)`` (T: float32, float64, int16, int32, C long), sent as MPI's pair type
+(``DOUBLE_INT`` ...). Ties give the smallest index. Other structured dtypes, and other
+operators on pairs, are typing errors (an operator known only at run time, e.g.
+``Operator.SUM`` passed as a variable, raises ``ValueError`` on pairs).
 """
 
 from __future__ import annotations
 
+import numpy as np
 from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import register_jitable
+from numba.extending import overload, register_jitable
 
 from . import _capi
 from ._api import api
 from ._buffers import IN_PLACE_ADDRESS, NO_ADDRESS, c_ints, contiguous, copy_back, is_in_place, rank_size
-from ._ccall import stack_value
+from ._ccall import predefined, stack_value
 from ._commtype import comm_handle
+from ._largecount import INT_MAX, NEEDS_FALLBACK
 from ._validate import array, integer, same_dtype
-from .datatypes import element_type, mpi_datatype
-from .operators import Operator, op_handle
+from .datatypes import element_type, mpi_datatype, pair_problem, pair_type
+from .operators import Operator, known_operator, op_handle
 
 __all__ = ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"]
 
@@ -32,21 +43,54 @@ def _validate(where: str, sendobj, recvobj, operator) -> str:
     array(recvobj, where, "recvobj", writable=True)
     if not isinstance(operator, (types.IntEnumMember, types.Integer)):
         raise TypingError(f"mpi4numba.{where}: operator must be an mpi4numba.Operator, got {operator}")
+    _check_pairs(f"mpi4numba.{where}", recvobj.dtype, known_operator(operator))
     if mpi_datatype(recvobj.dtype, f"mpi4numba.{where}")[0] == "BYTE":
         raise TypingError(f"mpi4numba.{where}: bytes cannot be reduced")
     if is_in_place(sendobj):
         return "in_place"
     if isinstance(sendobj, (types.Number, types.Boolean)):
+        if isinstance(recvobj.dtype, types.Record):
+            raise TypingError(f"mpi4numba.{where}: sendobj must be an array of {recvobj.dtype}, got {sendobj}")
         return "scalar"
     array(sendobj, where, "sendobj")
     same_dtype(sendobj, recvobj, where)
     return "array"
 
 
+def _check_pairs(where: str, dtype: types.Type, operator: Operator | None) -> None:
+    """Structured dtypes reduce only as (value, index) pairs, and pairs only with MINLOC/MAXLOC."""
+    loc = operator in (Operator.MINLOC, Operator.MAXLOC)
+    if isinstance(dtype, types.Record):
+        if pair_type(dtype) is None:
+            raise TypingError(f"{where}: structured dtypes cannot be reduced, except (value, index) pairs "
+                              f"with MINLOC/MAXLOC: {pair_problem(dtype)}")
+        if operator is not None and not loc:
+            raise TypingError(f"{where}: {operator.name} does not apply to (value, index) pairs "
+                              f"({dtype}); use Operator.MINLOC or Operator.MAXLOC")
+    elif loc:
+        raise TypingError(f"{where}: {pair_problem(dtype)}")
+
+
+def _check_pair_operator(like, operator):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(_check_pair_operator, inline="always")
+def _check_pair_operator_impl(like, operator):
+    """Pairs with an operator only known at run time: MINLOC/MAXLOC or ValueError."""
+    if pair_type(like.dtype) is None:
+        return lambda like, operator: None
+
+    def check(like, operator):
+        op = op_handle(operator)
+        if op != predefined("MINLOC") and op != predefined("MAXLOC"):
+            raise ValueError("mpi4numba: (value, index) pairs reduce only with Operator.MINLOC or MAXLOC")
+
+    return check
+
+
 @register_jitable(inline="always")
-def _call(kind, send_address, recv_address, count, like, operator, root, comm):
-    datatype, _ = element_type(like)
-    op, handle = op_handle(operator), comm_handle(comm)
+def _call_once(kind, send_address, recv_address, count, datatype, op, root, handle):
     if kind == _REDUCE:
         return _capi.MPI_Reduce(send_address, recv_address, count, datatype, op, root, handle)
     if kind == _SCAN:
@@ -54,6 +98,56 @@ def _call(kind, send_address, recv_address, count, like, operator, root, comm):
     if kind == _EXSCAN:
         return _capi.MPI_Exscan(send_address, recv_address, count, datatype, op, handle)
     return _capi.MPI_Allreduce(send_address, recv_address, count, datatype, op, handle)
+
+
+@register_jitable(inline="always")
+def _slice_address(address, offset):
+    """``address + offset``, except for the special addresses IN_PLACE and none."""
+    if address == IN_PLACE_ADDRESS or address == NO_ADDRESS:
+        return address
+    return address + offset
+
+
+@register_jitable  # only messages above 2**31 - 1 elements, on libraries without _c routines
+def _call_in_slices(kind, send_address, recv_address, count, itemsize, datatype, op, root, handle):
+    code, done = 0, 0
+    while code == 0 and done < count:
+        n = min(count - done, INT_MAX)
+        offset = np.uint64(done) * np.uint64(itemsize)
+        code = _call_once(kind, _slice_address(send_address, offset), _slice_address(recv_address, offset),
+                          n, datatype, op, root, handle)
+        done += n
+    return code
+
+
+def _call(kind, send_address, recv_address, count, like, operator, root, comm):  # pragma: no cover
+    raise NotImplementedError
+
+
+@overload(_call, inline="always")
+def _call_impl(kind, send_address, recv_address, count, like, operator, root, comm):
+    """One reduction call; without large-count routines, a count above INT_MAX goes in
+    slices (elementwise operators make that exact)."""
+    if not NEEDS_FALLBACK:
+
+        def once(kind, send_address, recv_address, count, like, operator, root, comm):
+            _check_pair_operator(like, operator)
+            datatype, _ = element_type(like)
+            return _call_once(kind, send_address, recv_address, count, datatype, op_handle(operator), root,
+                              comm_handle(comm))
+
+        return once
+
+    def sliced(kind, send_address, recv_address, count, like, operator, root, comm):
+        _check_pair_operator(like, operator)
+        datatype, _ = element_type(like)
+        op, handle = op_handle(operator), comm_handle(comm)
+        if count > INT_MAX:
+            return _call_in_slices(kind, send_address, recv_address, count, like.itemsize, datatype, op, root,
+                                   handle)
+        return _call_once(kind, send_address, recv_address, count, datatype, op, root, handle)
+
+    return sliced
 
 
 @register_jitable(inline="always")
@@ -189,6 +283,7 @@ def reduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
         size = rank_size(comm)[1]
         target = contiguous(recvobj)
         source, source_address, count = blocks_of(sendobj, recvobj, size)
+        _check_pair_operator(recvobj, operator)
         datatype, _ = element_type(recvobj)
         code = _capi.MPI_Reduce_scatter_block(
             source_address, target.ctypes.data, count, datatype, op_handle(operator), comm_handle(comm)
@@ -242,6 +337,7 @@ def reduce_scatter(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=Non
             raise ValueError("mpi4numba.reduce_scatter: recvobj has fewer than recvcounts[rank] elements")
         target = contiguous(recvobj)
         source, source_address = source_of(sendobj, recvobj, total)
+        _check_pair_operator(recvobj, operator)
         datatype, _ = element_type(recvobj)
         code = _capi.MPI_Reduce_scatter(
             source_address, target.ctypes.data, counts.ctypes.data, datatype, op_handle(operator), comm_handle(comm)

@@ -7,6 +7,10 @@ Commands:
   Run it under mpiexec: ``mpiexec -n 4 python -m mpi4numba.bench helloworld``.
 * ``latency``: time ping-pong, allreduce, bcast, barrier and isend/irecv/waitall from C,
   mpi4numba and mpi4py side by side (see :mod:`mpi4numba.bench.latency`).
+* ``strided``: ping-pong of the faces of a 256³ float64 grid, derived datatypes
+  (zero-copy) vs ``np.ascontiguousarray`` + send (see :mod:`mpi4numba.bench.strided`).
+* ``inplace``: allreduce with ``IN_PLACE`` vs separate buffers, under mpiexec
+  (see :mod:`mpi4numba.bench.inplace`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 COMMANDS = {
     "helloworld": "Hello, World! from every process, in rank order",
     "latency": "latency of MPI operations from C, mpi4numba and mpi4py",
+    "strided": "sending grid faces: derived datatypes vs copies",
+    "inplace": "allreduce with IN_PLACE vs out of place, from njit code",
 }
 
 

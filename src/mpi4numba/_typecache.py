@@ -1,0 +1,206 @@
+"""A per-process cache of committed derived datatypes, reached from compiled code by name.
+
+Strided arrays and structured dtypes need derived MPI datatypes. Building and committing
+one costs microseconds; a loop that sends the same face of a grid again and again needs
+the same type every time. This module keeps committed types in a fixed-size table (a
+NumPy array in this process's memory, exported to the JIT linker under the symbol
+``mpi4numba_datatype_cache``), so compiled code, also when loaded from Numba's cache in
+another process, finds the table by symbol name, never by a baked-in address.
+
+A row is ``[kind, word1 .. word(3 + 2 * MAX_NDIM), handle]``:
+
+* strided types: kind 1, ``base handle, elements per item, ndim, shape..., strides...``;
+* struct types: kind 2, ``dtype fingerprint, itemsize, leaf count`` (the fingerprint is a
+  hash of the dtype's layout computed at compile time: stable across processes).
+
+Lookup is a hash of the key words and linear probing over a few rows: no allocation, no
+lock. A key that finds no free row within the probe window (or has more than
+``MAX_NDIM`` dimensions) is built and freed per call instead. Cached types are never
+freed (MPI_Finalize releases them). Two threads missing the same key at once may both
+build the type; one of them then stays unreferenced, which is harmless.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import llvmlite.binding as llvm
+from llvmlite import ir
+from numba.core import types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic, register_jitable
+
+from ._ccall import _guard
+
+MAX_NDIM = 8
+SLOTS = 1024  # a power of two
+PROBES = 8
+WORDS = 4 + 2 * MAX_NDIM + 1
+HANDLE_WORD = WORDS - 1
+STRIDED, STRUCT = 1, 2
+MISS_FULL = -(SLOTS + 1)  # lookup result: no row free for this key
+
+_TABLE = np.zeros(SLOTS * WORDS, np.int64)
+_STATS = np.zeros(4, np.int64)  # hits, types built and cached, types built per call (uncached)
+_TABLE_SYMBOL = "mpi4numba_datatype_cache"
+_STATS_SYMBOL = "mpi4numba_datatype_cache_stats"
+HITS, CACHED, UNCACHED = 0, 1, 2
+
+
+def register_symbols() -> None:
+    """Make the table resolvable by the JIT linker (runs on import and before cached code loads)."""
+    llvm.add_symbol(_TABLE_SYMBOL, _TABLE.ctypes.data)
+    llvm.add_symbol(_STATS_SYMBOL, _STATS.ctypes.data)
+
+
+register_symbols()
+
+
+def cache_info() -> dict[str, int]:
+    """Counters of this process's datatype cache: ``hits``, ``cached`` (types built and
+    kept), ``uncached`` (types built and freed per call), and ``entries`` in the table.
+
+    >>> from mpi4numba._typecache import cache_info
+    >>> sorted(cache_info())
+    ['cached', 'entries', 'hits', 'uncached']
+    """
+    return {
+        "hits": int(_STATS[HITS]),
+        "cached": int(_STATS[CACHED]),
+        "uncached": int(_STATS[UNCACHED]),
+        "entries": int(np.count_nonzero(_TABLE.reshape(SLOTS, WORDS)[:, 0])),
+    }
+
+
+def _global(context, builder, symbol: str, length: int) -> ir.Value:
+    _guard(context)
+    context.active_code_library._reload_init.add(register_symbols)
+    module = builder.module
+    table = module.globals.get(symbol)
+    if table is None:
+        table = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(64), length), symbol)
+    return table
+
+
+def _address(context, builder, symbol: str, length: int, index: ir.Value) -> ir.Value:
+    table = _global(context, builder, symbol, length)
+    return builder.gep(table, [ir.Constant(ir.IntType(32), 0), index])
+
+
+@intrinsic
+def table_word(typingctx, index):
+    """Word ``index`` of the cache table."""
+
+    def codegen(context, builder, sig, args):
+        index = context.cast(builder, args[0], sig.args[0], types.int64)
+        return builder.load(_address(context, builder, _TABLE_SYMBOL, SLOTS * WORDS, index))
+
+    return types.int64(index), codegen
+
+
+@intrinsic
+def set_table_word(typingctx, index, value):
+    """Store ``value`` into word ``index`` of the cache table."""
+    if not isinstance(value, types.Integer):
+        raise TypingError(f"set_table_word: value must be an integer, got {value}")
+
+    def codegen(context, builder, sig, args):
+        index = context.cast(builder, args[0], sig.args[0], types.int64)
+        value = context.cast(builder, args[1], sig.args[1], types.int64)
+        builder.store(value, _address(context, builder, _TABLE_SYMBOL, SLOTS * WORDS, index))
+        return context.get_dummy_value()
+
+    return types.none(index, value), codegen
+
+
+@intrinsic
+def count(typingctx, which):
+    """Add one to counter ``which`` of the statistics (HITS, CACHED, UNCACHED)."""
+
+    def codegen(context, builder, sig, args):
+        index = context.cast(builder, args[0], sig.args[0], types.int64)
+        slot = _address(context, builder, _STATS_SYMBOL, len(_STATS), index)
+        builder.store(builder.add(builder.load(slot), ir.Constant(ir.IntType(64), 1)), slot)
+        return context.get_dummy_value()
+
+    return types.none(which), codegen
+
+
+@register_jitable(inline="always")
+def _mix(h, word):
+    h = (h ^ word) * 0x100000001B3
+    return h ^ (h >> 29)
+
+
+@register_jitable
+def find_strided(base, per_element, shape, strides):
+    """Row holding the strided type of this key (>= 0), ``-(row + 1)`` for a free row to
+    fill, or ``MISS_FULL``."""
+    ndim = len(shape)
+    if ndim > MAX_NDIM:
+        return MISS_FULL
+    h = _mix(_mix(_mix(-3750763034362895579, base), per_element), ndim)
+    for axis in range(ndim):
+        h = _mix(_mix(h, shape[axis]), strides[axis])
+    for probe in range(PROBES):
+        row = (h + probe) & (SLOTS - 1)
+        start = row * WORDS
+        kind = table_word(start)
+        if kind == 0:
+            return -(row + 1)
+        if (kind == STRIDED and table_word(start + 1) == base and table_word(start + 2) == per_element
+                and table_word(start + 3) == ndim):
+            same = True
+            for axis in range(ndim):
+                if table_word(start + 4 + axis) != shape[axis] or table_word(start + 4 + MAX_NDIM + axis) != strides[axis]:
+                    same = False
+                    break
+            if same:
+                return row
+    return MISS_FULL
+
+
+@register_jitable
+def store_strided(row, base, per_element, shape, strides, handle):
+    """Fill a free row; the kind word goes last, so a half-written row is never matched."""
+    start = row * WORDS
+    ndim = len(shape)
+    set_table_word(start + 1, base)
+    set_table_word(start + 2, per_element)
+    set_table_word(start + 3, ndim)
+    for axis in range(ndim):
+        set_table_word(start + 4 + axis, shape[axis])
+        set_table_word(start + 4 + MAX_NDIM + axis, strides[axis])
+    set_table_word(start + HANDLE_WORD, handle)
+    set_table_word(start, STRIDED)
+
+
+@register_jitable
+def find_struct(fingerprint, itemsize, leaves):
+    """Like :func:`find_strided`, for a struct type."""
+    h = _mix(_mix(_mix(7046029254386353131, fingerprint), itemsize), leaves)
+    for probe in range(PROBES):
+        row = (h + probe) & (SLOTS - 1)
+        start = row * WORDS
+        kind = table_word(start)
+        if kind == 0:
+            return -(row + 1)
+        if (kind == STRUCT and table_word(start + 1) == fingerprint and table_word(start + 2) == itemsize
+                and table_word(start + 3) == leaves):
+            return row
+    return MISS_FULL
+
+
+@register_jitable
+def store_struct(row, fingerprint, itemsize, leaves, handle):
+    start = row * WORDS
+    set_table_word(start + 1, fingerprint)
+    set_table_word(start + 2, itemsize)
+    set_table_word(start + 3, leaves)
+    set_table_word(start + HANDLE_WORD, handle)
+    set_table_word(start, STRUCT)
+
+
+@register_jitable(inline="always")
+def cached_handle(row):
+    count(HITS)
+    return table_word(row * WORDS + HANDLE_WORD)

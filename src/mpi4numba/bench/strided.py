@@ -1,0 +1,173 @@
+"""``strided``: send one face of a cubic float64 grid, zero-copy vs copying, between 2 ranks.
+
+Run under mpiexec (``mpiexec -n 2 python -m mpi4numba.bench strided``), or without it: it
+then starts that job itself (``-n 2``, NRT statistics on). Ranks 0 and 1 ping-pong each
+face of an ``N x N x N`` grid (``a[0]``, ``a[:, 0]``, ``a[:, :, 0]``) inside ``@numba.njit``:
+
+* zero-copy: the face view itself, described to MPI by a cached derived datatype;
+* copy: ``np.ascontiguousarray(face)`` is sent, and a received face goes into a new
+  contiguous array that is then copied into the grid.
+
+It prints µs per message (median over rounds, min in parentheses), the ratio copy /
+zero-copy, and heap allocations per message counted by Numba's NRT statistics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .latency import _find_mpiexec, under_mpi_launcher
+
+FACES = ("a[0]", "a[:,0]", "a[:,:,0]")
+VARIANTS = ("zero-copy", "copy")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options of ``strided``."""
+    parser = argparse.ArgumentParser(
+        prog=f"{Path(sys.executable).name} -m mpi4numba.bench strided",
+        description="Ping-pong of grid faces: derived datatypes (zero-copy) vs np.ascontiguousarray + send.",
+    )
+    parser.add_argument("--size", type=int, default=256, help="grid edge N (default 256: 512 KiB faces)")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
+    parser.add_argument("--iterations", type=int, default=100, help="round trips per round (default 100)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed round trips first (default 5)")
+    return parser.parse_args(argv)
+
+
+def _kernels() -> dict[str, Callable]:
+    import numba
+
+    import mpi4numba as mpi
+
+    @numba.njit
+    def zero_copy(face, n, rank):
+        peer = 1 - rank
+        start = mpi.wtime()
+        for _ in range(n):
+            if rank == 0:
+                mpi.send(face, peer, 0)
+                mpi.recv(face, peer, 0)
+            else:
+                mpi.recv(face, peer, 0)
+                mpi.send(face, peer, 0)
+        return mpi.wtime() - start
+
+    @numba.njit
+    def copy(face, n, rank):
+        peer = 1 - rank
+        start = mpi.wtime()
+        for _ in range(n):
+            if rank == 0:
+                mpi.send(np.ascontiguousarray(face), peer, 0)
+                incoming = np.empty(face.shape)
+                mpi.recv(incoming, peer, 0)
+                face[...] = incoming
+            else:
+                incoming = np.empty(face.shape)
+                mpi.recv(incoming, peer, 0)
+                face[...] = incoming
+                mpi.send(np.ascontiguousarray(face), peer, 0)
+        return mpi.wtime() - start
+
+    return {"zero-copy": zero_copy, "copy": copy}
+
+
+def _faces(grid: np.ndarray) -> dict[str, np.ndarray]:
+    return {"a[0]": grid[0], "a[:,0]": grid[:, 0], "a[:,:,0]": grid[:, :, 0]}
+
+
+def _allocations(kernel: Callable, face: np.ndarray, rank: int, n: int) -> float | None:
+    """Heap allocations per message: the difference between n and 2n round trips."""
+    import numba
+    from numba.core.runtime import rtsys
+
+    if not numba.config.NRT_STATS:
+        return None
+    counts = []
+    for steps in (n, 2 * n):
+        before = rtsys.get_allocation_stats().alloc
+        kernel(face, steps, rank)
+        counts.append(rtsys.get_allocation_stats().alloc - before)
+    return (counts[1] - counts[0]) / (2 * n)
+
+
+def in_job(options: argparse.Namespace) -> dict[str, Any] | None:
+    """Time every face and variant on ranks 0 and 1; rank 0 returns the results."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    if comm.Get_size() < 2:
+        raise SystemExit("mpi4numba.bench strided: needs 2 processes (mpiexec -n 2)")
+    kernels = _kernels()
+    grid = np.random.default_rng(rank).random((options.size,) * 3)
+    results: dict[str, dict[str, Any]] = {face: {} for face in FACES}
+    if rank < 2:
+        for face_name, face in _faces(grid).items():
+            times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+            for variant in VARIANTS:
+                kernels[variant](face, options.warmup, rank)  # compile, build the cached type
+            for round_ in range(options.repeat):
+                order = VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
+                for variant in order:
+                    elapsed = kernels[variant](face, options.iterations, rank)
+                    times[variant].append(1e6 * elapsed / (2 * options.iterations))
+            for variant in VARIANTS:
+                results[face_name][variant] = times[variant]
+                results[face_name][variant + " allocs"] = _allocations(kernels[variant], face, rank, 10)
+        check = grid.copy() if rank == 0 else None
+        if rank == 0:  # after an even number of round trips every face is rank 0's again
+            assert np.array_equal(check, grid)
+    comm.Barrier()
+    return results if rank == 0 else None
+
+
+def _cell(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} ({min(values):.1f})"
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    """Markdown table: µs per message for both variants, ratio, allocations per message."""
+    head = ["face", "zero-copy µs", "copy µs", "copy/zero-copy", "allocs/msg zero-copy", "allocs/msg copy"]
+    rows = []
+    for face in FACES:
+        r = results[face]
+        ratio = statistics.median(r["copy"]) / statistics.median(r["zero-copy"])
+        allocs = ["n/a" if r[v + " allocs"] is None else f"{r[v + ' allocs']:g}" for v in VARIANTS]
+        rows.append([face, _cell(r["zero-copy"]), _cell(r["copy"]), f"{ratio:.2f}", *allocs])
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" if i else ":" + "-" * (w + 1) for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(head), rule, *(line(row) for row in rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m mpi4numba.bench strided``."""
+    options = parse(argv)
+    if not under_mpi_launcher():
+        command = [_find_mpiexec(), "-n", "2", sys.executable, "-m", "mpi4numba.bench", "strided", *(argv or [])]
+        env = {**os.environ, "NUMBA_NRT_STATS": os.environ.get("NUMBA_NRT_STATS", "1")}
+        return subprocess.run(command, env=env).returncode
+    results = in_job(options)
+    if results is not None:
+        from mpi4py import MPI
+
+        edge = options.size
+        print(f"# mpi4numba strided benchmark: faces of a {edge}x{edge}x{edge} float64 grid "
+              f"({edge * edge * 8 // 1024} KiB each), ping-pong between 2 ranks, {MPI.Get_library_version().splitlines()[0].strip()}")
+        print(f"# µs per message (half round trip), median over {options.repeat} rounds of "
+              f"{options.iterations} round trips (min); allocations per message from NRT statistics")
+        print(table(results), flush=True)
+    return 0
