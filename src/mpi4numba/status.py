@@ -32,7 +32,7 @@ from . import _capi
 from ._api import api
 from ._ccall import predefined
 from ._runtime import ABI, MPI
-from .datatypes import mpi_datatype
+from .datatypes import element_type, mpi_datatype, pair_type
 
 __all__ = ["StatusType", "status_type", "get_count"]
 
@@ -135,8 +135,15 @@ def get_count(status, like):
     """
     if not isinstance(status, StatusType):
         raise TypingError(f"mpi4numba.get_count: status must be a status (mpi4py MPI.Status or mpi4numba), got {status}")
-    name, per_element = mpi_datatype(_element_type(like), "mpi4numba.get_count")
+    dtype = _element_type(like)
+    name, per_element = mpi_datatype(dtype, "mpi4numba.get_count")
     undefined = ABI.UNDEFINED
+
+    if isinstance(dtype, types.Record) and pair_type(dtype) is None:
+        # a struct type's message carries the fields without padding: count in that type
+        if not isinstance(like, types.Array):
+            raise TypingError("mpi4numba.get_count: for a structured dtype pass an array of it as 'like'")
+        return lambda status, like: _capi.MPI_Get_count(status, element_type(like)[0])
 
     if per_element == 1:
         return lambda status, like: _capi.MPI_Get_count(status, predefined(name))
