@@ -78,9 +78,11 @@ def error_class(code):
     """
     integer(code, "error_class", "code")
 
+    err_arg = ERROR_CLASSES["ERR_ARG"]  # an int constant for the compiled code
+
     def impl(code):
         status, error_class = _capi.MPI_Error_class(code)
-        return error_class if status == 0 else ERROR_CLASSES["ERR_ARG"]
+        return error_class if status == 0 else err_arg
 
     return impl
 
