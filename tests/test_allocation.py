@@ -125,3 +125,30 @@ def test_no_heap_allocation_for_strided_and_structured_buffers():
         return rtsys.get_allocation_stats().alloc - before
 
     assert allocations(1) == allocations(101)
+
+
+@numba.njit
+def full_buffer_loop(mine, rows, outgoing, incoming, counts, starts, steps):
+    status = 0
+    for _ in range(steps):
+        status |= mpi.gather(mine, rows[:, :5], 10, 0)
+        status |= mpi.allgather(mine, rows[:, :5], 10)
+        status |= mpi.scatter(rows[:, :5], mine, 10, 0)
+        status |= mpi.alltoall(outgoing[:, ::2], incoming[:, 1::2], 2)
+        status |= mpi.allgatherv(mine[0, :2], rows[:, 5], counts, starts)
+    return status
+
+
+def test_no_heap_allocation_for_strided_full_buffers():
+    if not numba.config.NRT_STATS:
+        pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")
+    args = (np.ones((2, 5)), np.zeros((2 * SIZE, 8)), np.ones((SIZE, 4)), np.zeros((SIZE, 4)),
+            np.full(SIZE, 2, np.int32), np.arange(0, 2 * SIZE, 2, dtype=np.int32))
+    assert full_buffer_loop(*args, 1) == 0
+
+    def allocations(steps):
+        before = rtsys.get_allocation_stats().alloc
+        assert full_buffer_loop(*args, steps) == 0
+        return rtsys.get_allocation_stats().alloc - before
+
+    assert allocations(1) == allocations(101)

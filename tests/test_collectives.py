@@ -152,3 +152,62 @@ def test_strided_own_blocks_use_cached_datatypes():
     mine = np.zeros((8, 2))[::-1, 0]
     assert mpi.scatter(expected, mine, 8, 0) == 0
     np.testing.assert_array_equal(mine, grid[:, 1])
+
+
+def test_strided_full_buffers_in_place_through_block_datatypes():
+    from mpi4numba._typecache import cache_info
+
+    rank, size = mpi.rank(), mpi.size()
+    mine = np.arange(10.0).reshape(2, 5) + 100 * rank
+    everyone = np.concatenate([np.arange(10.0).reshape(2, 5) + 100 * r for r in range(size)])
+    rows = np.full((2 * size, 8), -1.0)  # the blocks land in rows[:, :5]; the rest stays untouched
+    for root in range(size):
+        rows[:] = -1
+        assert mpi.gather(mine, rows[:, :5], 10, root) == 0
+        if rank == root:
+            np.testing.assert_array_equal(rows[:, :5], everyone)
+            assert (rows[:, 5:] == -1).all()
+    before = cache_info()
+    assert mpi.allgather(mine, rows[:, :5], 10) == 0  # the same layout: a cached type, no copy
+    np.testing.assert_array_equal(rows[:, :5], everyone)
+    assert cache_info()["hits"] > before["hits"]
+    stepped = np.zeros(6 * size)
+    stepped[::2] = np.arange(3.0 * size)
+    part = np.zeros((3, 2))[:, 1]
+    assert mpi.scatter(stepped[::2], part, 3, 0) == 0
+    np.testing.assert_array_equal(part, np.arange(3.0 * rank, 3.0 * rank + 3))
+    outgoing = np.zeros((size, 4))
+    outgoing[:, ::2] = np.arange(2.0 * size).reshape(size, 2) + 1000 * rank
+    incoming = np.zeros((size, 4))
+    assert mpi.alltoall(outgoing[:, ::2], incoming[:, 1::2], 2) == 0
+    np.testing.assert_array_equal(incoming[:, 1::2], [[1000 * r + 2 * rank, 1000 * r + 2 * rank + 1] for r in range(size)])
+    assert (incoming[:, ::2] == 0).all()
+    incoming[:, 1::2] = outgoing[:, ::2]
+    assert mpi.alltoall(mpi.IN_PLACE, incoming[:, 1::2], 2) == 0
+    np.testing.assert_array_equal(incoming[:, 1::2], [[1000 * r + 2 * rank, 1000 * r + 2 * rank + 1] for r in range(size)])
+    # v-forms: counts and displacements in whole rows of 3 (units of 3), then in single elements
+    counts = 3 * np.arange(1, size + 1, dtype=np.int32)
+    table = np.full((counts.sum() // 3, 6), -1.0)
+    expected = np.concatenate([np.full(c, 1.0 * r) for r, c in enumerate(counts)])
+    assert mpi.allgatherv(np.full(counts[rank], 1.0 * rank), table[:, :3], counts) == 0
+    np.testing.assert_array_equal(table[:, :3].ravel(), expected)
+    assert (table[:, 3:] == -1).all()
+    table[:] = -1
+    if rank == 0:
+        table[:, 3:] = expected.reshape(-1, 3)
+    back = np.zeros(counts[rank])
+    assert mpi.scatterv(table[:, 3:], counts, None, back, 0) == 0
+    np.testing.assert_array_equal(back, np.full(counts[rank], 1.0 * rank))
+    ones = np.ones(size, np.int32)
+    column = np.zeros((size, 2))
+    assert mpi.gatherv(np.array([7.0 + rank]), column[:, 1], ones, None, 0) == 0
+    if rank == 0:
+        np.testing.assert_array_equal(column, np.c_[np.zeros(size), 7.0 + np.arange(size)])
+    received = np.zeros((size, 3))
+    assert mpi.alltoallv(np.arange(2.0 * size)[::2] + 10 * rank, ones, None, received[:, 2], ones, None) == 0
+    np.testing.assert_array_equal(received[:, 2], 10.0 * np.arange(size) + 2 * rank)
+    # blocks of one element in rows of 3 that start mid-row: no unit fits, so a copy is used
+    odd = np.full((size, 4), -1.0)
+    assert mpi.allgather(np.array([rank + 0.5]), odd[:, :3], 1) == 0
+    np.testing.assert_array_equal(odd[:, :3].ravel()[:size], np.arange(size) + 0.5)
+    assert (odd[:, 3] == -1).all()

@@ -30,3 +30,18 @@ def test_uncaught_exception_on_one_rank_aborts_the_job():
     done = mpiexec(2, "-c", code, timeout=120)
     assert done.returncode != 0
     assert "[rank 1]" in done.stderr and "boom on one rank" in done.stderr
+
+
+@pytest.mark.parametrize("first", ["import mpi4numba as mpi; from mpi4py import MPI",
+                                   "from mpi4py import MPI; import mpi4numba as mpi"])
+def test_a_communicator_is_the_first_thing_njit_code_sees(first):
+    code = (f"{first}; import numba, numpy as np\n"
+            "@numba.njit\n"
+            "def total(comm):\n"
+            "    out = np.zeros(1)\n"
+            "    mpi.allreduce(np.ones(1), out, comm=comm)\n"
+            "    return comm.size, out[0]\n"
+            "print(*total(MPI.COMM_WORLD))\n")
+    done = mpiexec(2, "-c", code, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "2.0"] * 2

@@ -16,9 +16,10 @@ import importlib
 from typing import Any
 
 from ._abi import mpich as _names_only  # the names of error classes (values come with MPI)
-from ._initialize import THREAD_LEVELS, configure_mpi4py, set_thread_level
+from ._initialize import THREAD_LEVELS, configure_mpi4py, register_communicator_typing, set_thread_level
 
 configure_mpi4py()
+register_communicator_typing()
 
 __version__ = "0.1.0"
 
@@ -67,6 +68,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'mpi4numba' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    importlib.import_module(f"{__name__}.comm")  # the Numba typing of mpi4py communicators
     globals()[name] = value
     return value
 

@@ -9,9 +9,13 @@ problem) and returns the implementation. ``@api`` then
   docstring, so the routine is also callable from Python, and its ``.py_func`` (plain
   Python) reaches the same compiled implementation.
 
-Everything is inlined at Numba IR level (``inline="always"``) into the caller's function,
-so a call costs what the C call costs: no nested calls, and the reference-count updates
-Numba would do at each call boundary are pruned.
+The implementation is compiled as a function of its own and LLVM inlines it (and the
+helpers it calls) into the caller's machine code, so a call costs what the C call costs.
+Inlining at Numba IR level instead (``inline="always"``) gives the same machine code but
+re-runs Numba's passes at every call site: it made compiling a function that calls
+``allreduce`` several times slower, so it is used only where it changes semantics (stack
+scratch that must live in the caller's frame) or where the reference counting of arrays
+passed between functions would show in the cost of a call (the reductions' helpers).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from numba.extending import NativeValue, models, overload, register_jitable, reg
 from . import _capi
 from ._commtype import comm_handle
 from ._runtime import ABI, MPI
-from .datatypes import element_type
+from .datatypes import block_datatype, buffer, element_type
 
 IN_PLACE = MPI.IN_PLACE
 # MPI_IN_PLACE of the running ABI as an unsigned address, like ``array.ctypes.data``
@@ -60,7 +60,7 @@ def contiguous(data):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-@overload(contiguous, inline="always")
+@overload(contiguous)
 def _contiguous_impl(data):
     """``data`` itself if C-contiguous, else a C-ordered copy (results are copied back)."""
     if data.layout == "C":
@@ -78,7 +78,7 @@ def whole_strided(data, count):  # pragma: no cover - replaced by the overload b
     raise NotImplementedError
 
 
-@overload(whole_strided, inline="always")
+@overload(whole_strided)
 def _whole_strided_impl(data, count):
     """Whether ``data`` is a non-contiguous array whose block is all of it: then a derived
     datatype describes it to MPI and nothing is copied."""
@@ -87,7 +87,7 @@ def _whole_strided_impl(data, count):
     return lambda data, count: data.size == count and data.size > 0 and not data.flags.c_contiguous
 
 
-@register_jitable(inline="always")
+@register_jitable
 def copy_back_prefix(destination, source, count):
     """Write the first ``count`` C-order elements of contiguous ``source`` into ``destination``."""
     flat = source.ravel()
@@ -99,14 +99,14 @@ def copy_back_prefix(destination, source, count):
         i += 1
 
 
-@register_jitable(inline="always")
+@register_jitable
 def copy_back(recv_data, target, elements):
     """Results received into a temporary go back to the caller's (non-contiguous) array."""
     if target.ctypes.data != recv_data.ctypes.data:
         copy_back_prefix(recv_data, target, elements)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def blocks(send_data, recv_data, count):
     """C-ordered send and receive buffers, the datatype, and the MPI count of ``count`` elements."""
     source = contiguous(send_data)
@@ -115,19 +115,19 @@ def blocks(send_data, recv_data, count):
     return source, target, datatype, count * per_element
 
 
-@register_jitable(inline="always")
+@register_jitable
 def element_address(array, index):
     """Address of element ``index`` (in C order) of a C-contiguous array, unsigned."""
     return array.ctypes.data + np.uint64(index) * np.uint64(array.itemsize)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def rank_size(comm):
     handle = comm_handle(comm)
     return _capi.MPI_Comm_rank(handle)[1], _capi.MPI_Comm_size(handle)[1]
 
 
-@register_jitable(inline="always")
+@register_jitable
 def element_datatype(data):
     """``(datatype, derived)`` with one MPI element per array element (S<n>: a contiguous type)."""
     datatype, per_element = element_type(data)
@@ -145,7 +145,7 @@ def c_ints(values):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-@overload(c_ints, inline="always")
+@overload(c_ints)
 def _c_ints_impl(values):
     """Counts/displacements as a C ``int`` array: int32 arrays as they are, others converted."""
     if not isinstance(values, types.Array) or not isinstance(values.dtype, types.Integer) or values.ndim != 1:
@@ -167,7 +167,7 @@ def displacements_or_default(counts, displacements):  # pragma: no cover - repla
     raise NotImplementedError
 
 
-@overload(displacements_or_default, inline="always")
+@overload(displacements_or_default)
 def _displacements_impl(counts, displacements):
     """Given displacements as C ints, or (None) the blocks packed one after the other."""
     if isinstance(displacements, (types.NoneType, types.Omitted)):
@@ -182,7 +182,7 @@ def _displacements_impl(counts, displacements):
     return lambda counts, displacements: c_ints(displacements)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def check_layout(counts, displacements, size, capacity, what):
     """Every block ``[displacement, displacement + count)`` lies inside ``capacity`` elements."""
     if counts.size < size or displacements.size < size:
@@ -195,3 +195,104 @@ def check_layout(counts, displacements, size, capacity, what):
 def require_cells(value, where: str, what: str) -> None:
     if not isinstance(value, types.Array) or not isinstance(value.dtype, types.Integer):
         raise TypingError(f"mpi4numba.{where}: {what} must be an integer array, got {value}")
+
+
+def full_buffer(data, granularity, significant):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(full_buffer)
+def _full_buffer_impl(data, granularity, significant):
+    """A collective's buffer whose blocks are whole multiples of ``granularity`` elements, as
+    ``(array, datatype, derived, divisor, per_unit, spacing)``: MPI sees ``k`` elements
+    starting at element ``i`` (multiples of ``granularity``) as ``k // divisor * per_unit``
+    elements of ``datatype`` at ``array.ctypes.data + i // divisor * spacing``. ``array``
+    is ``data`` itself unless ``data`` had to be copied (then results are copied back
+    with :func:`copy_back`). Nothing is built for a buffer that is not ``significant``
+    (a non-root's)."""
+
+    def contiguous(data, granularity, significant):
+        datatype, per_element = element_type(data)
+        return data, datatype, False, 1, per_element, data.itemsize
+
+    if data.layout == "C":
+        return contiguous
+
+    def any_layout(data, granularity, significant):
+        datatype, per_element = element_type(data)
+        if not significant or data.flags.c_contiguous or data.size == 0:
+            return data, datatype, False, 1, per_element, data.itemsize
+        if granularity == data.size:  # one block, all of the array: its own strided type
+            _, n, whole, derived = buffer(data, "mpi4numba")
+            return data, whole, derived, data.size, n, 0
+        block, derived, elements, spacing = block_datatype(data, granularity)
+        if elements > 0:
+            return data, block, derived, elements, 1, spacing
+        return np.ascontiguousarray(data), datatype, False, 1, per_element, data.itemsize
+
+    return any_layout
+
+
+@register_jitable
+def mpi_count(view, elements):
+    """The MPI count of ``elements`` elements of a :func:`full_buffer` view."""
+    return elements // view[3] * view[4]
+
+
+@register_jitable
+def block_address(view, index):
+    """The address of element ``index`` (the start of a block) of a :func:`full_buffer` view."""
+    return view[0].ctypes.data + np.uint64(index // view[3]) * np.uint64(view[5])
+
+
+@register_jitable
+def _common_divisor(sizes, offsets):
+    """The greatest common divisor of every count and displacement (0 if all are 0)."""
+    g = 0
+    for values in (sizes, offsets):
+        for i in range(values.size):
+            a, b = g, abs(values[i])
+            while b:
+                a, b = b, a % b
+            g = a
+    return g
+
+
+@register_jitable
+def _in_units(values, elements):
+    scaled = np.empty_like(values)
+    for i in range(values.size):
+        scaled[i] = values[i] // elements
+    return scaled
+
+
+@register_jitable
+def _element_view(data):
+    datatype, derived = element_datatype(data)
+    return data, datatype, derived, 1, 1, data.itemsize
+
+
+def full_buffer_v(data, sizes, offsets, significant):  # pragma: no cover - replaced by the overload below
+    raise NotImplementedError
+
+
+@overload(full_buffer_v)
+def _full_buffer_v_impl(data, sizes, offsets, significant):
+    """:func:`full_buffer` for the blocks of a v-collective (C ``int`` counts and
+    displacements, one MPI element per array element): ``(view, sizes, offsets)``, with
+    the counts and displacements in units of the view's datatype."""
+
+    if data.layout == "C":
+        return lambda data, sizes, offsets, significant: (_element_view(data), sizes, offsets)
+
+    def any_layout(data, sizes, offsets, significant):
+        if not significant or data.flags.c_contiguous or data.size == 0:
+            return _element_view(data), sizes, offsets
+        block, derived, elements, spacing = block_datatype(data, _common_divisor(sizes, offsets))
+        if elements == 1:
+            return (data, block, derived, 1, 1, spacing), sizes, offsets
+        if elements > 1:
+            return (data, block, derived, elements, 1, spacing), _in_units(sizes, elements), _in_units(offsets, elements)
+        return _element_view(np.ascontiguousarray(data)), sizes, offsets
+
+    return any_layout

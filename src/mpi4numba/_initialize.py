@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.util
 import os
 import sys
+from typing import Any
 
 THREAD_LEVEL_ENV = "MPI4NUMBA_THREAD_LEVEL"
 THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
@@ -74,3 +78,42 @@ def configure_mpi4py() -> None:
     import mpi4py
 
     mpi4py.rc.thread_level = requested_thread_level()
+
+
+class _TypingAfterMPI4PY:
+    """Import hook: once ``mpi4py.MPI`` is loaded, teach Numba to type its communicators.
+
+    An mpi4py communicator passed to an njit function is typed before the function's body
+    (and so before any mpi4numba routine) is looked at; its Numba type and attributes are
+    registered by ``mpi4numba.comm``, which needs ``mpi4py.MPI`` (an initialised MPI).
+    Importing it right after mpi4py's module keeps ``import mpi4numba`` free of MPI.
+    """
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != "mpi4py.MPI":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return loader.create_module(spec)
+
+            def exec_module(self, module: Any) -> None:
+                loader.exec_module(module)
+                if "mpi4numba._runtime" not in sys.modules:  # else mpi4numba itself is importing MPI
+                    importlib.import_module("mpi4numba.comm")
+
+        spec.loader = Loader()
+        return spec
+
+
+def register_communicator_typing() -> None:
+    """Make mpi4py communicators typeable in njit code as soon as mpi4py.MPI exists."""
+    if "mpi4py.MPI" in sys.modules:
+        importlib.import_module("mpi4numba.comm")
+    elif not any(isinstance(finder, _TypingAfterMPI4PY) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _TypingAfterMPI4PY())

@@ -56,7 +56,7 @@ def large_datatype(base, count, chunk=CHUNK):
     return whole
 
 
-@register_jitable(inline="always")
+@register_jitable
 def slices(count):
     """Number of slices of at most ``INT_MAX`` elements a reduction of ``count`` runs in
     (1 wherever the library takes 64-bit counts)."""

@@ -11,7 +11,9 @@ A row is ``[kind, word1 .. word(3 + 2 * MAX_NDIM), handle]``:
 
 * strided types: kind 1, ``base handle, elements per item, ndim, shape..., strides...``;
 * struct types: kind 2, ``dtype fingerprint, itemsize, leaf count`` (the fingerprint is a
-  hash of the dtype's layout computed at compile time: stable across processes).
+  hash of the dtype's layout computed at compile time: stable across processes);
+* resized types: kind 3, ``handle of a cached type, extent in bytes`` (the block of a
+  full-size collective buffer, repeated at a fixed spacing).
 
 Lookup is a hash of the key words and linear probing over a few rows: no allocation, no
 lock. A key that finds no free row within the probe window (or has more than
@@ -36,7 +38,7 @@ SLOTS = 1024  # a power of two
 PROBES = 8
 WORDS = 4 + 2 * MAX_NDIM + 1
 HANDLE_WORD = WORDS - 1
-STRIDED, STRUCT = 1, 2
+STRIDED, STRUCT, RESIZED = 1, 2, 3
 MISS_FULL = -(SLOTS + 1)  # lookup result: no row free for this key
 
 _TABLE = np.zeros(SLOTS * WORDS, np.int64)
@@ -125,7 +127,7 @@ def count(typingctx, which):
     return types.none(which), codegen
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _mix(h, word):
     h = (h ^ word) * 0x100000001B3
     return h ^ (h >> 29)
@@ -200,7 +202,31 @@ def store_struct(row, fingerprint, itemsize, leaves, handle):
     set_table_word(start, STRUCT)
 
 
-@register_jitable(inline="always")
+@register_jitable
+def find_resized(inner, extent):
+    """Like :func:`find_strided`, for ``inner`` resized to ``extent`` bytes."""
+    h = _mix(_mix(-2401053089408754003, inner), extent)
+    for probe in range(PROBES):
+        row = (h + probe) & (SLOTS - 1)
+        start = row * WORDS
+        kind = table_word(start)
+        if kind == 0:
+            return -(row + 1)
+        if kind == RESIZED and table_word(start + 1) == inner and table_word(start + 2) == extent:
+            return row
+    return MISS_FULL
+
+
+@register_jitable
+def store_resized(row, inner, extent, handle):
+    start = row * WORDS
+    set_table_word(start + 1, inner)
+    set_table_word(start + 2, extent)
+    set_table_word(start + HANDLE_WORD, handle)
+    set_table_word(start, RESIZED)
+
+
+@register_jitable
 def cached_handle(row):
     count(HITS)
     return table_word(row * WORDS + HANDLE_WORD)

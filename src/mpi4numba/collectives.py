@@ -5,11 +5,16 @@ arguments; each returns MPI's status code. Counts and displacements are in eleme
 the arrays' dtype, given as integer arrays with one entry per process; displacements
 may be ``None`` for blocks packed one after the other. Problems that only one process
 can see (a buffer too short for its blocks) raise ``ValueError`` on that process before
-the call, so the job fails loudly rather than hanging or truncating. A process's own
-block that is a whole non-contiguous array (``recv_data`` of scatter(v), ``send_data`` of
-gather(v) and allgather(v), ``data`` of bcast) is described by a cached derived datatype
-and not copied; other non-contiguous buffers (the root's full-size buffer, alltoall(v))
-are copied into a temporary for the call.
+the call, so the job fails loudly rather than hanging or truncating.
+
+Buffers need not be contiguous, and non-contiguous ones are not copied where MPI can
+address them in place: a process's own block that is a whole strided array (``data`` of
+bcast, ``recv_data`` of scatter(v), ``send_data`` of gather(v)) is one element of a
+cached derived datatype; a buffer of several blocks (the root's full buffer, both
+buffers of alltoall(v), the receive buffer of allgather(v)) is a sequence of equal units
+at one spacing, such as the rows of ``a[:, :5]`` or the elements of ``x[::2]``, when every
+count and displacement is a whole number of units. Other layouts (blocks starting in
+the middle of a row, negative steps inside a row) are copied into a temporary.
 
 ``IN_PLACE`` (mpi4py's ``MPI.IN_PLACE``) may replace the send buffer of gather(v) and
 allgather(v) and the receive buffer of scatter(v): each process's own block then stays
@@ -29,21 +34,20 @@ from . import _capi
 from ._api import api
 from ._buffers import (
     IN_PLACE_ADDRESS,
-    blocks,
+    block_address,
     c_ints,
     check_layout,
-    contiguous,
     copy_back,
     displacements_or_default,
-    element_address,
-    element_datatype,
+    full_buffer,
+    full_buffer_v,
     is_in_place,
+    mpi_count,
     rank_size,
-    whole_strided,
 )
 from ._commtype import comm_handle
 from ._validate import array, integer, same_dtype
-from .datatypes import buffer, element_type, release
+from .datatypes import buffer, release
 
 __all__ = ["barrier", "bcast", "scatter", "gather", "allgather", "scatterv", "gatherv", "allgatherv",
            "alltoall", "alltoallv"]
@@ -120,11 +124,12 @@ def scatter(send_data, recv_data, count, root, comm=None):
             rank, size = rank_size(comm)
             if send_data.size < count * size:
                 raise ValueError("mpi4numba.scatter: with IN_PLACE, send_data needs count * size elements")
-            source, target, datatype, n = blocks(send_data, send_data, count)
-            mine = element_address(source, rank * count)
-            receive = IN_PLACE_ADDRESS if rank == root else mine
-            code = _capi.MPI_Scatter(source.ctypes.data, n, datatype, receive, n, datatype, root, comm_handle(comm))
-            copy_back(send_data, source, count * size)
+            full = full_buffer(send_data, count, True)
+            n = mpi_count(full, count)
+            receive = IN_PLACE_ADDRESS if rank == root else block_address(full, rank * count)
+            code = _capi.MPI_Scatter(full[0].ctypes.data, n, full[1], receive, n, full[1], root, comm_handle(comm))
+            copy_back(send_data, full[0], count * size)
+            release(full[1], full[2])
             return code
 
         return in_place
@@ -135,17 +140,13 @@ def scatter(send_data, recv_data, count, root, comm=None):
             raise ValueError("mpi4numba.scatter: recv_data has fewer than count elements")
         if rank == root and send_data.size < count * size:
             raise ValueError("mpi4numba.scatter: send_data on root has fewer than count * size elements")
-        if whole_strided(recv_data, count):
-            source = contiguous(send_data)
-            datatype, per_element = element_type(source)
-            address, n, r_type, derived = buffer(recv_data, "mpi4numba.scatter")
-            code = _capi.MPI_Scatter(source.ctypes.data, count * per_element, datatype, address, n, r_type, root,
-                                     comm_handle(comm))
-            release(r_type, derived)
-            return code
-        source, target, datatype, n = blocks(send_data, recv_data, count)
-        code = _capi.MPI_Scatter(source.ctypes.data, n, datatype, target.ctypes.data, n, datatype, root, comm_handle(comm))
-        copy_back(recv_data, target, count)
+        full = full_buffer(send_data, count, rank == root)
+        mine = full_buffer(recv_data, count, True)
+        code = _capi.MPI_Scatter(full[0].ctypes.data, mpi_count(full, count), full[1], mine[0].ctypes.data,
+                                 mpi_count(mine, count), mine[1], root, comm_handle(comm))
+        copy_back(recv_data, mine[0], count)
+        release(full[1], full[2])
+        release(mine[1], mine[2])
         return code
 
     return impl
@@ -169,11 +170,12 @@ def gather(send_data, recv_data, count, root, comm=None):
             rank, size = rank_size(comm)
             if recv_data.size < count * size:
                 raise ValueError("mpi4numba.gather: with IN_PLACE, recv_data needs count * size elements")
-            source, target, datatype, n = blocks(recv_data, recv_data, count)
-            mine = element_address(target, rank * count)
-            send = IN_PLACE_ADDRESS if rank == root else mine
-            code = _capi.MPI_Gather(send, n, datatype, target.ctypes.data, n, datatype, root, comm_handle(comm))
-            copy_back(recv_data, target, count * size)
+            full = full_buffer(recv_data, count, True)
+            n = mpi_count(full, count)
+            send = IN_PLACE_ADDRESS if rank == root else block_address(full, rank * count)
+            code = _capi.MPI_Gather(send, n, full[1], full[0].ctypes.data, n, full[1], root, comm_handle(comm))
+            copy_back(recv_data, full[0], count * size)
+            release(full[1], full[2])
             return code
 
         return in_place
@@ -184,20 +186,14 @@ def gather(send_data, recv_data, count, root, comm=None):
             raise ValueError("mpi4numba.gather: send_data has fewer than count elements")
         if rank == root and recv_data.size < count * size:
             raise ValueError("mpi4numba.gather: recv_data on root has fewer than count * size elements")
-        if whole_strided(send_data, count):
-            target = contiguous(recv_data)
-            datatype, per_element = element_type(target)
-            address, n, s_type, derived = buffer(send_data, "mpi4numba.gather")
-            code = _capi.MPI_Gather(address, n, s_type, target.ctypes.data, count * per_element, datatype, root,
-                                    comm_handle(comm))
-            release(s_type, derived)
-            if rank == root:
-                copy_back(recv_data, target, count * size)
-            return code
-        source, target, datatype, n = blocks(send_data, recv_data, count)
-        code = _capi.MPI_Gather(source.ctypes.data, n, datatype, target.ctypes.data, n, datatype, root, comm_handle(comm))
+        mine = full_buffer(send_data, count, True)
+        full = full_buffer(recv_data, count, rank == root)
+        code = _capi.MPI_Gather(mine[0].ctypes.data, mpi_count(mine, count), mine[1], full[0].ctypes.data,
+                                mpi_count(full, count), full[1], root, comm_handle(comm))
         if rank == root:
-            copy_back(recv_data, target, count * size)
+            copy_back(recv_data, full[0], count * size)
+        release(mine[1], mine[2])
+        release(full[1], full[2])
         return code
 
     return impl
@@ -215,25 +211,34 @@ def allgather(send_data, recv_data, count, comm=None):
     (0, True)
     """
     integer(count, "allgather", "count")
-    send_in_place = _arrays("allgather", send_data, recv_data, True, False) == "send"
+    if _arrays("allgather", send_data, recv_data, True, False) == "send":
+
+        def in_place(send_data, recv_data, count, comm=None):
+            size = rank_size(comm)[1]
+            if recv_data.size < count * size:
+                raise ValueError("mpi4numba.allgather: recv_data has fewer than count * size elements")
+            full = full_buffer(recv_data, count, True)
+            n = mpi_count(full, count)
+            code = _capi.MPI_Allgather(IN_PLACE_ADDRESS, n, full[1], full[0].ctypes.data, n, full[1], comm_handle(comm))
+            copy_back(recv_data, full[0], count * size)
+            release(full[1], full[2])
+            return code
+
+        return in_place
 
     def impl(send_data, recv_data, count, comm=None):
         size = rank_size(comm)[1]
         if recv_data.size < count * size:
             raise ValueError("mpi4numba.allgather: recv_data has fewer than count * size elements")
-        if not send_in_place and whole_strided(send_data, count):
-            target = contiguous(recv_data)
-            datatype, per_element = element_type(target)
-            address, n, s_type, derived = buffer(send_data, "mpi4numba.allgather")
-            code = _capi.MPI_Allgather(address, n, s_type, target.ctypes.data, count * per_element, datatype,
-                                       comm_handle(comm))
-            release(s_type, derived)
-            copy_back(recv_data, target, count * size)
-            return code
-        source, target, datatype, n = _send_blocks(send_data, recv_data, count)
-        send = IN_PLACE_ADDRESS if send_in_place else source.ctypes.data
-        code = _capi.MPI_Allgather(send, n, datatype, target.ctypes.data, n, datatype, comm_handle(comm))
-        copy_back(recv_data, target, count * size)
+        if send_data.size < count:
+            raise ValueError("mpi4numba.allgather: send_data has fewer than count elements")
+        mine = full_buffer(send_data, count, True)
+        full = full_buffer(recv_data, count, True)
+        code = _capi.MPI_Allgather(mine[0].ctypes.data, mpi_count(mine, count), mine[1], full[0].ctypes.data,
+                                   mpi_count(full, count), full[1], comm_handle(comm))
+        copy_back(recv_data, full[0], count * size)
+        release(mine[1], mine[2])
+        release(full[1], full[2])
         return code
 
     return impl
@@ -250,39 +255,37 @@ def alltoall(send_data, recv_data, count, comm=None):
     0
     """
     integer(count, "alltoall", "count")
-    send_in_place = _arrays("alltoall", send_data, recv_data, True, False) == "send"
+    if _arrays("alltoall", send_data, recv_data, True, False) == "send":
+
+        def in_place(send_data, recv_data, count, comm=None):
+            size = rank_size(comm)[1]
+            if recv_data.size < count * size:
+                raise ValueError("mpi4numba.alltoall: recv_data has fewer than count * size elements")
+            full = full_buffer(recv_data, count, True)
+            n = mpi_count(full, count)
+            code = _capi.MPI_Alltoall(IN_PLACE_ADDRESS, n, full[1], full[0].ctypes.data, n, full[1], comm_handle(comm))
+            copy_back(recv_data, full[0], count * size)
+            release(full[1], full[2])
+            return code
+
+        return in_place
 
     def impl(send_data, recv_data, count, comm=None):
         size = rank_size(comm)[1]
         if recv_data.size < count * size:
             raise ValueError("mpi4numba.alltoall: recv_data has fewer than count * size elements")
-        source, target, datatype, n = _send_blocks(send_data, recv_data, count)
-        send = IN_PLACE_ADDRESS if send_in_place else source.ctypes.data
-        code = _capi.MPI_Alltoall(send, n, datatype, target.ctypes.data, n, datatype, comm_handle(comm))
-        copy_back(recv_data, target, count * size)
+        if send_data.size < count * size:
+            raise ValueError("mpi4numba.alltoall: send_data has fewer than count * size elements")
+        source = full_buffer(send_data, count, True)
+        target = full_buffer(recv_data, count, True)
+        code = _capi.MPI_Alltoall(source[0].ctypes.data, mpi_count(source, count), source[1], target[0].ctypes.data,
+                                  mpi_count(target, count), target[1], comm_handle(comm))
+        copy_back(recv_data, target[0], count * size)
+        release(source[1], source[2])
+        release(target[1], target[2])
         return code
 
     return impl
-
-
-def _send_blocks(send_data, recv_data, count):  # pragma: no cover - replaced below
-    raise NotImplementedError
-
-
-def _send_blocks_typing(send_data, recv_data, count):
-    """Like ``blocks`` but ``send_data`` may be IN_PLACE (then it stands for ``recv_data``)."""
-    if is_in_place(send_data):
-        return lambda send_data, recv_data, count: blocks(recv_data, recv_data, count)
-
-    def checked(send_data, recv_data, count):
-        if send_data.size < count:
-            raise ValueError("mpi4numba: send_data has fewer elements than its block")
-        return blocks(send_data, recv_data, count)
-
-    return checked
-
-
-overload(_send_blocks, inline="always")(_send_blocks_typing)
 
 
 def _vector(where: str, counts, displacements) -> None:
@@ -313,14 +316,12 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
             sizes = c_ints(counts)
             offsets = displacements_or_default(sizes, displacements)
             check_layout(sizes, offsets, size, send_data.size, "mpi4numba.scatterv: a block lies outside send_data")
-            source = contiguous(send_data)
-            datatype, derived = element_datatype(source)
-            mine = element_address(source, offsets[rank])
-            receive = IN_PLACE_ADDRESS if rank == root else mine
-            code = _capi.MPI_Scatterv(source.ctypes.data, sizes.ctypes.data, offsets.ctypes.data, datatype,
-                                      receive, sizes[rank], datatype, root, comm_handle(comm))
-            copy_back(send_data, source, send_data.size)
-            release(datatype, derived)
+            full, units, starts = full_buffer_v(send_data, sizes, offsets, True)
+            receive = IN_PLACE_ADDRESS if rank == root else block_address(full, offsets[rank])
+            code = _capi.MPI_Scatterv(full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
+                                      receive, units[rank], full[1], root, comm_handle(comm))
+            copy_back(send_data, full[0], send_data.size)
+            release(full[1], full[2])
             return code
 
         return in_place
@@ -333,21 +334,13 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
             check_layout(sizes, offsets, size, send_data.size, "mpi4numba.scatterv: a block lies outside send_data")
         if recv_data.size < sizes[rank]:
             raise ValueError("mpi4numba.scatterv: recv_data has fewer than counts[rank] elements")
-        datatype, derived = element_datatype(recv_data)
-        if whole_strided(recv_data, sizes[rank]):
-            source = contiguous(send_data)
-            address, n, r_type, r_derived = buffer(recv_data, "mpi4numba.scatterv")
-            code = _capi.MPI_Scatterv(source.ctypes.data, sizes.ctypes.data, offsets.ctypes.data, datatype,
-                                      address, n, r_type, root, comm_handle(comm))
-            release(r_type, r_derived)
-            release(datatype, derived)
-            return code
-        source = contiguous(send_data)
-        target = contiguous(recv_data)
-        code = _capi.MPI_Scatterv(source.ctypes.data, sizes.ctypes.data, offsets.ctypes.data, datatype,
-                                  target.ctypes.data, sizes[rank], datatype, root, comm_handle(comm))
-        copy_back(recv_data, target, sizes[rank])
-        release(datatype, derived)
+        full, units, starts = full_buffer_v(send_data, sizes, offsets, rank == root)
+        mine = full_buffer(recv_data, sizes[rank], True)
+        code = _capi.MPI_Scatterv(full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
+                                  mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], root, comm_handle(comm))
+        copy_back(recv_data, mine[0], sizes[rank])
+        release(full[1], full[2])
+        release(mine[1], mine[2])
         return code
 
     return impl
@@ -367,36 +360,39 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
     """
     _vector("gatherv", counts, displacements)
     integer(root, "gatherv", "root")
-    send_in_place = _arrays("gatherv", send_data, recv_data, True, False) == "send"
+    if _arrays("gatherv", send_data, recv_data, True, False) == "send":
+
+        def in_place(send_data, recv_data, counts, displacements, root, comm=None):
+            rank, size = rank_size(comm)
+            sizes = c_ints(counts)
+            offsets = displacements_or_default(sizes, displacements)
+            check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.gatherv: a block lies outside recv_data")
+            full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
+            send = IN_PLACE_ADDRESS if rank == root else block_address(full, offsets[rank])
+            code = _capi.MPI_Gatherv(send, units[rank], full[1], full[0].ctypes.data, units.ctypes.data,
+                                     starts.ctypes.data, full[1], root, comm_handle(comm))
+            copy_back(recv_data, full[0], recv_data.size)
+            release(full[1], full[2])
+            return code
+
+        return in_place
 
     def impl(send_data, recv_data, counts, displacements, root, comm=None):
         rank, size = rank_size(comm)
         sizes = c_ints(counts)
         offsets = displacements_or_default(sizes, displacements)
-        if rank == root or send_in_place:
-            check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.gatherv: a block lies outside recv_data")
-        datatype, derived = element_datatype(recv_data)
-        if not send_in_place and whole_strided(send_data, sizes[rank]):
-            target = contiguous(recv_data)
-            address, n, s_type, s_derived = buffer(send_data, "mpi4numba.gatherv")
-            code = _capi.MPI_Gatherv(address, n, s_type, target.ctypes.data, sizes.ctypes.data,
-                                     offsets.ctypes.data, datatype, root, comm_handle(comm))
-            release(s_type, s_derived)
-            if rank == root:
-                copy_back(recv_data, target, recv_data.size)
-            release(datatype, derived)
-            return code
-        source, target, _, _ = _send_blocks(send_data, recv_data, sizes[rank])
-        if send_in_place:
-            mine = element_address(target, offsets[rank])
-            send = IN_PLACE_ADDRESS if rank == root else mine
-        else:
-            send = source.ctypes.data
-        code = _capi.MPI_Gatherv(send, sizes[rank], datatype, target.ctypes.data, sizes.ctypes.data,
-                                 offsets.ctypes.data, datatype, root, comm_handle(comm))
         if rank == root:
-            copy_back(recv_data, target, recv_data.size)
-        release(datatype, derived)
+            check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.gatherv: a block lies outside recv_data")
+        if send_data.size < sizes[rank]:
+            raise ValueError("mpi4numba.gatherv: send_data has fewer than counts[rank] elements")
+        mine = full_buffer(send_data, sizes[rank], True)
+        full, units, starts = full_buffer_v(recv_data, sizes, offsets, rank == root)
+        code = _capi.MPI_Gatherv(mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], full[0].ctypes.data,
+                                 units.ctypes.data, starts.ctypes.data, full[1], root, comm_handle(comm))
+        if rank == root:
+            copy_back(recv_data, full[0], recv_data.size)
+        release(mine[1], mine[2])
+        release(full[1], full[2])
         return code
 
     return impl
@@ -414,29 +410,36 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     (0, True)
     """
     _vector("allgatherv", counts, displacements)
-    send_in_place = _arrays("allgatherv", send_data, recv_data, True, False) == "send"
+    if _arrays("allgatherv", send_data, recv_data, True, False) == "send":
+
+        def in_place(send_data, recv_data, counts, displacements=None, comm=None):
+            size = rank_size(comm)[1]
+            sizes = c_ints(counts)
+            offsets = displacements_or_default(sizes, displacements)
+            check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.allgatherv: a block lies outside recv_data")
+            full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
+            code = _capi.MPI_Allgatherv(IN_PLACE_ADDRESS, 0, full[1], full[0].ctypes.data, units.ctypes.data,
+                                        starts.ctypes.data, full[1], comm_handle(comm))
+            copy_back(recv_data, full[0], recv_data.size)
+            release(full[1], full[2])
+            return code
+
+        return in_place
 
     def impl(send_data, recv_data, counts, displacements=None, comm=None):
         rank, size = rank_size(comm)
         sizes = c_ints(counts)
         offsets = displacements_or_default(sizes, displacements)
         check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.allgatherv: a block lies outside recv_data")
-        datatype, derived = element_datatype(recv_data)
-        if not send_in_place and whole_strided(send_data, sizes[rank]):
-            target = contiguous(recv_data)
-            address, n, s_type, s_derived = buffer(send_data, "mpi4numba.allgatherv")
-            code = _capi.MPI_Allgatherv(address, n, s_type, target.ctypes.data, sizes.ctypes.data,
-                                        offsets.ctypes.data, datatype, comm_handle(comm))
-            release(s_type, s_derived)
-            copy_back(recv_data, target, recv_data.size)
-            release(datatype, derived)
-            return code
-        source, target, _, _ = _send_blocks(send_data, recv_data, sizes[rank])
-        send = IN_PLACE_ADDRESS if send_in_place else source.ctypes.data
-        code = _capi.MPI_Allgatherv(send, sizes[rank], datatype, target.ctypes.data, sizes.ctypes.data,
-                                    offsets.ctypes.data, datatype, comm_handle(comm))
-        copy_back(recv_data, target, recv_data.size)
-        release(datatype, derived)
+        if send_data.size < sizes[rank]:
+            raise ValueError("mpi4numba.allgatherv: send_data has fewer than counts[rank] elements")
+        mine = full_buffer(send_data, sizes[rank], True)
+        full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
+        code = _capi.MPI_Allgatherv(mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], full[0].ctypes.data,
+                                    units.ctypes.data, starts.ctypes.data, full[1], comm_handle(comm))
+        copy_back(recv_data, full[0], recv_data.size)
+        release(mine[1], mine[2])
+        release(full[1], full[2])
         return code
 
     return impl
@@ -459,41 +462,41 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
     """
     send_in_place = _arrays("alltoallv", send_data, recv_data, True, False) == "send"
     _vector("alltoallv", recv_counts, recv_displacements)
-    if not send_in_place:
-        _vector("alltoallv", send_counts, send_displacements)
+    if send_in_place:
+
+        def in_place(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements,
+                     comm=None):
+            size = rank_size(comm)[1]
+            sizes = c_ints(recv_counts)
+            offsets = displacements_or_default(sizes, recv_displacements)
+            check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.alltoallv: a block lies outside recv_data")
+            full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
+            code = _capi.MPI_Alltoallv(IN_PLACE_ADDRESS, units.ctypes.data, starts.ctypes.data, full[1],
+                                       full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
+                                       comm_handle(comm))
+            copy_back(recv_data, full[0], recv_data.size)
+            release(full[1], full[2])
+            return code
+
+        return in_place
+    _vector("alltoallv", send_counts, send_displacements)
 
     def impl(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm=None):
         size = rank_size(comm)[1]
         r_sizes = c_ints(recv_counts)
         r_offsets = displacements_or_default(r_sizes, recv_displacements)
         check_layout(r_sizes, r_offsets, size, recv_data.size, "mpi4numba.alltoallv: a block lies outside recv_data")
-        s_sizes, s_offsets, source = _alltoallv_send(send_data, send_counts, send_displacements, r_sizes, r_offsets, size)
-        target = contiguous(recv_data)
-        datatype, derived = element_datatype(target)
-        send = IN_PLACE_ADDRESS if send_in_place else source.ctypes.data
-        code = _capi.MPI_Alltoallv(send, s_sizes.ctypes.data, s_offsets.ctypes.data, datatype, target.ctypes.data,
-                                   r_sizes.ctypes.data, r_offsets.ctypes.data, datatype, comm_handle(comm))
-        copy_back(recv_data, target, recv_data.size)
-        release(datatype, derived)
-        return code
-
-    return impl
-
-
-def _alltoallv_send(send_data, send_counts, send_displacements, r_sizes, r_offsets, size):  # pragma: no cover
-    raise NotImplementedError
-
-
-@overload(_alltoallv_send, inline="always")
-def _alltoallv_send_typing(send_data, send_counts, send_displacements, r_sizes, r_offsets, size):
-    """Send counts, displacements and C-ordered buffer (IN_PLACE: the receive layout)."""
-    if is_in_place(send_data):
-        return lambda send_data, send_counts, send_displacements, r_sizes, r_offsets, size: (r_sizes, r_offsets, r_sizes)
-
-    def regular(send_data, send_counts, send_displacements, r_sizes, r_offsets, size):
         s_sizes = c_ints(send_counts)
         s_offsets = displacements_or_default(s_sizes, send_displacements)
         check_layout(s_sizes, s_offsets, size, send_data.size, "mpi4numba.alltoallv: a block lies outside send_data")
-        return s_sizes, s_offsets, contiguous(send_data)
+        source, s_units, s_starts = full_buffer_v(send_data, s_sizes, s_offsets, True)
+        target, r_units, r_starts = full_buffer_v(recv_data, r_sizes, r_offsets, True)
+        code = _capi.MPI_Alltoallv(source[0].ctypes.data, s_units.ctypes.data, s_starts.ctypes.data, source[1],
+                                   target[0].ctypes.data, r_units.ctypes.data, r_starts.ctypes.data, target[1],
+                                   comm_handle(comm))
+        copy_back(recv_data, target[0], recv_data.size)
+        release(source[1], source[2])
+        release(target[1], target[2])
+        return code
 
-    return regular
+    return impl

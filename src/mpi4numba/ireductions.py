@@ -29,7 +29,7 @@ __all__ = ["ireduce", "iallreduce", "iscan", "iexscan", "ireduce_scatter_block"]
 _ALLREDUCE, _REDUCE, _SCAN, _EXSCAN = range(4)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _start_reduction(kind, send, target, recvobj, count, operator, root, comm, request):
     datatype, _ = element_type(recvobj)
     op, handle, slot = op_handle(operator), comm_handle(comm), request.ctypes.data
@@ -46,7 +46,7 @@ def _reduction(sendobj, recvobj, operator, root, comm, kind):  # pragma: no cove
     raise NotImplementedError
 
 
-@overload(_reduction, inline="always")
+@overload(_reduction)
 def _reduction_impl(sendobj, recvobj, operator, root, comm, kind):
     """Start a reduction of ``sendobj`` (scalar, C-contiguous array or IN_PLACE)."""
     for value in (sendobj, recvobj):
@@ -179,7 +179,7 @@ def _scatter_source(sendobj, recvobj, size):  # pragma: no cover - replaced belo
     raise NotImplementedError
 
 
-@overload(_scatter_source, inline="always")
+@overload(_scatter_source)
 def _scatter_source_impl(sendobj, recvobj, size):
     """(send address, elements per block) of reduce_scatter_block (IN_PLACE: recvobj's)."""
     if is_in_place(sendobj):

@@ -50,7 +50,7 @@ __all__ = ["ibarrier", "ibcast", "igather", "iscatter", "iallgather", "ialltoall
            "iallgatherv", "ialltoallv"]
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _posted(code, request):
     if code != 0:
         request[0] = predefined("REQUEST_NULL")
@@ -61,7 +61,7 @@ def _dense(data, message):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-@overload(_dense, prefer_literal=True, inline="always")
+@overload(_dense, prefer_literal=True)
 def _dense_impl(data, message):
     """Raise ``ValueError(message)`` unless ``data`` is C-contiguous (checked when compiling
     where the layout tells; a C-contiguous copy would not do: MPI works on the buffer later)."""
@@ -82,7 +82,7 @@ def _block(data, count):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-@overload(_block, inline="always")
+@overload(_block)
 def _block_impl(data, count):
     """``(address, count, datatype, derived)`` for one block of ``count`` elements: the first
     ``count`` of a C-contiguous array, or all of a strided one (through a derived type)."""
@@ -229,7 +229,7 @@ def _send_block(send_data, recv_data, count, needed):  # pragma: no cover - repl
     raise NotImplementedError
 
 
-@overload(_send_block, inline="always")
+@overload(_send_block)
 def _send_block_impl(send_data, recv_data, count, needed):
     """The send side of allgather/alltoall(v): IN_PLACE, or ``needed`` elements' block."""
     if is_in_place(send_data):
@@ -312,7 +312,7 @@ def ialltoall(send_data, recv_data, count, comm=None):
     return impl
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _layout(counts, displacements, size, capacity, significant, what):
     """Counts and displacements as C ints; where ``significant``, every block must lie in
     ``capacity`` elements (``what`` says where)."""
@@ -449,7 +449,7 @@ def _send_layout(send_data, send_counts, send_displacements, r_sizes, r_offsets,
     raise NotImplementedError
 
 
-@overload(_send_layout, inline="always")
+@overload(_send_layout)
 def _send_layout_impl(send_data, send_counts, send_displacements, r_sizes, r_offsets, size):
     """alltoallv's send counts, displacements and address (IN_PLACE: the receive layout)."""
     if is_in_place(send_data):

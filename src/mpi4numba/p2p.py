@@ -121,14 +121,14 @@ def _request_slot(request, where: str):
 
 
 _new_request = _python_entry("_new_request")
-overload(_new_request, inline="always")(lambda request: _request_slot(request, "p2p"))
+overload(_new_request)(lambda request: _request_slot(request, "p2p"))
 
 def _request_starter(start_call, label: str):
     """The body shared by routines that start a request on a buffer (``MPI_Isend``,
     ``MPI_Irecv``, ``MPI_Issend``, ``MPI_Send_init``, ``MPI_Recv_init``): the request goes
     into ``request`` (allocated if None) and is ``REQUEST_NULL`` if MPI refused."""
 
-    @register_jitable(inline="always")
+    @register_jitable
     def start(data, peer, tag, comm, request):
         request = _new_request(request)
         address, count, datatype, derived = buffer(data, label)

@@ -38,7 +38,7 @@ __all__ = ["RequestType", "request_array", "wait", "waitall", "waitany", "test",
            "start", "startall", "cancel", "request_free"]
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _nulls_for_zeros(requests):
     null = predefined("REQUEST_NULL")
     for i in range(requests.size):
@@ -183,23 +183,23 @@ def wait(request):
     return impl
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _waitall(count, address):
     return _capi.MPI_Waitall(count, address)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _waitany(count, address):
     return _capi.MPI_Waitany(count, address)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _testall(count, address):
     code, flag = _capi.MPI_Testall(count, address)
     return code, flag != 0
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _testany(count, address):
     code, index, flag = _capi.MPI_Testany(count, address)
     return code, flag != 0, index
@@ -301,7 +301,7 @@ def start(request):
     return impl
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _startall(count, address):
     return _capi.MPI_Startall(count, address)
 
@@ -326,7 +326,7 @@ def startall(requests):
     return _completion("startall", requests, _startall)
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _is_null(request):
     return np.intp(request[0]) == predefined("REQUEST_NULL")
 

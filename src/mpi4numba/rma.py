@@ -47,7 +47,7 @@ def _check_operator(where: str, operator) -> None:
         raise TypingError(f"mpi4numba.{where}: operator must be an mpi4numba.Operator, got {operator}")
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _target(origin):
     """(count, datatype) of the contiguous target region matching ``origin``."""
     datatype, per_element = element_type(origin)
@@ -193,7 +193,7 @@ def _element_address(value, like):  # pragma: no cover - replaced by the overloa
     raise NotImplementedError
 
 
-@overload(_element_address, inline="always")
+@overload(_element_address, inline="always")  # the stack copy must live in the caller's frame
 def _element_address_impl(value, like):
     """Address of one element: a scalar's stack copy in ``like``'s dtype (in the caller's
     frame: this is inlined), or an array's first element (which must exist)."""

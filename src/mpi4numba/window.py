@@ -66,7 +66,7 @@ __all__ = ["WinType", "win_create", "win_allocate", "win_allocate_shared", "win_
            "MODE_NOSUCCEED"]
 
 
-@register_jitable(inline="always")
+@register_jitable
 def live_handle(win):
     """The window's handle, or 0 if it was freed (or never created)."""
     handle = window_handle(win)
@@ -79,7 +79,7 @@ def _unit(disp_unit, itemsize):  # pragma: no cover - replaced by the overload b
     raise NotImplementedError
 
 
-@overload(_unit, inline="always")
+@overload(_unit)
 def _unit_impl(disp_unit, itemsize):
     if isinstance(disp_unit, (types.NoneType, types.Omitted)):
         return lambda disp_unit, itemsize: itemsize
@@ -91,7 +91,7 @@ def _check_disp_unit(disp_unit, where: str) -> None:
         integer(disp_unit, where, "disp_unit")
 
 
-@register_jitable(inline="always")
+@register_jitable
 def _finish(code, handle, base):
     """The new window (WIN_NULL if creation failed), switched to MPI_ERRORS_RETURN."""
     if code != 0:
