@@ -143,3 +143,184 @@ def test_inplace_rejects_bad_arguments() -> None:
     done = subprocess.run([sys.executable, "-m", "mpi4numba.bench", "inplace", "--repeat", "0"],
                           capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT)
     assert done.returncode == 2 and "--repeat must be at least 1" in done.stderr
+
+
+# --- ringtest, pingpong, pi, startup ---
+
+BENCH = [sys.executable, "-m", "mpi4numba.bench"]
+RING_LINE = re.compile(r"time for (\d+) loops = (\S+) seconds \((\d+) processes, (\d+) bytes\)")
+PINGPONG_HEADER = ["# MPI PingPong Test", "# Size [B]  Bandwidth [MB/s] | Time Mean [s] \u00b1 StdDev [s]  Samples"]
+PINGPONG_LINE = re.compile(r" *(\d+) +(\d+\.\d\d|inf) \| (\d\.\d{7}e[+-]\d\d) \u00b1 (\d\.\d{4}e[+-]\d\d) +(\d+)")
+PI_ROW = re.compile(r" *(\d+) +(\S+) +(\d+\.\d{6}) +(\d+\.\d{6}) +(\d+\.\d\d|\d\.\de[+-]\d\d) +(\d\.\de[+-]\d\d)")
+STARTUP_CELL = re.compile(r"\d+\.\d{3} \(\d+\.\d{3}\)")
+
+
+@pytest.fixture(scope="module")
+def numba_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One Numba cache for these tests: the kernels compile once (seconds), not in every job."""
+    return str(tmp_path_factory.mktemp("numba-cache"))
+
+
+def _mpirun(cache: str, np_: int, *args: str, reference: bool = False) -> subprocess.CompletedProcess:
+    """``mpiexec -n np_`` running ``python -m mpi4numba.bench`` (mpi4py.bench if ``reference``)."""
+    module = "mpi4py.bench" if reference else "mpi4numba.bench"
+    command = [MPIEXEC, "-n", str(np_), sys.executable, "-m", module, *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**_env(), "NUMBA_CACHE_DIR": cache, "MPIEXEC_TIMEOUT": "240"})
+    assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def _refused(args: list[str], message: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a command that must stop at once with exit status 2 and one error line naming ``message``."""
+    done = subprocess.run([*BENCH, *args], capture_output=True, text=True, timeout=120, env=env or _env(), cwd=ROOT)
+    assert done.returncode == 2, (args, done.stdout, done.stderr)
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0], (args, done.stderr)
+    assert done.stdout == ""
+    return done
+
+
+@pytest.mark.parametrize("np_", [1, 2, 3])
+def test_ringtest_output(np_: int, numba_cache: str) -> None:
+    done = _mpirun(numba_cache, np_, "ringtest", "-n", "64", "-s", "2", "-l", "20")
+    match = RING_LINE.fullmatch(done.stdout.rstrip("\n"))
+    assert match, done.stdout
+    loops, seconds, processes, nbytes = match.groups()
+    assert (loops, processes, nbytes) == ("20", str(np_), "64") and float(seconds) >= 0
+
+
+def test_ringtest_same_format_as_mpi4py(numba_cache: str) -> None:
+    options = ["ringtest", "-n", "8", "-l", "5"]
+    ours = _mpirun(numba_cache, 2, *options).stdout
+    reference = _mpirun(numba_cache, 2, *options, reference=True).stdout
+    assert RING_LINE.sub("", ours) == RING_LINE.sub("", reference) == "\n"
+    assert RING_LINE.match(ours).group(1, 3, 4) == RING_LINE.match(reference).group(1, 3, 4)
+
+
+def test_ringtest_quiet_at_a_thread_level(numba_cache: str) -> None:
+    assert _mpirun(numba_cache, 2, "ringtest", "-q", "--thread-level", "single", "-l", "3").stdout == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-l", "0"], "-l/--loop must be at least 1"),
+    (["-s", "x"], "invalid int value"),
+])
+def test_ringtest_rejects_bad_arguments(args: list[str], message: str) -> None:
+    _refused(["ringtest", *args], message)
+
+
+def _pingpong_rows(stdout: str) -> list[tuple[str, ...]]:
+    lines = stdout.splitlines()
+    assert lines[:2] == PINGPONG_HEADER, stdout
+    rows = [PINGPONG_LINE.fullmatch(line) for line in lines[2:]]
+    assert all(rows), stdout
+    return [row.groups() for row in rows]
+
+
+@pytest.mark.parametrize("np_", [1, 2, 3])
+def test_pingpong_output(np_: int, numba_cache: str) -> None:
+    done = _mpirun(numba_cache, np_, "pingpong", "-n", "4096", "-s", "2", "-l", "20", "--large-size", "1024",
+                   "--skip-large", "1", "--loop-large", "5")
+    rows = _pingpong_rows(done.stdout)
+    assert [int(row[0]) for row in rows] == [1 << i for i in range(13)]
+    assert [int(row[4]) for row in rows] == [20] * 11 + [5] * 2  # fewer trips above --large-size
+    for nbytes, bandwidth, mean, stdev, _ in rows:
+        assert float(mean) > 0 and float(stdev) >= 0
+        if bandwidth != "inf":  # MB/s from the rounded mean: agrees to its 8 digits
+            assert float(bandwidth) == pytest.approx(int(nbytes) / float(mean) / 1e6, rel=1e-6, abs=0.01)
+
+
+def test_pingpong_same_format_as_mpi4py(numba_cache: str) -> None:
+    options = ["pingpong", "-m", "4", "-n", "64", "-s", "1", "-l", "10"]
+    ours = _pingpong_rows(_mpirun(numba_cache, 2, *options).stdout)
+    reference = _pingpong_rows(_mpirun(numba_cache, 2, *options, reference=True).stdout)
+    assert [(row[0], row[4]) for row in ours] == [(row[0], row[4]) for row in reference]
+
+
+def test_pingpong_without_header_and_stats(numba_cache: str) -> None:
+    done = _mpirun(numba_cache, 1, "pingpong", "-n", "16", "-l", "5", "--no-header", "--no-stats")
+    assert [line.split()[0] for line in done.stdout.splitlines()] == ["1", "2", "4", "8", "16"]
+    assert all(re.fullmatch(r" *\d+ +(\d+\.\d\d|inf)", line) for line in done.stdout.splitlines()), done.stdout
+    assert _mpirun(numba_cache, 2, "pingpong", "-q", "-n", "16", "-l", "5").stdout == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-p"], "-p/--pickle is not supported"),
+    (["-a", "none"], "--array none is not supported"),
+    (["-m", "5", "-n", "6"], "no power of two between"),
+    (["-l", "0"], "--loop must be at least 1"),
+])
+def test_pingpong_rejects_bad_arguments(args: list[str], message: str) -> None:
+    _refused(["pingpong", *args], message)
+
+
+@pytest.mark.parametrize("np_", [1, 2, 3])
+def test_pi_table(np_: int, numba_cache: str) -> None:
+    from mpi4numba.bench.pi import tolerance
+
+    done = _mpirun(numba_cache, np_, "pi", "--intervals", "1000", "--calls", "1,10", "--repeat", "1")
+    lines = done.stdout.splitlines()
+    processes = "1 process" if np_ == 1 else f"{np_} processes"
+    assert re.match(rf"# pi by the midpoint rule over 1000 intervals, {processes}, MPI thread level "
+                    r"(single|funneled|serialized|multiple), ", lines[0]), done.stdout
+    assert lines[2].split() == ["calls", "intervals/call", "mpi4numba", "[s]", "mpi4py", "[s]",
+                                "mpi4py/mpi4numba", "pi", "error"]
+    rows = [PI_ROW.fullmatch(line) for line in lines[3:]]
+    assert len(rows) == 2 and all(rows), done.stdout
+    assert [row.group(1) for row in rows] == ["1", "10"]
+    for row in rows:
+        assert float(row.group(5)) > 0 and float(row.group(6)) <= tolerance(1000)
+    assert "pi: 2/2" in done.stderr  # progress goes to stderr
+
+
+def test_pi_plot(tmp_path: Path, numba_cache: str) -> None:
+    pytest.importorskip("matplotlib")
+    figure = tmp_path / "ratio.png"
+    _mpirun(numba_cache, 2, "pi", "--intervals", "1000", "--calls", "1,10,100", "--repeat", "1", "--plot", str(figure))
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pi_plot_without_matplotlib(tmp_path: Path) -> None:
+    (tmp_path / "matplotlib").mkdir()
+    (tmp_path / "matplotlib" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    env = {**_env(), "PYTHONPATH": os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    _refused(["pi", "--plot", str(tmp_path / "ratio.png")], "--plot needs matplotlib", env=env)
+    assert not (tmp_path / "ratio.png").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--calls", "1,x"], "--calls must be comma-separated integers"),
+    (["--intervals", "10", "--calls", "100"], "--calls values must lie between 1 and --intervals (10)"),
+    (["--repeat", "0"], "--repeat must be at least 1"),
+])
+def test_pi_rejects_bad_arguments(args: list[str], message: str) -> None:
+    _refused(["pi", *args], message)
+
+
+def test_startup_cold_and_warm(tmp_path: Path) -> None:
+    raw = tmp_path / "startup.json"
+    done = _run([*BENCH, "startup", "-n", "2", "--json", str(raw)], timeout=600)
+    assert done.stdout.startswith("# mpi4numba start-up: 2 processes per job, MPI thread level "), done.stdout
+    rows = _table(done.stdout)
+    assert list(rows) == ["step", "import numpy", "import numba", "import mpi4numba",
+                          "MPI init (from mpi4py import MPI)", "mpi4numba routines (bind libmpi)",
+                          "step(): compile (cold) / cache load (warm)", "step(): first call", "total"], done.stdout
+    for label, cells in list(rows.items())[1:]:
+        assert len(cells) == 2 and all(STARTUP_CELL.fullmatch(cell) for cell in cells), (label, cells)
+    jobs = json.loads(raw.read_text())["jobs"]
+    assert [len(jobs[job]["ranks"]) for job in ("cold", "warm")] == [2, 2]
+    assert all(r["cache_misses"] == 1 and r["cache_hits"] == 0 for r in jobs["cold"]["ranks"])
+    assert all(r["cache_hits"] == 1 and r["cache_misses"] == 0 for r in jobs["warm"]["ranks"])
+    compile_ = {job: max(r["seconds"]["compile"] for r in jobs[job]["ranks"]) for job in ("cold", "warm")}
+    assert compile_["cold"] > compile_["warm"], compile_
+
+
+def test_startup_refuses_to_run_under_mpiexec() -> None:
+    done = subprocess.run([MPIEXEC, "-n", "2", *BENCH, "startup"], capture_output=True, text=True, timeout=120,
+                          env=_env(), cwd=ROOT)
+    assert done.returncode == 2 and done.stderr.count("run it without mpiexec") == 1, done.stderr
+
+
+def test_startup_rejects_bad_arguments() -> None:
+    _refused(["startup", "-n", "0"], "-n/--np must be at least 1")

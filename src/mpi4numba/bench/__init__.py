@@ -22,6 +22,11 @@ from pathlib import Path
 
 COMMANDS = {
     "helloworld": "Hello, World! from every process, in rank order",
+    "ringtest": "time a message passed around a ring of processes",
+    "pingpong": "ping-pong round trips between two processes over a range of sizes",
+    "pi": "the pi example: allreduce inside njit vs mpi4py outside, sweeping calls per interval",
+    "suite": "OSU-style latency, bandwidth and collective latency: C, mpi4numba, mpi4py, numba-mpi",
+    "startup": "import time, cold JIT compile time and warm cache load time, per rank",
     "latency": "latency of MPI operations from C, mpi4numba and mpi4py",
     "strided": "sending grid faces: derived datatypes vs copies",
     "inplace": "allreduce with IN_PLACE vs out of place, from njit code",

@@ -1,0 +1,184 @@
+"""``python -m mpi4numba script.py | -m module | -c code | - [args]``: run a program so
+that a failure on any rank ends the whole MPI job instead of hanging it.
+
+The program runs as ``__main__`` with ``sys.argv`` and ``sys.path[0]`` set as ``python``
+would set them. MPI is not initialised here beforehand, so the program can still choose
+its thread level (:func:`mpi4numba.set_thread_level`).
+
+If the program raises on a rank of a job of several processes, that rank prints the
+traceback with every line labelled ``[rank N]`` and calls ``MPI_Abort`` on
+``COMM_WORLD``: the other ranks may be blocked in a collective waiting for it.
+``SystemExit(0)``/``SystemExit(None)`` end normally; any other exit status aborts too,
+with that status. ``MPI4NUMBA_ABORT_ON_ERROR=0`` keeps the report but skips the abort,
+as it does for mpi4numba's exception hook (see :mod:`mpi4numba._runtime`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import importlib.util
+import os
+import runpy
+import sys
+import traceback
+import types
+from typing import Any
+
+from . import _launchers
+
+ABORT_ENV = "MPI4NUMBA_ABORT_ON_ERROR"
+# A rank that fails before MPI_Init initialises MPI only to abort the job. If the other
+# ranks never initialise MPI, that initialisation cannot complete (it waits for them at
+# the launcher); this watchdog then ends the process with status 1 instead.
+INIT_WATCHDOG_S = 60.0
+
+
+def _world() -> tuple[int, int, Any]:
+    """(rank, size, mpi4py's MPI module if MPI is usable) as seen now, without initialising MPI."""
+    MPI = sys.modules.get("mpi4py.MPI")
+    if MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized():
+        return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size(), MPI
+    launch = _launchers.detect_launch()
+    return launch.rank or 0, launch.size or 1, None
+
+
+def _exit_status(code: object) -> int:
+    """The process exit status ``sys.exit(code)`` gives, printing a message code as Python does."""
+    if code is None:
+        return 0
+    if isinstance(code, int):  # bool too
+        return int(code)
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def _trimmed(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback without the frames of this runner and runpy (as ``python script.py`` shows it)."""
+    hidden = {os.path.normcase(__file__), os.path.normcase(runpy.__file__)}
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if os.path.normcase(name) not in hidden and not name.startswith("<frozen runpy"):
+            break
+        tb = tb.tb_next
+    return tb
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken stream must not stop the abort
+            stream.flush()
+
+
+def end_job(status: int, reason: str, text: str = "") -> int:
+    """Report a failure of this rank and abort the MPI job if it has several processes.
+
+    ``text`` (a traceback) is printed with each line labelled by the rank. Returns
+    ``status`` when there is nothing to abort (one process, or aborting switched off).
+
+    >>> from mpi4numba._run import end_job
+    >>> end_job(3, "exited with status 3")  # one process: just the status
+    3
+    """
+    rank, size, MPI = _world()
+    if size <= 1:
+        sys.stderr.write(text)
+        _flush()
+        return status
+    abort = os.environ.get(ABORT_ENV, "1") != "0"
+    header = f"{reason}, aborting the MPI job:" if abort else f"{reason}:"
+    label = f"[rank {rank}] "
+    lines = [header, *text.splitlines()] if text else [header.rstrip(":")]
+    sys.stderr.write("".join(f"{label}{line}\n" for line in lines))
+    _flush()  # MPI_Abort kills the process: Python's buffers would be lost
+    if not abort:
+        return status
+    if MPI is None:
+        if "mpi4py.MPI" in sys.modules and sys.modules["mpi4py.MPI"].Is_finalized():
+            return status  # too late to abort; the launcher sees the status
+        devnull = open(os.devnull, "w")  # noqa: SIM115 (kept open for the watchdog thread)
+        faulthandler.dump_traceback_later(INIT_WATCHDOG_S, exit=True, file=devnull)
+        from mpi4py import MPI  # initialises MPI, joining the ranks that are waiting for this one
+
+        if not MPI.Is_initialized():  # the program had turned mpi4py's initialisation off
+            MPI.Init()
+    MPI.COMM_WORLD.Abort(status if 0 < status < 256 else 1)
+    return status  # not reached: MPI_Abort does not return
+
+
+def _run_code(source: str, filename: str, argv0: str, args: list[str]) -> None:
+    """Run ``source`` as ``python -c`` / ``python -`` does: in a fresh ``__main__`` module."""
+    sys.argv[:] = [argv0, *args]
+    code = compile(source, filename, "exec")
+    main = types.ModuleType("__main__")
+    main.__builtins__ = __builtins__  # type: ignore[attr-defined]
+    previous = sys.modules.get("__main__")
+    sys.modules["__main__"] = main  # for pickle & co., as runpy does for scripts
+    try:
+        exec(code, main.__dict__)
+    finally:
+        if previous is not None:
+            sys.modules["__main__"] = previous
+
+
+def _run_path(path: str, args: list[str]) -> None:
+    sys.argv[:] = [path, *args]
+    if os.path.isfile(path) and not getattr(sys.flags, "safe_path", False) and not sys.flags.isolated:
+        # python puts the script's (symlink-resolved) directory first on the path
+        sys.path[0] = os.path.dirname(os.path.realpath(path))
+    runpy.run_path(path, run_name="__main__")
+
+
+def _run_module(name: str, args: list[str]) -> None:
+    sys.argv[:] = [name, *args]  # runpy replaces argv[0] with the module's file, as python -m does
+    runpy.run_module(name, run_name="__main__", alter_sys=True)
+
+
+def check_target(kind: str, target: str) -> str | None:
+    """Why ``target`` cannot run (as python words it), or None. Failing the same way on every
+    rank before MPI starts ends the job by itself, so this needs no abort.
+
+    >>> check_target("path", "/nonexistent.py")
+    "can't open file '/nonexistent.py': [Errno 2] No such file or directory"
+    """
+    if kind == "path" and not os.path.exists(target):
+        return f"can't open file {target!r}: [Errno 2] No such file or directory"
+    if kind == "module":
+        try:
+            if importlib.util.find_spec(target) is None:
+                return f"No module named {target}"
+        except (ImportError, ValueError):
+            return None  # a failing parent package: reported with its traceback when run
+    return None
+
+
+def run(kind: str, target: str, args: list[str]) -> int:
+    """Run a program and return its exit status; a failure on one rank aborts the job.
+
+    ``kind`` is ``"path"`` (a script, directory or zip file), ``"module"`` (``-m``),
+    ``"command"`` (``-c``) or ``"stdin"`` (``-``).
+
+    >>> from mpi4numba._run import run
+    >>> run("command", "import sys; print(sys.argv)", ["a", "b"])
+    ['-c', 'a', 'b']
+    0
+    """
+    try:
+        if kind == "path":
+            _run_path(target, args)
+        elif kind == "module":
+            _run_module(target, args)
+        elif kind == "command":
+            _run_code(target, "<string>", "-c", args)
+        else:
+            _run_code(sys.stdin.read(), "<stdin>", "-", args)
+    except SystemExit as exc:
+        status = _exit_status(exc.code)
+        return 0 if status == 0 else end_job(status, f"exited with status {status}")
+    except BaseException as exc:  # noqa: BLE001 (KeyboardInterrupt too: every rank must stop)
+        status = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        text = "".join(traceback.format_exception(type(exc), exc, _trimmed(exc.__traceback__)))
+        return end_job(status, "unhandled exception", text)
+    finally:
+        _flush()
+    return 0

@@ -1,0 +1,188 @@
+"""``startup``: import time, cold JIT compile time and warm cache load time, per rank.
+
+Run it without mpiexec; it is a launcher::
+
+    python -m mpi4numba.bench startup [-n 2] [--json FILE]
+
+It runs two ``mpiexec -n N`` jobs on one fresh, empty ``NUMBA_CACHE_DIR``. In each, every
+rank times, from a fresh interpreter: ``import numpy``, ``import numba``, ``import
+mpi4numba`` (which does not initialise MPI), MPI initialisation (``from mpi4py import
+MPI``), loading mpi4numba's routines (binding libmpi), then getting a machine-code
+version of ``_startup_kernel.step`` (an ``@njit(cache=True)`` function calling sendrecv,
+allreduce and bcast) and its first call. In the first (cold) job that is a full compile
+that writes the cache; in the second (warm) job it is a load from that cache. It prints
+the slowest rank's seconds (fastest in parentheses) for both jobs. Imports in the first
+job may also pay for a cold operating-system file cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .latency import MARKER, _find_mpiexec, _run_job, under_mpi_launcher
+
+# timed in a fresh interpreter before anything else is imported; then the worker takes over
+WORKER_CODE = """\
+import time
+marks = [time.perf_counter()]
+import numpy
+marks.append(time.perf_counter())
+import numba
+marks.append(time.perf_counter())
+import mpi4numba
+marks.append(time.perf_counter())
+from mpi4py import MPI
+marks.append(time.perf_counter())
+from mpi4numba.bench.startup import worker
+worker(marks)
+"""
+STEPS = {  # key -> label, in the order they run
+    "numpy": "import numpy",
+    "numba": "import numba",
+    "mpi4numba": "import mpi4numba",
+    "mpi_init": "MPI init (from mpi4py import MPI)",
+    "routines": "mpi4numba routines (bind libmpi)",
+    "compile": "step(): compile (cold) / cache load (warm)",
+    "first_call": "step(): first call",
+    "total": "total",
+}
+JOBS = ("cold", "warm")
+_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options of ``startup``."""
+    parser = argparse.ArgumentParser(
+        prog=f"{Path(sys.executable).name} -m mpi4numba.bench startup",
+        description="Import time, cold JIT compile time and warm Numba-cache load time, per rank "
+                    "(a launcher: run it without mpiexec).",
+    )
+    parser.add_argument("-n", "--np", type=int, default=2, help="processes per job (default 2)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per job (default 300)")
+    parser.add_argument("--json", metavar="FILE", help="write every rank's timings to FILE")
+    options = parser.parse_args(argv)
+    if options.np < 1:
+        parser.error("-n/--np must be at least 1")
+    if options.timeout <= 0:
+        parser.error("--timeout must be positive")
+    return options
+
+
+# --- inside a job, in the interpreter WORKER_CODE started ---
+
+def worker(marks: list[float]) -> None:
+    """Time the rest of the start-up on this rank; rank 0 prints every rank's record."""
+    import numba
+    import numpy as np
+    from mpi4py import MPI
+
+    import mpi4numba
+
+    start = time.perf_counter()
+    mpi4numba.sendrecv, mpi4numba.allreduce, mpi4numba.bcast  # noqa: B018  (loads the routines)
+    routines = time.perf_counter() - start
+    from ._startup_kernel import step
+
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    u = np.arange(8.0)
+    comm.Barrier()  # the compile is local: start it together, time it alone
+    start = time.perf_counter()
+    step.compile((numba.typeof(u), numba.typeof(rank), numba.typeof(size)))
+    compile_ = time.perf_counter() - start
+    comm.Barrier()
+    start = time.perf_counter()
+    status, total = step(u, rank, size)
+    first_call = time.perf_counter() - start
+    if status != 0 or total != size * (u.sum() + u[0] + u[-1]):
+        raise RuntimeError(f"mpi4numba.bench startup: step() gave status {status}, sum {total}")
+    names = ("numpy", "numba", "mpi4numba", "mpi_init")
+    seconds = {name: b - a for name, a, b in zip(names, marks, marks[1:])}
+    seconds.update(routines=routines, compile=compile_, first_call=first_call)
+    seconds["total"] = sum(seconds.values())
+    stats = step.stats
+    record = {"seconds": seconds, "cache_hits": sum(stats.cache_hits.values()),
+              "cache_misses": sum(stats.cache_misses.values())}
+    records = comm.gather(record, root=0)
+    if rank == 0:
+        print(MARKER + json.dumps({
+            "size": size, "thread_level": mpi4numba.THREAD_LEVELS[mpi4numba.query_thread()],
+            "library": " ".join(MPI.Get_library_version().split("\n", 1)[0].split()), "ranks": records,
+        }), flush=True)
+
+
+# --- launcher ---
+
+def launch(options: argparse.Namespace) -> dict[str, Any]:
+    """Run the cold and the warm job on a fresh cache directory; their rank-0 records."""
+    cache = tempfile.mkdtemp(prefix="mpi4numba-startup-")
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache, "MPIEXEC_TIMEOUT": str(max(1, round(options.timeout)))}
+    command = [_find_mpiexec(), "-n", str(options.np), sys.executable, "-c", WORKER_CODE]
+    jobs = {}
+    try:
+        for number, job in enumerate(JOBS, 1):
+            print(f"startup: job {number}/{len(JOBS)} ({job} cache) ...", file=sys.stderr, flush=True)
+            jobs[job] = _run_job(command, env, options.timeout + 10)  # mpiexec's own limit first
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    cold_hits = sum(r["cache_hits"] for r in jobs["cold"]["ranks"])
+    warm_misses = sum(r["cache_misses"] for r in jobs["warm"]["ranks"])
+    if cold_hits or warm_misses:  # then the numbers would not be what the table says
+        raise RuntimeError("the warm job did not load step() from the cache the cold job wrote "
+                           f"(cold job cache hits: {cold_hits}, warm job cache misses: {warm_misses})")
+    return jobs
+
+
+def _cell(values: list[float]) -> str:
+    return f"{max(values):.3f} ({min(values):.3f})"
+
+
+def table(jobs: dict[str, Any]) -> str:
+    """Markdown table: per step the slowest rank's seconds (fastest) in each job."""
+    head = ["step", *(f"{job} job, s" for job in JOBS)]
+    rows = [[label, *(_cell([r["seconds"][key] for r in jobs[job]["ranks"]]) for job in JOBS)]
+            for key, label in STEPS.items()]
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" if i else ":" + "-" * (w + 1) for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(head), rule, *(line(row) for row in rows)])
+
+
+def report(options: argparse.Namespace, jobs: dict[str, Any]) -> None:
+    """Print the header and the table; write the JSON file if asked."""
+    info = jobs["cold"]
+    processes = f"{info['size']} process" + ("es" if info["size"] != 1 else "")
+    print(f"# mpi4numba start-up: {processes} per job, MPI thread level {info['thread_level']}, {info['library']}")
+    print("# seconds per rank from a fresh interpreter, slowest rank (fastest); cold job: empty "
+          "NUMBA_CACHE_DIR, warm job: the cache the cold job wrote")
+    print(table(jobs), flush=True)
+    if options.json:
+        Path(options.json).write_text(json.dumps({"options": vars(options), "jobs": jobs}, indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m mpi4numba.bench startup``."""
+    options = parse(argv)
+    if under_mpi_launcher():
+        if all(os.environ.get(name, "0") == "0" for name in _RANK_VARIABLES):  # say it once
+            print("mpi4numba.bench startup: it starts its own mpiexec jobs; run it without mpiexec "
+                  "(use -n for the number of processes)", file=sys.stderr)
+        return 2
+    try:
+        report(options, launch(options))
+    except RuntimeError as exc:
+        print(f"mpi4numba.bench startup: {exc}", file=sys.stderr)
+        return 1
+    return 0
