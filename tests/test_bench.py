@@ -116,14 +116,16 @@ def test_strided_faces_small_grid() -> None:
                "--iterations", "10", "--warmup", "2"]
     done = _run(command, timeout=600)
     rows = _table(done.stdout)
-    rows.pop("face")  # the header
-    assert sorted(rows) == sorted(["a[0]", "a[:,0]", "a[:,:,0]"]), done.stdout
-    for face in ("a[0]", "a[:,0]", "a[:,:,0]"):
-        zero_copy, copy, ratio, zero_allocs, copy_allocs = rows[face]
+    rows.pop("face direction")  # the header
+    faces = ("a[0]", "a[:,0]", "a[:,:,0]")
+    names = [f"{face} {direction}" for face in faces for direction in ("send", "receive", "ping-pong")]
+    assert sorted(rows) == sorted(names), done.stdout
+    for name in names:
+        zero_copy, copy, ratio, zero_allocs, copy_allocs = rows[name]
         assert re.fullmatch(r"\d+\.\d \(\d+\.\d\)", zero_copy) and re.fullmatch(r"\d+\.\d \(\d+\.\d\)", copy)
         assert float(ratio) > 0
-        assert zero_allocs == "0", (face, zero_allocs)  # zero-copy sends allocate nothing
-    assert float(rows["a[:,0]"][4]) > 0  # the copying variant allocates per message
+        assert zero_allocs == "0", (name, zero_allocs)  # zero-copy allocates nothing
+    assert float(rows["a[:,0] send"][4]) > 0  # the copying variant allocates per message
     assert "32x32x32 float64 grid" in done.stdout
 
 

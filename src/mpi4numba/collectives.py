@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import overload
 
 from . import _capi
 from ._api import api

@@ -1,16 +1,22 @@
 """Benchmarks and checks, run as ``python -m mpi4numba.bench <command>``.
 
-Commands:
+Commands (each takes ``-h``):
 
-* ``helloworld``: every process greets in rank order, as ``python -m mpi4py.bench
-  helloworld`` does, with rank, size and the ordering from ``@numba.njit`` code.
-  Run it under mpiexec: ``mpiexec -n 4 python -m mpi4numba.bench helloworld``.
-* ``latency``: time ping-pong, allreduce, bcast, barrier and isend/irecv/waitall from C,
-  mpi4numba and mpi4py side by side (see :mod:`mpi4numba.bench.latency`).
-* ``strided``: ping-pong of the faces of a 256³ float64 grid, derived datatypes
-  (zero-copy) vs ``np.ascontiguousarray`` + send (see :mod:`mpi4numba.bench.strided`).
+* ``helloworld``, ``ringtest``, ``pingpong``: the options and output of
+  ``python -m mpi4py.bench``, with the communication inside ``@numba.njit`` code. Run
+  them under mpiexec: ``mpiexec -n 4 python -m mpi4numba.bench helloworld``.
+* ``pi``: the pi example, allreduce inside the njit loop vs mpi4py from a Python loop,
+  sweeping calls per interval (:mod:`mpi4numba.bench.pi`; ``--plot FILE``).
+* ``suite``: OSU-style latency, bandwidth and collective latency from 0 B to 4 MiB for C,
+  mpi4numba, mpi4py and numba-mpi side by side (:mod:`mpi4numba.bench.suite`).
+* ``startup``: import time, cold compile and warm cache-load time per rank
+  (:mod:`mpi4numba.bench.startup`).
+* ``latency``: small operations from C, mpi4numba and mpi4py side by side
+  (:mod:`mpi4numba.bench.latency`).
+* ``strided``: faces of a 256³ float64 grid sent and received through derived datatypes
+  (zero-copy) vs ``np.ascontiguousarray`` + send (:mod:`mpi4numba.bench.strided`).
 * ``inplace``: allreduce with ``IN_PLACE`` vs separate buffers, under mpiexec
-  (see :mod:`mpi4numba.bench.inplace`).
+  (:mod:`mpi4numba.bench.inplace`).
 """
 
 from __future__ import annotations

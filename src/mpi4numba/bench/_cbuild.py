@@ -1,4 +1,5 @@
-"""Compile the C baseline (``latency.c``) with the MPI compiler wrapper, once per version.
+"""Compile the C baselines (``latency.c``, ``suite.c``) with the MPI compiler wrapper, once
+per version.
 
 The wrapper is ``$MPICC``, else the ``mpicc`` next to the running Python (an MPI wheel's),
 else ``mpicc`` on ``PATH``. Builds go to ``$XDG_CACHE_HOME/mpi4numba/bench`` (default
@@ -48,24 +49,24 @@ def _cache_dir() -> Path:
     raise BuildError(f"no writable folder for the C build (tried {base})")
 
 
-def build(library: bool = False, timeout: float = 120) -> Path:
-    """Compile ``latency.c`` into a program (or a shared library) and return its path.
-
-    Reuses an earlier build of the same inputs; safe when several processes race.
+def build(library: bool = False, timeout: float = 120, source: Path = SOURCE, flags: tuple[str, ...] = ()) -> Path:
+    """Compile ``source`` (default ``latency.c``) into a program (or a shared library) and
+    return its path. Reuses an earlier build of the same inputs; safe when several
+    processes race.
     """
-    if not SOURCE.exists():
-        raise BuildError(f"{SOURCE} is missing: the package was installed without its C source")
+    if not source.exists():
+        raise BuildError(f"{source} is missing: the package was installed without its C source")
     mpicc = find_mpicc()
-    extra = ["-shared", "-fPIC", "-DBENCH_NO_MAIN"] if library else []
+    extra = [*(["-shared", "-fPIC"] if library else []), *flags]
     real = Path(shutil.which(mpicc) or mpicc).resolve()
     stamp = real.stat().st_mtime_ns if real.exists() else 0
-    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), str(real).encode(), str(stamp).encode(),
+    key = hashlib.sha256(b"\0".join([source.read_bytes(), str(real).encode(), str(stamp).encode(),
                                      " ".join(extra).encode()])).hexdigest()[:16]
-    target = _cache_dir() / (f"latency-{key}.so" if library else f"latency-{key}")
+    target = _cache_dir() / (f"{source.stem}-{key}.so" if library else f"{source.stem}-{key}")
     if target.exists():
         return target
     partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    command = [mpicc, "-O2", *extra, "-o", str(partial), str(SOURCE)]
+    command = [mpicc, "-O2", *extra, "-o", str(partial), str(source)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:

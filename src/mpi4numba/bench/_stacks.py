@@ -222,7 +222,7 @@ def _c_library(MPI: Any) -> ctypes.CDLL:
         path, error = None, None
         if comm.Get_rank() == 0:
             try:
-                path = str(build(library=True))
+                path = str(build(library=True, flags=("-DBENCH_NO_MAIN",)))
             except BuildError as exc:
                 error = str(exc)
         path, error = comm.bcast((path, error), root=0)

@@ -10,10 +10,7 @@ same loops in Python over its buffer API.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,32 +23,10 @@ CODE = {op: code for code, op in enumerate(OPS)}  # the op numbers of suite.c
 
 
 def build_c_library(timeout: float = 120) -> Path:
-    """Compile ``suite.c`` into a shared library with mpicc (reused while its inputs match).
+    """Compile ``suite.c`` into a shared library with mpicc (reused while its inputs match)."""
+    from ._cbuild import build
 
-    The same scheme as ``_cbuild.build``, which only knows ``latency.c``.
-    """
-    from ._cbuild import BuildError, _cache_dir, find_mpicc
-
-    if not SOURCE.exists():
-        raise BuildError(f"{SOURCE} is missing: the package was installed without its C source")
-    mpicc = find_mpicc()
-    real = Path(shutil.which(mpicc) or mpicc).resolve()
-    stamp = real.stat().st_mtime_ns if real.exists() else 0
-    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), str(real).encode(), str(stamp).encode()])).hexdigest()
-    target = _cache_dir() / f"suite-{key[:16]}.so"
-    if target.exists():
-        return target
-    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    command = [mpicc, "-O2", "-shared", "-fPIC", "-o", str(partial), str(SOURCE)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BuildError(f"{' '.join(command)}: {exc}") from exc
-    if done.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise BuildError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    os.replace(partial, target)
-    return target
+    return build(library=True, timeout=timeout, source=SOURCE)
 
 
 def load_c_library(MPI: Any) -> ctypes.CDLL | str:

@@ -1,15 +1,18 @@
 """``strided``: send one face of a cubic float64 grid, zero-copy vs copying, between 2 ranks.
 
 Run under mpiexec (``mpiexec -n 2 python -m mpi4numba.bench strided``), or without it: it
-then starts that job itself (``-n 2``, NRT statistics on). Ranks 0 and 1 ping-pong each
-face of an ``N x N x N`` grid (``a[0]``, ``a[:, 0]``, ``a[:, :, 0]``) inside ``@numba.njit``:
+then starts that job itself (``-n 2``, NRT statistics on). For each face of an
+``N x N x N`` grid (``a[0]``, ``a[:, 0]``, ``a[:, :, 0]``), inside ``@numba.njit``:
 
 * zero-copy: the face view itself, described to MPI by a cached derived datatype;
 * copy: ``np.ascontiguousarray(face)`` is sent, and a received face goes into a new
   contiguous array that is then copied into the grid.
 
-It prints µs per message (median over rounds, min in parentheses), the ratio copy /
-zero-copy, and heap allocations per message counted by Numba's NRT statistics.
+Three directions are timed: ``send`` (rank 0 sends the face, rank 1 receives into a
+contiguous array), ``receive`` (rank 1 sends a contiguous array, rank 0 receives into the
+face) and ``ping-pong`` (the face goes back and forth). It prints µs per message (median
+over rounds, min in parentheses), the ratio copy / zero-copy (above 1: zero-copy is
+faster), and heap allocations per message counted by Numba's NRT statistics.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 from .latency import _find_mpiexec, under_mpi_launcher
 
 FACES = ("a[0]", "a[:,0]", "a[:,:,0]")
+DIRECTIONS = ("send", "receive", "ping-pong")
 VARIANTS = ("zero-copy", "copy")
 
 
@@ -43,50 +47,75 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _kernels() -> dict[str, Callable]:
+def _kernels() -> dict[tuple[str, str], Callable]:
+    """The timed loops, by (direction, variant); each returns rank-local elapsed seconds."""
     import numba
 
     import mpi4numba as mpi
 
     @numba.njit
-    def zero_copy(face, n, rank):
-        peer = 1 - rank
+    def put_face(face, zero_copy, peer):  # send the face
+        if zero_copy:
+            mpi.send(face, peer, 0)
+        else:
+            mpi.send(np.ascontiguousarray(face), peer, 0)
+
+    @numba.njit
+    def take_face(face, zero_copy, peer):  # receive into the face
+        if zero_copy:
+            mpi.recv(face, peer, 0)
+        else:
+            incoming = np.empty(face.shape)
+            mpi.recv(incoming, peer, 0)
+            face[...] = incoming
+
+    @numba.njit
+    def send(face, contiguous, n, rank, zero_copy):
         start = mpi.wtime()
         for _ in range(n):
             if rank == 0:
-                mpi.send(face, peer, 0)
-                mpi.recv(face, peer, 0)
+                put_face(face, zero_copy, 1)
             else:
-                mpi.recv(face, peer, 0)
-                mpi.send(face, peer, 0)
+                mpi.recv(contiguous, 0, 0)
+        mpi.barrier()
         return mpi.wtime() - start
 
     @numba.njit
-    def copy(face, n, rank):
+    def receive(face, contiguous, n, rank, zero_copy):
+        start = mpi.wtime()
+        for _ in range(n):
+            if rank == 0:
+                take_face(face, zero_copy, 1)
+            else:
+                mpi.send(contiguous, 0, 0)
+        mpi.barrier()
+        return mpi.wtime() - start
+
+    @numba.njit
+    def ping_pong(face, contiguous, n, rank, zero_copy):
         peer = 1 - rank
         start = mpi.wtime()
         for _ in range(n):
             if rank == 0:
-                mpi.send(np.ascontiguousarray(face), peer, 0)
-                incoming = np.empty(face.shape)
-                mpi.recv(incoming, peer, 0)
-                face[...] = incoming
+                put_face(face, zero_copy, peer)
+                take_face(face, zero_copy, peer)
             else:
-                incoming = np.empty(face.shape)
-                mpi.recv(incoming, peer, 0)
-                face[...] = incoming
-                mpi.send(np.ascontiguousarray(face), peer, 0)
-        return mpi.wtime() - start
+                take_face(face, zero_copy, peer)
+                put_face(face, zero_copy, peer)
+        return (mpi.wtime() - start) / 2  # per message: half a round trip
 
-    return {"zero-copy": zero_copy, "copy": copy}
+    loops = {"send": send, "receive": receive, "ping-pong": ping_pong}
+    return {(direction, variant): (lambda face, contiguous, n, rank, loop=loop, zero=variant == "zero-copy":
+                                   loop(face, contiguous, n, rank, zero))
+            for direction, loop in loops.items() for variant in VARIANTS}
 
 
 def _faces(grid: np.ndarray) -> dict[str, np.ndarray]:
     return {"a[0]": grid[0], "a[:,0]": grid[:, 0], "a[:,:,0]": grid[:, :, 0]}
 
 
-def _allocations(kernel: Callable, face: np.ndarray, rank: int, n: int) -> float | None:
-    """Heap allocations per message: the difference between n and 2n round trips."""
+def _allocations(kernel: Callable, face: np.ndarray, contiguous: np.ndarray, rank: int, n: int) -> float | None:
+    """Heap allocations per message on this rank: the difference between n and 2n messages."""
     import numba
     from numba.core.runtime import rtsys
 
@@ -95,13 +124,13 @@ def _allocations(kernel: Callable, face: np.ndarray, rank: int, n: int) -> float
     counts = []
     for steps in (n, 2 * n):
         before = rtsys.get_allocation_stats().alloc
-        kernel(face, steps, rank)
+        kernel(face, contiguous, steps, rank)
         counts.append(rtsys.get_allocation_stats().alloc - before)
-    return (counts[1] - counts[0]) / (2 * n)
+    return (counts[1] - counts[0]) / n
 
 
 def in_job(options: argparse.Namespace) -> dict[str, Any] | None:
-    """Time every face and variant on ranks 0 and 1; rank 0 returns the results."""
+    """Time every face, direction and variant on ranks 0 and 1; rank 0 returns the results."""
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
@@ -110,23 +139,27 @@ def in_job(options: argparse.Namespace) -> dict[str, Any] | None:
         raise SystemExit("mpi4numba.bench strided: needs 2 processes (mpiexec -n 2)")
     kernels = _kernels()
     grid = np.random.default_rng(rank).random((options.size,) * 3)
-    results: dict[str, dict[str, Any]] = {face: {} for face in FACES}
+    contiguous = np.random.default_rng(rank).random(options.size * options.size)
+    results: dict[str, dict[str, Any]] = {}
     if rank < 2:
         for face_name, face in _faces(grid).items():
-            times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
-            for variant in VARIANTS:
-                kernels[variant](face, options.warmup, rank)  # compile, build the cached type
-            for round_ in range(options.repeat):
-                order = VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
-                for variant in order:
-                    elapsed = kernels[variant](face, options.iterations, rank)
-                    times[variant].append(1e6 * elapsed / (2 * options.iterations))
-            for variant in VARIANTS:
-                results[face_name][variant] = times[variant]
-                results[face_name][variant + " allocs"] = _allocations(kernels[variant], face, rank, 10)
-        check = grid.copy() if rank == 0 else None
-        if rank == 0:  # after an even number of round trips every face is rank 0's again
-            assert np.array_equal(check, grid)
+            for direction in DIRECTIONS:
+                row: dict[str, Any] = {variant: [] for variant in VARIANTS}
+                for variant in VARIANTS:  # compile, build the cached type
+                    kernels[direction, variant](face, contiguous, options.warmup, rank)
+                for round_ in range(options.repeat):
+                    order = VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
+                    for variant in order:
+                        elapsed = kernels[direction, variant](face, contiguous, options.iterations, rank)
+                        row[variant].append(1e6 * elapsed / options.iterations)
+                for variant in VARIANTS:
+                    allocs = _allocations(kernels[direction, variant], face, contiguous, rank, 10)
+                    row[variant + " allocs"] = allocs
+                results[f"{face_name} {direction}"] = row
+            contiguous[:] = np.arange(contiguous.size)
+            kernels["receive", "zero-copy"](face, contiguous, 1, rank)
+            if rank == 0:  # the face holds rank 1's contiguous array, element for element
+                assert np.array_equal(face.reshape(-1), contiguous), f"{face_name}: wrong data received"
     comm.Barrier()
     return results if rank == 0 else None
 
@@ -137,9 +170,10 @@ def _cell(values: list[float]) -> str:
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     """Markdown table: µs per message for both variants, ratio, allocations per message."""
-    head = ["face", "zero-copy µs", "copy µs", "copy/zero-copy", "allocs/msg zero-copy", "allocs/msg copy"]
+    head = ["face direction", "zero-copy µs", "copy µs", "copy/zero-copy", "allocs/msg zero-copy",
+            "allocs/msg copy"]
     rows = []
-    for face in FACES:
+    for face in (f"{face} {direction}" for face in FACES for direction in DIRECTIONS):
         r = results[face]
         ratio = statistics.median(r["copy"]) / statistics.median(r["zero-copy"])
         allocs = ["n/a" if r[v + " allocs"] is None else f"{r[v + ' allocs']:g}" for v in VARIANTS]
@@ -166,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
 
         edge = options.size
         print(f"# mpi4numba strided benchmark: faces of a {edge}x{edge}x{edge} float64 grid "
-              f"({edge * edge * 8 // 1024} KiB each), ping-pong between 2 ranks, {MPI.Get_library_version().splitlines()[0].strip()}")
-        print(f"# µs per message (half round trip), median over {options.repeat} rounds of "
-              f"{options.iterations} round trips (min); allocations per message from NRT statistics")
+              f"({edge * edge * 8 // 1024} KiB each), 2 ranks, {MPI.Get_library_version().splitlines()[0].strip()}")
+        print(f"# µs per message (ping-pong: half a round trip), median over {options.repeat} rounds of "
+              f"{options.iterations} messages (min); allocations per message from NRT statistics (rank 0)")
         print(table(results), flush=True)
     return 0
