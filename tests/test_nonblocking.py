@@ -264,7 +264,7 @@ def test_requests_hold_their_temporaries():
     """The arrays made inside the function outlive it, held by the requests, until these go."""
     if not numba.config.NRT_STATS:
         pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")
-    start_on_temporaries(SIZE)  # compile
+    assert mpi.waitall(start_on_temporaries(SIZE)) == 0  # compile; every operation must complete
 
     def outstanding(before):
         after = rtsys.get_allocation_stats()
