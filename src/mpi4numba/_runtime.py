@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import os
 import sys
 import traceback
@@ -56,8 +57,24 @@ llvm.load_library_permanently(LIBMPI)
 
 # MPI-4 large-count routines (``MPI_Send_c`` ...): MPICH >= 4 has them, Open MPI 5 does not.
 LARGE_COUNT = bool(getattr(ABI, "LARGE_COUNT_ROUTINES", False) and llvm.address_of_symbol("MPI_Send_c"))
+
+
+def _source_digest() -> str:
+    """A digest of the library's own sources: Numba invalidates a cached function when its
+    file changes, not when the mpi4numba code compiled into it does, so the tag carries it."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.blake2b(digest_size=4)
+    for folder in (package, os.path.join(package, "_abi")):
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), "rb") as source:
+                    digest.update(name.encode() + b"\0" + source.read())
+    return digest.hexdigest()
+
+
 CACHE_TAG = (
-    f"mpi4numba-0.1/{ABI.NAME}/h{ABI.HANDLE_BYTES}/s{ABI.STATUS_BYTES}/c{64 if LARGE_COUNT else 32}"
+    f"mpi4numba-0.1+{_source_digest()}/{ABI.NAME}/h{ABI.HANDLE_BYTES}/s{ABI.STATUS_BYTES}"
+    f"/c{64 if LARGE_COUNT else 32}"
 )
 
 
