@@ -64,6 +64,7 @@ def _env(**extra: str) -> dict[str, str]:
     """This environment, less what would make a child think it is already inside a job."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("PMI_", "PMIX_", "OMPI_COMM_WORLD", "HYDRA_", "SLURM_"))}
+    env.pop("PYTHONUNBUFFERED", None)  # unbuffered, the ranks' print()s can interleave mid-line
     env.setdefault("MPIEXEC_TIMEOUT", "300")
     env.update(extra)
     return env
