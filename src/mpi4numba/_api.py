@@ -1,81 +1,155 @@
-"""``@api``: one typing function per public routine becomes a public njit dispatcher.
+"""``@api``: one typing function per public routine becomes the public routine.
 
 The decorated function is written like a Numba ``@overload``: it receives the Numba types
-of the arguments, validates them (raising ``TypingError`` with a message that names the
-problem) and returns the implementation. ``@api`` then
+of the arguments (``types.Omitted`` for defaults), validates them (raising
+``TypingError`` with a message that names the problem) and returns how to compile the
+call, either
 
-* registers it as the overload of an internal stub, so nopython code can call it;
-* builds the public ``numba.njit`` dispatcher with the same signature, defaults and
-  docstring, so the routine is also callable from Python, and its ``.py_func`` (plain
-  Python) reaches the same compiled implementation.
+* a :func:`lowering` body, run while Numba lowers the caller: the routine's code is
+  emitted straight into the caller (see :mod:`mpi4numba._emit`), so a call site costs no
+  compilation of functions of its own; or
+* an implementation, a Python function compiled by Numba like an ``@overload``'s (for
+  the paths where plain jitted code is the simpler way to say it).
 
-The implementation is compiled as a function of its own and LLVM inlines it (and the
-helpers it calls) into the caller's machine code, so a call costs what the C call costs.
-Inlining at Numba IR level instead (``inline="always"``) gives the same machine code but
-re-runs Numba's passes at every call site: it made compiling a function that calls
-``allreduce`` several times slower, so it is used only where it changes semantics (stack
-scratch that must live in the caller's frame) or where the reference counting of arrays
-passed between functions would show in the cost of a call (the reductions' helpers).
+The public routine is a Python function with the same signature, defaults and docstring.
+In nopython code Numba types a call of it with the typing function (it carries its Numba
+type in ``_numba_type_``); from Python it enters compiled code through a small njit
+trampoline per argument count, whose compiled forms Numba keeps per argument types.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import numba
+from numba.core import types
+from numba.core.errors import TypingError
+from numba.core.imputils import lower_builtin
+from numba.core.typing.templates import AbstractTemplate, signature
 from numba.extending import overload
 
-
-def _python_entry(stub_name: str) -> Callable:
-    """A stub that, called from Python, enters compiled code through a small trampoline."""
-    trampolines: dict[int, Callable] = {}
-
-    def stub(*args):
-        count = len(args)
-        if count not in trampolines:
-            names = ", ".join(f"a{i}" for i in range(count))
-            namespace = {"target": stub}
-            exec(f"def trampoline({names}):\n    return target({names})\n", namespace)
-            trampolines[count] = numba.njit(namespace["trampoline"])
-        return trampolines[count](*args)
-
-    stub.__name__ = stub.__qualname__ = stub_name
-    return stub
+from ._lowering import MPIEmitter
 
 
-def api(typing_function: Callable | None = None, *, inline: bool = False) -> Callable:
-    """Turn an overload-style typing function into a public njit dispatcher (see module doc).
+class Lowering(NamedTuple):
+    """A routine's result type and the body that emits it (see :mod:`mpi4numba._emit`)."""
 
-    ``@api(inline=True)`` also inlines the implementation at Numba IR level into every
-    caller: worth it for routines whose body LLVM would not inline by itself (those that
-    allocate), at some cost in compile time.
-    """
-    if typing_function is None:
-        return lambda function: api(function, inline=inline)
-    name = typing_function.__name__
-    stub = _python_entry(f"_{name}_impl")
-    overload(stub, inline="always" if inline else "never")(typing_function)
+    restype: types.Type
+    body: Callable
 
-    # The dispatcher reaches the stub and its defaults through closure cells, which
-    # Numba's inliner freezes as constants wherever the body is inlined.
-    params, call_args, cells = [], [], {"_stub": stub}
-    for param in inspect.signature(typing_function).parameters.values():
+
+def lowering(restype: types.Type) -> Callable[[Callable], Lowering]:
+    """Decorate a body ``body(e, *arguments)`` that returns the routine's result."""
+    return lambda body: Lowering(restype, body)
+
+
+class _Legacy(NamedTuple):
+    function_type: types.Type
+    signature: Any
+
+
+def _python_entry(name: str, target: Callable, parameters: list[inspect.Parameter]) -> Callable:
+    """An njit function with the routine's parameters and defaults that calls ``target``:
+    Python calls go through it, so defaults reach the typing function as omitted."""
+    params, cells = [], {"_target": target}
+    for param in parameters:
         if param.default is inspect.Parameter.empty:
             params.append(param.name)
         else:
             cells[f"_default_{param.name}"] = param.default
             params.append(f"{param.name}=_default_{param.name}")
-        call_args.append(param.name)
+    names = ", ".join(p.name for p in parameters)
     source = (
         f"def _make({', '.join(cells)}):\n"
         f"    def {name}({', '.join(params)}):\n"
-        f"        return _stub({', '.join(call_args)})\n"
+        f"        return _target({names})\n"
         f"    return {name}\n"
     )
     namespace: dict = {}
     exec(compile(source, f"<mpi4numba.{name}>", "exec"), namespace)
-    public = namespace["_make"](**cells)
-    for attribute in ("__module__", "__qualname__", "__doc__"):
-        setattr(public, attribute, getattr(typing_function, attribute))
-    return numba.njit(public)
+    return numba.njit(namespace["_make"](**cells))
+
+
+def _resolved(context, ty: types.Type) -> types.Type:
+    return context.resolve_value_type_prefer_literal(ty.value) if isinstance(ty, types.Omitted) else ty
+
+
+def api(typing_function: Callable | None = None, *, inline: bool = False) -> Callable:
+    """Turn an overload-style typing function into a public routine (see module doc).
+
+    ``inline=True`` applies to implementations (not lowerings): they are inlined at Numba
+    IR level into the caller, for routines whose body allocates.
+    """
+    if typing_function is None:
+        return lambda function: api(function, inline=inline)
+    name = typing_function.__name__
+    pysig = inspect.signature(typing_function)
+    parameters = list(pysig.parameters.values())
+    decisions: dict[tuple, Lowering | _Legacy] = {}
+
+    def implementation_stub(*args):  # typed by the routine's implementations
+        raise NotImplementedError
+
+    implementation_stub.__name__ = implementation_stub.__qualname__ = f"_{name}_impl"
+    overload(implementation_stub)(typing_function)
+
+    entry: Callable | None = None
+
+    def public(*args, **kwargs):
+        nonlocal entry
+        if entry is None:
+            entry = _python_entry(name, public, parameters)
+        return entry(*args, **kwargs)
+
+    class Template(AbstractTemplate):
+        key = public
+
+        def generic(self, args, kws):
+            try:
+                bound = pysig.bind(*args, **kws)
+            except TypeError as exc:
+                raise TypingError(f"mpi4numba.{name}: {exc}") from None
+            given_count = max((i + 1 for i, p in enumerate(parameters) if p.name in bound.arguments), default=0)
+            given = tuple(bound.arguments[p.name] if p.name in bound.arguments else types.Omitted(p.default)
+                          for p in parameters[:given_count])
+            decision = decisions.get(given)
+            if decision is None:
+                # as inside a jitted function, a default has the type of its value
+                full = tuple(_resolved(self.context, ty) for ty in given) + tuple(
+                    self.context.resolve_value_type_prefer_literal(p.default) for p in parameters[given_count:])
+                result = typing_function(*full)
+                if isinstance(result, Lowering):
+                    decision = result
+                else:
+                    stub_type = self.context.resolve_value_type(implementation_stub)
+                    decision = _Legacy(stub_type, stub_type.get_call_type(self.context, full, {}))
+                decisions[given] = decision
+            restype = decision.restype if isinstance(decision, Lowering) else decision.signature.return_type
+            return signature(restype, *given).replace(pysig=pysig.replace(parameters=parameters[:given_count]))
+
+    public.__name__ = public.__qualname__ = name
+    public.__module__ = typing_function.__module__
+    public.__doc__ = typing_function.__doc__
+    public.__signature__ = pysig  # type: ignore[attr-defined]
+    public._numba_type_ = types.Function(Template)  # type: ignore[attr-defined]
+    public.py_func = public  # type: ignore[attr-defined]  (numba-mpi's routines are dispatchers)
+
+    @lower_builtin(public, types.VarArg(types.Any))
+    def lower(context, builder, sig, args):
+        decision = decisions[tuple(sig.args)]
+        if isinstance(decision, _Legacy):
+            stub_sig = decision.signature
+            values = [context.get_constant_generic(builder, ty, p.default)
+                      if i >= len(args) or isinstance(sig.args[i], types.Omitted) else args[i]
+                      for i, (ty, p) in enumerate(zip(stub_sig.args, parameters))]
+            implementation = context.get_function(decision.function_type, stub_sig)
+            result = implementation(builder, values)
+            context.add_linking_libs(getattr(implementation, "libs", ()))
+            return result
+        e = MPIEmitter(context, builder)
+        values = [e.argument(ty, value) for ty, value in zip(sig.args, args)]
+        values += [e.const(p.default) for p in parameters[len(values):]]
+        return e.finish(decision.body(e, *values), sig.return_type)
+
+    return public

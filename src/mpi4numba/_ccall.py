@@ -45,15 +45,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
+from numba.np.numpy_support import from_dtype
 
 from ._runtime import ABI, LARGE_COUNT, cache_guard
 
 HANDLE_KINDS = ("Comm", "Datatype", "Op", "Request", "Group", "Errhandler", "Message", "Win", "Info")
 HANDLE = types.intp  # how a handle travels through Numba code, whatever its C width
+# a native handle in memory (arrays of requests, windows, datatypes passed to MPI)
+HANDLE_DTYPE = np.dtype(np.uintp) if ABI.HANDLE_IS_POINTER else np.dtype(np.int32)
+REQUEST_ARRAY = types.Array(from_dtype(HANDLE_DTYPE), 1, "C")  # the type of a new request array
 
 _i32 = ir.IntType(32)
 _i64 = ir.IntType(64)

@@ -26,12 +26,11 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from .requests import _request_numba
+from ._ccall import REQUEST_ARRAY
 
 HEADER_BYTES = 24  # request slot (8) + scalar stash (16, a complex128)
 STASH_OFFSET = 8
 _DTOR_NAME = "mpi4numba_keepalive_release"
-_request_array_type = types.Array(_request_numba, 1, "C")
 _meminfo_type = types.MemInfoPointer(types.voidptr)
 _i64 = ir.IntType(64)
 
@@ -96,14 +95,14 @@ def new_request(typingctx, held):
         )
         return array._getvalue()
 
-    return _request_array_type(held), codegen
+    return REQUEST_ARRAY(held), codegen
 
 
 @intrinsic
 def stash(typingctx, request, value, like):
     """Store scalar ``value``, cast to the dtype of array ``like``, in the stash of a
     :func:`new_request` array; returns its address (unsigned, like ``ctypes.data``), valid while the request lives."""
-    if request != _request_array_type or not isinstance(like, types.Array):
+    if request != REQUEST_ARRAY or not isinstance(like, types.Array):
         raise TypingError(f"stash() takes a new request, a scalar and an array, got {request}, {like}")
     if not isinstance(value, (types.Number, types.Boolean)):
         raise TypingError(f"stash() takes a scalar, got {value}")

@@ -17,11 +17,11 @@ import numpy as np
 from numba.extending import register_jitable
 
 from . import _capi
-from ._runtime import ABI, LARGE_COUNT
+from ._ccall import HANDLE_DTYPE
+from ._runtime import LARGE_COUNT
 
 INT_MAX = 2**31 - 1
 CHUNK = 2**30
-HANDLE_DTYPE = np.dtype(np.uintp) if ABI.HANDLE_IS_POINTER else np.dtype(np.int32)
 NEEDS_FALLBACK = not LARGE_COUNT
 
 

@@ -29,7 +29,7 @@ from numba.extending import intrinsic, overload, register_jitable
 
 from . import _capi
 from . import _typecache as cache
-from ._ccall import _guard, _native_handle, predefined, predefined_native
+from ._ccall import HANDLE_DTYPE, _guard, _native_handle, predefined, predefined_native
 from ._runtime import ABI
 from ._largecount import INT_MAX, NEEDS_FALLBACK, large_datatype
 from ._typecache import MISS_FULL
@@ -185,9 +185,6 @@ def _store_leaf_types(typingctx, address, like):
     return types.none(address, like), codegen
 
 
-_NATIVE_HANDLE = np.int64 if ABI.HANDLE_IS_POINTER else np.int32
-
-
 @register_jitable  # the slow path (once per dtype): kept out of line
 def _build_struct(array, lengths, offsets):
     n = len(lengths)
@@ -196,7 +193,7 @@ def _build_struct(array, lengths, offsets):
     for i in range(n):
         blocks[i] = lengths[i]
         displacements[i] = offsets[i]
-    leaf_types = np.empty(n, _NATIVE_HANDLE)
+    leaf_types = np.empty(n, HANDLE_DTYPE)
     _store_leaf_types(leaf_types.ctypes.data, array)
     code, loose = _capi.MPI_Type_create_struct(n, blocks.ctypes.data, displacements.ctypes.data, leaf_types.ctypes.data)
     datatype = loose

@@ -15,20 +15,15 @@ allocation. A matched message (from ``mprobe``) is its integer handle.
 
 from __future__ import annotations
 
-import numpy as np
 from numba.core import types
-from numba.core.errors import TypingError
-from numba.extending import overload, register_jitable
 
 from . import _capi
-from ._api import _python_entry, api
-from ._ccall import predefined
-from ._commtype import comm_handle
+from ._api import api, lowering
+from ._ccall import HANDLE
 from ._runtime import ABI
 from ._validate import array, integer
-from .datatypes import buffer, release
-from .requests import RequestType, _request_numba
-from .status import status_type  # noqa: F401  (registers the Status type that probes return)
+from .requests import request_type
+from .status import status_type
 
 ANY_SOURCE = ABI.ANY_SOURCE
 ANY_TAG = ABI.ANY_TAG
@@ -38,6 +33,103 @@ UNDEFINED = ABI.UNDEFINED
 __all__ = ["send", "recv", "sendrecv", "isend", "irecv", "ssend", "issend", "recv_status",
            "probe", "iprobe", "mprobe", "improbe", "mrecv", "imrecv", "send_init", "recv_init",
            "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED"]
+
+
+def _blocking(c_function):
+    """The body of a blocking transfer of one buffer (send, ssend, recv)."""
+
+    @lowering(types.int32)
+    def body(e, data, peer, tag, comm):
+        buf = e.buffer(data)
+        code = e(c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm))
+        e.release(buf)
+        return code
+
+    return body
+
+
+_SEND, _SSEND, _RECV = (_blocking(f) for f in (_capi.MPI_Send, _capi.MPI_Ssend, _capi.MPI_Recv))
+
+
+@lowering(types.int32)
+def _sendrecv(e, senddata, dest, recvdata, source, sendtag, recvtag, comm):
+    out, into = e.buffer(senddata), e.buffer(recvdata)
+    code = e(_capi.MPI_Sendrecv, out.address, out.count, out.datatype, dest, sendtag,
+             into.address, into.count, into.datatype, source, recvtag, e.comm(comm))
+    e.release(out, into)
+    return code
+
+
+_CODE_STATUS = types.Tuple((types.int32, status_type))
+
+
+@lowering(_CODE_STATUS)
+def _recv_status(e, data, source, tag, comm):
+    buf = e.buffer(data)
+    result = e(_capi.MPI_Recv_status, buf.address, buf.count, buf.datatype, source, tag, e.comm(comm))
+    e.release(buf)
+    return result
+
+
+@lowering(_CODE_STATUS)
+def _probe(e, source, tag, comm):
+    return e(_capi.MPI_Probe, source, tag, e.comm(comm))
+
+
+@lowering(types.Tuple((types.int32, types.boolean, status_type)))
+def _iprobe(e, source, tag, comm):
+    code, flag, status = e.unpack(e(_capi.MPI_Iprobe, source, tag, e.comm(comm)))
+    return e.tuple(code, flag != 0, status)
+
+
+@lowering(types.Tuple((types.int32, HANDLE, status_type)))
+def _mprobe(e, source, tag, comm):
+    return e(_capi.MPI_Mprobe, source, tag, e.comm(comm))
+
+
+@lowering(types.Tuple((types.int32, types.boolean, HANDLE, status_type)))
+def _improbe(e, source, tag, comm):
+    code, flag, message, status = e.unpack(e(_capi.MPI_Improbe, source, tag, e.comm(comm)))
+    return e.tuple(code, flag != 0, message, status)
+
+
+@lowering(_CODE_STATUS)
+def _mrecv(e, data, message):
+    buf = e.buffer(data)
+    code, _, status = e.unpack(e(_capi.MPI_Mrecv, buf.address, buf.count, buf.datatype, message))
+    e.release(buf)
+    return e.tuple(code, status)
+
+
+def _starting(c_function, where: str):
+    """The bodies of routines that start a request on a buffer (``MPI_Isend``, ``MPI_Irecv``,
+    ``MPI_Issend``, ``MPI_Send_init``, ``MPI_Recv_init``), per type of ``request``."""
+
+    def for_request(request):
+        @lowering(types.Tuple((types.int32, request_type(request, where))))
+        def body(e, data, peer, tag, comm, request):
+            return e.start_request(data, request, lambda buf, address: e(
+                c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm), address))
+
+        return body
+
+    return for_request
+
+
+_ISEND = _starting(_capi.MPI_Isend, "isend")
+_IRECV = _starting(_capi.MPI_Irecv, "irecv")
+_ISSEND = _starting(_capi.MPI_Issend, "issend")
+_SEND_INIT = _starting(_capi.MPI_Send_init, "send_init")
+_RECV_INIT = _starting(_capi.MPI_Recv_init, "recv_init")
+
+
+def _imrecv(request):
+    @lowering(types.Tuple((types.int32, request_type(request, "imrecv"))))
+    def body(e, data, message, request):
+        return e.start_request(data, request, lambda buf, address: e(
+            _capi.MPI_Imrecv, buf.address, buf.count, buf.datatype, message, address)[0])
+
+    return body
 
 
 @api
@@ -51,14 +143,7 @@ def send(data, dest, tag=0, comm=None):
     array(data, "send", "data")
     integer(dest, "send", "dest")
     integer(tag, "send", "tag")
-
-    def impl(data, dest, tag=0, comm=None):
-        address, count, datatype, derived = buffer(data, "mpi4numba.send")
-        code = _capi.MPI_Send(address, count, datatype, dest, tag, comm_handle(comm))
-        release(datatype, derived)
-        return code
-
-    return impl
+    return _SEND
 
 
 @api
@@ -72,14 +157,7 @@ def recv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     array(data, "recv", "data", writable=True)
     integer(source, "recv", "source")
     integer(tag, "recv", "tag")
-
-    def impl(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
-        address, count, datatype, derived = buffer(data, "mpi4numba.recv")
-        code = _capi.MPI_Recv(address, count, datatype, source, tag, comm_handle(comm))
-        release(datatype, derived)
-        return code
-
-    return impl
+    return _RECV
 
 
 @api
@@ -97,65 +175,18 @@ def sendrecv(senddata, dest, recvdata, source=ANY_SOURCE, sendtag=0, recvtag=ANY
     for value, what in ((dest, "dest"), (source, "source"), (sendtag, "sendtag"), (recvtag, "recvtag")):
         integer(value, "sendrecv", what)
 
-    def impl(senddata, dest, recvdata, source=ANY_SOURCE, sendtag=0, recvtag=ANY_TAG, comm=None):
-        s_address, s_count, s_type, s_derived = buffer(senddata, "mpi4numba.sendrecv")
-        r_address, r_count, r_type, r_derived = buffer(recvdata, "mpi4numba.sendrecv")
-        code = _capi.MPI_Sendrecv(
-            s_address, s_count, s_type, dest, sendtag,
-            r_address, r_count, r_type, source, recvtag, comm_handle(comm),
-        )
-        release(s_type, s_derived)
-        release(r_type, r_derived)
-        return code
-
-    return impl
+    return _sendrecv
 
 
-def _request_slot(request, where: str):
-    """Implementation returning the array the new request goes to (allocated if None)."""
-    if isinstance(request, (types.NoneType, types.Omitted)):
-        return lambda request: np.empty(1, RequestType)
-    if not (isinstance(request, types.Array) and request.dtype == _request_numba and request.layout == "C"):
-        raise TypingError(f"mpi4numba.{where}: request must be a C-contiguous RequestType array, got {request}")
-    return lambda request: request
-
-
-_new_request = _python_entry("_new_request")
-overload(_new_request)(lambda request: _request_slot(request, "p2p"))
-
-def _request_starter(start_call, label: str):
-    """The body shared by routines that start a request on a buffer (``MPI_Isend``,
-    ``MPI_Irecv``, ``MPI_Issend``, ``MPI_Send_init``, ``MPI_Recv_init``): the request goes
-    into ``request`` (allocated if None) and is ``REQUEST_NULL`` if MPI refused."""
-
-    @register_jitable
-    def start(data, peer, tag, comm, request):
-        request = _new_request(request)
-        address, count, datatype, derived = buffer(data, label)
-        code = start_call(address, count, datatype, peer, tag, comm_handle(comm), request.ctypes.data)
-        release(datatype, derived)
-        if code != 0:
-            request[0] = predefined("REQUEST_NULL")
-        return code, request
-
-    return start
-
-
-_isend_start = _request_starter(_capi.MPI_Isend, "mpi4numba.isend")
-_irecv_start = _request_starter(_capi.MPI_Irecv, "mpi4numba.irecv")
-_issend_start = _request_starter(_capi.MPI_Issend, "mpi4numba.issend")
-_send_init_start = _request_starter(_capi.MPI_Send_init, "mpi4numba.send_init")
-_recv_init_start = _request_starter(_capi.MPI_Recv_init, "mpi4numba.recv_init")
-
-
-
-@api(inline=True)
+@api
 def isend(data, dest, tag=0, comm=None, request=None):
     """Start sending ``data`` to ``dest`` (``MPI_Isend``); returns ``(status, request)``.
 
-    ``request`` is a RequestType array of shape (1,) for ``wait``/``test``; pass your own
-    (e.g. ``requests[i:i + 1]`` of a :func:`request_array`) to avoid allocating one per
-    call. Keep ``data`` unchanged and alive until the request completes.
+    ``request`` is a RequestType array of shape (1,) for ``wait``/``test``. A new one is
+    made per call unless you pass your own (e.g. ``requests[i:i + 1]`` of a
+    :func:`request_array`); a new one keeps ``data`` alive while it lives, so a temporary
+    may be sent. Keep ``data`` unchanged until the request completes (and alive, if the
+    request is yours).
 
     >>> import numpy as np, mpi4numba
     >>> status, request = mpi4numba.isend(np.arange(2), mpi4numba.PROC_NULL)
@@ -165,15 +196,10 @@ def isend(data, dest, tag=0, comm=None, request=None):
     array(data, "isend", "data")
     integer(dest, "isend", "dest")
     integer(tag, "isend", "tag")
-    _request_slot(request, "isend")
-
-    def impl(data, dest, tag=0, comm=None, request=None):
-        return _isend_start(data, dest, tag, comm, request)
-
-    return impl
+    return _ISEND(request)
 
 
-@api(inline=True)
+@api
 def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     """Start receiving into ``data`` from ``source`` (``MPI_Irecv``); returns ``(status, request)``.
 
@@ -187,12 +213,7 @@ def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     array(data, "irecv", "data", writable=True)
     integer(source, "irecv", "source")
     integer(tag, "irecv", "tag")
-    _request_slot(request, "irecv")
-
-    def impl(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
-        return _irecv_start(data, source, tag, comm, request)
-
-    return impl
+    return _IRECV(request)
 
 
 @api
@@ -207,17 +228,10 @@ def ssend(data, dest, tag=0, comm=None):
     array(data, "ssend", "data")
     integer(dest, "ssend", "dest")
     integer(tag, "ssend", "tag")
-
-    def impl(data, dest, tag=0, comm=None):
-        address, count, datatype, derived = buffer(data, "mpi4numba.ssend")
-        code = _capi.MPI_Ssend(address, count, datatype, dest, tag, comm_handle(comm))
-        release(datatype, derived)
-        return code
-
-    return impl
+    return _SSEND
 
 
-@api(inline=True)
+@api
 def issend(data, dest, tag=0, comm=None, request=None):
     """Start a synchronous send (``MPI_Issend``); returns ``(status, request)``, which
     completes once the matching receive has started. ``request`` as for :func:`isend`.
@@ -231,12 +245,7 @@ def issend(data, dest, tag=0, comm=None, request=None):
     array(data, "issend", "data")
     integer(dest, "issend", "dest")
     integer(tag, "issend", "tag")
-    _request_slot(request, "issend")
-
-    def impl(data, dest, tag=0, comm=None, request=None):
-        return _issend_start(data, dest, tag, comm, request)
-
-    return impl
+    return _ISSEND(request)
 
 
 @api
@@ -252,14 +261,7 @@ def recv_status(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     array(data, "recv_status", "data", writable=True)
     integer(source, "recv_status", "source")
     integer(tag, "recv_status", "tag")
-
-    def impl(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
-        address, count, datatype, derived = buffer(data, "mpi4numba.recv_status")
-        code, status = _capi.MPI_Recv_status(address, count, datatype, source, tag, comm_handle(comm))
-        release(datatype, derived)
-        return code, status
-
-    return impl
+    return _recv_status
 
 
 def _probe_arguments(source, tag, where: str) -> None:
@@ -285,11 +287,7 @@ def probe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     (0, 0)
     """
     _probe_arguments(source, tag, "probe")
-
-    def impl(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
-        return _capi.MPI_Probe(source, tag, comm_handle(comm))
-
-    return impl
+    return _probe
 
 
 @api
@@ -303,12 +301,7 @@ def iprobe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     (0, True)
     """
     _probe_arguments(source, tag, "iprobe")
-
-    def impl(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
-        code, flag, status = _capi.MPI_Iprobe(source, tag, comm_handle(comm))
-        return code, flag != 0, status
-
-    return impl
+    return _iprobe
 
 
 @api
@@ -328,11 +321,7 @@ def mprobe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     (0, array([0., 1., 2.]), 0)
     """
     _probe_arguments(source, tag, "mprobe")
-
-    def impl(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
-        return _capi.MPI_Mprobe(source, tag, comm_handle(comm))
-
-    return impl
+    return _mprobe
 
 
 @api
@@ -347,12 +336,7 @@ def improbe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     (0, True, 0)
     """
     _probe_arguments(source, tag, "improbe")
-
-    def impl(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
-        code, flag, message, status = _capi.MPI_Improbe(source, tag, comm_handle(comm))
-        return code, flag != 0, message, status
-
-    return impl
+    return _improbe
 
 
 @api
@@ -368,17 +352,10 @@ def mrecv(data, message):
     """
     array(data, "mrecv", "data", writable=True)
     integer(message, "mrecv", "message")
-
-    def impl(data, message):
-        address, count, datatype, derived = buffer(data, "mpi4numba.mrecv")
-        code, _, status = _capi.MPI_Mrecv(address, count, datatype, message)
-        release(datatype, derived)
-        return code, status
-
-    return impl
+    return _mrecv
 
 
-@api(inline=True)
+@api
 def imrecv(data, message, request=None):
     """Start receiving into ``data`` the message that :func:`mprobe` matched
     (``MPI_Imrecv``); returns ``(code, request)``. ``request`` as for :func:`isend`.
@@ -392,21 +369,10 @@ def imrecv(data, message, request=None):
     """
     array(data, "imrecv", "data", writable=True)
     integer(message, "imrecv", "message")
-    _request_slot(request, "imrecv")
-
-    def impl(data, message, request=None):
-        request = _new_request(request)
-        address, count, datatype, derived = buffer(data, "mpi4numba.imrecv")
-        code, _ = _capi.MPI_Imrecv(address, count, datatype, message, request.ctypes.data)
-        release(datatype, derived)
-        if code != 0:
-            request[0] = predefined("REQUEST_NULL")
-        return code, request
-
-    return impl
+    return _imrecv(request)
 
 
-@api(inline=True)
+@api
 def send_init(data, dest, tag=0, comm=None, request=None):
     """A persistent send of ``data`` to ``dest`` (``MPI_Send_init``); returns
     ``(code, request)``. Each :func:`~mpi4numba.requests.start` sends the current contents
@@ -423,15 +389,10 @@ def send_init(data, dest, tag=0, comm=None, request=None):
     array(data, "send_init", "data")
     integer(dest, "send_init", "dest")
     integer(tag, "send_init", "tag")
-    _request_slot(request, "send_init")
-
-    def impl(data, dest, tag=0, comm=None, request=None):
-        return _send_init_start(data, dest, tag, comm, request)
-
-    return impl
+    return _SEND_INIT(request)
 
 
-@api(inline=True)
+@api
 def recv_init(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     """A persistent receive into ``data`` from ``source`` (``MPI_Recv_init``); returns
     ``(code, request)``; used as :func:`send_init`'s.
@@ -446,9 +407,4 @@ def recv_init(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     array(data, "recv_init", "data", writable=True)
     integer(source, "recv_init", "source")
     integer(tag, "recv_init", "tag")
-    _request_slot(request, "recv_init")
-
-    def impl(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
-        return _recv_init_start(data, source, tag, comm, request)
-
-    return impl
+    return _RECV_INIT(request)

@@ -24,11 +24,12 @@ from numba.core.errors import TypingError
 from numba.extending import overload, register_jitable
 
 from . import _capi
-from ._api import api
+from ._api import api, lowering
 from ._buffers import IN_PLACE_ADDRESS, NO_ADDRESS, c_ints, contiguous, copy_back, is_in_place, rank_size
 from ._ccall import predefined, stack_value
 from ._commtype import comm_handle
 from ._largecount import INT_MAX, NEEDS_FALLBACK
+from ._lowering import is_contiguous_layout
 from ._validate import array, integer, same_dtype
 from .datatypes import element_type, mpi_datatype, pair_problem, pair_type
 from .operators import Operator, known_operator, op_handle
@@ -193,6 +194,58 @@ def _in_place(sendobj, recvobj, operator, root, comm, kind):
 _FORMS = {"scalar": _scalar, "array": _array, "in_place": _in_place}
 
 
+
+def _same_operand_layout(form: str, sendobj, recvobj) -> bool:
+    """Whether the buffers are C-contiguous by type: then the call is emitted in place."""
+    return is_contiguous_layout(recvobj) and (form != "array" or is_contiguous_layout(sendobj))
+
+
+@register_jitable  # Open MPI (no large-count routines): counts above INT_MAX go in slices
+def _call_sized(kind, send_address, recv_address, count, itemsize, datatype, op, root, handle):
+    if count > INT_MAX:
+        return _call_in_slices(kind, send_address, recv_address, count, itemsize, datatype, op, root, handle)
+    return _call_once(kind, send_address, recv_address, count, datatype, op, root, handle)
+
+
+_C_REDUCTIONS = {_ALLREDUCE: _capi.MPI_Allreduce, _SCAN: _capi.MPI_Scan, _EXSCAN: _capi.MPI_Exscan}
+
+
+def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
+    """One reduction on C-contiguous buffers, emitted into the caller."""
+    handle, op = e.comm(comm), e.op(operator)
+    if pair_type(recvobj.type.dtype) is not None and known_operator(operator.type) is None:
+        e.check((op == e.handle("MINLOC")) | (op == e.handle("MAXLOC")), ValueError,
+                "mpi4numba: (value, index) pairs reduce only with Operator.MINLOC or MAXLOC")
+    target, capacity = e.data(recvobj), e.size(recvobj)
+    is_root = e(_capi.MPI_Comm_rank, handle)[1] == root if kind == _REDUCE else e.const(True)
+    if form == "scalar":
+        source, count = e(stack_value, sendobj, recvobj), e.const(1)
+    elif form == "array":
+        source, count = e.data(sendobj), e.size(sendobj)
+    else:
+        source, count = e.const(IN_PLACE_ADDRESS), capacity
+        if kind == _REDUCE:  # a non-root rank contributes recvobj
+            source = e.select(is_root, source, target)
+            target = e.select(is_root, target, NO_ADDRESS)
+    if form != "in_place":
+        room = capacity >= count
+        e.check(room if kind != _REDUCE else room | e.not_(is_root), ValueError,
+                "mpi4numba: recvobj has fewer elements than sendobj")
+    datatype = e.handle(mpi_datatype(recvobj.type.dtype, "mpi4numba")[0])
+    if NEEDS_FALLBACK:
+        return e(_call_sized, kind, source, target, count, e.attr(recvobj, "itemsize"), datatype, op, root, handle)
+    if kind == _REDUCE:
+        return e(_capi.MPI_Reduce, source, target, count, datatype, op, root, handle)
+    return e(_C_REDUCTIONS[kind], source, target, count, datatype, op, handle)
+
+
+def _reduction(kind: int, where: str, sendobj, recvobj, operator):
+    """The lowering (C-contiguous buffers) or implementation of a reduction's call."""
+    form = _validate(where, sendobj, recvobj, operator)
+    if _same_operand_layout(form, sendobj, recvobj):
+        return form, lowering(types.int32)
+    return form, None
+
 @api
 def allreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
     """Combine ``sendobj`` (array, scalar or ``IN_PLACE``) from all processes with ``operator``
@@ -203,10 +256,14 @@ def allreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.allreduce(1.0, total), total[0] == mpi4numba.size()
     (0, True)
     """
-    form = _FORMS[_validate("allreduce", sendobj, recvobj, operator)]
+    form, lower = _reduction(_ALLREDUCE, "allreduce", sendobj, recvobj, operator)
+    if lower:
+        return lower(lambda e, sendobj, recvobj, operator, comm:
+                     _emit_reduction(e, _ALLREDUCE, form, sendobj, recvobj, operator, 0, comm))
+    legacy = _FORMS[form]
 
     def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return form(sendobj, recvobj, operator, 0, comm, _ALLREDUCE)
+        return legacy(sendobj, recvobj, operator, 0, comm, _ALLREDUCE)
 
     return impl
 
@@ -222,10 +279,14 @@ def reduce(sendobj, recvobj, operator, root, comm=None):
     0
     """
     integer(root, "reduce", "root")
-    form = _FORMS[_validate("reduce", sendobj, recvobj, operator)]
+    form, lower = _reduction(_REDUCE, "reduce", sendobj, recvobj, operator)
+    if lower:
+        return lower(lambda e, sendobj, recvobj, operator, root, comm:
+                     _emit_reduction(e, _REDUCE, form, sendobj, recvobj, operator, root, comm))
+    legacy = _FORMS[form]
 
     def impl(sendobj, recvobj, operator, root, comm=None):
-        return form(sendobj, recvobj, operator, root, comm, _REDUCE)
+        return legacy(sendobj, recvobj, operator, root, comm, _REDUCE)
 
     return impl
 
@@ -239,10 +300,14 @@ def scan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.scan(1.0, upto), upto[0] == mpi4numba.rank() + 1
     (0, True)
     """
-    form = _FORMS[_validate("scan", sendobj, recvobj, operator)]
+    form, lower = _reduction(_SCAN, "scan", sendobj, recvobj, operator)
+    if lower:
+        return lower(lambda e, sendobj, recvobj, operator, comm:
+                     _emit_reduction(e, _SCAN, form, sendobj, recvobj, operator, 0, comm))
+    legacy = _FORMS[form]
 
     def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return form(sendobj, recvobj, operator, 0, comm, _SCAN)
+        return legacy(sendobj, recvobj, operator, 0, comm, _SCAN)
 
     return impl
 
@@ -257,10 +322,14 @@ def exscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.exscan(1.0, before), mpi4numba.rank() == 0 or before[0] == mpi4numba.rank()
     (0, True)
     """
-    form = _FORMS[_validate("exscan", sendobj, recvobj, operator)]
+    form, lower = _reduction(_EXSCAN, "exscan", sendobj, recvobj, operator)
+    if lower:
+        return lower(lambda e, sendobj, recvobj, operator, comm:
+                     _emit_reduction(e, _EXSCAN, form, sendobj, recvobj, operator, 0, comm))
+    legacy = _FORMS[form]
 
     def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return form(sendobj, recvobj, operator, 0, comm, _EXSCAN)
+        return legacy(sendobj, recvobj, operator, 0, comm, _EXSCAN)
 
     return impl
 

@@ -28,11 +28,11 @@ from numba.np.numpy_support import from_dtype
 
 from . import _capi
 from ._api import api
-from ._ccall import _slot, handle_from_native, handle_to_native, predefined, predefined_native, stack_handles
+from ._ccall import HANDLE_DTYPE, REQUEST_ARRAY, _slot, handle_from_native, handle_to_native, predefined, predefined_native, stack_handles
 from ._runtime import ABI
 
-RequestType = np.dtype(np.uintp) if ABI.HANDLE_IS_POINTER else np.dtype(np.int32)
-_request_numba = from_dtype(RequestType)
+RequestType = HANDLE_DTYPE
+_request_numba = REQUEST_ARRAY.dtype
 
 __all__ = ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany",
            "start", "startall", "cancel", "request_free"]
@@ -70,6 +70,16 @@ def _request_collection(requests: types.Type, where: str) -> str:
     raise TypingError(
         f"mpi4numba.{where}: requests must be a RequestType array, a tuple of them or a list, got {requests}"
     )
+
+
+def request_type(request: types.Type, where: str) -> types.Array:
+    """The type of the request array a routine returns: a new one if ``request`` is None,
+    else ``request`` itself (a C-contiguous RequestType array, checked here)."""
+    if isinstance(request, (types.NoneType, types.Omitted)):
+        return REQUEST_ARRAY
+    if not (isinstance(request, types.Array) and request.dtype == _request_numba and request.layout == "C"):
+        raise TypingError(f"mpi4numba.{where}: request must be a C-contiguous RequestType array, got {request}")
+    return request
 
 
 @intrinsic

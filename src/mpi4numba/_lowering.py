@@ -1,0 +1,116 @@
+"""The MPI vocabulary of routine bodies lowered to LLVM IR (see :mod:`mpi4numba._emit`).
+
+:class:`MPIEmitter` adds what most routines are made of: predefined handles,
+communicator and operator handles, and arrays as MPI buffers. A C-contiguous buffer of a
+predefined dtype is its data pointer, its size and a handle constant, emitted in place;
+other layouts and structured dtypes go through the jitted helpers of
+:mod:`mpi4numba.datatypes` (derived datatypes, built once per layout and cached), which
+are compiled only for the call sites that need them.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Callable, NamedTuple
+
+from llvmlite import ir
+from numba.core import types
+
+from . import _capi
+from ._ccall import _guard, handle_from_native, predefined_native
+from ._commtype import comm_handle
+from ._emit import Emitter, Value
+from ._keepalive import new_request
+from ._largecount import NEEDS_FALLBACK
+from .datatypes import _struct_datatype, _whole, buffer, mpi_datatype, pair_type
+from .operators import op_handle
+
+
+class Buffer(NamedTuple):
+    """An array as MPI sees it: ``count`` elements of ``datatype`` at ``address``;
+    a ``derived`` datatype is freed by :meth:`MPIEmitter.release` after the call."""
+
+    address: Value
+    count: Value
+    datatype: Value
+    derived: Value
+
+
+def is_contiguous_layout(array: types.Array) -> bool:
+    """Whether the Numba type alone says the array's elements are in C order in memory."""
+    return array.layout == "C" or (array.ndim <= 1 and array.layout == "F")
+
+
+class MPIEmitter(Emitter):
+    """An :class:`~mpi4numba._emit.Emitter` that also speaks MPI."""
+
+    def handle(self, name: str) -> Value:
+        """A predefined handle (``"COMM_WORLD"``, ``"DOUBLE"`` ...) of the running MPI, as intp."""
+        _guard(self.context)
+        return Value(self, types.intp, handle_from_native(self.builder, predefined_native(self.builder, name)))
+
+    def comm(self, comm: Value) -> Value:
+        """The handle of a communicator argument (``None``/omitted: ``COMM_WORLD``)."""
+        if comm.type == types.none:
+            return self.handle("COMM_WORLD")
+        return self(comm_handle, comm)
+
+    def op(self, operator: Value) -> Value:
+        """The ``MPI_Op`` of an ``Operator`` (or numba-mpi's integer value for one)."""
+        return self(op_handle, operator)
+
+    def data(self, array: Value) -> Value:
+        """The address of an array's first element, as ``uintp`` (like ``array.ctypes.data``)."""
+        pointer = self.context.make_array(array.type)(self.context, self.builder, array.llvm).data
+        return Value(self, types.uintp, self.builder.ptrtoint(pointer, ir.IntType(64)))
+
+    def size(self, array: Value) -> Value:
+        return self.attr(array, "size")
+
+    def buffer(self, array: Value, where: str = "mpi4numba") -> Buffer:
+        """``array`` as an MPI buffer, in C index order (see :mod:`mpi4numba.datatypes`)."""
+        ty = array.type
+        if not is_contiguous_layout(ty):
+            return Buffer(*self.unpack(self(buffer, array, where)))
+        address, size = self.data(array), self.size(array)
+        if isinstance(ty.dtype, types.Record) and pair_type(ty.dtype) is None:
+            datatype, derived = self.unpack(self(_struct_datatype, array))
+            count = size
+        else:
+            name, per_element = mpi_datatype(ty.dtype, where)
+            datatype, derived = self.handle(name), self.const(False)
+            count = size if per_element == 1 else size * per_element
+        if NEEDS_FALLBACK:  # more than INT_MAX elements: one element of a derived type
+            return Buffer(*self.unpack(self(_whole, address, count, datatype, derived)))
+        return Buffer(address, count, datatype, derived)
+
+    def release(self, *buffers: Buffer) -> None:
+        """Free the derived datatypes of ``buffers`` that could not be cached."""
+        for buf in buffers:
+            if buf.derived.constant is not False:
+                with self.when(buf.derived):
+                    self(_capi.MPI_Type_free, buf.datatype)
+
+    def rank_size(self, comm: Value) -> tuple[Value, Value]:
+        """This process's rank in ``comm`` and its size (a communicator argument)."""
+        handle = self.comm(comm)
+        return self(_capi.MPI_Comm_rank, handle)[1], self(_capi.MPI_Comm_size, handle)[1]
+
+    def null_on_failure(self, code: Value, request: Value) -> None:
+        """Set the first element of a request array to ``REQUEST_NULL`` if ``code`` is an error."""
+        with self.when(code != 0, likely=False):
+            null = self.cast(self.handle("REQUEST_NULL"), request.type.dtype)
+            self(operator.setitem, request, 0, null)
+
+    def start_request(self, data: Value, request: Value, start: Callable[[Buffer, Value], Value]) -> Value:
+        """``(code, request)`` of a call that starts a request on the buffer of ``data``;
+        ``start(buffer, address of the request)`` emits the call. Without a ``request``
+        (None), a new request array is made that keeps ``data`` alive for as long as it
+        lives; if the call fails the request is ``REQUEST_NULL``."""
+        buf = self.buffer(data)
+        if request.type == types.none:
+            request = self(new_request, self.tuple(data))
+        code = start(buf, self.data(request))
+        self.release(buf)
+        self.null_on_failure(code, request)
+        return self.tuple(code, request)
