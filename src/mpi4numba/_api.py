@@ -122,6 +122,7 @@ def api(typing_function: Callable | None = None, *, inline: bool = False) -> Cal
                 if isinstance(result, Lowering):
                     decision = result
                 else:
+                    self.context.refresh()  # the stub's typing may have been registered since
                     stub_type = self.context.resolve_value_type(implementation_stub)
                     decision = _Legacy(stub_type, stub_type.get_call_type(self.context, full, {}))
                 decisions[given] = decision

@@ -99,6 +99,11 @@ class Emitter:
                 ty = self.typing.resolve_value_type(value)
         return Value(self, ty, self.context.get_constant_generic(self.builder, ty, value), value)
 
+    def literal(self, value: Any) -> Value:
+        """A constant typed as a Numba literal (for intrinsics that need one)."""
+        ty = types.literal(value)
+        return Value(self, ty, self.context.get_constant_generic(self.builder, ty.literal_type, value), value)
+
     def argument(self, ty: types.Type, llvm: ir.Value) -> Value:
         """A routine's argument; an omitted one is its default, a constant."""
         if isinstance(ty, types.Omitted):
@@ -198,9 +203,20 @@ class Emitter:
         outer = len(self._owned)
         with self.builder.if_then(self.truth(condition), likely=likely):
             yield
-            for owned in self._owned[outer:]:  # references made inside cannot outlive the block
-                self.context.nrt.decref(self.builder, owned.type, owned.llvm)
-            del self._owned[outer:]
+            self._release_since(outer)
+
+    @contextmanager
+    def loop(self, count: Any) -> Iterator[Value]:
+        """``for i in range(count)``: the block is emitted once, with ``i`` an ``intp`` value."""
+        outer = len(self._owned)
+        with cgutils.for_range(self.builder, self.cast(count, types.intp).llvm) as loop:
+            yield Value(self, types.intp, loop.index)
+            self._release_since(outer)
+
+    def _release_since(self, outer: int) -> None:
+        for owned in self._owned[outer:]:  # references made in a block cannot outlive it
+            self.context.nrt.decref(self.builder, owned.type, owned.llvm)
+        del self._owned[outer:]
 
     def check(self, ok: Any, exception: type[BaseException], message: str) -> None:
         """Raise ``exception(message)`` from the compiled function unless ``ok``."""

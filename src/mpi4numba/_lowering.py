@@ -22,7 +22,8 @@ from ._commtype import comm_handle
 from ._emit import Emitter, Value
 from ._keepalive import new_request
 from ._largecount import NEEDS_FALLBACK
-from .datatypes import _struct_datatype, _whole, buffer, mpi_datatype, pair_type
+from ._buffers import IN_PLACE_ADDRESS
+from .datatypes import _struct_datatype, _whole, buffer, element_type, mpi_datatype, pair_type
 from .operators import op_handle
 
 
@@ -66,6 +67,27 @@ class MPIEmitter(Emitter):
 
     def size(self, array: Value) -> Value:
         return self.attr(array, "size")
+
+    def itemsize(self, array: Value) -> int:
+        return self.context.get_abi_sizeof(self.context.get_data_type(array.type.dtype))
+
+    def element_address(self, array: Value, index: Value) -> Value:
+        """The address of element ``index`` (C order) of a C-contiguous array, as ``uintp``."""
+        return self.data(array) + self.cast(index, types.uintp) * self.const(self.itemsize(array), types.uintp)
+
+    def in_place(self) -> Value:
+        """``MPI_IN_PLACE`` of the running ABI, as an address (``uintp``)."""
+        return self.const(IN_PLACE_ADDRESS)
+
+    def element_type(self, array: Value) -> tuple[Value, Value | int]:
+        """``(datatype, MPI elements per array element)`` of an array's dtype, e.g.
+        ``(BYTE, 4)`` for S4; a structured dtype is its cached struct type."""
+        dtype = array.type.dtype
+        if isinstance(dtype, types.Record) and pair_type(dtype) is None:
+            datatype, per_element = self.unpack(self(element_type, array))
+            return datatype, per_element
+        name, per_element = mpi_datatype(dtype, "mpi4numba")
+        return self.handle(name), per_element
 
     def buffer(self, array: Value, where: str = "mpi4numba") -> Buffer:
         """``array`` as an MPI buffer, in C index order (see :mod:`mpi4numba.datatypes`)."""

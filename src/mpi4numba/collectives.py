@@ -30,7 +30,7 @@ from numba.core import types
 from numba.core.errors import TypingError
 
 from . import _capi
-from ._api import api
+from ._api import api, lowering
 from ._buffers import (
     IN_PLACE_ADDRESS,
     block_address,
@@ -45,6 +45,7 @@ from ._buffers import (
     rank_size,
 )
 from ._commtype import comm_handle
+from ._lowering import is_contiguous_layout
 from ._validate import array, integer, same_dtype
 from .datatypes import buffer, release
 
@@ -66,6 +67,85 @@ def _arrays(where: str, send_data, recv_data, send_in_place_ok: bool, recv_in_pl
     return ""
 
 
+def _dense(*buffers) -> bool:
+    """Whether every buffer is C-contiguous by its type (or IN_PLACE): the call is then
+    emitted in place, without temporaries or derived datatypes."""
+    return all(is_in_place(b) or is_contiguous_layout(b) for b in buffers)
+
+
+@lowering(types.int32)
+def _BARRIER(e, comm):
+    return e(_capi.MPI_Barrier, e.comm(comm))
+
+
+@lowering(types.int32)
+def _BCAST(e, data, root, comm):
+    buf = e.buffer(data)
+    code = e(_capi.MPI_Bcast, buf.address, buf.count, buf.datatype, root, e.comm(comm))
+    e.release(buf)
+    return code
+
+
+def _rooted(c_function, where: str, full_name: str, block_name: str):
+    """The body of scatter (the full buffer is sent) or gather (it is received) on
+    C-contiguous buffers; ``IN_PLACE`` for the block leaves a process's block in place."""
+    sends_full = full_name == "send_data"
+
+    @lowering(types.int32)
+    def body(e, send_data, recv_data, count, root, comm):
+        handle = e.comm(comm)
+        rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+        full, block = (send_data, recv_data) if sends_full else (recv_data, send_data)
+        if is_in_place(block.type):
+            e.check(e.size(full) >= count * size, ValueError,
+                    f"mpi4numba.{where}: with IN_PLACE, {full_name} needs count * size elements")
+            mine = e.select(rank == root, e.in_place(), e.element_address(full, rank * count))
+        else:
+            e.check(e.size(block) >= count, ValueError, f"mpi4numba.{where}: {block_name} has fewer than count elements")
+            e.check((rank != root) | (e.size(full) >= count * size), ValueError,
+                    f"mpi4numba.{where}: {full_name} on root has fewer than count * size elements")
+            mine = e.data(block)
+        datatype, per_element = e.element_type(full)
+        n = count * per_element
+        if sends_full:
+            return e(c_function, e.data(full), n, datatype, mine, n, datatype, root, handle)
+        return e(c_function, mine, n, datatype, e.data(full), n, datatype, root, handle)
+
+    return body
+
+
+_SCATTER = _rooted(_capi.MPI_Scatter, "scatter", "send_data", "recv_data")
+_GATHER = _rooted(_capi.MPI_Gather, "gather", "recv_data", "send_data")
+
+
+def _everyone(c_function, where: str, send_blocks: str):
+    """The body of allgather (``send_blocks`` "count") or alltoall ("count * size") on
+    C-contiguous buffers (``IN_PLACE`` as send_data: MPI's in-place form)."""
+
+    @lowering(types.int32)
+    def body(e, send_data, recv_data, count, comm):
+        handle = e.comm(comm)
+        size = e(_capi.MPI_Comm_size, handle)[1]
+        e.check(e.size(recv_data) >= count * size, ValueError,
+                f"mpi4numba.{where}: recv_data has fewer than count * size elements")
+        if is_in_place(send_data.type):
+            source = e.in_place()
+        else:
+            needed = count if send_blocks == "count" else count * size
+            e.check(e.size(send_data) >= needed, ValueError,
+                    f"mpi4numba.{where}: send_data has fewer than {send_blocks} elements")
+            source = e.data(send_data)
+        datatype, per_element = e.element_type(recv_data)
+        n = count * per_element
+        return e(c_function, source, n, datatype, e.data(recv_data), n, datatype, handle)
+
+    return body
+
+
+_ALLGATHER = _everyone(_capi.MPI_Allgather, "allgather", "count")
+_ALLTOALL = _everyone(_capi.MPI_Alltoall, "alltoall", "count * size")
+
+
 @api
 def barrier(comm=None):
     """Block until every process of ``comm`` has called it (``MPI_Barrier``); returns the status.
@@ -74,11 +154,7 @@ def barrier(comm=None):
     >>> mpi4numba.barrier()
     0
     """
-
-    def impl(comm=None):
-        return _capi.MPI_Barrier(comm_handle(comm))
-
-    return impl
+    return _BARRIER
 
 
 @api
@@ -94,14 +170,7 @@ def bcast(data, root, comm=None):
     """
     array(data, "bcast", "data", writable=True)
     integer(root, "bcast", "root")
-
-    def impl(data, root, comm=None):
-        address, count, datatype, derived = buffer(data, "mpi4numba.bcast")
-        code = _capi.MPI_Bcast(address, count, datatype, root, comm_handle(comm))
-        release(datatype, derived)
-        return code
-
-    return impl
+    return _BCAST
 
 
 @api
@@ -117,7 +186,10 @@ def scatter(send_data, recv_data, count, root, comm=None):
     """
     integer(count, "scatter", "count")
     integer(root, "scatter", "root")
-    if _arrays("scatter", send_data, recv_data, False, True) == "recv":
+    in_place_form = _arrays("scatter", send_data, recv_data, False, True) == "recv"
+    if _dense(send_data, recv_data):
+        return _SCATTER
+    if in_place_form:
 
         def in_place(send_data, recv_data, count, root, comm=None):
             rank, size = rank_size(comm)
@@ -163,7 +235,10 @@ def gather(send_data, recv_data, count, root, comm=None):
     """
     integer(count, "gather", "count")
     integer(root, "gather", "root")
-    if _arrays("gather", send_data, recv_data, True, False) == "send":
+    in_place_form = _arrays("gather", send_data, recv_data, True, False) == "send"
+    if _dense(send_data, recv_data):
+        return _GATHER
+    if in_place_form:
 
         def in_place(send_data, recv_data, count, root, comm=None):
             rank, size = rank_size(comm)
@@ -210,7 +285,10 @@ def allgather(send_data, recv_data, count, comm=None):
     (0, True)
     """
     integer(count, "allgather", "count")
-    if _arrays("allgather", send_data, recv_data, True, False) == "send":
+    in_place_form = _arrays("allgather", send_data, recv_data, True, False) == "send"
+    if _dense(send_data, recv_data):
+        return _ALLGATHER
+    if in_place_form:
 
         def in_place(send_data, recv_data, count, comm=None):
             size = rank_size(comm)[1]
@@ -254,7 +332,10 @@ def alltoall(send_data, recv_data, count, comm=None):
     0
     """
     integer(count, "alltoall", "count")
-    if _arrays("alltoall", send_data, recv_data, True, False) == "send":
+    in_place_form = _arrays("alltoall", send_data, recv_data, True, False) == "send"
+    if _dense(send_data, recv_data):
+        return _ALLTOALL
+    if in_place_form:
 
         def in_place(send_data, recv_data, count, comm=None):
             size = rank_size(comm)[1]

@@ -15,7 +15,7 @@ from numba.core import types
 from numba.core.errors import TypingError
 
 from . import _capi
-from ._api import api
+from ._api import api, lowering
 from ._ccall import predefined
 from ._commtype import CommType, comm_handle, comm_type, new_comm, store_comm_handle
 from ._runtime import ABI, MPI
@@ -36,6 +36,48 @@ __all__ = ["rank", "size", "comm_rank", "comm_size", "comm_dup", "comm_split", "
            "comm_type", "COMM_TYPE_SHARED", "IDENT", "CONGRUENT", "SIMILAR", "UNEQUAL"]
 
 
+def _communicator(comm, where: str, what: str) -> None:
+    if not isinstance(comm, (CommType, types.Integer, types.NoneType, types.Omitted)):
+        raise TypingError(f"mpi4numba.{where}: {what} must be a communicator (mpi4py MPI.Comm or mpi4numba), "
+                          f"got {comm}")
+
+
+def _value_or_zero(c_function):
+    @lowering(types.int64)
+    def body(e, comm):
+        code, value = e.unpack(e(c_function, e.comm(comm)))
+        return e.select(code == 0, value, 0)
+
+    return body
+
+
+_RANK, _SIZE = _value_or_zero(_capi.MPI_Comm_rank), _value_or_zero(_capi.MPI_Comm_size)
+_COMM_RANK = lowering(types.UniTuple(types.int32, 2))(lambda e, comm: e(_capi.MPI_Comm_rank, e.comm(comm)))
+_COMM_SIZE = lowering(types.UniTuple(types.int32, 2))(lambda e, comm: e(_capi.MPI_Comm_size, e.comm(comm)))
+_COMPARE = lowering(types.UniTuple(types.int32, 2))(
+    lambda e, comm1, comm2: e(_capi.MPI_Comm_compare, e.comm(comm1), e.comm(comm2)))
+
+
+def _new_communicator(call):
+    """A body returning ``(status, newcomm)`` for ``call(e, *arguments)``, which emits the MPI
+    call that makes the handle (``COMM_NULL`` if it failed: MPI may leave it unset)."""
+
+    @lowering(types.Tuple((types.int32, comm_type)))
+    def body(e, *arguments):
+        code, handle = e.unpack(call(e, *arguments))
+        return e.tuple(code, e(new_comm, e.select(code == 0, handle, e.handle("COMM_NULL"))))
+
+    return body
+
+
+@lowering(types.int32)
+def _FREE(e, comm):
+    code, handle = e.unpack(e(_capi.MPI_Comm_free, e.comm(comm)))
+    with e.when(code == 0):
+        e(store_comm_handle, comm, handle)
+    return code
+
+
 @api
 def rank(comm=None):
     """Rank of this process in ``comm`` (default ``COMM_WORLD``); 0 if MPI reports an error.
@@ -45,11 +87,7 @@ def rank(comm=None):
     True
     """
 
-    def impl(comm=None):
-        code, value = _capi.MPI_Comm_rank(comm_handle(comm))
-        return value if code == 0 else 0
-
-    return impl
+    return _RANK
 
 
 @api
@@ -61,11 +99,7 @@ def size(comm=None):
     True
     """
 
-    def impl(comm=None):
-        code, value = _capi.MPI_Comm_size(comm_handle(comm))
-        return value if code == 0 else 0
-
-    return impl
+    return _SIZE
 
 
 @api
@@ -77,10 +111,7 @@ def comm_rank(comm=None):
     (0, 0)
     """
 
-    def impl(comm=None):
-        return _capi.MPI_Comm_rank(comm_handle(comm))
-
-    return impl
+    return _COMM_RANK
 
 
 @api
@@ -92,10 +123,7 @@ def comm_size(comm=None):
     (0, 1)
     """
 
-    def impl(comm=None):
-        return _capi.MPI_Comm_size(comm_handle(comm))
-
-    return impl
+    return _COMM_SIZE
 
 
 @api
@@ -110,11 +138,7 @@ def comm_dup(comm=None):
     (0, True, 0)
     """
 
-    def impl(comm=None):
-        code, handle = _capi.MPI_Comm_dup(comm_handle(comm))
-        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))  # MPI may leave it unset
-
-    return impl
+    return _new_communicator(lambda e, comm: e(_capi.MPI_Comm_dup, e.comm(comm)))
 
 
 @api
@@ -131,11 +155,7 @@ def comm_split(color, key=0, comm=None):
     integer(color, "comm_split", "color")
     integer(key, "comm_split", "key")
 
-    def impl(color, key=0, comm=None):
-        code, handle = _capi.MPI_Comm_split(comm_handle(comm), color, key)
-        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))  # MPI may leave it unset
-
-    return impl
+    return _new_communicator(lambda e, color, key, comm: e(_capi.MPI_Comm_split, e.comm(comm), color, key))
 
 
 @api
@@ -152,11 +172,8 @@ def comm_split_type(split_type=COMM_TYPE_SHARED, key=0, comm=None):
     integer(split_type, "comm_split_type", "split_type")
     integer(key, "comm_split_type", "key")
 
-    def impl(split_type=COMM_TYPE_SHARED, key=0, comm=None):
-        code, handle = _capi.MPI_Comm_split_type(comm_handle(comm), split_type, key, predefined("INFO_NULL"))
-        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))  # MPI may leave it unset
-
-    return impl
+    return _new_communicator(lambda e, split_type, key, comm: e(
+        _capi.MPI_Comm_split_type, e.comm(comm), split_type, key, e.handle("INFO_NULL")))
 
 
 @api
@@ -170,10 +187,9 @@ def comm_compare(comm1, comm2):
     True
     """
 
-    def impl(comm1, comm2):
-        return _capi.MPI_Comm_compare(comm_handle(comm1), comm_handle(comm2))
-
-    return impl
+    _communicator(comm1, "comm_compare", "comm1")
+    _communicator(comm2, "comm_compare", "comm2")
+    return _COMPARE
 
 
 @api
@@ -195,11 +211,7 @@ def comm_create(group, comm=None):
     if not isinstance(group, types.Integer):
         raise TypingError(f"mpi4numba.comm_create: group must be a group handle (an integer), got {group}")
 
-    def impl(group, comm=None):
-        code, handle = _capi.MPI_Comm_create(comm_handle(comm), group)
-        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))  # MPI may leave it unset
-
-    return impl
+    return _new_communicator(lambda e, group, comm: e(_capi.MPI_Comm_create, e.comm(comm), group))
 
 
 @api
@@ -215,13 +227,8 @@ def comm_free(comm):
     (0, True, True)
     """
 
-    def impl(comm):
-        code, handle = _capi.MPI_Comm_free(comm_handle(comm))
-        if code == 0:
-            store_comm_handle(comm, handle)
-        return code
-
-    return impl
+    _communicator(comm, "comm_free", "comm")
+    return _FREE
 
 
 @overload_attribute(CommType, "rank")

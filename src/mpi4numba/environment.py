@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from numba.core import types
 
 from . import _capi
-from ._api import api
+from ._api import api, lowering
 from ._initialize import THREAD_LEVELS, set_thread_level
 from ._runtime import ABI
 from ._validate import integer
@@ -19,6 +20,22 @@ globals().update(ERROR_CLASSES)
 __all__ = ["initialized", "query_thread", "wtime", "error_class", "error_string", "set_thread_level", "THREAD_LEVELS"]
 
 
+@lowering(types.boolean)
+def _INITIALIZED(e):
+    code, flag = e.unpack(e(_capi.MPI_Initialized))
+    return (code == 0) & (flag != 0)
+
+
+_QUERY_THREAD = lowering(types.int32)(lambda e: e(_capi.MPI_Query_thread)[1])
+_WTIME = lowering(types.float64)(lambda e: e(_capi.MPI_Wtime))
+
+
+@lowering(types.int64)
+def _ERROR_CLASS(e, code):
+    status, error_class = e.unpack(e(_capi.MPI_Error_class, code))
+    return e.select(status == 0, error_class, ERROR_CLASSES["ERR_ARG"])
+
+
 @api
 def initialized():
     """True once MPI is initialised (always, after mpi4numba is imported).
@@ -28,11 +45,7 @@ def initialized():
     True
     """
 
-    def impl():
-        code, flag = _capi.MPI_Initialized()
-        return code == 0 and flag != 0
-
-    return impl
+    return _INITIALIZED
 
 
 @api
@@ -44,11 +57,7 @@ def query_thread():
     True
     """
 
-    def impl():
-        code, provided = _capi.MPI_Query_thread()
-        return provided
-
-    return impl
+    return _QUERY_THREAD
 
 
 @api
@@ -60,10 +69,7 @@ def wtime():
     True
     """
 
-    def impl():
-        return _capi.MPI_Wtime()
-
-    return impl
+    return _WTIME
 
 
 @api
@@ -78,13 +84,7 @@ def error_class(code):
     """
     integer(code, "error_class", "code")
 
-    err_arg = ERROR_CLASSES["ERR_ARG"]  # an int constant for the compiled code
-
-    def impl(code):
-        status, error_class = _capi.MPI_Error_class(code)
-        return error_class if status == 0 else err_arg
-
-    return impl
+    return _ERROR_CLASS
 
 
 @api

@@ -26,8 +26,10 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.numpy_support import from_dtype
 
+import operator
+
 from . import _capi
-from ._api import api
+from ._api import api, lowering
 from ._ccall import HANDLE_DTYPE, REQUEST_ARRAY, _slot, handle_from_native, handle_to_native, predefined, predefined_native, stack_handles
 from ._runtime import ABI
 
@@ -117,30 +119,74 @@ def _scatter(typingctx, requests, scratch):
     return types.none(requests, scratch), codegen
 
 
-def _completion(where, requests, call):
-    """Implementation over an array, a tuple (stack scratch) or a list (copied) of requests.
+def _zero_to_null(e, requests, index) -> None:
+    """Zeros (``np.zeros(n, RequestType)``) are taken as ``REQUEST_NULL``."""
+    with e.when(e(operator.getitem, requests, index) == 0):
+        e(operator.setitem, requests, index, e.cast(e.handle("REQUEST_NULL"), requests.type.dtype))
 
-    ``call(count, address)`` is a jitted function calling the MPI completion routine.
+
+# the MPI completion routines over (count, address of handles), and their results
+_COMPLETIONS = {
+    "waitall": (types.int32, lambda e, n, address: e(_capi.MPI_Waitall, n, address)),
+    "waitany": (types.UniTuple(types.int32, 2), lambda e, n, address: e(_capi.MPI_Waitany, n, address)),
+    "testall": (types.Tuple((types.int32, types.boolean)), lambda e, n, address: _flag_first(
+        e, *e.unpack(e(_capi.MPI_Testall, n, address)))),
+    "testany": (types.Tuple((types.int32, types.boolean, types.int32)), lambda e, n, address: _flag_first(
+        e, *e.unpack(e(_capi.MPI_Testany, n, address)))),
+    "startall": (types.int32, lambda e, n, address: e(_capi.MPI_Startall, n, address)),
+}
+
+
+def _flag_first(e, code, *outs):
+    """``(code, flag != 0, index)`` from MPI's ``(code, [index,] flag)``."""
+    return e.tuple(code, outs[-1] != 0, *outs[:-1])
+
+
+# the same calls, jitted, for lists of requests (from Python)
+_LIST_CALLS = {
+    "waitall": register_jitable(lambda count, address: _capi.MPI_Waitall(count, address)),
+    "waitany": register_jitable(lambda count, address: _capi.MPI_Waitany(count, address)),
+    "testall": register_jitable(lambda count, address: _flag_first_jit(*_capi.MPI_Testall(count, address))),
+    "testany": register_jitable(lambda count, address: _flag_first_jit(*_capi.MPI_Testany(count, address))),
+    "startall": register_jitable(lambda count, address: _capi.MPI_Startall(count, address)),
+}
+
+
+@register_jitable
+def _flag_first_jit(code, *outs):
+    return (code, outs[-1] != 0) + outs[:-1]
+
+
+def _completion(where, requests):
+    """The call over an array or a tuple of requests (handles gathered in stack scratch),
+    emitted in place; over a list (copied), a jitted implementation.
+
     """
     kind = _request_collection(requests, where)
+    restype, emit = _COMPLETIONS[where]
     if kind == "array":
 
-        def on_array(requests):
-            _nulls_for_zeros(requests)
-            return call(requests.size, requests.ctypes.data)
+        @lowering(restype)
+        def on_array(e, requests):
+            with e.loop(e.size(requests)) as i:
+                _zero_to_null(e, requests, i)
+            return emit(e, e.size(requests), e.data(requests))
 
         return on_array
     if kind == "tuple":
         count = len(requests)
 
-        def on_tuple(requests):
-            scratch = stack_handles(count)
-            _gather(requests, scratch)
-            result = call(count, scratch)
-            _scatter(requests, scratch)
+        @lowering(restype)
+        def on_tuple(e, requests):
+            scratch = e(stack_handles, e.literal(count))
+            e(_gather, requests, scratch)
+            result = emit(e, count, scratch)
+            e(_scatter, requests, scratch)
             return result
 
         return on_tuple
+
+    call = _LIST_CALLS[where]
 
     def on_list(requests):
         flat = np.empty(len(requests), RequestType)
@@ -183,36 +229,41 @@ def wait(request):
     (0, 0)
     """
     _request_array(request, "wait", "request")
-
-    def impl(request):
-        if request.size == 0:
-            return 0
-        _nulls_for_zeros(request[:1])
-        return _capi.MPI_Wait(request.ctypes.data)
-
-    return impl
+    return _WAIT
 
 
-@register_jitable
-def _waitall(count, address):
-    return _capi.MPI_Waitall(count, address)
+def _on_first(c_function, skip_null: bool = False):
+    """The body of a call on the first request of an array (none: nothing to do);
+    ``skip_null``: a null request is left alone."""
+
+    @lowering(types.int32)
+    def body(e, request):
+        code = e.variable(e.const(0, types.int32))
+        with e.when(e.size(request) != 0):
+            _zero_to_null(e, request, 0)
+            if skip_null:
+                with e.when(e.cast(e(operator.getitem, request, 0), types.intp) != e.handle("REQUEST_NULL")):
+                    code.set(e(c_function, e.data(request)))
+            else:
+                code.set(e(c_function, e.data(request)))
+        return code.get()
+
+    return body
 
 
-@register_jitable
-def _waitany(count, address):
-    return _capi.MPI_Waitany(count, address)
+_WAIT, _START = _on_first(_capi.MPI_Wait), _on_first(_capi.MPI_Start)
+_CANCEL, _REQUEST_FREE = _on_first(_capi.MPI_Cancel, True), _on_first(_capi.MPI_Request_free, True)
 
 
-@register_jitable
-def _testall(count, address):
-    code, flag = _capi.MPI_Testall(count, address)
-    return code, flag != 0
-
-
-@register_jitable
-def _testany(count, address):
-    code, index, flag = _capi.MPI_Testany(count, address)
-    return code, flag != 0, index
+@lowering(types.Tuple((types.int32, types.boolean)))
+def _TEST(e, request):
+    code, flag = e.variable(e.const(0, types.int32)), e.variable(True)
+    with e.when(e.size(request) != 0):
+        _zero_to_null(e, request, 0)
+        status, done = e.unpack(e(_capi.MPI_Test, e.data(request)))
+        code.set(status)
+        flag.set(done != 0)
+    return e.tuple(code.get(), flag.get())
 
 
 @api
@@ -228,7 +279,7 @@ def waitall(requests):
     >>> mpi4numba.waitall((send, recv)), buffer
     (0, array([0., 1., 2.]))
     """
-    return _completion("waitall", requests, _waitall)
+    return _completion("waitall", requests)
 
 
 @api
@@ -240,7 +291,7 @@ def waitany(requests):
     >>> mpi4numba.waitany(mpi4numba.request_array(2)) == (0, mpi4numba.UNDEFINED)
     True
     """
-    return _completion("waitany", requests, _waitany)
+    return _completion("waitany", requests)
 
 
 @api
@@ -252,15 +303,7 @@ def test(request):
     (0, True)
     """
     _request_array(request, "test", "request")
-
-    def impl(request):
-        if request.size == 0:
-            return 0, True
-        _nulls_for_zeros(request[:1])
-        code, flag = _capi.MPI_Test(request.ctypes.data)
-        return code, flag != 0
-
-    return impl
+    return _TEST
 
 
 @api
@@ -271,7 +314,7 @@ def testall(requests):
     >>> mpi4numba.testall(mpi4numba.request_array(2))
     (0, True)
     """
-    return _completion("testall", requests, _testall)
+    return _completion("testall", requests)
 
 
 @api
@@ -282,7 +325,7 @@ def testany(requests):
     >>> mpi4numba.testany(mpi4numba.request_array(2)) == (0, True, mpi4numba.UNDEFINED)
     True
     """
-    return _completion("testany", requests, _testany)
+    return _completion("testany", requests)
 
 
 @api
@@ -301,19 +344,7 @@ def start(request):
     (0, 0)
     """
     _request_array(request, "start", "request")
-
-    def impl(request):
-        if request.size == 0:
-            return 0
-        _nulls_for_zeros(request[:1])
-        return _capi.MPI_Start(request.ctypes.data)
-
-    return impl
-
-
-@register_jitable
-def _startall(count, address):
-    return _capi.MPI_Startall(count, address)
+    return _START
 
 
 @api
@@ -333,12 +364,7 @@ def startall(requests):
     >>> request_free(requests[:1]), request_free(requests[1:])
     (0, 0)
     """
-    return _completion("startall", requests, _startall)
-
-
-@register_jitable
-def _is_null(request):
-    return np.intp(request[0]) == predefined("REQUEST_NULL")
+    return _completion("startall", requests)
 
 
 @api
@@ -353,16 +379,7 @@ def cancel(request):
     (0, 0)
     """
     _request_array(request, "cancel", "request")
-
-    def impl(request):
-        if request.size == 0:
-            return 0
-        _nulls_for_zeros(request[:1])
-        if _is_null(request):
-            return 0
-        return _capi.MPI_Cancel(request.ctypes.data)
-
-    return impl
+    return _CANCEL
 
 
 @api
@@ -379,13 +396,4 @@ def request_free(request):
     (0, (0, True))
     """
     _request_array(request, "request_free", "request")
-
-    def impl(request):
-        if request.size == 0:
-            return 0
-        _nulls_for_zeros(request[:1])
-        if _is_null(request):
-            return 0
-        return _capi.MPI_Request_free(request.ctypes.data)
-
-    return impl
+    return _REQUEST_FREE
