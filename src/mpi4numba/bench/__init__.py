@@ -11,6 +11,8 @@ Commands (each takes ``-h``):
   mpi4numba, mpi4py and numba-mpi side by side (:mod:`mpi4numba.bench.suite`).
 * ``startup``: import time, cold compile and warm cache-load time per rank
   (:mod:`mpi4numba.bench.startup`).
+* ``compile``: cold compile time of MPI call sites in fresh interpreters, mpi4numba and
+  numba-mpi side by side (:mod:`mpi4numba.bench.compile`).
 * ``latency``: small operations from C, mpi4numba and mpi4py side by side
   (:mod:`mpi4numba.bench.latency`).
 * ``strided``: faces of a 256³ float64 grid sent and received through derived datatypes
@@ -33,6 +35,7 @@ COMMANDS = {
     "pi": "the pi example: allreduce inside njit vs mpi4py outside, sweeping calls per interval",
     "suite": "OSU-style latency, bandwidth and collective latency: C, mpi4numba, mpi4py, numba-mpi",
     "startup": "import time, cold JIT compile time and warm cache load time, per rank",
+    "compile": "cold compile time of MPI call sites: mpi4numba and numba-mpi side by side",
     "latency": "latency of MPI operations from C, mpi4numba and mpi4py",
     "strided": "sending grid faces: derived datatypes vs copies",
     "inplace": "allreduce with IN_PLACE vs out of place, from njit code",
