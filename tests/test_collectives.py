@@ -211,3 +211,17 @@ def test_strided_full_buffers_in_place_through_block_datatypes():
     assert mpi.allgather(np.array([rank + 0.5]), odd[:, :3], 1) == 0
     np.testing.assert_array_equal(odd[:, :3].ravel()[:size], np.arange(size) + 0.5)
     assert (odd[:, 3] == -1).all()
+
+
+def test_v_collectives_refuse_short_counts_on_every_rank():
+    """A rank that read past a short counts array would hang the others: every rank raises."""
+    short = np.ones(SIZE - 1, np.int32)
+    calls = {
+        "gatherv": lambda: mpi.gatherv(np.ones(1), np.zeros(SIZE), short, None, 0),
+        "scatterv": lambda: mpi.scatterv(np.ones(SIZE), short, None, np.zeros(1), 0),
+        "allgatherv": lambda: mpi.allgatherv(np.ones(1), np.zeros(SIZE), short),
+        "alltoallv": lambda: mpi.alltoallv(np.ones(SIZE), short, None, np.zeros(SIZE), short, None),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=f"mpi4numba.{name}: counts and displacements need one entry per process"):
+            call()

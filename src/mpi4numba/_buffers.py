@@ -183,6 +183,14 @@ def _displacements_impl(counts, displacements):
 
 
 @register_jitable
+def check_lengths(counts, displacements, size, message):
+    """Every rank checks this before any MPI call: a rank that read past a short counts array
+    would pass garbage to MPI while the others raise, and the job would hang."""
+    if counts.size < size or displacements.size < size:
+        raise ValueError(message)
+
+
+@register_jitable
 def check_layout(counts, displacements, size, capacity, what):
     """Every block ``[displacement, displacement + count)`` lies inside ``capacity`` elements."""
     if counts.size < size or displacements.size < size:

@@ -36,6 +36,7 @@ from ._buffers import (
     block_address,
     c_ints,
     check_layout,
+    check_lengths,
     copy_back,
     displacements_or_default,
     full_buffer,
@@ -395,6 +396,8 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
             rank, size = rank_size(comm)
             sizes = c_ints(counts)
             offsets = displacements_or_default(sizes, displacements)
+            check_lengths(sizes, offsets, size, "mpi4numba.scatterv: counts and displacements need one entry "
+                          "per process")
             check_layout(sizes, offsets, size, send_data.size, "mpi4numba.scatterv: a block lies outside send_data")
             full, units, starts = full_buffer_v(send_data, sizes, offsets, True)
             receive = IN_PLACE_ADDRESS if rank == root else block_address(full, offsets[rank])
@@ -410,6 +413,8 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
         rank, size = rank_size(comm)
         sizes = c_ints(counts)
         offsets = displacements_or_default(sizes, displacements)
+        check_lengths(sizes, offsets, size, "mpi4numba.scatterv: counts and displacements need one entry "
+                      "per process")
         if rank == root:
             check_layout(sizes, offsets, size, send_data.size, "mpi4numba.scatterv: a block lies outside send_data")
         if recv_data.size < sizes[rank]:
@@ -446,6 +451,8 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
             rank, size = rank_size(comm)
             sizes = c_ints(counts)
             offsets = displacements_or_default(sizes, displacements)
+            check_lengths(sizes, offsets, size, "mpi4numba.gatherv: counts and displacements need one entry "
+                          "per process")
             check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.gatherv: a block lies outside recv_data")
             full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
             send = IN_PLACE_ADDRESS if rank == root else block_address(full, offsets[rank])
@@ -461,6 +468,8 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
         rank, size = rank_size(comm)
         sizes = c_ints(counts)
         offsets = displacements_or_default(sizes, displacements)
+        check_lengths(sizes, offsets, size, "mpi4numba.gatherv: counts and displacements need one entry "
+                      "per process")
         if rank == root:
             check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.gatherv: a block lies outside recv_data")
         if send_data.size < sizes[rank]:
@@ -496,6 +505,8 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
             size = rank_size(comm)[1]
             sizes = c_ints(counts)
             offsets = displacements_or_default(sizes, displacements)
+            check_lengths(sizes, offsets, size, "mpi4numba.allgatherv: counts and displacements need one entry "
+                          "per process")
             check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.allgatherv: a block lies outside recv_data")
             full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
             code = _capi.MPI_Allgatherv(IN_PLACE_ADDRESS, 0, full[1], full[0].ctypes.data, units.ctypes.data,
@@ -510,6 +521,8 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
         rank, size = rank_size(comm)
         sizes = c_ints(counts)
         offsets = displacements_or_default(sizes, displacements)
+        check_lengths(sizes, offsets, size, "mpi4numba.allgatherv: counts and displacements need one entry "
+                      "per process")
         check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.allgatherv: a block lies outside recv_data")
         if send_data.size < sizes[rank]:
             raise ValueError("mpi4numba.allgatherv: send_data has fewer than counts[rank] elements")
@@ -549,6 +562,8 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
             size = rank_size(comm)[1]
             sizes = c_ints(recv_counts)
             offsets = displacements_or_default(sizes, recv_displacements)
+            check_lengths(sizes, offsets, size, "mpi4numba.alltoallv: counts and displacements need one entry "
+                          "per process")
             check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.alltoallv: a block lies outside recv_data")
             full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
             code = _capi.MPI_Alltoallv(IN_PLACE_ADDRESS, units.ctypes.data, starts.ctypes.data, full[1],
@@ -565,9 +580,13 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
         size = rank_size(comm)[1]
         r_sizes = c_ints(recv_counts)
         r_offsets = displacements_or_default(r_sizes, recv_displacements)
+        check_lengths(r_sizes, r_offsets, size, "mpi4numba.alltoallv: counts and displacements need one entry "
+                      "per process")
         check_layout(r_sizes, r_offsets, size, recv_data.size, "mpi4numba.alltoallv: a block lies outside recv_data")
         s_sizes = c_ints(send_counts)
         s_offsets = displacements_or_default(s_sizes, send_displacements)
+        check_lengths(s_sizes, s_offsets, size, "mpi4numba.alltoallv: counts and displacements need one entry "
+                      "per process")
         check_layout(s_sizes, s_offsets, size, send_data.size, "mpi4numba.alltoallv: a block lies outside send_data")
         source, s_units, s_starts = full_buffer_v(send_data, s_sizes, s_offsets, True)
         target, r_units, r_starts = full_buffer_v(recv_data, r_sizes, r_offsets, True)
