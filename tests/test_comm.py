@@ -134,3 +134,18 @@ def test_comm_compare():
     status, dup = mpi.comm_dup()
     assert mpi.comm_free(dup) == 0
     assert mpi.error_class(comm_compare(dup, WORLD)[0]) == mpi.ERR_COMM
+
+
+def test_a_freed_communicator_compiled_in_as_a_constant_is_seen_as_freed():
+    dup = MPI.COMM_WORLD.Dup()
+
+    @numba.njit
+    def size_through_global():
+        return mpi.comm_size(dup)[0], mpi.barrier(dup)
+
+    assert size_through_global() == (0, 0)
+    dup.Free()
+    reuse = MPI.COMM_WORLD.Dup()  # MPI may hand the freed handle out again
+    codes = size_through_global()  # the handle is read at each call: MPI_ERR_COMM, not a stale handle
+    reuse.Free()
+    assert mpi.error_class(codes[0]) == mpi.ERR_COMM and mpi.error_class(codes[1]) == mpi.ERR_COMM

@@ -108,6 +108,9 @@ def _box_comm(typ, val, c):
     return result
 
 
+_CONSTANTS: list = []  # communicators compiled into code as constants
+
+
 @lower_constant(CommType)
 def _constant_comm(context, builder, ty, pyval):
     comm = cgutils.create_struct_proxy(ty)(context, builder)
@@ -116,10 +119,13 @@ def _constant_comm(context, builder, ty, pyval):
         _guard(context)
         comm.handle = handle_from_native(builder, predefined_native(builder, name))
     else:
-        # A communicator created at run time: its handle is only valid in this process,
-        # so Numba marks the function as not cacheable.
-        address = context.add_dynamic_addr(builder, MPI._handleof(pyval), info=f"communicator {pyval!r}")
-        comm.handle = builder.ptrtoint(address, ir.IntType(64))
+        # A communicator created at run time (Numba then marks the function as not
+        # cacheable): its handle is read from the mpi4py object at each use, so a
+        # communicator freed since (Free() or comm_free) is seen as COMM_NULL, and the
+        # object is kept alive for as long as the code may run.
+        _CONSTANTS.append(pyval)
+        cell = context.add_dynamic_addr(builder, MPI._addressof(pyval), info=f"communicator {pyval!r}")
+        comm.handle = handle_from_native(builder, builder.load(builder.bitcast(cell, _native_handle.as_pointer())))
     return comm._getvalue()
 
 
