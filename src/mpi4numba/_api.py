@@ -19,6 +19,7 @@ trampoline per argument count, whose compiled forms Numba keeps per argument typ
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from typing import Any, Callable, NamedTuple
 
@@ -51,7 +52,16 @@ class _Legacy(NamedTuple):
 
 def _python_entry(name: str, target: Callable, parameters: list[inspect.Parameter]) -> Callable:
     """An njit function with the routine's parameters and defaults that calls ``target``:
-    Python calls go through it, so defaults reach the typing function as omitted."""
+    Python calls go through it, so defaults reach the typing function as omitted.
+
+    It is cached on disk like any ``cache=True`` function, so a new process loads the
+    entries it has used before instead of compiling them. Numba locates a cached function
+    by its source file, so the generated code names this module's file; its name carries
+    the ABI and the digest of mpi4numba's sources, so another MPI or version of mpi4numba
+    uses cache files of its own.
+    """
+    from ._runtime import CACHE_TAG
+
     params, cells = [], {"_target": target}
     for param in parameters:
         if param.default is inspect.Parameter.empty:
@@ -60,15 +70,20 @@ def _python_entry(name: str, target: Callable, parameters: list[inspect.Paramete
             cells[f"_default_{param.name}"] = param.default
             params.append(f"{param.name}=_default_{param.name}")
     names = ", ".join(p.name for p in parameters)
+    tag = hashlib.blake2b(CACHE_TAG.encode(), digest_size=6).hexdigest()
     source = (
         f"def _make({', '.join(cells)}):\n"
-        f"    def {name}({', '.join(params)}):\n"
+        f"    def {name}_entry_{tag}({', '.join(params)}):\n"
         f"        return _target({names})\n"
-        f"    return {name}\n"
+        f"    return {name}_entry_{tag}\n"
     )
-    namespace: dict = {}
-    exec(compile(source, f"<mpi4numba.{name}>", "exec"), namespace)
-    return numba.njit(namespace["_make"](**cells))
+    namespace: dict = {"__name__": __name__}  # cached code finds its environment by module
+    exec(compile(source, __file__, "exec"), namespace)
+    entry = namespace["_make"](**cells)
+    try:
+        return numba.njit(cache=True)(entry)
+    except RuntimeError:  # nowhere to cache (no writable directory): compile per process
+        return numba.njit(entry)
 
 
 def _resolved(context, ty: types.Type) -> types.Type:

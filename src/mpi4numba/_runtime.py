@@ -16,13 +16,11 @@ import hashlib
 import os
 import sys
 import traceback
-import warnings
 
 import llvmlite.binding as llvm
-from numba.core import caching
-from numba.core.errors import NumbaWarning
 
 from . import _initialize
+from ._numbacache import CacheABIMismatch
 from ._abi import select as _select_abi
 
 _initialize.configure_mpi4py()
@@ -64,11 +62,13 @@ def _source_digest() -> str:
     file changes, not when the mpi4numba code compiled into it does, so the tag carries it."""
     package = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.blake2b(digest_size=4)
-    for folder in (package, os.path.join(package, "_abi")):
-        for name in sorted(os.listdir(folder)):
+    for folder, subfolders, files in sorted(os.walk(package)):
+        subfolders.sort()
+        for name in sorted(files):
             if name.endswith(".py"):
-                with open(os.path.join(folder, name), "rb") as source:
-                    digest.update(name.encode() + b"\0" + source.read())
+                path = os.path.join(folder, name)
+                with open(path, "rb") as source:
+                    digest.update(os.path.relpath(path, package).encode() + b"\0" + source.read())
     return digest.hexdigest()
 
 
@@ -76,10 +76,6 @@ CACHE_TAG = (
     f"mpi4numba-0.1+{_source_digest()}/{ABI.NAME}/h{ABI.HANDLE_BYTES}/s{ABI.STATUS_BYTES}"
     f"/c{64 if LARGE_COUNT else 32}"
 )
-
-
-class CacheABIMismatch(RuntimeError):
-    """Code in Numba's cache was compiled for another MPI ABI or mpi4numba version."""
 
 
 def _check_cache_tag(tag: str) -> None:
@@ -91,21 +87,9 @@ def _check_cache_tag(tag: str) -> None:
 
 
 # Registered by every compiled MPI call (see _ccall); Numba runs it before loading the
-# function from its cache, so stale machine code for another MPI is never executed.
+# function from its cache, so stale machine code for another MPI is never executed
+# (mpi4numba._numbacache recompiles instead).
 cache_guard = functools.partial(_check_cache_tag, CACHE_TAG)
-
-
-def _load_overload_or_recompile(self, sig, target_context, _load=caching.Cache.load_overload):
-    try:
-        return _load(self, sig, target_context)
-    except CacheABIMismatch as exc:
-        warnings.warn(f"mpi4numba: recompiling {self._name}: {exc}", NumbaWarning, stacklevel=2)
-        return None
-
-
-if not getattr(caching.Cache.load_overload, "_mpi4numba", False):
-    _load_overload_or_recompile._mpi4numba = True  # type: ignore[attr-defined]
-    caching.Cache.load_overload = _load_overload_or_recompile
 
 
 def _abort_on_uncaught_exception() -> None:
