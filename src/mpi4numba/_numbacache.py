@@ -4,21 +4,23 @@ Installed when mpi4numba is imported (before MPI is initialised), for every
 ``@njit(cache=True)`` function of the process, mpi4numba's or not:
 
 * **Compile once per node.** When a function misses the cache, the process takes a lock
-  named after the function's cache index, in a node-local directory (``$TMPDIR``, or
+  named after the function's cache index and the signature, in a node-local directory (``$TMPDIR``, or
   ``MPI4NUMBA_LOCK_DIR``). The first rank to take it compiles and writes the cache; the
   others wait for it, then load what it wrote. A process that already holds such a lock
   (a cached function compiled while compiling another) never waits: it compiles
   itself, so ranks that call functions in different orders or take different branches
   cannot deadlock. A rank that waited and still misses (the function could not be
   cached) compiles without the lock, in parallel with the others. The lock dies with its
-  process. ``MPI4NUMBA_COMPILE_ONCE=0`` turns this off; where no lock can be taken
+  process. Under an MPI launcher, MPI is initialised before a rank takes or waits for a
+  lock (MPI_Init waits for every rank). ``MPI4NUMBA_COMPILE_ONCE=0`` turns this off; where no lock can be taken
   (no writable lock directory, no ``flock``) every rank compiles, after one warning.
 * **Writes that never corrupt.** Numba numbers data files 1, 2 ... and writes the index
   before the data, so two processes saving different signatures of a function (ranks on
   different nodes sharing a filesystem) could leave an index entry pointing at another
   signature's machine code. Here every data file has a unique name and is written
   (atomically, by rename) before the index entry that names it; a lost race loses an
-  entry (a later miss), never pairs a signature with the wrong code. A loaded entry whose
+  entry (a later miss; ranks of one node update the index under a lock and lose none),
+  never pairs a signature with the wrong code. A loaded entry whose
   signature is not the one asked for is ignored.
 * **Never stale.** Code compiled for another MPI ABI or another mpi4numba raises
   :class:`CacheABIMismatch` while it loads (see ``mpi4numba._runtime``); it is
@@ -38,6 +40,8 @@ from typing import Any
 
 from numba.core import caching, dispatcher, sigutils
 from numba.core.errors import NumbaWarning
+
+from ._launchers import JOB_VARIABLE_PREFIXES
 
 COMPILE_ONCE_ENV = "MPI4NUMBA_COMPILE_ONCE"
 LOCK_DIR_ENV = "MPI4NUMBA_LOCK_DIR"
@@ -80,16 +84,16 @@ def lock_directory() -> str:
     return os.environ.get(LOCK_DIR_ENV) or os.path.join(tempfile.gettempdir(), f"mpi4numba-locks-{os.getuid()}")
 
 
-def _lock_path(cache: caching.Cache) -> str:
-    index = os.path.realpath(cache._cache_file._index_path)
-    return os.path.join(lock_directory(), hashlib.sha256(index.encode()).hexdigest()[:32] + ".lock")
+def _lock_path(index_path: str, what: str) -> str:
+    name = f"{os.path.realpath(index_path)}\0{what}"
+    return os.path.join(lock_directory(), hashlib.sha256(name.encode()).hexdigest()[:32] + ".lock")
 
 
-def _try_lock(cache: caching.Cache, wait: bool) -> tuple[int | None, bool]:
-    """``(descriptor or None, waited)``: the node lock of ``cache``'s function."""
+def _try_lock(path: str, wait: bool) -> tuple[int | None, bool]:
+    """``(descriptor or None, waited)``: the node lock at ``path``."""
     try:
         os.makedirs(lock_directory(), exist_ok=True)
-        fd = os.open(_lock_path(cache), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         _fallback(f"no lock directory: {exc}")
         return None, False
@@ -137,12 +141,22 @@ def _load_checked(cache, sig, target_context, original):
     return cres
 
 
+def _initialise_mpi_under_a_launcher() -> None:
+    """MPI_Init waits for every rank of the job: a rank must not reach it (lazily, while
+    compiling) holding a lock that another rank waits for before its own MPI_Init."""
+    if any(key.startswith(JOB_VARIABLE_PREFIXES) for key in os.environ):
+        from . import _runtime  # noqa: F401  (initialises MPI at mpi4numba's thread level)
+
+
 def _patched_load(original):
     def load_overload(self, sig, target_context):
         cres = _load_checked(self, sig, target_context, original)
         if cres is not None or not self._enabled or not enabled():
             return cres
-        fd, waited = _try_lock(self, wait=not _state.held)
+        _initialise_mpi_under_a_launcher()
+        # one compiler per signature; waiting is only for a process that holds no lock
+        path = _lock_path(self._cache_file._index_path, f"compile {sig}")
+        fd, waited = _try_lock(path, wait=not _state.held)
         if fd is None:
             return _load_checked(self, sig, target_context, original)  # another process may have written it
         cres = _load_checked(self, sig, target_context, original) if waited else None
@@ -195,10 +209,16 @@ def _patched_index_save(self, key, data):
     """Data first, under a name no other process uses, then the index entry naming it."""
     data_name = self._data_name_pattern.replace("{number:d}", uuid.uuid4().hex[:16])
     self._save_data(data_name, data)
-    overloads = self._load_index()  # as late as possible: other processes may have added entries
-    replaced = overloads.get(key)
-    overloads[key] = data_name
-    self._save_index(overloads)
+    # the index is read and rewritten under a node lock (ranks of a node lose no entries)
+    fd, _ = _try_lock(_lock_path(self._index_path, "index"), wait=True) if enabled() else (None, False)
+    try:
+        overloads = self._load_index()
+        replaced = overloads.get(key)
+        overloads[key] = data_name
+        self._save_index(overloads)
+    finally:
+        if fd is not None:
+            _unlock(fd)
     if replaced and replaced != data_name:
         try:
             os.unlink(self._data_path(replaced))
