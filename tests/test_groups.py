@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 from numba.core.errors import TypingError
+from numba.core.runtime import rtsys
 
 import mpi4numba as mpi
 from mpi4numba import comm as comm_module
@@ -70,6 +71,30 @@ def test_translate_ranks_matches_reversed_order():
     np.testing.assert_array_equal(mine, expected)
     for group in (self_group, backwards, world):
         assert groups.group_free(group)[0] == 0
+
+
+@numba.njit
+def translate_repeatedly(world, ranks, steps):
+    total = 0
+    for _ in range(steps):
+        status, translated = groups.group_translate_ranks(world, ranks, world)
+        total += status + translated.sum()
+    return total
+
+
+def test_rank_lists_of_every_form():
+    status, world = groups.comm_group()
+    for n in (3, 20):  # on the stack, past the stack scratch (16 C ints)
+        expected = [i % SIZE for i in range(n)]
+        for ranks in (tuple(expected), expected, np.array(expected), np.repeat(np.array(expected, np.int16), 2)[::2]):
+            status, translated = groups.group_translate_ranks(world, ranks, world)
+            assert status == 0 and translated.tolist() == expected
+            assert translate_repeatedly(world, ranks, 1) == sum(expected)
+            before = rtsys.get_allocation_stats()
+            assert translate_repeatedly(world, ranks, 50) == 50 * sum(expected)
+            after = rtsys.get_allocation_stats()
+            assert after.alloc - after.free == before.alloc - before.free  # every scratch freed
+    assert groups.group_free(world)[0] == 0
 
 
 def test_groups_agree_with_mpi4py():

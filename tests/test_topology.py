@@ -61,6 +61,8 @@ def test_dims_create_matches_mpi4py():
     fixed = np.array([0, 2], np.int64)
     assert topo.dims_create(6, fixed) == 0 and fixed.tolist() == [3, 2]
     assert topo.dims_create(7, np.array([2, 0])) != 0  # 7 is not a multiple of 2
+    strided = np.zeros(6, np.int16)[::2]  # converted for MPI, the factorisation copied back
+    assert topo.dims_create(SIZE, strided) == 0 and strided.tolist() == MPI.Compute_dims(SIZE, 3)
     with pytest.raises(TypingError, match="dims must be a 1-D integer array"):
         topo.dims_create(4, np.zeros(2))
 
@@ -278,6 +280,36 @@ def test_errors():
         nb.neighbor_alltoall(np.zeros(4), np.zeros(4), 1, None)
     with pytest.raises(TypingError, match="dtypes differ"):
         nb.neighbor_alltoall(np.zeros(4), np.zeros(4, np.int32), 1, MPI.COMM_WORLD)
+
+
+@numba.njit
+def negative_grid(dims, periods):
+    status, cart = topo.cart_create(dims, periods)
+    return status, mpi.size(cart)
+
+
+def test_cart_create_refuses_negative_dims():
+    # MPICH accepts them (-1 x -1 made a grid of one process): refused here with ERR_DIMS
+    for dims in ((-1,), (-1, -1), [SIZE, -2], np.array([-SIZE, -1])):
+        status, cart = topo.cart_create(dims, (False,) * len(dims))
+        assert mpi.error_class(status) == mpi.ERR_DIMS and cart == MPI.COMM_NULL
+    status, size = negative_grid((1, -1), (True, True))
+    assert mpi.error_class(status) == mpi.ERR_DIMS and size == 0  # COMM_NULL, from compiled code too
+
+
+def test_many_neighbours_beyond_the_stack_scratch():
+    # 20 self-loops: counts that are not int32 and packed displacements go to the heap, freed after each call
+    status, loops = topo.dist_graph_create_adjacent(np.zeros(20, np.int64), np.zeros(20, np.int64),
+                                                    comm=MPI.COMM_SELF)
+    assert status == 0
+    got = np.zeros(40)
+    assert nb.neighbor_allgatherv(np.array([1.0, 2.0]), got, np.full(20, 2), None, loops) == 0
+    np.testing.assert_array_equal(got, np.tile([1.0, 2.0], 20))
+    live = rtsys.get_allocation_stats().alloc - rtsys.get_allocation_stats().free
+    assert nb.neighbor_alltoallv(np.arange(40.0), np.full(20, 2), None, got, np.full(20, 2), None, loops) == 0
+    np.testing.assert_array_equal(got, np.arange(40.0))
+    assert rtsys.get_allocation_stats().alloc - rtsys.get_allocation_stats().free == live
+    assert mpi.comm_free(loops) == 0
 
 
 def test_grid_smaller_than_the_communicator():

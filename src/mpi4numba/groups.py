@@ -16,21 +16,21 @@ arrays they are converted for the call (on the stack when short).
 
 from __future__ import annotations
 
-import numpy as np
-from numba import carray
+import operator
+
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
-from numba.extending import intrinsic, overload, register_jitable
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
 from . import _capi
-from ._api import api
-from ._ccall import predefined
-from ._commtype import comm_handle
+from ._api import api, lowering
+from ._ccall import HANDLE
 from ._runtime import ABI, MPI
 
 # For comparisons in Python only: on Open MPI these are addresses that differ between
-# processes, so compiled code uses predefined("GROUP_NULL") (resolved by symbol) instead.
+# processes, so compiled code uses the handle of the running MPI (e.handle) instead.
 GROUP_NULL = MPI._handleof(MPI.GROUP_NULL)
 GROUP_EMPTY = MPI._handleof(MPI.GROUP_EMPTY)
 _ERR_GROUP = ABI.ERROR_CLASSES["ERR_GROUP"]
@@ -40,6 +40,7 @@ __all__ = ["comm_group", "group_incl", "group_excl", "group_size", "group_rank",
 
 # Up to this many C ints are converted on the stack (no heap allocation on hot paths).
 STACK_INTS = 16
+_INT32_ARRAY = types.Array(types.int32, 1, "C")
 
 
 def int_sequence(value: types.Type, where: str, what: str) -> None:
@@ -55,45 +56,144 @@ def int_sequence(value: types.Type, where: str, what: str) -> None:
                       f"of one type, got {value}")
 
 
+def _group(value: types.Type, where: str, what: str = "group") -> None:
+    if not isinstance(value, types.Integer):
+        raise TypingError(f"mpi4numba.{where}: {what} must be a group handle (an integer), got {value}")
+
+
+def _array_value(context, builder, array_type, count, data, meminfo):
+    """A 1-D C-contiguous array of ``count`` elements at ``data``, owned by ``meminfo`` (may be null)."""
+    array = make_array(array_type)(context, builder)
+    itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(array_type.dtype)))
+    populate_array(array, data=data, shape=[count], strides=[itemsize], itemsize=itemsize, meminfo=meminfo)
+    return array._getvalue()
+
+
 @intrinsic
-def _stack_int32(typingctx):
-    """A pointer to ``STACK_INTS`` C ints on the stack of the function being compiled."""
+def int32_scratch(typingctx, count):
+    """C ints for one MPI call: ``count`` of them on the caller's stack (an array without a
+    meminfo) when at most ``STACK_INTS``, else on the heap."""
+    if not isinstance(count, types.Integer):
+        raise TypingError(f"int32_scratch() takes a count, got {count}")
 
     def codegen(context, builder, sig, args):
-        slots = cgutils.alloca_once(builder, ir.ArrayType(ir.IntType(32), STACK_INTS))
-        return builder.bitcast(slots, ir.IntType(32).as_pointer())
+        count = context.cast(builder, args[0], sig.args[0], types.intp)
+        i32 = ir.IntType(32)
+        stack = cgutils.alloca_once(builder, ir.ArrayType(i32, STACK_INTS))
+        data = cgutils.alloca_once_value(builder, builder.bitcast(stack, i32.as_pointer()))
+        meminfo = cgutils.alloca_once_value(builder, cgutils.get_null_value(cgutils.voidptr_t))
+        with builder.if_then(builder.icmp_signed(">", count, count.type(STACK_INTS)), likely=False):
+            block = context.nrt.meminfo_alloc(builder, builder.mul(count, count.type(4)))
+            builder.store(block, meminfo)
+            builder.store(builder.bitcast(context.nrt.meminfo_data(builder, block), i32.as_pointer()), data)
+        return _array_value(context, builder, sig.return_type, count, builder.load(data), builder.load(meminfo))
 
-    return types.CPointer(types.int32)(), codegen
-
-
-def c_int_array(values):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
-
-
-@overload(c_int_array, inline="always")  # inlined: the stack scratch must live in the caller's frame
-def _c_int_array_impl(values):
-    """``values`` as a C-contiguous int32 array: int32 arrays as they are, anything else
-    copied (onto the stack when short); a value that does not fit a C int raises ValueError."""
-    if isinstance(values, types.Array) and values.dtype == types.int32 and values.layout == "C":
-        return lambda values: values
-    if isinstance(values, (types.NoneType, types.Omitted)):  # optional arguments left out
-        return lambda values: carray(_stack_int32(), 0)
-    if isinstance(values, types.Tuple) and not values.types:
-        return lambda values: carray(_stack_int32(), 0)
-    # The scratch is taken here, in the caller's frame; the copy is an ordinary call.
-    return lambda values: _copy_ints(values, _stack_int32())
+    return _INT32_ARRAY(count), codegen
 
 
-@register_jitable
-def _copy_ints(values, scratch):
-    """``values`` as C ints, in the ``STACK_INTS`` ints at ``scratch`` if they fit, else on the heap."""
-    n = len(values)
-    out = carray(scratch, n) if n <= STACK_INTS else np.empty(n, np.int32)
-    for i in range(n):
-        out[i] = values[i]
-        if out[i] != values[i]:
-            raise ValueError("mpi4numba: a value does not fit a C int")
-    return out
+@intrinsic(prefer_literal=True)
+def _zeros(typingctx, count, dtype):
+    """A new zero-filled array of ``max(count, 0)`` elements of ``dtype`` (a literal name:
+    "int32", "boolean")."""
+    if not isinstance(count, types.Integer) or not isinstance(dtype, types.StringLiteral):
+        raise TypingError(f"_zeros() takes a count and a literal dtype name, got {count}, {dtype}")
+    array_type = types.Array(getattr(types, dtype.literal_value), 1, "C")
+
+    def codegen(context, builder, sig, args):
+        count = context.cast(builder, args[0], sig.args[0], types.intp)
+        count = builder.select(builder.icmp_signed("<", count, count.type(0)), count.type(0), count)
+        element = context.get_data_type(array_type.dtype)
+        size = builder.mul(count, count.type(context.get_abi_sizeof(element)))
+        align = context.get_preferred_array_alignment(array_type.dtype)
+        block = context.nrt.meminfo_alloc_aligned(builder, size, align)
+        data = context.nrt.meminfo_data(builder, block)
+        cgutils.memset(builder, data, size, 0)
+        return _array_value(context, builder, array_type, count, builder.bitcast(data, element.as_pointer()), block)
+
+    return array_type(count, dtype), codegen
+
+
+def zeros(e, count, dtype: str = "int32"):
+    """A new zero-filled array of ``count`` elements of ``dtype`` (none if ``count`` is negative)."""
+    return e(_zeros, count, e.literal(dtype))
+
+
+def _fits_c_int(ty: types.Type) -> bool:
+    return isinstance(ty, types.Boolean) or ty.bitwidth < 32 or (ty.bitwidth == 32 and ty.signed)
+
+
+def c_ints(e, values, message: str = "mpi4numba: a value does not fit a C int"):
+    """``values`` (checked by :func:`int_sequence`) as a C-contiguous int32 array for MPI:
+    an int32 C array as it is, anything else copied into :func:`int32_scratch` (tuples
+    unrolled, arrays and lists in a loop); a value that does not fit a C int raises
+    ``ValueError(message)``."""
+    ty = values.type
+    if isinstance(ty, types.Array) and ty.dtype == types.int32 and ty.layout == "C":
+        return values
+
+    def store(scratch, index, value):
+        narrow = e.cast(value, types.int32)
+        if not _fits_c_int(value.type):
+            e.check(narrow == value, ValueError, message)
+        e(operator.setitem, scratch, index, narrow)
+
+    if isinstance(ty, types.BaseTuple):
+        items = e.unpack(values)
+        scratch = e(int32_scratch, len(items))
+        for index, item in enumerate(items):
+            store(scratch, index, item)
+        return scratch
+    count = e(len, values)
+    scratch = e(int32_scratch, count)
+    with e.loop(count) as index:
+        store(scratch, index, e(operator.getitem, values, index))
+    return scratch
+
+
+def _group_or_null(e, code, group):
+    """``(code, group)``, the group ``GROUP_NULL`` if MPI failed (it may leave it unset)."""
+    return e.tuple(code, e.select(code == 0, group, e.handle("GROUP_NULL")))
+
+
+_CODE_GROUP = types.Tuple((types.int32, HANDLE))
+_COMM_GROUP = lowering(_CODE_GROUP)(
+    lambda e, comm: _group_or_null(e, *e.unpack(e(_capi.MPI_Comm_group, e.comm(comm)))))
+_GROUP_SIZE = lowering(types.UniTuple(types.int32, 2))(lambda e, group: e(_capi.MPI_Group_size, group))
+_GROUP_RANK = lowering(types.UniTuple(types.int32, 2))(lambda e, group: e(_capi.MPI_Group_rank, group))
+
+
+def _subset(c_function):
+    """The body of group_incl/group_excl: ``c_function(group, n, ranks)`` makes the new group."""
+
+    @lowering(_CODE_GROUP)
+    def body(e, group, ranks):
+        cranks = c_ints(e, ranks)
+        return _group_or_null(e, *e.unpack(e(c_function, group, e.size(cranks), cranks)))
+
+    return body
+
+
+_GROUP_INCL, _GROUP_EXCL = _subset(_capi.MPI_Group_incl), _subset(_capi.MPI_Group_excl)
+
+
+@lowering(types.Tuple((types.int32, _INT32_ARRAY)))
+def _GROUP_TRANSLATE_RANKS(e, group1, ranks, group2):
+    cranks = c_ints(e, ranks)
+    result = zeros(e, e.size(cranks))
+    return e.tuple(e(_capi.MPI_Group_translate_ranks, group1, e.size(cranks), cranks, group2, result), result)
+
+
+@lowering(_CODE_GROUP)
+def _GROUP_FREE(e, group):
+    null = e.handle("GROUP_NULL")  # GROUP_NULL and GROUP_EMPTY never reach MPI
+    code, result = e.variable(e.const(_ERR_GROUP, types.int32)), e.variable(null)
+    with e.when(group != null):
+        code.set(0)
+        with e.when(group != e.handle("GROUP_EMPTY")):
+            status, handle = e.unpack(e(_capi.MPI_Group_free, group))
+            code.set(status)
+            result.set(e.select(status == 0, null, handle))
+    return e.tuple(code.get(), result.get())
 
 
 @api
@@ -105,17 +205,7 @@ def comm_group(comm=None):
     >>> status, mpi4numba.group_size(group)[1] == mpi4numba.size(), mpi4numba.group_free(group)[0]
     (0, True, 0)
     """
-
-    def impl(comm=None):
-        code, group = _capi.MPI_Comm_group(comm_handle(comm))
-        return code, group if code == 0 else predefined("GROUP_NULL")
-
-    return impl
-
-
-def _group(value: types.Type, where: str, what: str = "group") -> None:
-    if not isinstance(value, types.Integer):
-        raise TypingError(f"mpi4numba.{where}: {what} must be a group handle (an integer), got {value}")
+    return _COMM_GROUP
 
 
 @api
@@ -130,13 +220,7 @@ def group_incl(group, ranks):
     """
     _group(group, "group_incl")
     int_sequence(ranks, "group_incl", "ranks")
-
-    def impl(group, ranks):
-        cranks = c_int_array(ranks)
-        code, newgroup = _capi.MPI_Group_incl(group, cranks.size, cranks)
-        return code, newgroup if code == 0 else predefined("GROUP_NULL")  # MPI may leave it unset
-
-    return impl
+    return _GROUP_INCL
 
 
 @api
@@ -153,13 +237,7 @@ def group_excl(group, ranks):
     """
     _group(group, "group_excl")
     int_sequence(ranks, "group_excl", "ranks")
-
-    def impl(group, ranks):
-        cranks = c_int_array(ranks)
-        code, newgroup = _capi.MPI_Group_excl(group, cranks.size, cranks)
-        return code, newgroup if code == 0 else predefined("GROUP_NULL")  # MPI may leave it unset
-
-    return impl
+    return _GROUP_EXCL
 
 
 @api
@@ -171,7 +249,7 @@ def group_size(group):
     (0, 0)
     """
     _group(group, "group_size")
-    return lambda group: _capi.MPI_Group_size(group)
+    return _GROUP_SIZE
 
 
 @api
@@ -183,7 +261,7 @@ def group_rank(group):
     True
     """
     _group(group, "group_rank")
-    return lambda group: _capi.MPI_Group_rank(group)
+    return _GROUP_RANK
 
 
 @api
@@ -195,7 +273,7 @@ def group_translate_ranks(group1, ranks, group2):
     >>> status, world = mpi4numba.comm_group()
     >>> status, self_ = mpi4numba.comm_group(mpi4numba.COMM_SELF)
     >>> status, ranks = mpi4numba.group_translate_ranks(self_, (0,), world)
-    >>> status, ranks[0] == mpi4numba.rank()
+    >>> status, int(ranks[0]) == mpi4numba.rank()
     (0, True)
     >>> mpi4numba.group_free(self_)[0], mpi4numba.group_free(world)[0]
     (0, 0)
@@ -203,14 +281,7 @@ def group_translate_ranks(group1, ranks, group2):
     _group(group1, "group_translate_ranks", "group1")
     _group(group2, "group_translate_ranks", "group2")
     int_sequence(ranks, "group_translate_ranks", "ranks")
-
-    def impl(group1, ranks, group2):
-        cranks = c_int_array(ranks)
-        result = np.empty(cranks.size, np.int32)
-        code = _capi.MPI_Group_translate_ranks(group1, cranks.size, cranks, group2, result)
-        return code, result
-
-    return impl
+    return _GROUP_TRANSLATE_RANKS
 
 
 @api
@@ -225,14 +296,4 @@ def group_free(group):
     (0, True, True)
     """
     _group(group, "group_free")
-
-    def impl(group):
-        null = predefined("GROUP_NULL")
-        if group == null:
-            return np.int32(_ERR_GROUP), null
-        if group == predefined("GROUP_EMPTY"):
-            return np.int32(0), null
-        code, handle = _capi.MPI_Group_free(group)
-        return code, (handle if code != 0 else null)
-
-    return impl
+    return _GROUP_FREE

@@ -8,20 +8,28 @@ non-periodic edge: its block is left untouched); for a distributed graph, the
 Arguments follow :mod:`mpi4numba.collectives` with neighbours in place of ranks: counts
 and displacements are in elements, one entry per neighbour, displacements may be None
 for packed blocks. A buffer too short for its blocks raises ``ValueError`` before the call.
-Apart from converting counts that are not ``int32`` arrays, nothing is allocated per call.
+Nothing is allocated per call, apart from copies of buffers that are not C-contiguous
+and, beyond 16 neighbours, the C ints of counts that are not ``int32`` arrays and of
+packed displacements.
 """
 
 from __future__ import annotations
 
+import operator
+
+from numba.core import types
 from numba.core.errors import TypingError
 
 from . import _capi
-from ._api import api
-from ._buffers import blocks, c_ints, check_layout, contiguous, copy_back, displacements_or_default, element_datatype
-from ._commtype import CommType, comm_handle
+from ._api import api, lowering
+from ._buffers import contiguous, copy_back, element_datatype
+from ._commtype import CommType
+from ._lowering import is_contiguous_layout
 from ._validate import array, integer, same_dtype
 from .collectives import _vector
-from .topology import neighbor_counts
+from .datatypes import mpi_datatype, pair_type
+from .groups import c_ints, int32_scratch
+from .topology import if_success, neighbor_counts
 
 __all__ = ["neighbor_allgather", "neighbor_alltoall", "neighbor_allgatherv", "neighbor_alltoallv"]
 
@@ -32,6 +40,128 @@ def _check(where: str, send_data, recv_data, comm) -> None:
     same_dtype(send_data, recv_data, where)
     if not isinstance(comm, CommType):
         raise TypingError(f"mpi4numba.{where}: comm must be a communicator with a topology, got {comm}")
+
+
+def _neighbourhood(e, comm, call):
+    """The status of ``call(handle, indegree, outdegree)``, which emits the collective, made
+    only if ``comm`` has a topology."""
+    handle = e.comm(comm)
+    code, indegree, outdegree = neighbor_counts(e, handle)
+    return if_success(e, code, lambda: call(handle, indegree, outdegree))
+
+
+def _c_ordered(e, data):
+    """``data`` in C order for MPI: itself if C-contiguous by its type; other layouts (rare,
+    jitted) itself if C-contiguous at run time, else a copy (results go back with
+    :func:`_copy_back`)."""
+    return data if is_contiguous_layout(data.type) else e(contiguous, data)
+
+
+def _copy_back(e, recv_data, target, elements) -> None:
+    if target is not recv_data:
+        e(copy_back, recv_data, target, elements)
+
+
+def _fixed(c_function, where: str, send_blocks: str):
+    """The body of neighbor_allgather (``send_blocks`` "count") or neighbor_alltoall
+    ("count * outdegree")."""
+
+    @lowering(types.int32)
+    def body(e, send_data, recv_data, count, comm):
+        def call(handle, indegree, outdegree):
+            needed = count if send_blocks == "count" else count * outdegree
+            e.check(e.size(send_data) >= needed, ValueError,
+                    f"mpi4numba.{where}: send_data has fewer than {send_blocks} elements")
+            e.check(e.size(recv_data) >= count * indegree, ValueError,
+                    f"mpi4numba.{where}: recv_data has fewer than count * indegree elements")
+            source, target = _c_ordered(e, send_data), _c_ordered(e, recv_data)
+            datatype, per_element = e.element_type(source)
+            n = count * per_element
+            status = e(c_function, e.data(source), n, datatype, e.data(target), n, datatype, handle)
+            _copy_back(e, recv_data, target, count * indegree)
+            return status
+
+        return _neighbourhood(e, comm, call)
+
+    return body
+
+
+_ALLGATHER = _fixed(_capi.MPI_Neighbor_allgather, "neighbor_allgather", "count")
+_ALLTOALL = _fixed(_capi.MPI_Neighbor_alltoall, "neighbor_alltoall", "count * outdegree")
+
+
+def _packed(e, sizes):
+    """The displacements of blocks of ``sizes`` elements one after the other."""
+    offsets = e(int32_scratch, e.size(sizes))
+    start = e.variable(e.const(0, types.int32))
+    with e.loop(e.size(sizes)) as i:
+        e(operator.setitem, offsets, i, start.get())
+        start.set(start.get() + e(operator.getitem, sizes, i))
+    return offsets
+
+
+def _blocks(e, counts, displacements, neighbours, capacity, message: str):
+    """Counts and displacements (None: packed) as C ints, checked: ``neighbours`` blocks
+    that lie inside ``capacity`` elements (else ``ValueError(message)``)."""
+    too_big = "mpi4numba: a count or displacement does not fit a C int"
+    sizes = c_ints(e, counts, too_big)
+    offsets = _packed(e, sizes) if displacements.type == types.none else c_ints(e, displacements, too_big)
+    e.check((e.size(sizes) >= neighbours) & (e.size(offsets) >= neighbours), ValueError,
+            "mpi4numba: counts and displacements need one entry per process")
+    with e.loop(neighbours) as i:
+        size, offset = e(operator.getitem, sizes, i), e(operator.getitem, offsets, i)
+        e.check((size >= 0) & (offset >= 0) & (offset + size <= capacity), ValueError, message)
+    return sizes, offsets
+
+
+def _element_datatype(e, data):
+    """``(datatype, derived)`` with one MPI element per element of ``data``: a predefined type,
+    or (rare: jitted) a derived one for fixed-width bytes and structs, freed after the call."""
+    dtype = data.type.dtype
+    if not isinstance(dtype, types.Record) or pair_type(dtype) is not None:
+        name, per_element = mpi_datatype(dtype, "mpi4numba")
+        if per_element == 1:
+            return e.handle(name), e.const(False)
+    return e.unpack(e(element_datatype, data))
+
+
+def _whole_buffers(e, send_data, recv_data, call):
+    """The status of ``call(source, target, datatype)``, the MPI call of a v-collective, on
+    C-ordered buffers and a datatype of one array element."""
+    source, target = _c_ordered(e, send_data), _c_ordered(e, recv_data)
+    datatype, derived = _element_datatype(e, target)
+    status = call(source, target, datatype)
+    if derived.constant is not False:
+        with e.when(derived):
+            e(_capi.MPI_Type_free, datatype)
+    _copy_back(e, recv_data, target, e.size(recv_data))
+    return status
+
+
+@lowering(types.int32)
+def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
+    def call(handle, indegree, outdegree):
+        sizes, offsets = _blocks(e, counts, displacements, indegree, e.size(recv_data),
+                                 "mpi4numba.neighbor_allgatherv: a block lies outside recv_data")
+        return _whole_buffers(e, send_data, recv_data, lambda source, target, datatype: e(
+            _capi.MPI_Neighbor_allgatherv, e.data(source), e.size(source), datatype, e.data(target), sizes,
+            offsets, datatype, handle))
+
+    return _neighbourhood(e, comm, call)
+
+
+@lowering(types.int32)
+def _ALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
+    def call(handle, indegree, outdegree):
+        send_sizes, send_offsets = _blocks(e, send_counts, send_displacements, outdegree, e.size(send_data),
+                                           "mpi4numba.neighbor_alltoallv: a block lies outside send_data")
+        recv_sizes, recv_offsets = _blocks(e, recv_counts, recv_displacements, indegree, e.size(recv_data),
+                                           "mpi4numba.neighbor_alltoallv: a block lies outside recv_data")
+        return _whole_buffers(e, send_data, recv_data, lambda source, target, datatype: e(
+            _capi.MPI_Neighbor_alltoallv, e.data(source), send_sizes, send_offsets, datatype, e.data(target),
+            recv_sizes, recv_offsets, datatype, handle))
+
+    return _neighbourhood(e, comm, call)
 
 
 @api
@@ -51,22 +181,7 @@ def neighbor_allgather(send_data, recv_data, count, comm):
     """
     integer(count, "neighbor_allgather", "count")
     _check("neighbor_allgather", send_data, recv_data, comm)
-
-    def impl(send_data, recv_data, count, comm):
-        handle = comm_handle(comm)
-        code, indegree, outdegree = neighbor_counts(handle)
-        if code != 0:
-            return code
-        if send_data.size < count:
-            raise ValueError("mpi4numba.neighbor_allgather: send_data has fewer than count elements")
-        if recv_data.size < count * indegree:
-            raise ValueError("mpi4numba.neighbor_allgather: recv_data has fewer than count * indegree elements")
-        source, target, datatype, n = blocks(send_data, recv_data, count)
-        code = _capi.MPI_Neighbor_allgather(source, n, datatype, target, n, datatype, handle)
-        copy_back(recv_data, target, count * indegree)
-        return code
-
-    return impl
+    return _ALLGATHER
 
 
 @api
@@ -85,22 +200,7 @@ def neighbor_alltoall(send_data, recv_data, count, comm):
     """
     integer(count, "neighbor_alltoall", "count")
     _check("neighbor_alltoall", send_data, recv_data, comm)
-
-    def impl(send_data, recv_data, count, comm):
-        handle = comm_handle(comm)
-        code, indegree, outdegree = neighbor_counts(handle)
-        if code != 0:
-            return code
-        if send_data.size < count * outdegree:
-            raise ValueError("mpi4numba.neighbor_alltoall: send_data has fewer than count * outdegree elements")
-        if recv_data.size < count * indegree:
-            raise ValueError("mpi4numba.neighbor_alltoall: recv_data has fewer than count * indegree elements")
-        source, target, datatype, n = blocks(send_data, recv_data, count)
-        code = _capi.MPI_Neighbor_alltoall(source, n, datatype, target, n, datatype, handle)
-        copy_back(recv_data, target, count * indegree)
-        return code
-
-    return impl
+    return _ALLTOALL
 
 
 @api
@@ -120,26 +220,7 @@ def neighbor_allgatherv(send_data, recv_data, counts, displacements, comm):
     """
     _vector("neighbor_allgatherv", counts, displacements)
     _check("neighbor_allgatherv", send_data, recv_data, comm)
-
-    def impl(send_data, recv_data, counts, displacements, comm):
-        handle = comm_handle(comm)
-        code, indegree, outdegree = neighbor_counts(handle)
-        if code != 0:
-            return code
-        sizes = c_ints(counts)
-        offsets = displacements_or_default(sizes, displacements)
-        check_layout(sizes, offsets, indegree, recv_data.size,
-                     "mpi4numba.neighbor_allgatherv: a block lies outside recv_data")
-        source = contiguous(send_data)
-        target = contiguous(recv_data)
-        datatype, derived = element_datatype(target)
-        code = _capi.MPI_Neighbor_allgatherv(source, source.size, datatype, target, sizes, offsets, datatype, handle)
-        copy_back(recv_data, target, recv_data.size)
-        if derived:
-            _capi.MPI_Type_free(datatype)
-        return code
-
-    return impl
+    return _ALLGATHERV
 
 
 @api
@@ -160,28 +241,4 @@ def neighbor_alltoallv(send_data, send_counts, send_displacements, recv_data, re
     _vector("neighbor_alltoallv", send_counts, send_displacements)
     _vector("neighbor_alltoallv", recv_counts, recv_displacements)
     _check("neighbor_alltoallv", send_data, recv_data, comm)
-
-    def impl(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
-        handle = comm_handle(comm)
-        code, indegree, outdegree = neighbor_counts(handle)
-        if code != 0:
-            return code
-        s_sizes = c_ints(send_counts)
-        s_offsets = displacements_or_default(s_sizes, send_displacements)
-        r_sizes = c_ints(recv_counts)
-        r_offsets = displacements_or_default(r_sizes, recv_displacements)
-        check_layout(s_sizes, s_offsets, outdegree, send_data.size,
-                     "mpi4numba.neighbor_alltoallv: a block lies outside send_data")
-        check_layout(r_sizes, r_offsets, indegree, recv_data.size,
-                     "mpi4numba.neighbor_alltoallv: a block lies outside recv_data")
-        source = contiguous(send_data)
-        target = contiguous(recv_data)
-        datatype, derived = element_datatype(target)
-        code = _capi.MPI_Neighbor_alltoallv(source, s_sizes, s_offsets, datatype, target, r_sizes, r_offsets,
-                                            datatype, handle)
-        copy_back(recv_data, target, recv_data.size)
-        if derived:
-            _capi.MPI_Type_free(datatype)
-        return code
-
-    return impl
+    return _ALLTOALLV

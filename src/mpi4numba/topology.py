@@ -13,19 +13,21 @@ they are cheap inside time loops; queries that return arrays give ``int32`` arra
 
 from __future__ import annotations
 
-import numpy as np
+import operator
+
 from llvmlite import ir
 from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import intrinsic, overload, register_jitable
+from numba.extending import intrinsic
 
 from . import _capi
-from ._api import api
-from ._ccall import _guard, predefined
-from ._commtype import comm_handle, new_comm
+from ._api import api, lowering
+from ._ccall import _guard
+from ._commtype import CommType
 from ._runtime import ABI
 from ._validate import integer
-from .groups import c_int_array, int_sequence
+from .comm import _new_communicator
+from .groups import c_ints, int32_scratch, int_sequence, zeros
 
 CART = ABI.CONSTANTS["CART"]
 GRAPH = ABI.CONSTANTS["GRAPH"]
@@ -39,11 +41,11 @@ __all__ = ["dims_create", "cart_create", "cartdim_get", "cart_get", "cart_coords
            "cart_sub", "topo_test", "graph_create", "graph_neighbors", "dist_graph_create_adjacent",
            "dist_graph_neighbors_count", "dist_graph_neighbors", "CART", "GRAPH", "DIST_GRAPH"]
 
+_INT32_ARRAY = types.Array(types.int32, 1, "C")
+
 
 def _comm(comm: types.Type, where: str) -> None:
     """Topology queries need an actual communicator: COMM_WORLD has no topology."""
-    from ._commtype import CommType
-
     if not isinstance(comm, (CommType, types.Integer)):
         raise TypingError(f"mpi4numba.{where}: comm must be a communicator with a topology, got {comm}")
 
@@ -73,31 +75,198 @@ def _weights_constant(typingctx, name):
     return types.uintp(name), codegen
 
 
-@intrinsic
-def _keep_alive(typingctx, first, second):
-    """A use of two arrays that Numba cannot drop: their memory outlives the call before it."""
-    return types.none(first, second), lambda context, builder, sig, args: context.get_dummy_value()
+def if_success(e, code, call):
+    """The status of ``call()`` (which emits an MPI call) if ``code`` is success, else ``code``:
+    the call is made only after the calls before it succeeded."""
+    status = e.variable(e.cast(code, types.int32))
+    with e.when(code == 0):
+        status.set(call())
+    return status.get()
 
 
-def _weights_address(cweights, weights, degree):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
+def _entries(e, code, count):
+    """A new int32 array of ``count`` entries that MPI fills; empty if ``code`` is an error
+    (MPI may leave ``count`` unset)."""
+    return zeros(e, e.select(code == 0, count, 0))
 
 
-@overload(_weights_address)
-def _weights_address_impl(cweights, weights, degree):
-    """The weights pointer for MPI: ``MPI_UNWEIGHTED`` when ``weights`` is None, else the
-    data of ``cweights`` (their C-int copy), or ``MPI_WEIGHTS_EMPTY`` for no neighbours."""
-    if isinstance(weights, (types.NoneType, types.Omitted)):
-        return lambda cweights, weights, degree: _weights_constant("UNWEIGHTED")
+def _rank_check(e, handle, rank):
+    """``ERR_RANK`` for a rank outside the communicator: not every MPI checks (Open MPI does not)."""
+    code, size = e.unpack(e(_capi.MPI_Comm_size, handle))
+    outside = (code == 0) & ((rank < 0) | (rank >= size))
+    return e.select(outside, e.const(_ERR_RANK, types.int32), code)
 
-    def given(cweights, weights, degree):
-        if cweights.size != degree:
-            raise ValueError("mpi4numba.dist_graph_create_adjacent: weights need one entry per neighbour")
-        if cweights.size == 0:  # a process without neighbours still says the graph is weighted
-            return _weights_constant("WEIGHTS_EMPTY")
-        return cweights.ctypes.data
 
-    return given
+def _per_axis(e, handle, values, message: str):
+    """``values`` as C ints, one per axis of the Cartesian ``handle`` (else ``ValueError(message)``,
+    unless ``handle`` is not a Cartesian communicator: MPI's call then fails)."""
+    code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
+    cvalues = c_ints(e, values)
+    e.check((code != 0) | (e.size(cvalues) == ndims), ValueError, message)
+    return cvalues
+
+
+def _weights(e, weights, degree):
+    """The weights pointer for MPI: ``MPI_UNWEIGHTED`` when ``weights`` is None, else their
+    C ints, or ``MPI_WEIGHTS_EMPTY`` for no neighbours (still a weighted graph)."""
+    if weights.type == types.none:
+        return e(_weights_constant, "UNWEIGHTED")
+    cweights = c_ints(e, weights)
+    e.check(e.size(cweights) == degree, ValueError,
+            "mpi4numba.dist_graph_create_adjacent: weights need one entry per neighbour")
+    return e.select(e.size(cweights) == 0, e(_weights_constant, "WEIGHTS_EMPTY"), e.data(cweights))
+
+
+@lowering(types.int32)
+def _DIMS_CREATE(e, nnodes, dims):
+    cdims = c_ints(e, dims)
+    code = e(_capi.MPI_Dims_create, nnodes, e.size(cdims), cdims)
+    if cdims is not dims:  # converted: the factorisation goes back into dims
+        with e.loop(e.size(cdims)) as i:
+            e(operator.setitem, dims, i, e(operator.getitem, cdims, i))
+    return code
+
+
+def _cart_create(e, dims, periods, reorder, comm):
+    cdims, cperiods = c_ints(e, dims), c_ints(e, periods)
+    e.check(e.size(cdims) == e.size(cperiods), ValueError, "mpi4numba.cart_create: dims and periods differ in length")
+    # Checked here because not every MPI does (MPICH makes a grid of -1 x -1 processes).
+    negative = e.variable(False)
+    with e.loop(e.size(cdims)) as i:
+        with e.when(e(operator.getitem, cdims, i) < 0):
+            negative.set(True)
+    result = e.variable(e.tuple(e.const(_ERR_DIMS, types.int32), e.handle("COMM_NULL")))
+    with e.when(e.not_(negative.get())):
+        result.set(e(_capi.MPI_Cart_create, e.comm(comm), e.size(cdims), cdims, cperiods, reorder))
+    return result.get()
+
+
+def _graph_create(e, index, edges, reorder, comm):
+    cindex, cedges = c_ints(e, index), c_ints(e, edges)
+    return e(_capi.MPI_Graph_create, e.comm(comm), e.size(cindex), cindex, cedges, reorder)
+
+
+def _cart_sub(e, remain_dims, comm):
+    handle = e.comm(comm)
+    cremain = _per_axis(e, handle, remain_dims, "mpi4numba.cart_sub: remain_dims needs one entry per grid dimension")
+    return e(_capi.MPI_Cart_sub, handle, cremain)
+
+
+def _dist_graph_create_adjacent(e, sources, destinations, source_weights, dest_weights, reorder, comm):
+    csources, cdestinations = c_ints(e, sources), c_ints(e, destinations)
+    source_address = _weights(e, source_weights, e.size(csources))
+    dest_address = _weights(e, dest_weights, e.size(cdestinations))
+    return e(_capi.MPI_Dist_graph_create_adjacent, e.comm(comm), e.size(csources), csources, source_address,
+             e.size(cdestinations), cdestinations, dest_address, e.handle("INFO_NULL"), reorder)
+
+
+_CODE_INT = types.UniTuple(types.int32, 2)
+_CARTDIM_GET = lowering(_CODE_INT)(lambda e, comm: e(_capi.MPI_Cartdim_get, e.comm(comm)))
+_TOPO_TEST = lowering(_CODE_INT)(lambda e, comm: e(_capi.MPI_Topo_test, e.comm(comm)))
+_DIST_GRAPH_NEIGHBORS_COUNT = lowering(types.UniTuple(types.int32, 4))(
+    lambda e, comm: e(_capi.MPI_Dist_graph_neighbors_count, e.comm(comm)))
+
+
+@lowering(types.Tuple((types.int32, _INT32_ARRAY, types.Array(types.boolean, 1, "C"), _INT32_ARRAY)))
+def _CART_GET(e, comm):
+    handle = e.comm(comm)
+    code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
+    dims, coords = _entries(e, code, ndims), _entries(e, code, ndims)
+    cperiods, periods = e(int32_scratch, e.size(dims)), zeros(e, e.size(dims), "boolean")
+    code = if_success(e, code, lambda: e(_capi.MPI_Cart_get, handle, e.size(dims), dims, cperiods, coords))
+    with e.when(code == 0):
+        with e.loop(e.size(periods)) as i:
+            e(operator.setitem, periods, i, e(operator.getitem, cperiods, i) != 0)
+    return e.tuple(code, dims, periods, coords)
+
+
+def _cart_coords(coords_type):
+    """The body of cart_coords into a new array (``coords`` None) or into ``coords``."""
+    given = coords_type != types.none
+
+    @lowering(types.Tuple((types.int32, coords_type if given else _INT32_ARRAY)))
+    def body(e, rank, comm, coords):
+        handle = e.comm(comm)
+        code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
+        if given:
+            e.check((code != 0) | (e.size(coords) >= ndims), ValueError,
+                    "mpi4numba.cart_coords: coords has fewer entries than the grid has dimensions")
+        else:
+            coords = _entries(e, code, ndims)
+        code = if_success(e, code, lambda: _rank_check(e, handle, rank))
+        code = if_success(e, code, lambda: e(_capi.MPI_Cart_coords, handle, rank, e.size(coords), coords))
+        return e.tuple(code, coords)
+
+    return body
+
+
+@lowering(_CODE_INT)
+def _CART_RANK(e, coords, comm):
+    handle = e.comm(comm)
+    ccoords = _per_axis(e, handle, coords, "mpi4numba.cart_rank: coords needs one entry per grid dimension")
+    return e(_capi.MPI_Cart_rank, handle, ccoords)
+
+
+@lowering(types.UniTuple(types.int32, 3))
+def _CART_SHIFT(e, direction, disp, comm):
+    handle = e.comm(comm)
+    # Checked here because not every MPI does (Open MPI reads past its arrays).
+    code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
+    not_an_axis = (code == 0) & ((direction < 0) | (direction >= ndims))
+    null = e.const(PROC_NULL, types.int32)
+    result = e.variable(e.tuple(e.const(_ERR_DIMS, types.int32), null, null))
+    with e.when(e.not_(not_an_axis)):
+        result.set(e(_capi.MPI_Cart_shift, handle, direction, disp))
+    return result.get()
+
+
+@lowering(types.Tuple((types.int32, _INT32_ARRAY)))
+def _GRAPH_NEIGHBORS(e, rank, comm):
+    handle = e.comm(comm)
+    code, count = e.unpack(e(_capi.MPI_Graph_neighbors_count, handle, rank))
+    neighbors = _entries(e, code, count)
+    code = if_success(e, code, lambda: e(_capi.MPI_Graph_neighbors, handle, rank, e.size(neighbors), neighbors))
+    return e.tuple(code, neighbors)
+
+
+@lowering(types.Tuple((types.int32, _INT32_ARRAY, _INT32_ARRAY)))
+def _DIST_GRAPH_NEIGHBORS(e, comm):
+    handle = e.comm(comm)
+    code, indegree, outdegree, _ = e.unpack(e(_capi.MPI_Dist_graph_neighbors_count, handle))
+    sources, destinations = _entries(e, code, indegree), _entries(e, code, outdegree)
+    # for the weights of a weighted graph, which are not returned
+    source_weights, dest_weights = e(int32_scratch, e.size(sources)), e(int32_scratch, e.size(destinations))
+    code = if_success(e, code, lambda: e(_capi.MPI_Dist_graph_neighbors, handle, e.size(sources), sources,
+                                         source_weights, e.size(destinations), destinations, dest_weights))
+    return e.tuple(code, sources, destinations)
+
+
+def neighbor_counts(e, handle):
+    """``(status, indegree, outdegree)`` of a communicator with a topology; ``ERR_TOPOLOGY``
+    without one (checked here: Open MPI's collectives fail on it with ``ERR_INTERN``)."""
+    code, kind = e.unpack(e(_capi.MPI_Topo_test, handle))
+    status, indegree, outdegree = e.variable(code), e.variable(e.const(0)), e.variable(e.const(0))
+
+    def found(code, inward, outward):
+        status.set(code)
+        indegree.set(inward)
+        outdegree.set(outward)
+
+    with e.when((code == 0) & (kind == CART)):
+        found_code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
+        found(found_code, 2 * ndims, 2 * ndims)
+    with e.when((code == 0) & (kind == DIST_GRAPH)):
+        found_code, sources, destinations, _ = e.unpack(e(_capi.MPI_Dist_graph_neighbors_count, handle))
+        found(found_code, sources, destinations)
+    with e.when((code == 0) & (kind == GRAPH)):
+        found_code, rank = e.unpack(e(_capi.MPI_Comm_rank, handle))
+        status.set(found_code)
+        with e.when(found_code == 0):
+            found_code, neighbors = e.unpack(e(_capi.MPI_Graph_neighbors_count, handle, rank))
+            found(found_code, neighbors, neighbors)
+    with e.when((code == 0) & (kind != CART) & (kind != DIST_GRAPH) & (kind != GRAPH)):
+        status.set(_ERR_TOPOLOGY)
+    return status.get(), indegree.get(), outdegree.get()
 
 
 @api
@@ -107,7 +276,7 @@ def dims_create(nnodes, dims):
 
     >>> import numpy as np, mpi4numba
     >>> dims = np.zeros(2, np.int32)
-    >>> mpi4numba.dims_create(6, dims), sorted(dims)
+    >>> mpi4numba.dims_create(6, dims), sorted(dims.tolist())
     (0, [2, 3])
     """
     integer(nnodes, "dims_create", "nnodes")
@@ -115,15 +284,7 @@ def dims_create(nnodes, dims):
         raise TypingError(f"mpi4numba.dims_create: dims must be a 1-D integer array (filled in place), got {dims}")
     if not dims.mutable:
         raise TypingError("mpi4numba.dims_create: dims is read-only and cannot be filled")
-
-    def impl(nnodes, dims):
-        cdims = c_int_array(dims)
-        code = _capi.MPI_Dims_create(nnodes, cdims.size, cdims)
-        for i in range(dims.size):
-            dims[i] = cdims[i]
-        return code
-
-    return impl
+    return _DIMS_CREATE
 
 
 @api
@@ -131,7 +292,8 @@ def cart_create(dims, periods, reorder=False, comm=None):
     """``(status, cartcomm)``: a Cartesian grid of ``dims`` processes, periodic along the
     axes where ``periods`` is true (``MPI_Cart_create``). Collective over ``comm``.
 
-    Processes beyond ``prod(dims)`` get ``COMM_NULL``; more than ``size(comm)`` is an error.
+    Processes beyond ``prod(dims)`` get ``COMM_NULL``; more than ``size(comm)`` is an error,
+    and so is a negative entry in ``dims`` (``ERR_DIMS``).
 
     >>> import numpy as np, mpi4numba
     >>> status, ring = mpi4numba.cart_create((mpi4numba.size(),), (True,))
@@ -140,18 +302,9 @@ def cart_create(dims, periods, reorder=False, comm=None):
     """
     int_sequence(dims, "cart_create", "dims")
     int_sequence(periods, "cart_create", "periods")
-    if not isinstance(reorder, (types.Boolean, types.Integer, types.Omitted)):
+    if not isinstance(reorder, (types.Boolean, types.Integer)):
         raise TypingError(f"mpi4numba.cart_create: reorder must be a bool, got {reorder}")
-
-    def impl(dims, periods, reorder=False, comm=None):
-        cdims = c_int_array(dims)
-        cperiods = c_int_array(periods)
-        if cdims.size != cperiods.size:
-            raise ValueError("mpi4numba.cart_create: dims and periods differ in length")
-        code, handle = _capi.MPI_Cart_create(comm_handle(comm), cdims.size, cdims, cperiods, reorder)
-        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))
-
-    return impl
+    return _new_communicator(_cart_create)
 
 
 @api
@@ -164,7 +317,7 @@ def cartdim_get(comm):
     ((0, 2), 0)
     """
     _comm(comm, "cartdim_get")
-    return lambda comm: _capi.MPI_Cartdim_get(comm_handle(comm))
+    return _CARTDIM_GET
 
 
 @api
@@ -178,28 +331,7 @@ def cart_get(comm):
     ((array([1], dtype=int32), array([ True]), array([0], dtype=int32)), 0)
     """
     _comm(comm, "cart_get")
-
-    def impl(comm):
-        handle = comm_handle(comm)
-        code, ndims = _capi.MPI_Cartdim_get(handle)
-        n = max(ndims, 0)
-        dims = np.zeros(n, np.int32)
-        periods = np.zeros(n, np.int32)
-        coords = np.zeros(n, np.int32)
-        if code == 0:
-            code = _capi.MPI_Cart_get(handle, n, dims, periods, coords)
-        return code, dims, periods != 0, coords
-
-    return impl
-
-
-@register_jitable
-def _rank_check(handle, rank):
-    """``ERR_RANK`` for a rank outside ``comm``: not every MPI checks (Open MPI does not)."""
-    code, size = _capi.MPI_Comm_size(handle)
-    if code == 0 and not 0 <= rank < size:
-        return np.int32(_ERR_RANK)
-    return code
+    return _CART_GET
 
 
 @api
@@ -215,35 +347,10 @@ def cart_coords(rank, comm, coords=None):
     """
     integer(rank, "cart_coords", "rank")
     _comm(comm, "cart_coords")
-    if isinstance(coords, (types.NoneType, types.Omitted)):
-
-        def fresh(rank, comm, coords=None):
-            handle = comm_handle(comm)
-            code, ndims = _capi.MPI_Cartdim_get(handle)
-            result = np.zeros(max(ndims, 0), np.int32)
-            if code == 0:
-                code = _rank_check(handle, rank)
-            if code == 0:
-                code = _capi.MPI_Cart_coords(handle, rank, result.size, result)
-            return code, result
-
-        return fresh
-    if not (isinstance(coords, types.Array) and coords.dtype == types.int32 and coords.ndim == 1
-            and coords.layout == "C" and coords.mutable):
+    if coords != types.none and not (isinstance(coords, types.Array) and coords.dtype == types.int32
+                                     and coords.ndim == 1 and coords.layout == "C" and coords.mutable):
         raise TypingError(f"mpi4numba.cart_coords: coords must be a writable C-contiguous int32 array, got {coords}")
-
-    def into(rank, comm, coords=None):
-        handle = comm_handle(comm)
-        code, ndims = _capi.MPI_Cartdim_get(handle)
-        if code == 0 and coords.size < ndims:
-            raise ValueError("mpi4numba.cart_coords: coords has fewer entries than the grid has dimensions")
-        if code == 0:
-            code = _rank_check(handle, rank)
-        if code == 0:
-            code = _capi.MPI_Cart_coords(handle, rank, coords.size, coords)
-        return code, coords
-
-    return into
+    return _cart_coords(coords)
 
 
 @api
@@ -258,16 +365,7 @@ def cart_rank(coords, comm):
     """
     int_sequence(coords, "cart_rank", "coords")
     _comm(comm, "cart_rank")
-
-    def impl(coords, comm):
-        handle = comm_handle(comm)
-        code, ndims = _capi.MPI_Cartdim_get(handle)
-        ccoords = c_int_array(coords)
-        if code == 0 and ccoords.size != ndims:
-            raise ValueError("mpi4numba.cart_rank: coords needs one entry per grid dimension")
-        return _capi.MPI_Cart_rank(handle, ccoords)
-
-    return impl
+    return _CART_RANK
 
 
 @api
@@ -288,16 +386,7 @@ def cart_shift(direction, disp, comm):
     integer(direction, "cart_shift", "direction")
     integer(disp, "cart_shift", "disp")
     _comm(comm, "cart_shift")
-
-    def impl(direction, disp, comm):
-        handle = comm_handle(comm)
-        # Checked here because not every MPI does (Open MPI reads past its arrays).
-        code, ndims = _capi.MPI_Cartdim_get(handle)
-        if code == 0 and not 0 <= direction < ndims:
-            return np.int32(_ERR_DIMS), np.int32(PROC_NULL), np.int32(PROC_NULL)
-        return _capi.MPI_Cart_shift(handle, direction, disp)
-
-    return impl
+    return _CART_SHIFT
 
 
 @api
@@ -313,17 +402,7 @@ def cart_sub(remain_dims, comm):
     """
     int_sequence(remain_dims, "cart_sub", "remain_dims")
     _comm(comm, "cart_sub")
-
-    def impl(remain_dims, comm):
-        handle = comm_handle(comm)
-        code, ndims = _capi.MPI_Cartdim_get(handle)
-        cremain = c_int_array(remain_dims)
-        if code == 0 and cremain.size != ndims:
-            raise ValueError("mpi4numba.cart_sub: remain_dims needs one entry per grid dimension")
-        code, newhandle = _capi.MPI_Cart_sub(handle, cremain)
-        return code, new_comm(newhandle if code == 0 else predefined("COMM_NULL"))
-
-    return impl
+    return _new_communicator(_cart_sub)
 
 
 @api
@@ -335,7 +414,7 @@ def topo_test(comm=None):
     >>> mpi4numba.topo_test() == (0, mpi4numba.UNDEFINED)
     True
     """
-    return lambda comm=None: _capi.MPI_Topo_test(comm_handle(comm))
+    return _TOPO_TEST
 
 
 @api
@@ -351,14 +430,7 @@ def graph_create(index, edges, reorder=False, comm=None):
     """
     int_sequence(index, "graph_create", "index")
     int_sequence(edges, "graph_create", "edges")
-
-    def impl(index, edges, reorder=False, comm=None):
-        cindex = c_int_array(index)
-        cedges = c_int_array(edges)
-        code, handle = _capi.MPI_Graph_create(comm_handle(comm), cindex.size, cindex, cedges, reorder)
-        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))
-
-    return impl
+    return _new_communicator(_graph_create)
 
 
 @api
@@ -373,16 +445,7 @@ def graph_neighbors(rank, comm):
     """
     integer(rank, "graph_neighbors", "rank")
     _comm(comm, "graph_neighbors")
-
-    def impl(rank, comm):
-        handle = comm_handle(comm)
-        code, count = _capi.MPI_Graph_neighbors_count(handle, rank)
-        result = np.zeros(max(count, 0), np.int32)
-        if code == 0:
-            code = _capi.MPI_Graph_neighbors(handle, rank, result.size, result)
-        return code, result
-
-    return impl
+    return _GRAPH_NEIGHBORS
 
 
 @api
@@ -402,28 +465,11 @@ def dist_graph_create_adjacent(sources, destinations, source_weights=None, dest_
     int_sequence(sources, "dist_graph_create_adjacent", "sources")
     int_sequence(destinations, "dist_graph_create_adjacent", "destinations")
     for value, what in ((source_weights, "source_weights"), (dest_weights, "dest_weights")):
-        if not isinstance(value, (types.NoneType, types.Omitted)):
+        if value != types.none:
             int_sequence(value, "dist_graph_create_adjacent", what)
-    if isinstance(source_weights, (types.NoneType, types.Omitted)) != isinstance(
-        dest_weights, (types.NoneType, types.Omitted)
-    ):
+    if (source_weights == types.none) != (dest_weights == types.none):
         raise TypingError("mpi4numba.dist_graph_create_adjacent: give both source_weights and dest_weights, or neither")
-
-    def impl(sources, destinations, source_weights=None, dest_weights=None, reorder=False, comm=None):
-        csources = c_int_array(sources)
-        cdestinations = c_int_array(destinations)
-        sweights = c_int_array(source_weights)
-        dweights = c_int_array(dest_weights)
-        s_address = _weights_address(sweights, source_weights, csources.size)
-        d_address = _weights_address(dweights, dest_weights, cdestinations.size)
-        code, handle = _capi.MPI_Dist_graph_create_adjacent(
-            comm_handle(comm), csources.size, csources, s_address, cdestinations.size, cdestinations, d_address,
-            predefined("INFO_NULL"), reorder,
-        )
-        _keep_alive(sweights, dweights)  # MPI read them through bare addresses
-        return code, new_comm(handle if code == 0 else predefined("COMM_NULL"))
-
-    return impl
+    return _new_communicator(_dist_graph_create_adjacent)
 
 
 @api
@@ -437,7 +483,7 @@ def dist_graph_neighbors_count(comm):
     ((0, 0, 0, 0), 0)
     """
     _comm(comm, "dist_graph_neighbors_count")
-    return lambda comm: _capi.MPI_Dist_graph_neighbors_count(comm_handle(comm))
+    return _DIST_GRAPH_NEIGHBORS_COUNT
 
 
 @api
@@ -451,39 +497,4 @@ def dist_graph_neighbors(comm):
     ((array([0], dtype=int32), array([0], dtype=int32)), 0)
     """
     _comm(comm, "dist_graph_neighbors")
-
-    def impl(comm):
-        handle = comm_handle(comm)
-        code, indegree, outdegree, weighted = _capi.MPI_Dist_graph_neighbors_count(handle)
-        sources = np.zeros(max(indegree, 0), np.int32)
-        destinations = np.zeros(max(outdegree, 0), np.int32)
-        source_weights = np.zeros(max(indegree, 1), np.int32)  # never an empty buffer for MPI to fill
-        dest_weights = np.zeros(max(outdegree, 1), np.int32)
-        if code == 0:
-            code = _capi.MPI_Dist_graph_neighbors(handle, sources.size, sources, source_weights, destinations.size,
-                                                  destinations, dest_weights)
-        return code, sources, destinations
-
-    return impl
-
-
-@register_jitable
-def neighbor_counts(handle):
-    """``(status, indegree, outdegree)`` of a communicator with a topology; ``ERR_TOPOLOGY``
-    without one (checked here: Open MPI's collectives fail on it with ``ERR_INTERN``).
-    Allocates nothing."""
-    code, kind = _capi.MPI_Topo_test(handle)
-    indegree = outdegree = 0
-    if code == 0 and kind == CART:
-        code, ndims = _capi.MPI_Cartdim_get(handle)
-        indegree = outdegree = 2 * ndims
-    elif code == 0 and kind == DIST_GRAPH:
-        code, indegree, outdegree, weighted = _capi.MPI_Dist_graph_neighbors_count(handle)
-    elif code == 0 and kind == GRAPH:
-        code, rank = _capi.MPI_Comm_rank(handle)
-        if code == 0:
-            code, indegree = _capi.MPI_Graph_neighbors_count(handle, rank)
-        outdegree = indegree
-    elif code == 0:
-        code = np.int32(_ERR_TOPOLOGY)
-    return code, indegree, outdegree
+    return _DIST_GRAPH_NEIGHBORS
