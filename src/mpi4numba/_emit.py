@@ -224,6 +224,8 @@ class Emitter:
         if ok.constant is True:
             return
         with self.builder.if_then(self.builder.not_(self.truth(ok)), likely=False):
+            for owned in self._owned:  # the references made so far are not returned
+                self.context.nrt.decref(self.builder, owned.type, owned.llvm)
             self.context.call_conv.return_user_exc(self.builder, exception, (message,))
 
     def variable(self, initial: Any) -> Variable:
