@@ -53,7 +53,7 @@ def test_message_handles_are_in_the_table():
     assert {"MESSAGE_NULL", "MESSAGE_NO_PROC"} <= set(HANDLE_NAMES)
 
 
-@numba.njit
+@numba.njit(cache=True)
 def _status_fields(status):
     return status.source, status.tag, status.error
 

@@ -14,7 +14,7 @@ from mpi4numba.status import get_count
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 
 
-@numba.njit
+@numba.njit(cache=True)
 def hot_loop(outgoing, incoming, total, requests, steps):
     right = (mpi.rank() + 1) % mpi.size()
     left = (mpi.rank() - 1) % mpi.size()
@@ -49,7 +49,7 @@ def test_no_heap_allocation_per_call():
     assert allocations(1) == allocations(201)
 
 
-@numba.njit
+@numba.njit(cache=True)
 def probe_and_persistent_loop(outgoing, incoming, requests, persistent, steps):
     """Probes, status fields, get_count, matched receives and persistent start/wait."""
     right = (mpi.rank() + 1) % mpi.size()
@@ -94,7 +94,7 @@ def test_no_heap_allocation_in_probes_statuses_and_persistent_requests():
     assert request_free(persistent[0:1]) == 0 and request_free(persistent[1:2]) == 0
 
 
-@numba.njit
+@numba.njit(cache=True)
 def strided_loop(grid, target, records, received, requests, steps):
     """Faces of a grid (derived datatypes from the cache) and structured arrays, sent around."""
     right = (mpi.rank() + 1) % mpi.size()
@@ -127,7 +127,7 @@ def test_no_heap_allocation_for_strided_and_structured_buffers():
     assert allocations(1) == allocations(101)
 
 
-@numba.njit
+@numba.njit(cache=True)
 def full_buffer_loop(mine, rows, outgoing, incoming, counts, starts, steps):
     status = 0
     for _ in range(steps):

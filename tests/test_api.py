@@ -18,7 +18,7 @@ def live_references():
     return stats.alloc - stats.free
 
 
-@numba.njit
+@numba.njit(cache=True)
 def drop_new_requests(outgoing, incoming, steps):
     """isend/irecv requests made and dropped: each keeps its buffer alive until waited on."""
     status = 0
@@ -29,7 +29,7 @@ def drop_new_requests(outgoing, incoming, steps):
     return status
 
 
-@numba.njit
+@numba.njit(cache=True)
 def return_given_request(outgoing, requests):
     status, request = mpi.isend(outgoing, (mpi.rank() + 1) % mpi.size(), 7, request=requests[1:2])
     return status, request
@@ -64,7 +64,7 @@ def test_a_new_request_keeps_a_temporary_buffer_alive():
     np.testing.assert_array_equal(incoming, np.full(big, LEFT + 0.5))
 
 
-@numba.njit
+@numba.njit(cache=True)
 def keyword_forms(data, out):
     a = mpi.sendrecv(data, mpi.rank(), out, recvtag=3, sendtag=3)
     b = mpi.recv(out, tag=mpi.ANY_TAG, source=mpi.PROC_NULL)
@@ -87,7 +87,7 @@ def test_routines_are_python_callables_with_their_signature_and_py_func():
     assert "MPI_Send" in mpi.send.__doc__
 
 
-@numba.njit
+@numba.njit(cache=True)
 def five_arguments(data):
     return mpi.send(data, 0, 0, None, 1)
 
@@ -103,7 +103,7 @@ def test_bad_calls_are_typing_errors_naming_the_routine():
         mpi.recv(ro, mpi.PROC_NULL)
 
 
-@numba.njit
+@numba.njit(cache=True)
 def too_short(out):
     return mpi.allreduce(np.ones(4), out)
 

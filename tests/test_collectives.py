@@ -63,7 +63,7 @@ DISPLS = np.concatenate([[0], np.cumsum(COUNTS)[:-1]])
 ALL_BLOCKS = np.concatenate([blocks_of(r) for r in range(SIZE)])
 
 
-@numba.njit
+@numba.njit(cache=True)
 def vector_round_trip(counts, root):
     rank = mpi.rank()
     mine = np.zeros(rank + 1)

@@ -12,12 +12,12 @@ RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 WORLD = MPI.COMM_WORLD
 
 
-@numba.njit
+@numba.njit(cache=True)
 def rank_size_of(comm):
     return mpi.rank(comm), mpi.size(comm), comm.rank, comm.Get_size()
 
 
-@numba.njit
+@numba.njit(cache=True)
 def split_sum(color):
     status, sub = mpi.comm_split(color, -mpi.rank())
     total = np.zeros(1, np.int64)
@@ -25,7 +25,7 @@ def split_sum(color):
     return status, sub, total[0], mpi.rank(sub), mpi.size(sub)
 
 
-@numba.njit
+@numba.njit(cache=True)
 def uses_world_global():
     return mpi.rank(WORLD), mpi.size(mpi.COMM_SELF)
 
@@ -88,7 +88,7 @@ def test_undefined_color_gives_comm_null():
 HALVES = MPI.COMM_WORLD.Split(RANK % 2, RANK)
 
 
-@numba.njit
+@numba.njit  # its communicator exists only in this process: not cacheable
 def uses_runtime_communicator_global():
     total = np.zeros(1, np.int64)
     status = mpi.allreduce(1, total, mpi.Operator.SUM, HALVES)
@@ -113,7 +113,7 @@ def test_split_type_shared_gives_node_communicators():
     assert status == 0 and nothing == MPI.COMM_NULL
 
 
-@numba.njit
+@numba.njit(cache=True)
 def compare_in_njit():
     from_world = mpi.COMM_WORLD
     status, dup = mpi.comm_dup()

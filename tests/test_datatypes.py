@@ -32,12 +32,12 @@ VIEWS = {
 }
 
 
-@numba.njit
+@numba.njit(cache=True)
 def ring(outgoing, incoming, right, left):
     return mpi.sendrecv(outgoing, right, incoming, left)
 
 
-@numba.njit
+@numba.njit(cache=True)
 def _send_then_recv(outgoing, incoming, right, left, steps, request):
     status = 0
     for _ in range(steps):
@@ -209,7 +209,7 @@ def loc_reference(dtype: np.dtype, ranks, maximum: bool) -> np.ndarray:
     return out
 
 
-@numba.njit
+@numba.njit(cache=True)
 def loc_reductions(values, minimum, maximum, prefix):
     status = mpi.allreduce(values, minimum, mpi.Operator.MINLOC)
     status |= mpi.allreduce(values, maximum, mpi.Operator.MAXLOC)
@@ -234,7 +234,7 @@ def test_minloc_maxloc_pairs(name):
     np.testing.assert_array_equal(strided, loc_reference(dtype, range(SIZE), False)[::-1])
 
 
-@numba.njit
+@numba.njit(cache=True)
 def sum_by_default(values, result):
     return mpi.allreduce(values, result)
 

@@ -8,7 +8,7 @@ from mpi4py import MPI
 import mpi4numba as mpi
 
 
-@numba.njit
+@numba.njit(cache=True)
 def clock_and_errors(code):
     return mpi.wtime(), mpi.error_string(code), mpi.error_class(code), mpi.initialized()
 

@@ -15,7 +15,7 @@ from mpi4numba._runtime import LARGE_COUNT
 from helpers import ROOT, mpiexec
 
 
-@numba.njit
+@numba.njit(cache=True)
 def _ring_with_large_datatype(count, chunk):
     """Every rank sends ``count`` doubles to the next one as ONE element of the derived type."""
     rank, size = mpi.rank(), mpi.size()

@@ -38,7 +38,7 @@ def test_dispatchers_have_working_py_func():
 N_TIMES, N_INTERVALS = 3, 10_000
 
 
-@numba.njit
+@numba.njit(cache=True)
 def get_pi_part(n_intervals, rank, size):
     h = 1 / n_intervals
     partial_sum = 0.0
@@ -48,7 +48,7 @@ def get_pi_part(n_intervals, rank, size):
     return h * partial_sum
 
 
-@numba.njit
+@numba.njit(cache=True)
 def pi_numba_mpi(n_intervals):
     pi = np.array([0.0])
     part = np.empty_like(pi)
@@ -62,7 +62,7 @@ def test_pi_program_written_for_numba_mpi():
     assert abs(pi_numba_mpi(N_INTERVALS) - np.pi) < 1e-8
 
 
-@numba.njit
+@numba.njit(cache=True)
 def nonblocking_round(outgoing, incoming):
     right = (numba_mpi.rank() + 1) % numba_mpi.size()
     left = (numba_mpi.rank() - 1) % numba_mpi.size()

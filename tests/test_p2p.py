@@ -13,7 +13,7 @@ RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 RIGHT, LEFT = (RANK + 1) % SIZE, (RANK - 1) % SIZE
 
 
-@numba.njit
+@numba.njit(cache=True)
 def ring_exchange(outgoing, incoming, tag):
     """isend to the right neighbour, blocking recv from the left one."""
     status, request = mpi.isend(outgoing, (mpi.rank() + 1) % mpi.size(), tag)

@@ -13,7 +13,7 @@ RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 ALL = [sample(np.float64, 4, r) for r in range(SIZE)]
 
 
-@numba.njit
+@numba.njit(cache=True)
 def allreduce_in_loop(values, operator, steps):
     result = np.empty_like(values)
     status = 0
@@ -78,7 +78,7 @@ def test_reduction_typing_errors():
         mpi.allreduce(np.zeros(2), np.zeros(2), "sum")
 
 
-@numba.njit
+@numba.njit(cache=True)
 def prefix_sums(values):
     inclusive = np.empty_like(values)
     exclusive = np.zeros_like(values)
@@ -128,7 +128,7 @@ def test_integer_and_logical_operators():
         np.testing.assert_array_equal(result, expected, err_msg=str(operator))
 
 
-@numba.njit
+@numba.njit(cache=True)
 def scatter_reductions(values, counts):
     block = np.zeros(2)
     status = mpi.reduce_scatter_block(values, block)

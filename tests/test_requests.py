@@ -15,14 +15,14 @@ def as_unsigned(requests):
     return [int(r) & (2 ** (8 * requests.itemsize) - 1) for r in requests]
 
 
-@numba.njit
+@numba.njit(cache=True)
 def exchange_with_tuple(outgoing, incoming):
     _, send = mpi.isend(outgoing, (mpi.rank() + 1) % mpi.size(), 21)
     _, recv = mpi.irecv(incoming, (mpi.rank() - 1) % mpi.size(), 21)
     return mpi.waitall((send, recv)), send, recv
 
 
-@numba.njit
+@numba.njit(cache=True)
 def exchange_into_array(outgoing, incoming, requests):
     mpi.isend(outgoing, (mpi.rank() + 1) % mpi.size(), 22, request=requests[0:1])
     mpi.irecv(incoming, (mpi.rank() - 1) % mpi.size(), 22, None, requests[1:2])
