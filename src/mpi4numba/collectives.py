@@ -48,7 +48,7 @@ from ._buffers import (
 from ._commtype import comm_handle
 from ._lowering import is_contiguous_layout
 from ._validate import array, integer, same_dtype
-from .datatypes import buffer, release
+from .datatypes import release
 
 __all__ = ["barrier", "bcast", "scatter", "gather", "allgather", "scatterv", "gatherv", "allgatherv",
            "alltoall", "alltoallv"]

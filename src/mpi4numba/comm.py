@@ -16,7 +16,6 @@ from numba.core.errors import TypingError
 
 from . import _capi
 from ._api import api, lowering
-from ._ccall import predefined
 from ._commtype import CommType, comm_handle, comm_type, new_comm, store_comm_handle
 from ._runtime import ABI, MPI
 from ._validate import integer

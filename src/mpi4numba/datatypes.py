@@ -30,7 +30,6 @@ from numba.extending import intrinsic, overload, register_jitable
 from . import _capi
 from . import _typecache as cache
 from ._ccall import HANDLE_DTYPE, _guard, _native_handle, predefined, predefined_native
-from ._runtime import ABI
 from ._largecount import INT_MAX, NEEDS_FALLBACK, large_datatype
 from ._typecache import MISS_FULL
 

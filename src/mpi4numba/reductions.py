@@ -18,6 +18,8 @@ operators on pairs, are typing errors (an operator known only at run time, e.g.
 
 from __future__ import annotations
 
+import operator as operator_module
+
 import numpy as np
 from numba.core import types
 from numba.core.errors import TypingError
@@ -32,6 +34,7 @@ from ._largecount import INT_MAX, NEEDS_FALLBACK
 from ._lowering import is_contiguous_layout
 from ._validate import array, integer, same_dtype
 from .datatypes import element_type, mpi_datatype, pair_problem, pair_type
+from .groups import c_ints as c_int_values
 from .operators import Operator, known_operator, op_handle
 
 __all__ = ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"]
@@ -212,10 +215,7 @@ _C_REDUCTIONS = {_ALLREDUCE: _capi.MPI_Allreduce, _SCAN: _capi.MPI_Scan, _EXSCAN
 
 def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
     """One reduction on C-contiguous buffers, emitted into the caller."""
-    handle, op = e.comm(comm), e.op(operator)
-    if pair_type(recvobj.type.dtype) is not None and known_operator(operator.type) is None:
-        e.check((op == e.handle("MINLOC")) | (op == e.handle("MAXLOC")), ValueError,
-                "mpi4numba: (value, index) pairs reduce only with Operator.MINLOC or MAXLOC")
+    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
     target, capacity = e.data(recvobj), e.size(recvobj)
     is_root = e(_capi.MPI_Comm_rank, handle)[1] == root if kind == _REDUCE else e.const(True)
     if form == "scalar":
@@ -231,12 +231,55 @@ def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
         room = capacity >= count
         e.check(room if kind != _REDUCE else room | e.not_(is_root), ValueError,
                 "mpi4numba: recvobj has fewer elements than sendobj")
-    datatype = e.handle(mpi_datatype(recvobj.type.dtype, "mpi4numba")[0])
     if NEEDS_FALLBACK:
         return e(_call_sized, kind, source, target, count, e.attr(recvobj, "itemsize"), datatype, op, root, handle)
     if kind == _REDUCE:
         return e(_capi.MPI_Reduce, source, target, count, datatype, op, root, handle)
     return e(_C_REDUCTIONS[kind], source, target, count, datatype, op, handle)
+
+
+def _operands(e, sendobj, recvobj, operator, comm):
+    """``(handle, op, datatype)`` of a reduction, with the run-time check of pair operators."""
+    handle, op = e.comm(comm), e.op(operator)
+    if pair_type(recvobj.type.dtype) is not None and known_operator(operator.type) is None:
+        e.check((op == e.handle("MINLOC")) | (op == e.handle("MAXLOC")), ValueError,
+                "mpi4numba: (value, index) pairs reduce only with Operator.MINLOC or MAXLOC")
+    return handle, op, e.handle(mpi_datatype(recvobj.type.dtype, "mpi4numba")[0])
+
+
+@lowering(types.int32)
+def _REDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
+    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
+    size = e(_capi.MPI_Comm_size, handle)[1]
+    if is_in_place(sendobj.type):
+        source, count = e.in_place(), e.size(recvobj) // size
+    else:
+        e.check(e.size(sendobj) >= e.size(recvobj) * size, ValueError,
+                "mpi4numba.reduce_scatter_block: sendobj has fewer than size * recvobj.size elements")
+        source, count = e.data(sendobj), e.size(recvobj)
+    return e(_capi.MPI_Reduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle)
+
+
+@lowering(types.int32)
+def _REDUCE_SCATTER(e, sendobj, recvobj, recvcounts, operator, comm):
+    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
+    rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+    counts = c_int_values(e, recvcounts, "mpi4numba: a count or displacement does not fit a C int")
+    e.check(e.size(counts) >= size, ValueError, "mpi4numba.reduce_scatter: recvcounts needs one entry per process")
+    total = e.variable(0)
+    with e.loop(size) as i:
+        total.set(total.get() + e(operator_module.getitem, counts, i))
+    e.check(e.size(recvobj) >= e(operator_module.getitem, counts, rank), ValueError,
+            "mpi4numba.reduce_scatter: recvobj has fewer than recvcounts[rank] elements")
+    if is_in_place(sendobj.type):
+        e.check(e.size(recvobj) >= total.get(), ValueError,
+                "mpi4numba.reduce_scatter: with IN_PLACE, recvobj needs sum(recvcounts) elements")
+        source = e.in_place()
+    else:
+        e.check(e.size(sendobj) >= total.get(), ValueError,
+                "mpi4numba.reduce_scatter: sendobj has fewer than sum(recvcounts) elements")
+        source = e.data(sendobj)
+    return e(_capi.MPI_Reduce_scatter, source, e.data(recvobj), e.data(counts), datatype, op, handle)
 
 
 def _reduction(kind: int, where: str, sendobj, recvobj, operator):
@@ -348,6 +391,8 @@ def reduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
     form = _validate("reduce_scatter_block", sendobj, recvobj, operator)
     if form == "scalar":
         raise TypingError("mpi4numba.reduce_scatter_block: sendobj must be an array or IN_PLACE")
+    if _same_operand_layout(form, sendobj, recvobj):
+        return _REDUCE_SCATTER_BLOCK
     blocks_of = _in_place_blocks if form == "in_place" else _send_blocks
 
     def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
@@ -394,6 +439,9 @@ def reduce_scatter(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=Non
     form = _validate("reduce_scatter", sendobj, recvobj, operator)
     if form == "scalar":
         raise TypingError("mpi4numba.reduce_scatter: sendobj must be an array or IN_PLACE")
+    if isinstance(recvcounts, types.Array) and isinstance(recvcounts.dtype, types.Integer) and recvcounts.ndim == 1:
+        if _same_operand_layout(form, sendobj, recvobj):
+            return _REDUCE_SCATTER
     source_of = _in_place_source if form == "in_place" else _send_source
 
     def impl(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=None):

@@ -17,21 +17,21 @@ with :func:`request_free`.
 
 from __future__ import annotations
 
-import numpy as np
-from numba.core import types
-from numba.core.errors import TypingError
-from numba.extending import register_jitable
-from llvmlite import ir
-from numba.core import cgutils
-from numba.extending import intrinsic
-from numba.np.numpy_support import from_dtype
-
 import operator
+
+import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic, register_jitable
 
 from . import _capi
 from ._api import api, lowering
-from ._ccall import HANDLE_DTYPE, REQUEST_ARRAY, _slot, handle_from_native, handle_to_native, predefined, predefined_native, stack_handles
-from ._runtime import ABI
+from ._ccall import (
+    HANDLE_DTYPE, REQUEST_ARRAY, _slot, handle_from_native, handle_to_native, predefined, predefined_native,
+    stack_handles,
+)
+from .groups import zeros
 
 RequestType = HANDLE_DTYPE
 _request_numba = REQUEST_ARRAY.dtype
@@ -201,6 +201,16 @@ def _completion(where, requests):
     return on_list
 
 
+@lowering(REQUEST_ARRAY)
+def _REQUEST_ARRAY(e, count):
+    e.check(count >= 0, ValueError, "mpi4numba.request_array: count must not be negative")
+    requests = zeros(e, count, str(_request_numba))
+    null = e.cast(e.handle("REQUEST_NULL"), _request_numba)
+    with e.loop(count) as i:
+        e(operator.setitem, requests, i, null)
+    return requests
+
+
 @api
 def request_array(count=1):
     """A new array of ``count`` requests, all ``REQUEST_NULL``.
@@ -210,12 +220,9 @@ def request_array(count=1):
     0
     """
 
-    def impl(count=1):
-        requests = np.empty(count, RequestType)
-        requests[:] = predefined("REQUEST_NULL")
-        return requests
-
-    return impl
+    if not isinstance(count, types.Integer):
+        raise TypingError(f"mpi4numba.request_array: count must be an integer, got {count}")
+    return _REQUEST_ARRAY
 
 
 @api
