@@ -21,6 +21,7 @@ from ._ccall import _guard, handle_from_native, predefined_native
 from ._commtype import comm_handle
 from ._emit import Emitter, Value
 from ._keepalive import new_request
+from ._scratch import int32_scratch, new_zeros
 from ._largecount import NEEDS_FALLBACK
 from ._buffers import IN_PLACE_ADDRESS
 from .datatypes import _struct_datatype, _whole, buffer, element_type, mpi_datatype, pair_type
@@ -136,3 +137,59 @@ class MPIEmitter(Emitter):
         self.release(buf)
         self.null_on_failure(code, request)
         return self.tuple(code, request)
+
+    # --- integer arrays for MPI calls (counts, displacements, ranks, dims ...) ---
+
+    def zeros(self, count: Value, dtype: str = "int32") -> Value:
+        """A new zero-filled array of ``count`` elements of the Numba type named ``dtype``
+        (empty if ``count`` is negative)."""
+        return self(new_zeros, count, self.literal(dtype))
+
+    def int32_scratch(self, count: Value | int) -> Value:
+        """``count`` C ints for one call: on the caller's stack when few, else on the heap."""
+        return self(int32_scratch, count)
+
+    def c_ints(self, values: Value, message: str = "mpi4numba: a value does not fit a C int") -> Value:
+        """``values`` (a 1-D integer array, or a tuple or list of integers) as a C-contiguous
+        int32 array for MPI: an int32 C array as it is, anything else copied into
+        :meth:`int32_scratch` (tuples unrolled, arrays and lists in a loop); a value that does
+        not fit a C int raises ``ValueError(message)``."""
+        ty = values.type
+        if isinstance(ty, types.Array) and ty.dtype == types.int32 and ty.layout == "C":
+            return values
+
+        def store(scratch: Value, index: Value | int, value: Value) -> None:
+            narrow = self.cast(value, types.int32)
+            if not (isinstance(value.type, types.Boolean) or value.type.bitwidth < 32
+                    or (value.type.bitwidth == 32 and value.type.signed)):
+                self.check(narrow == value, ValueError, message)
+            self(operator.setitem, scratch, index, narrow)
+
+        if isinstance(ty, types.BaseTuple):
+            items = self.unpack(values)
+            scratch = self.int32_scratch(len(items))
+            for index, item in enumerate(items):
+                store(scratch, index, item)
+            return scratch
+        count = self(len, values)
+        scratch = self.int32_scratch(count)
+        with self.loop(count) as index:
+            store(scratch, index, self(operator.getitem, values, index))
+        return scratch
+
+    def packed(self, sizes: Value) -> Value:
+        """The displacements (C ints) of blocks of ``sizes`` elements one after the other."""
+        offsets = self.int32_scratch(self.size(sizes))
+        start = self.variable(self.const(0, types.int32))
+        with self.loop(self.size(sizes)) as i:
+            self(operator.setitem, offsets, i, start.get())
+            start.set(start.get() + self(operator.getitem, sizes, i))
+        return offsets
+
+    def if_success(self, code: Value, call: Callable[[], Value]) -> Value:
+        """The status of ``call()`` (which emits an MPI call) if ``code`` is success, else
+        ``code``: the call is made only after the calls before it succeeded."""
+        status = self.variable(self.cast(code, types.int32))
+        with self.when(code == 0):
+            status.set(call())
+        return status.get()

@@ -16,13 +16,9 @@ arrays they are converted for the call (on the stack when short).
 
 from __future__ import annotations
 
-import operator
 
-from llvmlite import ir
-from numba.core import cgutils, types
+from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import intrinsic
-from numba.np.arrayobj import make_array, populate_array
 
 from . import _capi
 from ._api import api, lowering
@@ -37,11 +33,6 @@ _ERR_GROUP = ABI.ERROR_CLASSES["ERR_GROUP"]
 
 __all__ = ["comm_group", "group_incl", "group_excl", "group_size", "group_rank", "group_translate_ranks",
            "group_free"]
-
-# Up to this many C ints are converted on the stack (no heap allocation on hot paths).
-STACK_INTS = 16
-_INT32_ARRAY = types.Array(types.int32, 1, "C")
-
 
 def int_sequence(value: types.Type, where: str, what: str) -> None:
     """Check that ``value`` is a 1-D integer/bool array, or a tuple or list of integers."""
@@ -61,95 +52,6 @@ def _group(value: types.Type, where: str, what: str = "group") -> None:
         raise TypingError(f"mpi4numba.{where}: {what} must be a group handle (an integer), got {value}")
 
 
-def _array_value(context, builder, array_type, count, data, meminfo):
-    """A 1-D C-contiguous array of ``count`` elements at ``data``, owned by ``meminfo`` (may be null)."""
-    array = make_array(array_type)(context, builder)
-    itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(array_type.dtype)))
-    populate_array(array, data=data, shape=[count], strides=[itemsize], itemsize=itemsize, meminfo=meminfo)
-    return array._getvalue()
-
-
-@intrinsic
-def int32_scratch(typingctx, count):
-    """C ints for one MPI call: ``count`` of them on the caller's stack (an array without a
-    meminfo) when at most ``STACK_INTS``, else on the heap."""
-    if not isinstance(count, types.Integer):
-        raise TypingError(f"int32_scratch() takes a count, got {count}")
-
-    def codegen(context, builder, sig, args):
-        count = context.cast(builder, args[0], sig.args[0], types.intp)
-        i32 = ir.IntType(32)
-        stack = cgutils.alloca_once(builder, ir.ArrayType(i32, STACK_INTS))
-        data = cgutils.alloca_once_value(builder, builder.bitcast(stack, i32.as_pointer()))
-        meminfo = cgutils.alloca_once_value(builder, cgutils.get_null_value(cgutils.voidptr_t))
-        with builder.if_then(builder.icmp_signed(">", count, count.type(STACK_INTS)), likely=False):
-            block = context.nrt.meminfo_alloc(builder, builder.mul(count, count.type(4)))
-            builder.store(block, meminfo)
-            builder.store(builder.bitcast(context.nrt.meminfo_data(builder, block), i32.as_pointer()), data)
-        return _array_value(context, builder, sig.return_type, count, builder.load(data), builder.load(meminfo))
-
-    return _INT32_ARRAY(count), codegen
-
-
-@intrinsic(prefer_literal=True)
-def _zeros(typingctx, count, dtype):
-    """A new zero-filled array of ``max(count, 0)`` elements of ``dtype`` (a literal name:
-    "int32", "boolean")."""
-    if not isinstance(count, types.Integer) or not isinstance(dtype, types.StringLiteral):
-        raise TypingError(f"_zeros() takes a count and a literal dtype name, got {count}, {dtype}")
-    array_type = types.Array(getattr(types, dtype.literal_value), 1, "C")
-
-    def codegen(context, builder, sig, args):
-        count = context.cast(builder, args[0], sig.args[0], types.intp)
-        count = builder.select(builder.icmp_signed("<", count, count.type(0)), count.type(0), count)
-        element = context.get_data_type(array_type.dtype)
-        size = builder.mul(count, count.type(context.get_abi_sizeof(element)))
-        align = context.get_preferred_array_alignment(array_type.dtype)
-        block = context.nrt.meminfo_alloc_aligned(builder, size, align)
-        data = context.nrt.meminfo_data(builder, block)
-        cgutils.memset(builder, data, size, 0)
-        return _array_value(context, builder, array_type, count, builder.bitcast(data, element.as_pointer()), block)
-
-    return array_type(count, dtype), codegen
-
-
-def zeros(e, count, dtype: str = "int32"):
-    """A new zero-filled array of ``count`` elements of ``dtype`` (none if ``count`` is negative)."""
-    return e(_zeros, count, e.literal(dtype))
-
-
-def _fits_c_int(ty: types.Type) -> bool:
-    return isinstance(ty, types.Boolean) or ty.bitwidth < 32 or (ty.bitwidth == 32 and ty.signed)
-
-
-def c_ints(e, values, message: str = "mpi4numba: a value does not fit a C int"):
-    """``values`` (checked by :func:`int_sequence`) as a C-contiguous int32 array for MPI:
-    an int32 C array as it is, anything else copied into :func:`int32_scratch` (tuples
-    unrolled, arrays and lists in a loop); a value that does not fit a C int raises
-    ``ValueError(message)``."""
-    ty = values.type
-    if isinstance(ty, types.Array) and ty.dtype == types.int32 and ty.layout == "C":
-        return values
-
-    def store(scratch, index, value):
-        narrow = e.cast(value, types.int32)
-        if not _fits_c_int(value.type):
-            e.check(narrow == value, ValueError, message)
-        e(operator.setitem, scratch, index, narrow)
-
-    if isinstance(ty, types.BaseTuple):
-        items = e.unpack(values)
-        scratch = e(int32_scratch, len(items))
-        for index, item in enumerate(items):
-            store(scratch, index, item)
-        return scratch
-    count = e(len, values)
-    scratch = e(int32_scratch, count)
-    with e.loop(count) as index:
-        store(scratch, index, e(operator.getitem, values, index))
-    return scratch
-
-
 def _group_or_null(e, code, group):
     """``(code, group)``, the group ``GROUP_NULL`` if MPI failed (it may leave it unset)."""
     return e.tuple(code, e.select(code == 0, group, e.handle("GROUP_NULL")))
@@ -167,7 +69,7 @@ def _subset(c_function):
 
     @lowering(_CODE_GROUP)
     def body(e, group, ranks):
-        cranks = c_ints(e, ranks)
+        cranks = e.c_ints(ranks)
         return _group_or_null(e, *e.unpack(e(c_function, group, e.size(cranks), cranks)))
 
     return body
@@ -176,10 +78,10 @@ def _subset(c_function):
 _GROUP_INCL, _GROUP_EXCL = _subset(_capi.MPI_Group_incl), _subset(_capi.MPI_Group_excl)
 
 
-@lowering(types.Tuple((types.int32, _INT32_ARRAY)))
+@lowering(types.Tuple((types.int32, types.Array(types.int32, 1, "C"))))
 def _GROUP_TRANSLATE_RANKS(e, group1, ranks, group2):
-    cranks = c_ints(e, ranks)
-    result = zeros(e, e.size(cranks))
+    cranks = e.c_ints(ranks)
+    result = e.zeros(e.size(cranks))
     return e.tuple(e(_capi.MPI_Group_translate_ranks, group1, e.size(cranks), cranks, group2, result), result)
 
 

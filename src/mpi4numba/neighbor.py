@@ -28,8 +28,7 @@ from ._lowering import is_contiguous_layout
 from ._validate import array, integer, same_dtype
 from .collectives import _vector
 from .datatypes import mpi_datatype, pair_type
-from .groups import c_ints, int32_scratch
-from .topology import if_success, neighbor_counts
+from .topology import neighbor_counts
 
 __all__ = ["neighbor_allgather", "neighbor_alltoall", "neighbor_allgatherv", "neighbor_alltoallv"]
 
@@ -47,7 +46,7 @@ def _neighbourhood(e, comm, call):
     only if ``comm`` has a topology."""
     handle = e.comm(comm)
     code, indegree, outdegree = neighbor_counts(e, handle)
-    return if_success(e, code, lambda: call(handle, indegree, outdegree))
+    return e.if_success(code, lambda: call(handle, indegree, outdegree))
 
 
 def _c_ordered(e, data):
@@ -90,22 +89,12 @@ _ALLGATHER = _fixed(_capi.MPI_Neighbor_allgather, "neighbor_allgather", "count")
 _ALLTOALL = _fixed(_capi.MPI_Neighbor_alltoall, "neighbor_alltoall", "count * outdegree")
 
 
-def _packed(e, sizes):
-    """The displacements of blocks of ``sizes`` elements one after the other."""
-    offsets = e(int32_scratch, e.size(sizes))
-    start = e.variable(e.const(0, types.int32))
-    with e.loop(e.size(sizes)) as i:
-        e(operator.setitem, offsets, i, start.get())
-        start.set(start.get() + e(operator.getitem, sizes, i))
-    return offsets
-
-
 def _blocks(e, counts, displacements, neighbours, capacity, message: str):
     """Counts and displacements (None: packed) as C ints, checked: ``neighbours`` blocks
     that lie inside ``capacity`` elements (else ``ValueError(message)``)."""
     too_big = "mpi4numba: a count or displacement does not fit a C int"
-    sizes = c_ints(e, counts, too_big)
-    offsets = _packed(e, sizes) if displacements.type == types.none else c_ints(e, displacements, too_big)
+    sizes = e.c_ints(counts, too_big)
+    offsets = e.packed(sizes) if displacements.type == types.none else e.c_ints(displacements, too_big)
     e.check((e.size(sizes) >= neighbours) & (e.size(offsets) >= neighbours), ValueError,
             "mpi4numba: counts and displacements need one entry per process")
     with e.loop(neighbours) as i:

@@ -34,7 +34,6 @@ from ._largecount import INT_MAX, NEEDS_FALLBACK
 from ._lowering import is_contiguous_layout
 from ._validate import array, integer, same_dtype
 from .datatypes import element_type, mpi_datatype, pair_problem, pair_type
-from .groups import c_ints as c_int_values
 from .operators import Operator, known_operator, op_handle
 
 __all__ = ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"]
@@ -264,7 +263,7 @@ def _REDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
 def _REDUCE_SCATTER(e, sendobj, recvobj, recvcounts, operator, comm):
     handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
     rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
-    counts = c_int_values(e, recvcounts, "mpi4numba: a count or displacement does not fit a C int")
+    counts = e.c_ints(recvcounts, "mpi4numba: a count or displacement does not fit a C int")
     e.check(e.size(counts) >= size, ValueError, "mpi4numba.reduce_scatter: recvcounts needs one entry per process")
     total = e.variable(0)
     with e.loop(size) as i:

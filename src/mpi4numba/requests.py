@@ -31,7 +31,6 @@ from ._ccall import (
     HANDLE_DTYPE, REQUEST_ARRAY, _slot, handle_from_native, handle_to_native, predefined, predefined_native,
     stack_handles,
 )
-from .groups import zeros
 
 RequestType = HANDLE_DTYPE
 _request_numba = REQUEST_ARRAY.dtype
@@ -204,7 +203,7 @@ def _completion(where, requests):
 @lowering(REQUEST_ARRAY)
 def _REQUEST_ARRAY(e, count):
     e.check(count >= 0, ValueError, "mpi4numba.request_array: count must not be negative")
-    requests = zeros(e, count, str(_request_numba))
+    requests = e.zeros(count, str(_request_numba))
     null = e.cast(e.handle("REQUEST_NULL"), _request_numba)
     with e.loop(count) as i:
         e(operator.setitem, requests, i, null)

@@ -27,7 +27,7 @@ from ._commtype import CommType
 from ._runtime import ABI
 from ._validate import integer
 from .comm import _new_communicator
-from .groups import c_ints, int32_scratch, int_sequence, zeros
+from .groups import int_sequence
 
 CART = ABI.CONSTANTS["CART"]
 GRAPH = ABI.CONSTANTS["GRAPH"]
@@ -75,19 +75,10 @@ def _weights_constant(typingctx, name):
     return types.uintp(name), codegen
 
 
-def if_success(e, code, call):
-    """The status of ``call()`` (which emits an MPI call) if ``code`` is success, else ``code``:
-    the call is made only after the calls before it succeeded."""
-    status = e.variable(e.cast(code, types.int32))
-    with e.when(code == 0):
-        status.set(call())
-    return status.get()
-
-
 def _entries(e, code, count):
     """A new int32 array of ``count`` entries that MPI fills; empty if ``code`` is an error
     (MPI may leave ``count`` unset)."""
-    return zeros(e, e.select(code == 0, count, 0))
+    return e.zeros(e.select(code == 0, count, 0))
 
 
 def _rank_check(e, handle, rank):
@@ -101,7 +92,7 @@ def _per_axis(e, handle, values, message: str):
     """``values`` as C ints, one per axis of the Cartesian ``handle`` (else ``ValueError(message)``,
     unless ``handle`` is not a Cartesian communicator: MPI's call then fails)."""
     code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
-    cvalues = c_ints(e, values)
+    cvalues = e.c_ints(values)
     e.check((code != 0) | (e.size(cvalues) == ndims), ValueError, message)
     return cvalues
 
@@ -111,7 +102,7 @@ def _weights(e, weights, degree):
     C ints, or ``MPI_WEIGHTS_EMPTY`` for no neighbours (still a weighted graph)."""
     if weights.type == types.none:
         return e(_weights_constant, "UNWEIGHTED")
-    cweights = c_ints(e, weights)
+    cweights = e.c_ints(weights)
     e.check(e.size(cweights) == degree, ValueError,
             "mpi4numba.dist_graph_create_adjacent: weights need one entry per neighbour")
     return e.select(e.size(cweights) == 0, e(_weights_constant, "WEIGHTS_EMPTY"), e.data(cweights))
@@ -119,7 +110,7 @@ def _weights(e, weights, degree):
 
 @lowering(types.int32)
 def _DIMS_CREATE(e, nnodes, dims):
-    cdims = c_ints(e, dims)
+    cdims = e.c_ints(dims)
     code = e(_capi.MPI_Dims_create, nnodes, e.size(cdims), cdims)
     if cdims is not dims:  # converted: the factorisation goes back into dims
         with e.loop(e.size(cdims)) as i:
@@ -128,7 +119,7 @@ def _DIMS_CREATE(e, nnodes, dims):
 
 
 def _cart_create(e, dims, periods, reorder, comm):
-    cdims, cperiods = c_ints(e, dims), c_ints(e, periods)
+    cdims, cperiods = e.c_ints(dims), e.c_ints(periods)
     e.check(e.size(cdims) == e.size(cperiods), ValueError, "mpi4numba.cart_create: dims and periods differ in length")
     # Checked here because not every MPI does (MPICH makes a grid of -1 x -1 processes).
     negative = e.variable(False)
@@ -142,7 +133,7 @@ def _cart_create(e, dims, periods, reorder, comm):
 
 
 def _graph_create(e, index, edges, reorder, comm):
-    cindex, cedges = c_ints(e, index), c_ints(e, edges)
+    cindex, cedges = e.c_ints(index), e.c_ints(edges)
     return e(_capi.MPI_Graph_create, e.comm(comm), e.size(cindex), cindex, cedges, reorder)
 
 
@@ -153,7 +144,7 @@ def _cart_sub(e, remain_dims, comm):
 
 
 def _dist_graph_create_adjacent(e, sources, destinations, source_weights, dest_weights, reorder, comm):
-    csources, cdestinations = c_ints(e, sources), c_ints(e, destinations)
+    csources, cdestinations = e.c_ints(sources), e.c_ints(destinations)
     source_address = _weights(e, source_weights, e.size(csources))
     dest_address = _weights(e, dest_weights, e.size(cdestinations))
     return e(_capi.MPI_Dist_graph_create_adjacent, e.comm(comm), e.size(csources), csources, source_address,
@@ -172,8 +163,8 @@ def _CART_GET(e, comm):
     handle = e.comm(comm)
     code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
     dims, coords = _entries(e, code, ndims), _entries(e, code, ndims)
-    cperiods, periods = e(int32_scratch, e.size(dims)), zeros(e, e.size(dims), "boolean")
-    code = if_success(e, code, lambda: e(_capi.MPI_Cart_get, handle, e.size(dims), dims, cperiods, coords))
+    cperiods, periods = e.int32_scratch(e.size(dims)), e.zeros(e.size(dims), "boolean")
+    code = e.if_success(code, lambda: e(_capi.MPI_Cart_get, handle, e.size(dims), dims, cperiods, coords))
     with e.when(code == 0):
         with e.loop(e.size(periods)) as i:
             e(operator.setitem, periods, i, e(operator.getitem, cperiods, i) != 0)
@@ -193,8 +184,8 @@ def _cart_coords(coords_type):
                     "mpi4numba.cart_coords: coords has fewer entries than the grid has dimensions")
         else:
             coords = _entries(e, code, ndims)
-        code = if_success(e, code, lambda: _rank_check(e, handle, rank))
-        code = if_success(e, code, lambda: e(_capi.MPI_Cart_coords, handle, rank, e.size(coords), coords))
+        code = e.if_success(code, lambda: _rank_check(e, handle, rank))
+        code = e.if_success(code, lambda: e(_capi.MPI_Cart_coords, handle, rank, e.size(coords), coords))
         return e.tuple(code, coords)
 
     return body
@@ -225,7 +216,7 @@ def _GRAPH_NEIGHBORS(e, rank, comm):
     handle = e.comm(comm)
     code, count = e.unpack(e(_capi.MPI_Graph_neighbors_count, handle, rank))
     neighbors = _entries(e, code, count)
-    code = if_success(e, code, lambda: e(_capi.MPI_Graph_neighbors, handle, rank, e.size(neighbors), neighbors))
+    code = e.if_success(code, lambda: e(_capi.MPI_Graph_neighbors, handle, rank, e.size(neighbors), neighbors))
     return e.tuple(code, neighbors)
 
 
@@ -235,8 +226,8 @@ def _DIST_GRAPH_NEIGHBORS(e, comm):
     code, indegree, outdegree, _ = e.unpack(e(_capi.MPI_Dist_graph_neighbors_count, handle))
     sources, destinations = _entries(e, code, indegree), _entries(e, code, outdegree)
     # for the weights of a weighted graph, which are not returned
-    source_weights, dest_weights = e(int32_scratch, e.size(sources)), e(int32_scratch, e.size(destinations))
-    code = if_success(e, code, lambda: e(_capi.MPI_Dist_graph_neighbors, handle, e.size(sources), sources,
+    source_weights, dest_weights = e.int32_scratch(e.size(sources)), e.int32_scratch(e.size(destinations))
+    code = e.if_success(code, lambda: e(_capi.MPI_Dist_graph_neighbors, handle, e.size(sources), sources,
                                          source_weights, e.size(destinations), destinations, dest_weights))
     return e.tuple(code, sources, destinations)
 
