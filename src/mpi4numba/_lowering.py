@@ -23,7 +23,7 @@ from ._emit import Emitter, Value
 from ._keepalive import new_request
 from ._scratch import int32_scratch, new_zeros
 from ._largecount import NEEDS_FALLBACK
-from ._buffers import IN_PLACE_ADDRESS
+from ._buffers import IN_PLACE_ADDRESS, element_datatype
 from .datatypes import _struct_datatype, _whole, buffer, element_type, mpi_datatype, pair_type
 from .operators import op_handle
 
@@ -110,9 +110,7 @@ class MPIEmitter(Emitter):
     def release(self, *buffers: Buffer) -> None:
         """Free the derived datatypes of ``buffers`` that could not be cached."""
         for buf in buffers:
-            if buf.derived.constant is not False:
-                with self.when(buf.derived):
-                    self(_capi.MPI_Type_free, buf.datatype)
+            self.release_datatype(buf.datatype, buf.derived)
 
     def rank_size(self, comm: Value) -> tuple[Value, Value]:
         """This process's rank in ``comm`` and its size (a communicator argument)."""
@@ -193,3 +191,37 @@ class MPIEmitter(Emitter):
         with self.when(code == 0):
             status.set(call())
         return status.get()
+
+    def vector_blocks(self, counts: Value, displacements: Value, entries: Value, message: str) -> tuple[Value, Value]:
+        """Counts and displacements of a v-collective (None displacements: packed blocks) as C
+        ints, with at least ``entries`` of each (else ``ValueError(message)``). Every process
+        checks this before the call: one that read past a short array would hang the others."""
+        too_big = "mpi4numba: a count or displacement does not fit a C int"
+        sizes = self.c_ints(counts, too_big)
+        offsets = self.packed(sizes) if displacements.type == types.none else self.c_ints(displacements, too_big)
+        self.check((self.size(sizes) >= entries) & (self.size(offsets) >= entries), ValueError, message)
+        return sizes, offsets
+
+    def blocks_inside(self, sizes: Value, offsets: Value, entries: Value, capacity: Value, message: str) -> None:
+        """Raise ``ValueError(message)`` unless each of the first ``entries`` blocks lies inside
+        ``capacity`` elements (counts and displacements not negative)."""
+        with self.loop(entries) as i:
+            size, offset = self(operator.getitem, sizes, i), self(operator.getitem, offsets, i)
+            self.check((size >= 0) & (offset >= 0) & (offset + size <= capacity), ValueError, message)
+
+    def element_datatype(self, array: Value) -> tuple[Value, Value]:
+        """``(datatype, derived)`` with one MPI element per element of ``array``: a predefined
+        type, or (rare: jitted) a derived one for fixed-width bytes and structured dtypes,
+        freed by :meth:`release_datatype` after the call."""
+        dtype = array.type.dtype
+        if not isinstance(dtype, types.Record) or pair_type(dtype) is not None:
+            name, per_element = mpi_datatype(dtype, "mpi4numba")
+            if per_element == 1:
+                return self.handle(name), self.const(False)
+        datatype, derived = self.unpack(self(element_datatype, array))
+        return datatype, derived
+
+    def release_datatype(self, datatype: Value, derived: Value) -> None:
+        if derived.constant is not False:
+            with self.when(derived):
+                self(_capi.MPI_Type_free, datatype)

@@ -26,6 +26,8 @@ blocks of ``recv_data`` in place.
 
 from __future__ import annotations
 
+import operator
+
 from numba.core import types
 from numba.core.errors import TypingError
 
@@ -145,6 +147,91 @@ def _everyone(c_function, where: str, send_blocks: str):
 
 _ALLGATHER = _everyone(_capi.MPI_Allgather, "allgather", "count")
 _ALLTOALL = _everyone(_capi.MPI_Alltoall, "alltoall", "count * size")
+
+
+def _lengths_message(where: str) -> str:
+    return f"mpi4numba.{where}: counts and displacements need one entry per process"
+
+
+def _rooted_v(c_function, where: str, full_name: str, block_name: str):
+    """The body of scatterv (the full buffer is sent) or gatherv (received) on C-contiguous
+    buffers: one MPI element per array element; only the root checks the full buffer's
+    blocks; ``IN_PLACE`` for the block leaves a process's block in the full buffer."""
+    sends_full = full_name == "send_data"
+
+    def body(e, full, block, counts, displacements, root, comm):
+        handle = e.comm(comm)
+        rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+        sizes, offsets = e.vector_blocks(counts, displacements, size, _lengths_message(where))
+        mine = e(operator.getitem, sizes, rank)
+        in_place = is_in_place(block.type)
+        with e.when(in_place or rank == root):  # only the root's full buffer holds every block
+            e.blocks_inside(sizes, offsets, size, e.size(full), f"mpi4numba.{where}: a block lies outside {full_name}")
+        if in_place:
+            address = e.select(rank == root, e.in_place(), e.element_address(full, e(operator.getitem, offsets, rank)))
+        else:
+            e.check(e.size(block) >= mine, ValueError, f"mpi4numba.{where}: {block_name} has fewer than counts[rank] "
+                    "elements")
+            address = e.data(block)
+        datatype, derived = e.element_datatype(full)
+        if sends_full:
+            code = e(c_function, e.data(full), e.data(sizes), e.data(offsets), datatype, address, mine, datatype,
+                     root, handle)
+        else:
+            code = e(c_function, address, mine, datatype, e.data(full), e.data(sizes), e.data(offsets), datatype,
+                     root, handle)
+        e.release_datatype(datatype, derived)
+        return code
+
+    if sends_full:
+        return lowering(types.int32)(lambda e, send_data, counts, displacements, recv_data, root, comm: body(
+            e, send_data, recv_data, counts, displacements, root, comm))
+    return lowering(types.int32)(lambda e, send_data, recv_data, counts, displacements, root, comm: body(
+        e, recv_data, send_data, counts, displacements, root, comm))
+
+
+_SCATTERV = _rooted_v(_capi.MPI_Scatterv, "scatterv", "send_data", "recv_data")
+_GATHERV = _rooted_v(_capi.MPI_Gatherv, "gatherv", "recv_data", "send_data")
+
+
+@lowering(types.int32)
+def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
+    handle = e.comm(comm)
+    rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+    sizes, offsets = e.vector_blocks(counts, displacements, size, _lengths_message("allgatherv"))
+    e.blocks_inside(sizes, offsets, size, e.size(recv_data), "mpi4numba.allgatherv: a block lies outside recv_data")
+    datatype, derived = e.element_datatype(recv_data)
+    if is_in_place(send_data.type):
+        source, count = e.in_place(), e.const(0, types.int32)
+    else:
+        count = e(operator.getitem, sizes, rank)
+        e.check(e.size(send_data) >= count, ValueError,
+                "mpi4numba.allgatherv: send_data has fewer than counts[rank] elements")
+        source = e.data(send_data)
+    code = e(_capi.MPI_Allgatherv, source, count, datatype, e.data(recv_data), e.data(sizes), e.data(offsets),
+             datatype, handle)
+    e.release_datatype(datatype, derived)
+    return code
+
+
+@lowering(types.int32)
+def _ALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
+    handle = e.comm(comm)
+    size = e(_capi.MPI_Comm_size, handle)[1]
+    r_sizes, r_offsets = e.vector_blocks(recv_counts, recv_displacements, size, _lengths_message("alltoallv"))
+    e.blocks_inside(r_sizes, r_offsets, size, e.size(recv_data), "mpi4numba.alltoallv: a block lies outside recv_data")
+    if is_in_place(send_data.type):  # MPI ignores the send counts: the receive ones describe both
+        source, s_sizes, s_offsets = e.in_place(), r_sizes, r_offsets
+    else:
+        s_sizes, s_offsets = e.vector_blocks(send_counts, send_displacements, size, _lengths_message("alltoallv"))
+        e.blocks_inside(s_sizes, s_offsets, size, e.size(send_data),
+                        "mpi4numba.alltoallv: a block lies outside send_data")
+        source = e.data(send_data)
+    datatype, derived = e.element_datatype(recv_data)
+    code = e(_capi.MPI_Alltoallv, source, e.data(s_sizes), e.data(s_offsets), datatype, e.data(recv_data),
+             e.data(r_sizes), e.data(r_offsets), datatype, handle)
+    e.release_datatype(datatype, derived)
+    return code
 
 
 @api
@@ -390,7 +477,10 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
     """
     _vector("scatterv", counts, displacements)
     integer(root, "scatterv", "root")
-    if _arrays("scatterv", send_data, recv_data, False, True) == "recv":
+    in_place_form = _arrays("scatterv", send_data, recv_data, False, True) == "recv"
+    if _dense(send_data, recv_data):
+        return _SCATTERV
+    if in_place_form:
 
         def in_place(send_data, counts, displacements, recv_data, root, comm=None):
             rank, size = rank_size(comm)
@@ -445,7 +535,10 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
     """
     _vector("gatherv", counts, displacements)
     integer(root, "gatherv", "root")
-    if _arrays("gatherv", send_data, recv_data, True, False) == "send":
+    in_place_form = _arrays("gatherv", send_data, recv_data, True, False) == "send"
+    if _dense(send_data, recv_data):
+        return _GATHERV
+    if in_place_form:
 
         def in_place(send_data, recv_data, counts, displacements, root, comm=None):
             rank, size = rank_size(comm)
@@ -499,7 +592,10 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     (0, True)
     """
     _vector("allgatherv", counts, displacements)
-    if _arrays("allgatherv", send_data, recv_data, True, False) == "send":
+    in_place_form = _arrays("allgatherv", send_data, recv_data, True, False) == "send"
+    if _dense(send_data, recv_data):
+        return _ALLGATHERV
+    if in_place_form:
 
         def in_place(send_data, recv_data, counts, displacements=None, comm=None):
             size = rank_size(comm)[1]
@@ -555,6 +651,10 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
     """
     send_in_place = _arrays("alltoallv", send_data, recv_data, True, False) == "send"
     _vector("alltoallv", recv_counts, recv_displacements)
+    if not send_in_place:
+        _vector("alltoallv", send_counts, send_displacements)
+    if _dense(send_data, recv_data):
+        return _ALLTOALLV
     if send_in_place:
 
         def in_place(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements,

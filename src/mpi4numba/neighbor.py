@@ -15,19 +15,17 @@ packed displacements.
 
 from __future__ import annotations
 
-import operator
 
 from numba.core import types
 from numba.core.errors import TypingError
 
 from . import _capi
 from ._api import api, lowering
-from ._buffers import contiguous, copy_back, element_datatype
+from ._buffers import contiguous, copy_back
 from ._commtype import CommType
 from ._lowering import is_contiguous_layout
 from ._validate import array, integer, same_dtype
 from .collectives import _vector
-from .datatypes import mpi_datatype, pair_type
 from .topology import neighbor_counts
 
 __all__ = ["neighbor_allgather", "neighbor_alltoall", "neighbor_allgatherv", "neighbor_alltoallv"]
@@ -92,37 +90,19 @@ _ALLTOALL = _fixed(_capi.MPI_Neighbor_alltoall, "neighbor_alltoall", "count * ou
 def _blocks(e, counts, displacements, neighbours, capacity, message: str):
     """Counts and displacements (None: packed) as C ints, checked: ``neighbours`` blocks
     that lie inside ``capacity`` elements (else ``ValueError(message)``)."""
-    too_big = "mpi4numba: a count or displacement does not fit a C int"
-    sizes = e.c_ints(counts, too_big)
-    offsets = e.packed(sizes) if displacements.type == types.none else e.c_ints(displacements, too_big)
-    e.check((e.size(sizes) >= neighbours) & (e.size(offsets) >= neighbours), ValueError,
-            "mpi4numba: counts and displacements need one entry per process")
-    with e.loop(neighbours) as i:
-        size, offset = e(operator.getitem, sizes, i), e(operator.getitem, offsets, i)
-        e.check((size >= 0) & (offset >= 0) & (offset + size <= capacity), ValueError, message)
+    sizes, offsets = e.vector_blocks(counts, displacements, neighbours,
+                                     "mpi4numba: counts and displacements need one entry per process")
+    e.blocks_inside(sizes, offsets, neighbours, capacity, message)
     return sizes, offsets
-
-
-def _element_datatype(e, data):
-    """``(datatype, derived)`` with one MPI element per element of ``data``: a predefined type,
-    or (rare: jitted) a derived one for fixed-width bytes and structs, freed after the call."""
-    dtype = data.type.dtype
-    if not isinstance(dtype, types.Record) or pair_type(dtype) is not None:
-        name, per_element = mpi_datatype(dtype, "mpi4numba")
-        if per_element == 1:
-            return e.handle(name), e.const(False)
-    return e.unpack(e(element_datatype, data))
 
 
 def _whole_buffers(e, send_data, recv_data, call):
     """The status of ``call(source, target, datatype)``, the MPI call of a v-collective, on
     C-ordered buffers and a datatype of one array element."""
     source, target = _c_ordered(e, send_data), _c_ordered(e, recv_data)
-    datatype, derived = _element_datatype(e, target)
+    datatype, derived = e.element_datatype(target)
     status = call(source, target, datatype)
-    if derived.constant is not False:
-        with e.when(derived):
-            e(_capi.MPI_Type_free, datatype)
+    e.release_datatype(datatype, derived)
     _copy_back(e, recv_data, target, e.size(recv_data))
     return status
 
