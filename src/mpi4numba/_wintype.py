@@ -1,22 +1,37 @@
-"""How a window travels through Numba code and Python: a 1-element array of ``WinType``.
+"""How a window travels through Numba code and Python: a 1-element array of ``WinType``,
+and the per-process table of the windows mpi4numba made.
 
 ``WinType`` is the ABI's handle type (``int32`` for MPICH, a pointer-sized unsigned
 integer for Open MPI), as ``RequestType`` is for requests. The array returned by the
-window constructors owns an NRT allocation of two slots:
+window constructors owns an NRT allocation of 8-byte words:
 
-* slot 0, the element the array exposes: the native ``MPI_Win`` handle. ``win_free``
-  writes ``MPI_WIN_NULL`` there, so every copy of the window (they all share the
-  allocation) sees it freed, and later calls return ``MPI_ERR_WIN`` without calling MPI;
-* slot 1, hidden: the NRT meminfo of the array given to ``win_create``, held (incref'd)
-  until the window array itself is released, so the exposed memory cannot be
-  deallocated while the window may still be used. A destructor drops that reference.
+* word 0, the element the array exposes: the native ``MPI_Win`` handle. ``win_free``
+  writes ``MPI_WIN_NULL`` there, so every copy of the window that shares the allocation
+  sees it freed;
+* word 1, hidden: the NRT meminfo of the array given to ``win_create``, held (incref'd)
+  until the allocation is released, so the exposed memory cannot be deallocated while
+  the window may still be used. A destructor drops that reference;
+* word 2: the number of processes in the window's group, then one ``(bytes,
+  disp_unit)`` pair per process (by rank): the extent of every process's part of the
+  window, gathered when the window is created.
 
 NumPy views of window memory (``win_allocate``, ``win_shared_query``) hold a reference
 to the same allocation, so the handle cell outlives them.
+
+The window table maps the handle of every live window made by mpi4numba to its
+allocation (open addressing over 4096 rows, exported to the JIT linker by symbol name
+like the datatype cache). It is what says a handle may reach MPI: the routines call MPI
+only for a handle found there, so a window freed through another array holding its
+handle (a NumPy copy), or a handle mpi4numba did not make, gives ``ERR_WIN`` instead
+of reaching MPI with a freed or unknown window. RMA calls find the target's extent
+through it; its row holds a reference to the allocation, so the base stays alive as
+long as the MPI window exists, even if every array of it is dropped. ``win_free``
+removes the row.
 """
 
 from __future__ import annotations
 
+import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
@@ -33,9 +48,26 @@ WinType = np.dtype(np.uintp) if ABI.HANDLE_IS_POINTER else np.dtype(np.int32)
 win_numba_dtype = from_dtype(WinType)
 window_array_type = types.Array(win_numba_dtype, 1, "C")
 
-_SLOT_BYTES = 8  # each slot is 8 bytes wide, whatever the handle width
+OUTSIDE_GROUP = -1  # target_extent() of a rank that is not a process of the window
+
+_WORD_BYTES = 8  # each word is 8 bytes wide, whatever the handle width
+_BASE_WORD, _GROUP_WORD, _PAIRS_WORD = 1, 2, 3
+ROW_BITS = 12  # 4096 rows: more live windows than MPICH allows (one context id each)
+_TABLE = np.zeros(2 << ROW_BITS, np.int64)  # rows of [key, meminfo of the window's allocation]
+_NEVER_USED, _FREED = 0, -1  # keys of rows that hold no window (-1 is no handle in any ABI)
+_TABLE_SYMBOL = "mpi4numba_window_table"
+_FIBONACCI = 0x9E3779B97F4A7C15 - 2**64  # 2**64 / golden ratio, as a signed 64-bit constant
 _meminfo_type = types.MemInfoPointer(types.voidptr)
 _i8p = cgutils.voidptr_t
+_i64 = ir.IntType(64)
+
+
+def register_table() -> None:
+    """Make the window table resolvable by the JIT linker (on import and before cached code loads)."""
+    llvm.add_symbol(_TABLE_SYMBOL, _TABLE.ctypes.data)
+
+
+register_table()
 
 
 def require_window(win: types.Type, where: str) -> None:
@@ -62,6 +94,17 @@ def element_dtype(dtype: types.Type, where: str) -> types.Type:
     return scalar
 
 
+def _word(builder, data: ir.Value, index) -> ir.Value:
+    """Pointer to word ``index`` (an int or an i64) of the allocation at ``data``."""
+    index = ir.Constant(_i64, index) if isinstance(index, int) else index
+    return builder.gep(builder.bitcast(data, _i64.as_pointer()), [index])
+
+
+def _pair(builder, words: ir.Value, rank: ir.Value, first: int) -> ir.Value:
+    """Pointer to the ``(bytes, disp_unit)`` pair of ``rank``, the pairs starting at word ``first``."""
+    return _word(builder, words, builder.add(builder.shl(rank, ir.Constant(_i64, 1)), ir.Constant(_i64, first)))
+
+
 def _dtor(context, module) -> ir.Function:
     """``void dtor(void *data, size_t size, void *info)``: drop the base array's reference."""
     fnty = ir.FunctionType(ir.VoidType(), [_i8p, context.get_value_type(types.uintp), _i8p])
@@ -70,46 +113,184 @@ def _dtor(context, module) -> ir.Function:
         fn.linkage = "linkonce_odr"
         builder = ir.IRBuilder(fn.append_basic_block())
         meminfo_ll = context.get_value_type(_meminfo_type)
-        slot = builder.bitcast(builder.gep(fn.args[0], [ir.Constant(ir.IntType(64), _SLOT_BYTES)]),
-                               meminfo_ll.as_pointer())
+        slot = builder.bitcast(_word(builder, fn.args[0], _BASE_WORD), meminfo_ll.as_pointer())
         context.nrt.decref(builder, _meminfo_type, builder.load(slot))
         builder.ret_void()
     return fn
 
 
 def _cell(context, builder, arrty, value) -> ir.Value:
-    """Pointer to the native handle in slot 0 of a window array."""
+    """Pointer to the native handle in word 0 of a window array."""
     data = context.make_array(arrty)(context, builder, value).data
     return builder.bitcast(data, _native_handle.as_pointer())
 
 
+def _row(context, builder, handle: ir.Value, claim: bool) -> ir.Value:
+    """Pointer to the first word of ``handle``'s row of the window table, or null if it has
+    none; with ``claim``, of a row that held no window and now holds ``handle`` (null if
+    the table is full). Rows are probed from the handle's hash on; a lookup stops at a
+    row never used, so a freed window's row stays ``_FREED`` (reused by later claims)."""
+    context.active_code_library._reload_init.add(register_table)
+    module = builder.module
+    table = module.globals.get(_TABLE_SYMBOL)
+    if table is None:
+        table = ir.GlobalVariable(module, ir.ArrayType(_i64, len(_TABLE)), _TABLE_SYMBOL)
+    words = builder.bitcast(table, _i64.as_pointer())
+    rows = 1 << ROW_BITS
+    first = builder.lshr(builder.mul(handle, ir.Constant(_i64, _FIBONACCI)), ir.Constant(_i64, 64 - ROW_BITS))
+    entry = builder.block
+    probe = builder.append_basic_block("window_row.probe")
+    examine = builder.append_basic_block("window_row.examine")
+    following = builder.append_basic_block("window_row.next")
+    found = builder.append_basic_block("window_row.found")
+    done = builder.append_basic_block("window_row.done")
+    builder.branch(probe)
+    builder.position_at_end(probe)
+    attempt = builder.phi(_i64)
+    attempt.add_incoming(ir.Constant(_i64, 0), entry)
+    row = builder.and_(builder.add(first, attempt), ir.Constant(_i64, rows - 1))
+    key_slot = builder.gep(words, [builder.shl(row, ir.Constant(_i64, 1))])
+    key = builder.load(key_slot)
+    never_used = builder.icmp_signed("==", key, ir.Constant(_i64, _NEVER_USED))
+    if claim:
+        free = builder.or_(never_used, builder.icmp_signed("==", key, ir.Constant(_i64, _FREED)))
+        builder.cbranch(free, examine, following)
+        builder.position_at_end(examine)  # atomically: windows may be made by several threads at once
+        taken = builder.extract_value(builder.cmpxchg(key_slot, key, handle, "seq_cst", "seq_cst"), 1)
+        builder.cbranch(taken, found, following)
+    else:
+        builder.cbranch(builder.icmp_signed("==", key, handle), found, examine)
+        builder.position_at_end(examine)
+        builder.cbranch(never_used, done, following)
+    builder.position_at_end(following)
+    next_attempt = builder.add(attempt, ir.Constant(_i64, 1))
+    attempt.add_incoming(next_attempt, following)
+    builder.cbranch(builder.icmp_signed("<", next_attempt, ir.Constant(_i64, rows)), probe, done)
+    builder.position_at_end(found)
+    builder.branch(done)
+    builder.position_at_end(done)
+    result = builder.phi(key_slot.type)
+    result.add_incoming(key_slot, found)
+    result.add_incoming(ir.Constant(key_slot.type, None), following)
+    if not claim:
+        result.add_incoming(ir.Constant(key_slot.type, None), examine)
+    return result
+
+
 @intrinsic
-def new_window(typingctx, handle, base):
-    """A window array holding ``handle``; keeps ``base`` (an array, or None) alive."""
-    if not isinstance(handle, types.Integer):
-        raise TypingError(f"new_window() takes a handle, got {handle}")
+def new_window(typingctx, handle, base, group):
+    """A window array holding ``handle``, room for the extents of ``group`` processes
+    (zeros), and a reference to ``base`` (an array, or None) for as long as it lives."""
+    if not isinstance(handle, types.Integer) or not isinstance(group, types.Integer):
+        raise TypingError(f"new_window() takes a handle and a group size, got {handle}, {group}")
 
     def codegen(context, builder, sig, args):
-        size = context.get_constant(types.uintp, 2 * _SLOT_BYTES)
+        group_size = context.cast(builder, args[2], sig.args[2], types.int64)
+        words = builder.add(builder.shl(group_size, ir.Constant(_i64, 1)), ir.Constant(_i64, _PAIRS_WORD))
+        size = builder.mul(words, ir.Constant(_i64, _WORD_BYTES))
         meminfo = context.nrt.meminfo_alloc_dtor(builder, size, _dtor(context, builder.module))
         data = context.nrt.meminfo_data(builder, meminfo)
-        builder.store(ir.Constant(ir.ArrayType(ir.IntType(8), 2 * _SLOT_BYTES), None),
-                      builder.bitcast(data, ir.ArrayType(ir.IntType(8), 2 * _SLOT_BYTES).as_pointer()))
+        cgutils.memset(builder, data, size, 0)
         builder.store(handle_to_native(builder, args[0]), builder.bitcast(data, _native_handle.as_pointer()))
         meminfo_ll = context.get_value_type(_meminfo_type)
-        base_meminfo = ir.Constant(meminfo_ll, None)
         if isinstance(sig.args[1], types.Array):
             base_meminfo = context.make_array(sig.args[1])(context, builder, args[1]).meminfo
             context.nrt.incref(builder, _meminfo_type, base_meminfo)
-        slot = builder.gep(data, [ir.Constant(ir.IntType(64), _SLOT_BYTES)])
-        builder.store(base_meminfo, builder.bitcast(slot, meminfo_ll.as_pointer()))
+            builder.store(base_meminfo, builder.bitcast(_word(builder, data, _BASE_WORD), meminfo_ll.as_pointer()))
+        builder.store(group_size, _word(builder, data, _GROUP_WORD))
         array = context.make_array(window_array_type)(context, builder)
         itemsize = context.get_constant(types.intp, WinType.itemsize)
         populate_array(array, data=builder.bitcast(data, array.data.type), shape=[context.get_constant(types.intp, 1)],
                        strides=[itemsize], itemsize=itemsize, meminfo=meminfo)
         return array._getvalue()
 
-    return window_array_type(handle, base), codegen
+    return window_array_type(handle, base, group), codegen
+
+
+@intrinsic
+def register_window(typingctx, win, rank, size, disp_unit):
+    """Record this process's extent (``size`` bytes, ``disp_unit``) at ``rank`` in a new
+    window and enter the window in the table; returns the address of the extents (one
+    ``(bytes, disp_unit)`` pair of int64 per rank), for the other processes' to be
+    gathered, or 0 if the table is full."""
+
+    def codegen(context, builder, sig, args):
+        meminfo = context.make_array(sig.args[0])(context, builder, args[0]).meminfo
+        data = context.nrt.meminfo_data(builder, meminfo)
+        rank_value = context.cast(builder, args[1], sig.args[1], types.int64)
+        with builder.if_then(builder.icmp_unsigned("<", rank_value, builder.load(_word(builder, data, _GROUP_WORD)))):
+            pair = _pair(builder, data, rank_value, _PAIRS_WORD)
+            builder.store(context.cast(builder, args[2], sig.args[2], types.int64), pair)
+            builder.store(context.cast(builder, args[3], sig.args[3], types.int64), _word(builder, pair, 1))
+        handle = handle_from_native(builder, builder.load(builder.bitcast(data, _native_handle.as_pointer())))
+        row = _row(context, builder, handle, claim=True)
+        entered = cgutils.is_not_null(builder, row)
+        with builder.if_then(entered, likely=True):
+            context.nrt.incref(builder, _meminfo_type, meminfo)
+            builder.store(builder.ptrtoint(meminfo, _i64), builder.gep(row, [ir.Constant(_i64, 1)]))
+        pairs = builder.ptrtoint(_word(builder, data, _PAIRS_WORD), _i64)
+        return builder.select(entered, pairs, ir.Constant(_i64, 0))
+
+    return types.uintp(win, rank, size, disp_unit), codegen
+
+
+@intrinsic
+def forget_window(typingctx, handle):
+    """Remove ``handle``'s row from the window table, dropping its reference (after MPI_Win_free)."""
+
+    def codegen(context, builder, sig, args):
+        row = _row(context, builder, context.cast(builder, args[0], sig.args[0], types.int64), claim=False)
+        with builder.if_then(cgutils.is_not_null(builder, row), likely=True):
+            slot = builder.gep(row, [ir.Constant(_i64, 1)])
+            meminfo = builder.load(slot)
+            builder.store(ir.Constant(_i64, 0), slot)
+            builder.store(ir.Constant(_i64, _FREED), row)
+            with builder.if_then(builder.icmp_signed("!=", meminfo, ir.Constant(_i64, 0)), likely=True):
+                context.nrt.decref(builder, _meminfo_type, builder.inttoptr(meminfo, _i8p))
+        return context.get_dummy_value()
+
+    return types.none(handle), codegen
+
+
+@intrinsic
+def window_extents(typingctx, handle):
+    """The address (``intp``) of the extents of ``handle``'s window (for :func:`target_extent`)
+    if it is a live window made by mpi4numba, else 0."""
+    if not isinstance(handle, types.Integer):
+        raise TypingError(f"window_extents() takes a handle, got {handle}")
+
+    def codegen(context, builder, sig, args):
+        extents = cgutils.alloca_once_value(builder, ir.Constant(_i64, 0))
+        row = _row(context, builder, context.cast(builder, args[0], sig.args[0], types.int64), claim=False)
+        with builder.if_then(cgutils.is_not_null(builder, row), likely=True):
+            meminfo = builder.load(builder.gep(row, [ir.Constant(_i64, 1)]))
+            with builder.if_then(builder.icmp_signed("!=", meminfo, ir.Constant(_i64, 0)), likely=True):
+                data = context.nrt.meminfo_data(builder, builder.inttoptr(meminfo, _i8p))
+                builder.store(builder.ptrtoint(_word(builder, data, _GROUP_WORD), _i64), extents)
+        return builder.load(extents)
+
+    return types.intp(handle), codegen
+
+
+@intrinsic
+def target_extent(typingctx, extents, rank):
+    """``(bytes, disp_unit)`` (int64) of process ``rank``'s part of a window, from its
+    :func:`window_extents`; ``(OUTSIDE_GROUP, 0)`` if ``rank`` is not a process of it."""
+    if not isinstance(extents, types.Integer) or not isinstance(rank, types.Integer):
+        raise TypingError(f"target_extent() takes the address of extents and a rank, got {extents}, {rank}")
+
+    def codegen(context, builder, sig, args):
+        size = cgutils.alloca_once_value(builder, ir.Constant(_i64, OUTSIDE_GROUP))
+        unit = cgutils.alloca_once_value(builder, ir.Constant(_i64, 0))
+        words = builder.inttoptr(context.cast(builder, args[0], sig.args[0], types.int64), _i64.as_pointer())
+        rank_value = context.cast(builder, args[1], sig.args[1], types.int64)
+        with builder.if_then(builder.icmp_unsigned("<", rank_value, builder.load(words)), likely=True):
+            pair = _pair(builder, words, rank_value, _PAIRS_WORD - _GROUP_WORD)
+            builder.store(builder.load(pair), size)
+            builder.store(builder.load(_word(builder, pair, 1)), unit)
+        return context.make_tuple(builder, sig.return_type, [builder.load(size), builder.load(unit)])
+
+    return types.UniTuple(types.int64, 2)(extents, rank), codegen
 
 
 @intrinsic
@@ -120,7 +301,7 @@ def window_handle(typingctx, win):
         arrty = sig.args[0]
         array = context.make_array(arrty)(context, builder, args[0])
         nitems = builder.extract_value(array.shape, 0)
-        result = cgutils.alloca_once_value(builder, ir.Constant(ir.IntType(64), 0))
+        result = cgutils.alloca_once_value(builder, ir.Constant(_i64, 0))
         with builder.if_then(builder.icmp_signed(">", nitems, ir.Constant(nitems.type, 0)), likely=True):
             builder.store(handle_from_native(builder, builder.load(_cell(context, builder, arrty, args[0]))), result)
         return builder.load(result)
@@ -130,7 +311,7 @@ def window_handle(typingctx, win):
 
 @intrinsic
 def store_window_handle(typingctx, win, handle):
-    """Write ``handle`` into slot 0 of a non-empty window array."""
+    """Write ``handle`` into word 0 of a non-empty window array."""
 
     def codegen(context, builder, sig, args):
         builder.store(handle_to_native(builder, args[1]), _cell(context, builder, sig.args[0], args[0]))

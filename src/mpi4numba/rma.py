@@ -11,28 +11,70 @@ accessed contiguously. Calls must be made inside an access epoch (see
 origin array must not be modified (put, accumulate) or read (get). Each returns the MPI
 status; on a freed window, ``ERR_WIN``.
 
+Accesses are checked before MPI is called (MPI libraries do not check them: MPICH
+writes past the target's window and returns success). The bytes accessed at the
+target, ``[target_disp * disp_unit, + elements * itemsize)``, must lie inside the
+target's part of the window, whose size and ``disp_unit`` every process records when
+the window is created; otherwise the call returns ``ERR_RMA_RANGE`` (a negative
+``target_disp`` too) and touches no memory, and a ``target_rank`` that is not a process
+of the window (other than ``PROC_NULL``) gives ``ERR_RANK``. Windows must come from
+mpi4numba's constructors: on another handle (a window made by mpi4py) every call gives
+``ERR_WIN``, as on a freed window.
+
 ``operator`` is an :class:`mpi4numba.Operator` member (or numba-mpi's integer value):
 predefined reductions, applied elementwise at the target, plus ``REPLACE`` (store the
 origin value) and ``NO_OP`` (leave the target unchanged, for atomic reads). Concurrent
-accumulate-family calls on the same target location are atomic per element.
+accumulate-family calls on the same target location are atomic per element. An
+operator applies to the types the MPI standard says: ``MAX``/``MIN`` to integers and
+floats, ``SUM``/``PROD`` also to complex numbers, ``LAND``/``LOR``/``LXOR`` to integers
+and bools, ``BAND``/``BOR``/``BXOR`` to integers and bytes (``S<n>``),
+``MINLOC``/``MAXLOC`` to (value, index) pairs, ``REPLACE``/``NO_OP`` to all. Another
+combination raises ``ValueError`` naming the routine, the operator and the dtype,
+before MPI is called (MPICH aborts the job on one): Numba types an operator as a
+run-time value (enum members have no literal type), but LLVM folds the check away for a
+constant one. Dtypes are checked when compiling: a structured dtype whose fields are not
+all of one type cannot be accumulated, and ``compare_and_swap`` takes integers, bools
+and bytes only (typing errors).
 """
 
 from __future__ import annotations
 
 from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import overload, register_jitable
 
 from . import _capi
-from ._api import api
-from ._ccall import predefined, stack_value
+from ._api import api, lowering
+from ._ccall import stack_value
+from ._emit import Value
+from ._runtime import ABI
 from ._validate import array, integer, same_dtype
-from ._wintype import require_window
-from .datatypes import buffer, element_type, mpi_datatype, release
-from .operators import op_handle
-from .window import ERR_WIN, live_handle
+from ._wintype import OUTSIDE_GROUP, require_window, target_extent
+from .datatypes import _leaves, mpi_datatype, pair_type
+from .operators import Operator
+from .window import on_live_window
 
 __all__ = ["put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compare_and_swap"]
+
+ERR_RANK = ABI.ERROR_CLASSES["ERR_RANK"]
+ERR_RMA_RANGE = ABI.ERROR_CLASSES["ERR_RMA_RANGE"]
+
+# The classes of predefined datatypes of MPI's table of predefined operators (MPI-4.1, 6.9.2)
+_CLASS_OF = {
+    **dict.fromkeys(("INT8_T", "INT16_T", "INT32_T", "INT64_T", "UINT8_T", "UINT16_T", "UINT32_T", "UINT64_T"),
+                    "integer"),
+    "FLOAT": "floating point", "DOUBLE": "floating point",
+    "C_FLOAT_COMPLEX": "complex", "C_DOUBLE_COMPLEX": "complex",
+    "C_BOOL": "logical", "BYTE": "byte",
+}
+_APPLIES_TO = {
+    **dict.fromkeys((Operator.MAX, Operator.MIN), {"integer", "floating point"}),
+    **dict.fromkeys((Operator.SUM, Operator.PROD), {"integer", "floating point", "complex"}),
+    **dict.fromkeys((Operator.LAND, Operator.LOR, Operator.LXOR), {"integer", "logical"}),
+    **dict.fromkeys((Operator.BAND, Operator.BOR, Operator.BXOR), {"integer", "byte"}),
+    **dict.fromkeys((Operator.MINLOC, Operator.MAXLOC), {"pair"}),
+    **dict.fromkeys((Operator.REPLACE, Operator.NO_OP), {*_CLASS_OF.values(), "pair"}),
+}
+_COMPARABLE = ("integer", "logical", "byte")  # the datatypes MPI_Compare_and_swap takes
 
 
 def _check(where: str, origin, target_rank, target_disp, win, writable: bool = False) -> None:
@@ -42,16 +84,187 @@ def _check(where: str, origin, target_rank, target_disp, win, writable: bool = F
     require_window(win, where)
 
 
-def _check_operator(where: str, operator) -> None:
+def _refused_operators(where: str, operator, dtype) -> tuple[Operator, ...]:
+    """Check ``operator``'s type; returns the operators that do not apply to elements of
+    ``dtype``. A structured dtype whose fields are not all of one type takes none (MPI
+    accumulates elements of one predefined type): a TypingError."""
     if not isinstance(operator, (types.IntEnumMember, types.Integer)):
         raise TypingError(f"mpi4numba.{where}: operator must be an mpi4numba.Operator, got {operator}")
+    if pair_type(dtype) is not None:
+        kind = "pair"
+    elif isinstance(dtype, types.Record):
+        names = {name for name, _, _ in _leaves(dtype, 0, f"mpi4numba.{where}")}
+        if len(names) != 1:
+            raise TypingError(f"mpi4numba.{where}: the fields of {dtype} are not all of one type, "
+                              "and MPI accumulates only elements made of one predefined type")
+        kind = _CLASS_OF[names.pop()]
+    else:
+        kind = _CLASS_OF[mpi_datatype(dtype, f"mpi4numba.{where}")[0]]
+    return tuple(op for op in Operator if kind not in _APPLIES_TO[op])
 
 
-@register_jitable
-def _target(origin):
-    """(count, datatype) of the contiguous target region matching ``origin``."""
-    datatype, per_element = element_type(origin)
-    return origin.size * per_element, datatype
+def _applied(e, where: str, operator, refused, dtype):
+    """The ``MPI_Op`` of ``operator``; ValueError if it is one of the ``refused`` ones."""
+    op = e.op(operator)
+    for member in refused:
+        e.check(op != e.handle(member.name), ValueError,
+                f"mpi4numba.{where}: Operator.{member.name} does not apply to {dtype}")
+    return op
+
+
+def _access_end(e, disp, disp_unit, size):
+    """``disp * disp_unit + size`` (int64), and whether that overflowed."""
+    builder = e.builder
+    product = builder.smul_with_overflow(disp.llvm, disp_unit.llvm)
+    total = builder.sadd_with_overflow(builder.extract_value(product, 0), e.cast(size, types.int64).llvm)
+    overflow = builder.or_(builder.extract_value(product, 1), builder.extract_value(total, 1))
+    return Value(e, types.int64, builder.extract_value(total, 0)), Value(e, types.boolean, overflow)
+
+
+def _refusal(e, extents, target_rank, target_disp, size):
+    """0 if an access of ``size`` bytes at ``target_disp`` of the window of ``target_rank``
+    may go to MPI; else ERR_RANK (not a process of the window) or ERR_RMA_RANGE."""
+    extent, disp_unit = e.unpack(e(target_extent, extents, target_rank))
+    disp = e.cast(target_disp, types.int64)  # as MPI gets it (MPI_Aint)
+    end, overflow = _access_end(e, disp, disp_unit, size)
+    inside = (disp >= 0) & e.not_(overflow) & (end <= extent)
+    code = e.select(inside, 0, ERR_RMA_RANGE)
+    code = e.select(extent == OUTSIDE_GROUP, ERR_RANK, code)
+    return e.select(target_rank == ABI.PROC_NULL, 0, code)  # MPI_PROC_NULL accesses nothing
+
+
+def _rma(e, win, target_rank, target_disp, size, call, prepare=lambda: ()):
+    """The status of an RMA call that accesses ``size`` bytes of the target: ERR_WIN if the
+    window is not live; else ``prepare()`` (the routine's run-time checks, returning the
+    operands ``call`` takes after the handle), then ``call(handle, *operands)`` for an
+    access inside the target's window, or the refusal."""
+
+    def checked(handle, extents):
+        operands = prepare()
+        refusal = _refusal(e, extents, target_rank, target_disp, size)
+        status = e.variable(e.cast(refusal, types.int64))
+        with e.when(refusal == 0, likely=True):
+            status.set(call(handle, *operands))
+        return status.get()
+
+    return on_live_window(e, win, checked)
+
+
+def _bytes(e, array):
+    """The bytes of an array's elements (a contiguous run of them at the target)."""
+    return e.size(array) * e.itemsize(array)
+
+
+def _target_region(e, like):
+    """``(count, datatype)`` of the contiguous target region matching the array ``like``."""
+    datatype, per_element = e.element_type(like)
+    return e.size(like) * per_element, datatype
+
+
+def _transfer(e, where: str, c_function, origin, target_rank, target_disp, win, *op):
+    """put, get (no ``op``) or accumulate: origin.size elements at the target."""
+
+    def call(handle):
+        buf = e.buffer(origin, f"mpi4numba.{where}")
+        count, datatype = _target_region(e, origin)
+        code = e(c_function, buf.address, buf.count, buf.datatype, target_rank, target_disp, count, datatype, *op,
+                 handle)
+        e.release(buf)
+        return code
+
+    return _rma(e, win, target_rank, target_disp, _bytes(e, origin), call)
+
+
+_PUT = lowering(types.int64)(lambda e, origin, target_rank, target_disp, win: _transfer(
+    e, "put", _capi.MPI_Put, origin, target_rank, target_disp, win))
+_GET = lowering(types.int64)(lambda e, origin, target_rank, target_disp, win: _transfer(
+    e, "get", _capi.MPI_Get, origin, target_rank, target_disp, win))
+
+
+def _accumulate(refused):
+    @lowering(types.int64)
+    def body(e, origin, target_rank, target_disp, operator, win):
+        op = _applied(e, "accumulate", operator, refused, origin.type.dtype)
+        return _transfer(e, "accumulate", _capi.MPI_Accumulate, origin, target_rank, target_disp, win, op)
+
+    return body
+
+
+def _get_accumulate(refused):
+    @lowering(types.int64)
+    def body(e, origin, result, target_rank, target_disp, operator, win):
+        op = _applied(e, "get_accumulate", operator, refused, result.type.dtype)
+        no_op = op == e.handle("NO_OP")
+
+        def prepare():
+            e.check((e.size(origin) == e.size(result)) | no_op, ValueError,
+                    "mpi4numba.get_accumulate: origin and result differ in size")
+            return ()
+
+        def call(handle):
+            out, into = e.buffer(origin, "mpi4numba.get_accumulate"), e.buffer(result, "mpi4numba.get_accumulate")
+            count, datatype = _target_region(e, result)
+            code = e(_capi.MPI_Get_accumulate, out.address, e.select(no_op, 0, out.count), out.datatype,
+                     into.address, into.count, into.datatype, target_rank, target_disp, count, datatype, op, handle)
+            e.release(out, into)
+            return code
+
+        return _rma(e, win, target_rank, target_disp, _bytes(e, result), call, prepare)
+
+    return body
+
+
+def _one_element(where: str, result) -> None:
+    array(result, where, "result", writable=True)
+    if mpi_datatype(result.dtype, f"mpi4numba.{where}")[1] != 1 or (
+            isinstance(result.dtype, types.Record) and pair_type(result.dtype) is None):
+        raise TypingError(f"mpi4numba.{where}: {result.dtype} is not a single-element MPI datatype")
+
+
+def _operand(value, like) -> None:
+    """A scalar, or an array of ``like``'s dtype (its first element is the operand)."""
+    if not (isinstance(value, (types.Number, types.Boolean))
+            or isinstance(value, types.Array) and value.dtype == like.dtype):
+        raise TypingError(f"mpi4numba: expected a scalar or an array of {like.dtype}, got {value}")
+
+
+def _element_address(e, value, like):
+    """Address of one element: a scalar's stack copy in ``like``'s dtype (in the caller's
+    frame), or an array's first element (which must exist)."""
+    if isinstance(value.type, types.Array):
+        e.check(e.size(value) >= 1, ValueError, "mpi4numba: an empty array where one element is needed")
+        return e.data(value)
+    return e(stack_value, value, like)
+
+
+def _fetch_and_op(refused):
+    @lowering(types.int64)
+    def body(e, origin, result, target_rank, target_disp, operator, win):
+        op = _applied(e, "fetch_and_op", operator, refused, result.type.dtype)
+        datatype = e.element_type(result)[0]
+
+        def operands():
+            return _element_address(e, origin, result), _element_address(e, result, result)
+
+        def call(handle, source, into):
+            return e(_capi.MPI_Fetch_and_op, source, into, datatype, target_rank, target_disp, op, handle)
+
+        return _rma(e, win, target_rank, target_disp, e.itemsize(result), call, operands)
+
+    return body
+
+
+@lowering(types.int64)
+def _COMPARE_AND_SWAP(e, origin, compare, result, target_rank, target_disp, win):
+    datatype = e.element_type(result)[0]
+
+    def operands():
+        return tuple(_element_address(e, value, result) for value in (origin, compare, result))
+
+    def call(handle, *addresses):
+        return e(_capi.MPI_Compare_and_swap, *addresses, datatype, target_rank, target_disp, handle)
+
+    return _rma(e, win, target_rank, target_disp, e.itemsize(result), call, operands)
 
 
 @api
@@ -69,18 +282,7 @@ def put(origin, target_rank, target_disp, win):
     ([0.0, 1.0, 2.0, 0.0], 0)
     """
     _check("put", origin, target_rank, target_disp, win)
-
-    def impl(origin, target_rank, target_disp, win):
-        handle = live_handle(win)
-        if handle == 0:
-            return ERR_WIN
-        address, count, datatype, derived = buffer(origin, "mpi4numba.put")
-        target_count, target_type = _target(origin)
-        code = _capi.MPI_Put(address, count, datatype, target_rank, target_disp, target_count, target_type, handle)
-        release(datatype, derived)
-        return code
-
-    return impl
+    return _PUT
 
 
 @api
@@ -99,18 +301,7 @@ def get(origin, target_rank, target_disp, win):
     ([2.0, 3.0], 0)
     """
     _check("get", origin, target_rank, target_disp, win, writable=True)
-
-    def impl(origin, target_rank, target_disp, win):
-        handle = live_handle(win)
-        if handle == 0:
-            return ERR_WIN
-        address, count, datatype, derived = buffer(origin, "mpi4numba.get")
-        target_count, target_type = _target(origin)
-        code = _capi.MPI_Get(address, count, datatype, target_rank, target_disp, target_count, target_type, handle)
-        release(datatype, derived)
-        return code
-
-    return impl
+    return _GET
 
 
 @api
@@ -129,21 +320,7 @@ def accumulate(origin, target_rank, target_disp, operator, win):
     (True, 0)
     """
     _check("accumulate", origin, target_rank, target_disp, win)
-    _check_operator("accumulate", operator)
-
-    def impl(origin, target_rank, target_disp, operator, win):
-        handle = live_handle(win)
-        if handle == 0:
-            return ERR_WIN
-        address, count, datatype, derived = buffer(origin, "mpi4numba.accumulate")
-        target_count, target_type = _target(origin)
-        code = _capi.MPI_Accumulate(
-            address, count, datatype, target_rank, target_disp, target_count, target_type, op_handle(operator), handle
-        )
-        release(datatype, derived)
-        return code
-
-    return impl
+    return _accumulate(_refused_operators("accumulate", operator, origin.dtype))
 
 
 @api
@@ -164,56 +341,7 @@ def get_accumulate(origin, result, target_rank, target_disp, operator, win):
     _check("get_accumulate", origin, target_rank, target_disp, win)
     array(result, "get_accumulate", "result", writable=True)
     same_dtype(origin, result, "get_accumulate")
-    _check_operator("get_accumulate", operator)
-
-    def impl(origin, result, target_rank, target_disp, operator, win):
-        handle = live_handle(win)
-        if handle == 0:
-            return ERR_WIN
-        op = op_handle(operator)
-        if origin.size != result.size and op != predefined("NO_OP"):
-            raise ValueError("mpi4numba.get_accumulate: origin and result differ in size")
-        address, count, datatype, derived = buffer(origin, "mpi4numba.get_accumulate")
-        result_address, result_count, result_type, result_derived = buffer(result, "mpi4numba.get_accumulate")
-        target_count, target_type = _target(result)
-        if op == predefined("NO_OP"):
-            count = 0
-        code = _capi.MPI_Get_accumulate(
-            address, count, datatype, result_address, result_count, result_type,
-            target_rank, target_disp, target_count, target_type, op, handle,
-        )
-        release(datatype, derived)
-        release(result_type, result_derived)
-        return code
-
-    return impl
-
-
-def _element_address(value, like):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
-
-
-@overload(_element_address, inline="always")  # the stack copy must live in the caller's frame
-def _element_address_impl(value, like):
-    """Address of one element: a scalar's stack copy in ``like``'s dtype (in the caller's
-    frame: this is inlined), or an array's first element (which must exist)."""
-    if isinstance(value, (types.Number, types.Boolean)):
-        return lambda value, like: stack_value(value, like)
-    if isinstance(value, types.Array) and value.dtype == like.dtype:
-
-        def first(value, like):
-            if value.size < 1:
-                raise ValueError("mpi4numba: an empty array where one element is needed")
-            return value.ctypes.data
-
-        return first
-    raise TypingError(f"mpi4numba: expected a scalar or an array of {like.dtype}, got {value}")
-
-
-def _single_element(where: str, result) -> None:
-    array(result, where, "result", writable=True)
-    if mpi_datatype(result.dtype, f"mpi4numba.{where}")[1] != 1:
-        raise TypingError(f"mpi4numba.{where}: {result.dtype} is not a single-element MPI datatype")
+    return _get_accumulate(_refused_operators("get_accumulate", operator, result.dtype))
 
 
 @api
@@ -229,23 +357,13 @@ def fetch_and_op(origin, result, target_rank, target_disp, operator, win):
     >>> mpi4numba.win_unlock_all(win), bool(0 <= ticket[0] < mpi4numba.size()), mpi4numba.win_free(win)
     (0, True, 0)
     """
-    _single_element("fetch_and_op", result)
+    _one_element("fetch_and_op", result)
     integer(target_rank, "fetch_and_op", "target_rank")
     integer(target_disp, "fetch_and_op", "target_disp")
     require_window(win, "fetch_and_op")
-    _check_operator("fetch_and_op", operator)
-
-    def impl(origin, result, target_rank, target_disp, operator, win):
-        handle = live_handle(win)
-        if handle == 0:
-            return ERR_WIN
-        datatype, _ = element_type(result)
-        return _capi.MPI_Fetch_and_op(
-            _element_address(origin, result), _element_address(result, result), datatype,
-            target_rank, target_disp, op_handle(operator), handle,
-        )
-
-    return impl
+    refused = _refused_operators("fetch_and_op", operator, result.dtype)
+    _operand(origin, result)
+    return _fetch_and_op(refused)
 
 
 @api
@@ -262,19 +380,12 @@ def compare_and_swap(origin, compare, result, target_rank, target_disp, win):
     >>> old.tolist(), mpi4numba.win_free(win)
     ([0], 0)
     """
-    _single_element("compare_and_swap", result)
+    _one_element("compare_and_swap", result)
+    if _CLASS_OF.get(mpi_datatype(result.dtype, "mpi4numba.compare_and_swap")[0]) not in _COMPARABLE:
+        raise TypingError(f"mpi4numba.compare_and_swap: compares integer, bool or byte elements, not {result.dtype}")
     integer(target_rank, "compare_and_swap", "target_rank")
     integer(target_disp, "compare_and_swap", "target_disp")
     require_window(win, "compare_and_swap")
-
-    def impl(origin, compare, result, target_rank, target_disp, win):
-        handle = live_handle(win)
-        if handle == 0:
-            return ERR_WIN
-        datatype, _ = element_type(result)
-        return _capi.MPI_Compare_and_swap(
-            _element_address(origin, result), _element_address(compare, result), _element_address(result, result),
-            datatype, target_rank, target_disp, handle,
-        )
-
-    return impl
+    for value in (origin, compare):
+        _operand(value, result)
+    return _COMPARE_AND_SWAP

@@ -29,10 +29,9 @@ from numba.extending import (
 )
 
 from . import _capi
-from ._api import api
-from ._ccall import predefined
+from ._api import api, lowering
 from ._runtime import ABI, MPI
-from .datatypes import element_type, mpi_datatype, pair_type
+from .datatypes import mpi_datatype, pair_type
 
 __all__ = ["StatusType", "status_type", "get_count"]
 
@@ -137,21 +136,27 @@ def get_count(status, like):
         raise TypingError(f"mpi4numba.get_count: status must be a status (mpi4py MPI.Status or mpi4numba), got {status}")
     dtype = _element_type(like)
     name, per_element = mpi_datatype(dtype, "mpi4numba.get_count")
-    undefined = ABI.UNDEFINED
-
     if isinstance(dtype, types.Record) and pair_type(dtype) is None:
         # a struct type's message carries the fields without padding: count in that type
         if not isinstance(like, types.Array):
             raise TypingError("mpi4numba.get_count: for a structured dtype pass an array of it as 'like'")
-        return lambda status, like: _capi.MPI_Get_count(status, element_type(like)[0])
+        return _counting(lambda e, like: e.element_type(like)[0])
+    return _counting(lambda e, like: e.handle(name), per_element)
 
+
+def _counting(datatype, per_element: int = 1):
+    """The body of get_count in elements of ``datatype(e, like)``; with ``per_element`` of
+    them per array element (S<n>: bytes), a count that is not a whole number of elements
+    is ``UNDEFINED``."""
+    undefined = ABI.UNDEFINED
     if per_element == 1:
-        return lambda status, like: _capi.MPI_Get_count(status, predefined(name))
+        return lowering(types.UniTuple(types.int32, 2))(
+            lambda e, status, like: e(_capi.MPI_Get_count, status, datatype(e, like)))
 
-    def bytes_impl(status, like):  # S<n>: MPI counts bytes
-        code, count = _capi.MPI_Get_count(status, predefined(name))
-        if count != undefined:
-            count = count // per_element if count % per_element == 0 else undefined
-        return code, count
+    @lowering(types.Tuple((types.int32, types.int64)))
+    def in_elements(e, status, like):
+        code, count = e.unpack(e(_capi.MPI_Get_count, status, datatype(e, like)))
+        whole = (count != undefined) & (count % per_element == 0)
+        return e.tuple(code, e.select(whole, count // per_element, undefined))
 
-    return bytes_impl
+    return in_elements

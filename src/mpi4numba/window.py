@@ -24,30 +24,33 @@ after it ends:
 ``assertion`` arguments are zero or ``MODE_*`` constants or'ed together: promises about
 the epoch that let MPI skip work. Windows are freed collectively with :func:`win_free`.
 
-Here a window is a 1-element array of ``WinType`` (see :mod:`mpi4numba._wintype`): every
-copy shares the handle, and after ``win_free`` every call on the window returns
-``ERR_WIN`` without reaching MPI. The array given to ``win_create`` is kept alive by the
-window. Memory from ``win_allocate``/``win_allocate_shared`` (and views from
-``win_shared_query``) belongs to MPI and is released by ``win_free``: do not touch those
-arrays after freeing the window. Windows use ``MPI_ERRORS_RETURN``, so errors come back
-as return codes. All routines are callable from ``@njit`` code and from Python.
+Here a window is a 1-element array of ``WinType`` (see :mod:`mpi4numba._wintype`) that
+holds its handle. Every process records the size and ``disp_unit`` of every process's
+part when a window is created (an allgather), in a per-process table of the live
+windows that ``win_free`` leaves: RMA calls check their accesses against it (see
+:mod:`mpi4numba.rma`), and a routine given a handle that is not in it (a freed window,
+also through a NumPy copy of its array, or a window made by mpi4py) returns ``ERR_WIN``
+without reaching MPI. The array given to ``win_create`` is kept alive until the window
+is freed and no array of it is left. Memory from ``win_allocate``/``win_allocate_shared``
+(and views from ``win_shared_query``) belongs to MPI and is released by ``win_free``: do
+not touch those arrays after freeing the window. Windows use ``MPI_ERRORS_RETURN``, so
+errors come back as return codes. All routines are callable from ``@njit`` code and
+from Python.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba.core import types
-from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 
 from . import _capi
-from ._api import api
-from ._ccall import predefined
-from ._commtype import comm_handle
+from ._api import api, lowering
+from ._lowering import is_contiguous_layout
 from ._runtime import ABI, MPI
 from ._validate import array, integer
-from ._wintype import (WinType, element_dtype, memory_view, new_window, require_window, store_window_handle,
-                       window_handle)
+from ._wintype import (ROW_BITS, WinType, element_dtype, forget_window, memory_view, new_window, register_window,
+                       require_window, store_window_handle, window_array_type, window_extents, window_handle)
 
 LOCK_EXCLUSIVE = ABI.CONSTANTS["LOCK_EXCLUSIVE"]
 LOCK_SHARED = ABI.CONSTANTS["LOCK_SHARED"]
@@ -66,46 +69,63 @@ __all__ = ["WinType", "win_create", "win_allocate", "win_allocate_shared", "win_
            "MODE_NOSUCCEED"]
 
 
-@register_jitable
-def live_handle(win):
-    """The window's handle, or 0 if it was freed (or never created)."""
-    handle = window_handle(win)
-    if handle == 0 or handle == predefined("WIN_NULL"):
-        return 0
-    return handle
-
-
-def _unit(disp_unit, itemsize):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
-
-
-@overload(_unit)
-def _unit_impl(disp_unit, itemsize):
-    if isinstance(disp_unit, (types.NoneType, types.Omitted)):
-        return lambda disp_unit, itemsize: itemsize
-    return lambda disp_unit, itemsize: disp_unit
+def on_live_window(e, win, call):
+    """The status (int64) of ``call(handle, extents)`` (see ``window_extents``) on a live
+    window made by mpi4numba; ``ERR_WIN`` without calling MPI on any other (freed, or a
+    handle that is not one)."""
+    handle = e(window_handle, win)
+    status = e.variable(e.const(ERR_WIN, types.int64))
+    with e.when(handle != 0, likely=True):  # an empty array, or zeros
+        extents = e(window_extents, handle)
+        with e.when(extents != 0, likely=True):
+            status.set(call(handle, extents))
+    return status.get()
 
 
 def _check_disp_unit(disp_unit, where: str) -> None:
-    if not isinstance(disp_unit, (types.NoneType, types.Omitted)):
+    if not isinstance(disp_unit, types.NoneType):
         integer(disp_unit, where, "disp_unit")
 
 
-@register_jitable
-def _finish(code, handle, base):
-    """The new window (WIN_NULL if creation failed), switched to MPI_ERRORS_RETURN."""
-    if code != 0:
-        handle = predefined("WIN_NULL")
-    else:
-        code = _capi.MPI_Win_set_errhandler(handle, predefined("ERRORS_RETURN"))
-    return code, new_window(handle, base)
+def _unit(e, disp_unit, itemsize: int):
+    """The displacement unit: ``disp_unit``, or ``itemsize`` for None."""
+    return e.const(itemsize, types.int64) if disp_unit.type == types.none else disp_unit
+
+
+def _finish(e, code, handle, base, comm, size, disp_unit):
+    """``(status, win)`` of a creation call over ``comm`` (a handle) that returned ``code``
+    and ``handle``: a window holding WIN_NULL if it failed; else one that returns errors
+    as codes and is in the window table with every process's extent (an allgather)."""
+    created = code == 0
+    rank, group = e(_capi.MPI_Comm_rank, comm)[1], e(_capi.MPI_Comm_size, comm)[1]
+    win = e(new_window, e.select(created, handle, e.handle("WIN_NULL")), base, e.select(created, group, 0))
+    status = e.variable(code)
+    with e.when(created, likely=True):
+        status.set(e(_capi.MPI_Win_set_errhandler, handle, e.handle("ERRORS_RETURN")))
+        extents = e(register_window, win, rank, size, disp_unit)
+        e.check(extents != 0, RuntimeError, f"mpi4numba: more than {1 << ROW_BITS} windows at once")
+        pair = e.handle("INT64_T")
+        gathered = e(_capi.MPI_Allgather, e.in_place(), 2, pair, extents, 2, pair, comm)
+        status.set(e.select(status.get() == 0, gathered, status.get()))
+    return status.get(), win
+
+
+@lowering(types.Tuple((types.int32, window_array_type)))
+def _WIN_CREATE(e, base, disp_unit, comm):
+    if not is_contiguous_layout(base.type):
+        e.check(e.attr(e.attr(base, "flags"), "c_contiguous"), ValueError,
+                "mpi4numba.win_create: base must be C-contiguous")
+    size, unit, handle = e.attr(base, "nbytes"), _unit(e, disp_unit, e.itemsize(base)), e.comm(comm)
+    code, created = e.unpack(e(_capi.MPI_Win_create, e.data(base), size, unit, e.handle("INFO_NULL"), handle))
+    return e.tuple(*_finish(e, code, created, base, handle, size, unit))
 
 
 @api
 def win_create(base, disp_unit=None, comm=None):
     """``(status, win)``: expose the C-contiguous array ``base`` as this process's part of a
     window over ``comm`` (``MPI_Win_create``); collective. ``disp_unit`` defaults to
-    ``base.itemsize``. The window keeps ``base`` alive.
+    ``base.itemsize``. ``base`` stays alive until the window is freed (and while an array
+    of it is left).
 
     >>> import numpy as np, mpi4numba
     >>> base = np.zeros(4)
@@ -115,35 +135,26 @@ def win_create(base, disp_unit=None, comm=None):
     """
     array(base, "win_create", "base", writable=True)
     _check_disp_unit(disp_unit, "win_create")
-
-    def impl(base, disp_unit=None, comm=None):
-        if not base.flags.c_contiguous:
-            raise ValueError("mpi4numba.win_create: base must be C-contiguous")
-        code, handle = _capi.MPI_Win_create(
-            base.ctypes.data, base.nbytes, _unit(disp_unit, base.itemsize), predefined("INFO_NULL"), comm_handle(comm)
-        )
-        return _finish(code, handle, base)
-
-    return impl
+    return _WIN_CREATE
 
 
 def _allocator(where: str, count, dtype, disp_unit, call):
+    """The body of win_allocate(_shared): ``call`` allocates and creates the window."""
     integer(count, where, "count")
     _check_disp_unit(disp_unit, where)
-    itemsize = as_dtype(element_dtype(dtype, where)).itemsize
+    scalar = element_dtype(dtype, where)
+    itemsize = as_dtype(scalar).itemsize
 
-    def impl(count, dtype, disp_unit=None, comm=None):
-        if count < 0:
-            raise ValueError("mpi4numba: a window cannot have a negative number of elements")
-        code, address, handle = call(count * itemsize, _unit(disp_unit, itemsize), predefined("INFO_NULL"),
-                                     comm_handle(comm))
-        created = code == 0
-        code, win = _finish(code, handle, None)
-        if not created:
-            return code, win, memory_view(win, 0, 0, dtype)
-        return code, win, memory_view(win, address, count, dtype)
+    @lowering(types.Tuple((types.int32, window_array_type, types.Array(scalar, 1, "C"))))
+    def body(e, count, dtype, disp_unit, comm):
+        e.check(count >= 0, ValueError, "mpi4numba: a window cannot have a negative number of elements")
+        size, unit, handle = count * itemsize, _unit(e, disp_unit, itemsize), e.comm(comm)
+        code, address, created = e.unpack(e(call, size, unit, e.handle("INFO_NULL"), handle))
+        status, win = _finish(e, code, created, None, handle, size, unit)
+        done = code == 0
+        return e.tuple(status, win, e(memory_view, win, e.select(done, address, 0), e.select(done, count, 0), dtype))
 
-    return impl
+    return body
 
 
 @api
@@ -191,24 +202,43 @@ def win_shared_query(win, rank, dtype):
     """
     require_window(win, "win_shared_query")
     integer(rank, "win_shared_query", "rank")
-    itemsize = as_dtype(element_dtype(dtype, "win_shared_query")).itemsize
+    scalar = element_dtype(dtype, "win_shared_query")
+    itemsize = as_dtype(scalar).itemsize
 
-    def impl(win, rank, dtype):
-        handle = live_handle(win)
-        if handle == 0:
-            return ERR_WIN, memory_view(win, 0, 0, dtype)
-        code, size, unit, address = _capi.MPI_Win_shared_query(handle, rank)
-        if code != 0:
-            return code, memory_view(win, 0, 0, dtype)
-        return code, memory_view(win, address, size // itemsize, dtype)
+    @lowering(types.Tuple((types.int64, types.Array(scalar, 1, "C"))))
+    def body(e, win, rank, dtype):
+        address, count = e.variable(e.const(0, types.intp)), e.variable(e.const(0, types.int64))
 
-    return impl
+        def query(handle, extents):
+            code, size, _, base = e.unpack(e(_capi.MPI_Win_shared_query, handle, rank))
+            with e.when(code == 0, likely=True):
+                address.set(base)
+                count.set(size // itemsize)
+            return code
+
+        status = on_live_window(e, win, query)
+        return e.tuple(status, e(memory_view, win, address.get(), count.get(), dtype))
+
+    return body
+
+
+@lowering(types.int64)
+def _WIN_FREE(e, win):
+    def free(handle, extents):
+        code, freed = e.unpack(e(_capi.MPI_Win_free, handle))
+        with e.when(code == 0, likely=True):
+            e(forget_window, handle)
+            e(store_window_handle, win, freed)
+        return code
+
+    return on_live_window(e, win, free)
 
 
 @api
 def win_free(win):
-    """Free a window (``MPI_Win_free``); collective, after its epochs are closed. Every copy
-    of ``win`` then holds ``WIN_NULL``: later calls return ``ERR_WIN``. Returns the status.
+    """Free a window (``MPI_Win_free``); collective, after its epochs are closed. ``win``
+    (and every array sharing it) then holds ``WIN_NULL``, and later calls on it or on any
+    copy of its handle return ``ERR_WIN``. Returns the status.
 
     >>> import numpy as np, mpi4numba
     >>> status, win = mpi4numba.win_create(np.zeros(1))
@@ -216,24 +246,38 @@ def win_free(win):
     (0, True)
     """
     require_window(win, "win_free")
-
-    def impl(win):
-        handle = live_handle(win)
-        if handle == 0:
-            return ERR_WIN
-        code, handle = _capi.MPI_Win_free(handle)
-        if code == 0:
-            store_window_handle(win, handle)
-        return code
-
-    return impl
+    return _WIN_FREE
 
 
 def _sync(where: str, win, *integers: tuple[str, object]):
     require_window(win, where)
     for name, value in integers:
-        if not isinstance(value, types.Omitted):
-            integer(value, where, name)
+        integer(value, where, name)
+
+
+def _synchronization(call):
+    """The body of a synchronization routine ``(win, *arguments)``: ``call(e, handle,
+    *arguments)`` on a live window."""
+    return lowering(types.int64)(lambda e, win, *arguments: on_live_window(
+        e, win, lambda handle, extents: call(e, handle, *arguments)))
+
+
+def _handle_last(c_function):
+    """The body of a routine whose C function takes its arguments in order, then the window."""
+    return _synchronization(lambda e, handle, *arguments: e(c_function, *arguments, handle))
+
+
+_FENCE = _handle_last(_capi.MPI_Win_fence)
+_LOCK = _synchronization(lambda e, handle, rank, lock_type, assertion: e(
+    _capi.MPI_Win_lock, lock_type, rank, assertion, handle))
+_UNLOCK = _handle_last(_capi.MPI_Win_unlock)
+_LOCK_ALL = _handle_last(_capi.MPI_Win_lock_all)
+_UNLOCK_ALL = _handle_last(_capi.MPI_Win_unlock_all)
+_FLUSH = _handle_last(_capi.MPI_Win_flush)
+_FLUSH_ALL = _handle_last(_capi.MPI_Win_flush_all)
+_FLUSH_LOCAL = _handle_last(_capi.MPI_Win_flush_local)
+_FLUSH_LOCAL_ALL = _handle_last(_capi.MPI_Win_flush_local_all)
+_SYNC = _handle_last(_capi.MPI_Win_sync)
 
 
 @api
@@ -247,12 +291,7 @@ def win_fence(win, assertion=0):
     (0, 0, 0)
     """
     _sync("win_fence", win, ("assertion", assertion))
-
-    def impl(win, assertion=0):
-        handle = live_handle(win)
-        return _capi.MPI_Win_fence(assertion, handle) if handle != 0 else ERR_WIN
-
-    return impl
+    return _FENCE
 
 
 @api
@@ -267,12 +306,7 @@ def win_lock(win, rank, lock_type=LOCK_EXCLUSIVE, assertion=0):
     (0, 0, 0)
     """
     _sync("win_lock", win, ("rank", rank), ("lock_type", lock_type), ("assertion", assertion))
-
-    def impl(win, rank, lock_type=LOCK_EXCLUSIVE, assertion=0):
-        handle = live_handle(win)
-        return _capi.MPI_Win_lock(lock_type, rank, assertion, handle) if handle != 0 else ERR_WIN
-
-    return impl
+    return _LOCK
 
 
 @api
@@ -286,12 +320,7 @@ def win_unlock(win, rank):
     (True, 0)
     """
     _sync("win_unlock", win, ("rank", rank))
-
-    def impl(win, rank):
-        handle = live_handle(win)
-        return _capi.MPI_Win_unlock(rank, handle) if handle != 0 else ERR_WIN
-
-    return impl
+    return _UNLOCK
 
 
 @api
@@ -305,29 +334,7 @@ def win_lock_all(win, assertion=0):
     (0, 0, 0)
     """
     _sync("win_lock_all", win, ("assertion", assertion))
-
-    def impl(win, assertion=0):
-        handle = live_handle(win)
-        return _capi.MPI_Win_lock_all(assertion, handle) if handle != 0 else ERR_WIN
-
-    return impl
-
-
-def _simple(where: str, call, with_rank: bool):
-    """Implementation of a synchronization call taking ``(win)`` or ``(win, rank)``."""
-    if with_rank:
-
-        def ranked(win, rank):
-            handle = live_handle(win)
-            return call(rank, handle) if handle != 0 else ERR_WIN
-
-        return ranked
-
-    def whole(win):
-        handle = live_handle(win)
-        return call(handle) if handle != 0 else ERR_WIN
-
-    return whole
+    return _LOCK_ALL
 
 
 @api
@@ -340,7 +347,7 @@ def win_unlock_all(win):
     (0, 0, 0)
     """
     _sync("win_unlock_all", win)
-    return _simple("win_unlock_all", _capi.MPI_Win_unlock_all, False)
+    return _UNLOCK_ALL
 
 
 @api
@@ -357,7 +364,7 @@ def win_flush(win, rank):
     0
     """
     _sync("win_flush", win, ("rank", rank))
-    return _simple("win_flush", _capi.MPI_Win_flush, True)
+    return _FLUSH
 
 
 @api
@@ -372,7 +379,7 @@ def win_flush_all(win):
     0
     """
     _sync("win_flush_all", win)
-    return _simple("win_flush_all", _capi.MPI_Win_flush_all, False)
+    return _FLUSH_ALL
 
 
 @api
@@ -388,7 +395,7 @@ def win_flush_local(win, rank):
     0
     """
     _sync("win_flush_local", win, ("rank", rank))
-    return _simple("win_flush_local", _capi.MPI_Win_flush_local, True)
+    return _FLUSH_LOCAL
 
 
 @api
@@ -403,7 +410,7 @@ def win_flush_local_all(win):
     0
     """
     _sync("win_flush_local_all", win)
-    return _simple("win_flush_local_all", _capi.MPI_Win_flush_local_all, False)
+    return _FLUSH_LOCAL_ALL
 
 
 @api
@@ -419,12 +426,13 @@ def win_sync(win):
     0
     """
     _sync("win_sync", win)
-    return _simple("win_sync", _capi.MPI_Win_sync, False)
+    return _SYNC
 
 
 def win_to_mpi4py(win: np.ndarray) -> MPI.Win:
     """The window as an ``mpi4py`` ``MPI.Win`` sharing the handle (Python only). Free it with
-    :func:`win_free` (or ``Free()`` on the mpi4py object, which mpi4numba then cannot see).
+    :func:`win_free`, not ``Free()`` on the mpi4py object: mpi4numba cannot see that, and
+    would still pass the freed handle to MPI.
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4py import MPI
