@@ -108,6 +108,36 @@ def test_in_place_forms_and_strided_blocks():
     assert not landing[::2].any()
 
 
+RECORD = np.dtype([("flag", "u1"), ("value", "f8")], align=True)  # padded: 9 bytes of data in 16
+
+
+def records_of(r, n=2):
+    records = np.zeros(n, RECORD)
+    records["flag"], records["value"] = r + 1, 10.5 * r + np.arange(n)
+    return records
+
+
+def test_structured_blocks_go_as_the_full_buffers_struct_type():
+    """A process's block of a structured dtype is sent as the struct type the full buffer
+    receives (as its raw bytes, MPI would truncate the struct receive: garbage, status 0)."""
+    expected = np.concatenate([records_of(r) for r in range(SIZE)])
+    everyone = np.zeros(2 * SIZE, RECORD)
+    done(iallgather(records_of(RANK), everyone, 2))
+    np.testing.assert_array_equal(everyone, expected)
+    gathered = np.zeros(2 * SIZE, RECORD)
+    done(igatherv(records_of(RANK), gathered, np.full(SIZE, 2), None, 0))
+    if RANK == 0:
+        np.testing.assert_array_equal(gathered, expected)
+    mine = np.zeros(2, RECORD)
+    done(iscatter(expected, mine, 2, 0))
+    np.testing.assert_array_equal(mine, records_of(RANK))
+    wide = np.zeros(4, RECORD)
+    wide[::2] = records_of(RANK)
+    everyone[:] = 0
+    done(iallgather(wide[::2], everyone, 2))  # a strided block: a derived type over the struct
+    np.testing.assert_array_equal(everyone, expected)
+
+
 @numba.njit
 def vector_round_trip(counts, root):
     """Counts are int64 (converted to C int copies that the requests must keep alive)."""
@@ -360,6 +390,35 @@ def test_layouts_that_cannot_work_in_place_are_refused():
         iallgather(np.zeros(1), np.zeros(4 * SIZE)[::2], 1)
     with pytest.raises(ValueError, match="exactly its block"):
         iallgather(np.zeros(4)[::2], np.zeros(SIZE), 1)  # strided, but more than the block
+
+
+def test_strided_full_buffers_are_refused_on_every_rank():
+    """MPI would work on the caller's memory, later: a full buffer must be C-contiguous on
+    every rank, also where MPI ignores it (a non-root's), so that no rank starts alone."""
+    strided, counts = np.zeros(4 * SIZE)[::2], np.ones(SIZE, np.int32)
+    for root in range(SIZE):
+        with pytest.raises(ValueError, match="igatherv: recv_data must be C-contiguous"):
+            igatherv(np.zeros(1), strided, counts, None, root)
+        with pytest.raises(ValueError, match="iscatterv: send_data must be C-contiguous"):
+            iscatterv(strided, counts, None, np.zeros(1), root)
+        with pytest.raises(ValueError, match="igather: recv_data must be C-contiguous"):
+            igather(np.zeros(1), strided, 1, root)
+        with pytest.raises(ValueError, match="iscatter: send_data must be C-contiguous"):
+            iscatter(strided, np.zeros(1), 1, root)
+    with pytest.raises(ValueError, match="iallgatherv: recv_data must be C-contiguous"):
+        iallgatherv(np.zeros(1), strided, counts)
+    with pytest.raises(ValueError, match="ialltoallv: send_data must be C-contiguous"):
+        ialltoallv(strided, counts, None, np.zeros(SIZE), counts, None)
+    fortran = np.zeros((2, 2 * SIZE), order="F")
+    with pytest.raises(TypingError, match="igatherv: recv_data must be C-contiguous"):
+        igatherv(np.zeros(1), fortran, counts, None, 0)
+    with pytest.raises(TypingError, match="iscatter: send_data must be C-contiguous"):
+        iscatter(fortran, np.zeros(1), 1, 0)
+    # every rank refused the calls: nothing was started that a later collective could meet
+    everyone = np.zeros(SIZE)
+    done(igatherv(np.full(1, RANK + 1.0), everyone, counts, None, 0))
+    if RANK == 0:
+        np.testing.assert_array_equal(everyone, np.arange(1.0, SIZE + 1))
 
 
 def test_bad_types_are_typing_errors():

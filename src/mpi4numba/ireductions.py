@@ -7,89 +7,70 @@ and ``IN_PLACE`` forms of the blocking reductions in :mod:`mpi4numba.reductions`
 
 from __future__ import annotations
 
-from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import overload, register_jitable
 
 from . import _capi
-from ._api import api
-from ._buffers import IN_PLACE_ADDRESS, NO_ADDRESS, is_in_place, rank_size
-from ._commtype import comm_handle
-from ._keepalive import new_request, stash
+from ._api import api, lowering
+from ._buffers import NO_ADDRESS, is_in_place
+from ._keepalive import stash
 from ._validate import integer
-from .datatypes import element_type
-from .nonblocking import _dense, _posted
-from .operators import Operator, op_handle
+from .nonblocking import _STARTED, _refuse_fortran_order, _require_c_order, _started
+from .operators import Operator
 from .reductions import _validate as _reduction_form
 
 __all__ = ["ireduce", "iallreduce", "iscan", "iexscan", "ireduce_scatter_block"]
 
-
-# Reductions. ``kind`` picks the MPI routine; it is a constant wherever it is used.
-_ALLREDUCE, _REDUCE, _SCAN, _EXSCAN = range(4)
-
-
-@register_jitable
-def _start_reduction(kind, send, target, recvobj, count, operator, root, comm, request):
-    datatype, _ = element_type(recvobj)
-    op, handle, slot = op_handle(operator), comm_handle(comm), request.ctypes.data
-    if kind == _REDUCE:
-        return _capi.MPI_Ireduce(send, target, count, datatype, op, root, handle, slot)
-    if kind == _SCAN:
-        return _capi.MPI_Iscan(send, target, count, datatype, op, handle, slot)
-    if kind == _EXSCAN:
-        return _capi.MPI_Iexscan(send, target, count, datatype, op, handle, slot)
-    return _capi.MPI_Iallreduce(send, target, count, datatype, op, handle, slot)
+_NOT_C_ORDER = "mpi4numba: non-blocking reductions need C-contiguous arrays"
+# the MPI routines of the reductions without a root
+_STARTS = {"iallreduce": _capi.MPI_Iallreduce, "iscan": _capi.MPI_Iscan, "iexscan": _capi.MPI_Iexscan}
 
 
-def _reduction(sendobj, recvobj, operator, root, comm, kind):  # pragma: no cover - replaced below
-    raise NotImplementedError
-
-
-@overload(_reduction)
-def _reduction_impl(sendobj, recvobj, operator, root, comm, kind):
-    """Start a reduction of ``sendobj`` (scalar, C-contiguous array or IN_PLACE)."""
+def _form(where: str, sendobj, recvobj, operator) -> str:
+    """Validate a reduction's arguments; returns 'scalar', 'array' or 'in_place'."""
+    form = _reduction_form(where, sendobj, recvobj, operator)
     for value in (sendobj, recvobj):
-        if isinstance(value, types.Array) and value.layout == "F" and value.ndim > 1:
-            raise TypingError("mpi4numba: non-blocking reductions need C-contiguous arrays")
+        _refuse_fortran_order(value, f"mpi4numba.{where}: non-blocking reductions need C-contiguous arrays")
+    return form
 
-    if isinstance(sendobj, (types.Number, types.Boolean)):
 
-        def scalar(sendobj, recvobj, operator, root, comm, kind):
-            if recvobj.size < 1 and (kind != _REDUCE or rank_size(comm)[0] == root):
-                raise ValueError("mpi4numba: recvobj has fewer elements than sendobj")
-            _dense(recvobj, "mpi4numba: non-blocking reductions need C-contiguous arrays")
-            request = new_request((recvobj,))
-            send = stash(request, sendobj, recvobj)
-            code = _start_reduction(kind, send, recvobj.ctypes.data, recvobj, 1, operator, root, comm, request)
-            return _posted(code, request)
+def _start_reduction(e, where: str, form: str, sendobj, recvobj, operator, root, comm):
+    """Start a reduction of ``sendobj`` (a scalar, kept in the request's stash; an array; or
+    IN_PLACE) into ``recvobj``; ``root`` matters to ireduce only."""
+    handle = e.comm(comm)
+    reduces = where == "ireduce"
+    # ireduce: the result lands on root only, so a non-root's recvobj may be short
+    is_root = e(_capi.MPI_Comm_rank, handle)[1] == root if reduces else e.const(True)
+    target = e.data(recvobj)
+    if form == "scalar":
+        source, count = None, e.const(1)  # stashed in the request, once it is made
+    elif form == "array":
+        source, count = e.data(sendobj), e.size(sendobj)
+    else:
+        source, count = e.in_place(), e.size(recvobj)
+        if reduces:  # a non-root rank contributes recvobj
+            source, target = e.select(is_root, source, target), e.select(is_root, target, NO_ADDRESS)
+    if form != "in_place":
+        e.check((e.size(recvobj) >= count) | e.not_(is_root), ValueError,
+                "mpi4numba: recvobj has fewer elements than sendobj")
+    if form == "array":
+        _require_c_order(e, sendobj, _NOT_C_ORDER)
+    _require_c_order(e, recvobj, _NOT_C_ORDER)
+    datatype, op = e.element_type(recvobj)[0], e.op(operator)
 
-        return scalar
+    def start(request):
+        send = e(stash, request, sendobj, recvobj) if form == "scalar" else source
+        if reduces:
+            return e(_capi.MPI_Ireduce, send, target, count, datatype, op, root, handle, e.data(request))
+        return e(_STARTS[where], send, target, count, datatype, op, handle, e.data(request))
 
-    if is_in_place(sendobj):
+    return _started(e, (sendobj, recvobj) if form == "array" else (recvobj,), start)
 
-        def in_place(sendobj, recvobj, operator, root, comm, kind):
-            _dense(recvobj, "mpi4numba: non-blocking reductions need C-contiguous arrays")
-            request = new_request((recvobj,))
-            send, target = IN_PLACE_ADDRESS, recvobj.ctypes.data
-            if kind == _REDUCE and rank_size(comm)[0] != root:
-                send, target = target, NO_ADDRESS  # a non-root rank contributes recvobj
-            code = _start_reduction(kind, send, target, recvobj, recvobj.size, operator, root, comm, request)
-            return _posted(code, request)
 
-        return in_place
-
-    def array(sendobj, recvobj, operator, root, comm, kind):
-        if recvobj.size < sendobj.size and (kind != _REDUCE or rank_size(comm)[0] == root):
-            raise ValueError("mpi4numba: recvobj has fewer elements than sendobj")
-        _dense(sendobj, "mpi4numba: non-blocking reductions need C-contiguous arrays")
-        _dense(recvobj, "mpi4numba: non-blocking reductions need C-contiguous arrays")
-        request = new_request((sendobj, recvobj))
-        code = _start_reduction(kind, sendobj.ctypes.data, recvobj.ctypes.data, recvobj, sendobj.size, operator, root,
-                                comm, request)
-        return _posted(code, request)
-
-    return array
+def _without_root(where: str, sendobj, recvobj, operator):
+    """The lowering of iallreduce, iscan or iexscan."""
+    form = _form(where, sendobj, recvobj, operator)
+    return lowering(_STARTED)(lambda e, sendobj, recvobj, operator, comm:
+                             _start_reduction(e, where, form, sendobj, recvobj, operator, 0, comm))
 
 
 @api
@@ -99,18 +80,13 @@ def iallreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
     ``(status, request)``.
 
     >>> import numpy as np, mpi4numba
-    >>> from mpi4numba.nonblocking import iallreduce
+    >>> from mpi4numba.ireductions import iallreduce
     >>> total = np.empty(1)
     >>> status, request = iallreduce(1.0, total)
     >>> status, mpi4numba.wait(request), total[0] == mpi4numba.size()
     (0, 0, True)
     """
-    _reduction_form("iallreduce", sendobj, recvobj, operator)
-
-    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return _reduction(sendobj, recvobj, operator, 0, comm, _ALLREDUCE)
-
-    return impl
+    return _without_root("iallreduce", sendobj, recvobj, operator)
 
 
 @api
@@ -120,19 +96,16 @@ def ireduce(sendobj, recvobj, operator, root, comm=None):
     non-root rank contributes ``recvobj``.
 
     >>> import numpy as np, mpi4numba
-    >>> from mpi4numba.nonblocking import ireduce
+    >>> from mpi4numba.ireductions import ireduce
     >>> total = np.ones(2)
     >>> status, request = ireduce(mpi4numba.IN_PLACE, total, mpi4numba.Operator.SUM, 0)
     >>> status, mpi4numba.wait(request), mpi4numba.rank() != 0 or total[0] == mpi4numba.size()
     (0, 0, True)
     """
     integer(root, "ireduce", "root")
-    _reduction_form("ireduce", sendobj, recvobj, operator)
-
-    def impl(sendobj, recvobj, operator, root, comm=None):
-        return _reduction(sendobj, recvobj, operator, root, comm, _REDUCE)
-
-    return impl
+    form = _form("ireduce", sendobj, recvobj, operator)
+    return lowering(_STARTED)(lambda e, sendobj, recvobj, operator, root, comm:
+                             _start_reduction(e, "ireduce", form, sendobj, recvobj, operator, root, comm))
 
 
 @api
@@ -141,18 +114,13 @@ def iscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     (``MPI_Iscan``); returns ``(status, request)``.
 
     >>> import numpy as np, mpi4numba
-    >>> from mpi4numba.nonblocking import iscan
+    >>> from mpi4numba.ireductions import iscan
     >>> upto = np.empty(1)
     >>> status, request = iscan(1.0, upto)
     >>> status, mpi4numba.wait(request), upto[0] == mpi4numba.rank() + 1
     (0, 0, True)
     """
-    _reduction_form("iscan", sendobj, recvobj, operator)
-
-    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return _reduction(sendobj, recvobj, operator, 0, comm, _SCAN)
-
-    return impl
+    return _without_root("iscan", sendobj, recvobj, operator)
 
 
 @api
@@ -161,37 +129,31 @@ def iexscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     on rank 0 is left undefined by MPI (``MPI_Iexscan``); returns ``(status, request)``.
 
     >>> import numpy as np, mpi4numba
-    >>> from mpi4numba.nonblocking import iexscan
+    >>> from mpi4numba.ireductions import iexscan
     >>> before = np.zeros(1)
     >>> status, request = iexscan(1.0, before)
     >>> status, mpi4numba.wait(request), mpi4numba.rank() == 0 or before[0] == mpi4numba.rank()
     (0, 0, True)
     """
-    _reduction_form("iexscan", sendobj, recvobj, operator)
-
-    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return _reduction(sendobj, recvobj, operator, 0, comm, _EXSCAN)
-
-    return impl
+    return _without_root("iexscan", sendobj, recvobj, operator)
 
 
-def _scatter_source(sendobj, recvobj, size):  # pragma: no cover - replaced below
-    raise NotImplementedError
-
-
-@overload(_scatter_source)
-def _scatter_source_impl(sendobj, recvobj, size):
-    """(send address, elements per block) of reduce_scatter_block (IN_PLACE: recvobj's)."""
-    if is_in_place(sendobj):
-        return lambda sendobj, recvobj, size: (IN_PLACE_ADDRESS, recvobj.size // size)
-
-    def regular(sendobj, recvobj, size):
-        if sendobj.size < recvobj.size * size:
-            raise ValueError("mpi4numba.ireduce_scatter_block: sendobj has fewer than size * recvobj.size elements")
-        _dense(sendobj, "mpi4numba: non-blocking reductions need C-contiguous arrays")
-        return sendobj.ctypes.data, recvobj.size
-
-    return regular
+@lowering(_STARTED)
+def _IREDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
+    handle = e.comm(comm)
+    size = e(_capi.MPI_Comm_size, handle)[1]
+    _require_c_order(e, recvobj, _NOT_C_ORDER)
+    if is_in_place(sendobj.type):  # the input is recvobj: size blocks
+        source, count = e.in_place(), e.size(recvobj) // size
+    else:
+        e.check(e.size(sendobj) >= e.size(recvobj) * size, ValueError,
+                "mpi4numba.ireduce_scatter_block: sendobj has fewer than size * recvobj.size elements")
+        _require_c_order(e, sendobj, _NOT_C_ORDER)
+        source, count = e.data(sendobj), e.size(recvobj)
+    datatype = e.element_type(recvobj)[0]
+    return _started(e, (sendobj, recvobj), lambda request: e(
+        _capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, e.op(operator), handle,
+        e.data(request)))
 
 
 @api
@@ -201,26 +163,12 @@ def ireduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
     With ``IN_PLACE`` the input is ``recvobj`` (``size * n`` elements), the result its first ``n``.
 
     >>> import numpy as np, mpi4numba
-    >>> from mpi4numba.nonblocking import ireduce_scatter_block
+    >>> from mpi4numba.ireductions import ireduce_scatter_block
     >>> mine = np.empty(2)
     >>> status, request = ireduce_scatter_block(np.ones(2 * mpi4numba.size()), mine)
     >>> status, mpi4numba.wait(request), mine[0] == mpi4numba.size()
     (0, 0, True)
     """
-    if _reduction_form("ireduce_scatter_block", sendobj, recvobj, operator) == "scalar":
+    if _form("ireduce_scatter_block", sendobj, recvobj, operator) == "scalar":
         raise TypingError("mpi4numba.ireduce_scatter_block: sendobj must be an array or IN_PLACE")
-    for value in (sendobj, recvobj):
-        if isinstance(value, types.Array) and value.layout == "F" and value.ndim > 1:
-            raise TypingError("mpi4numba.ireduce_scatter_block: non-blocking reductions need C-contiguous arrays")
-
-    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        size = rank_size(comm)[1]
-        _dense(recvobj, "mpi4numba: non-blocking reductions need C-contiguous arrays")
-        send, count = _scatter_source(sendobj, recvobj, size)
-        datatype, _ = element_type(recvobj)
-        request = new_request((sendobj, recvobj))
-        code = _capi.MPI_Ireduce_scatter_block(send, recvobj.ctypes.data, count, datatype, op_handle(operator),
-                                               comm_handle(comm), request.ctypes.data)
-        return _posted(code, request)
-
-    return impl
+    return _IREDUCE_SCATTER_BLOCK

@@ -21,7 +21,9 @@ the arrays are released when the request array is dropped, not when it completes
 
 MPI reads and writes the buffers themselves, never a copy: reductions and the
 multi-block buffers of data-movement routines (the full buffer of a root, alltoall's
-buffers, anything given to a v-routine) must be C-contiguous. A buffer that holds a
+buffers, the full buffers of v-routines) must be C-contiguous, on every process, also
+where MPI ignores them (a non-root's), so that every process refuses the same call
+(``ValueError``; a Fortran-ordered type is a typing error). A buffer that holds a
 single block (``ibcast``'s data, a send or receive block of one process) may be a
 strided view; it is described to MPI by a derived datatype and must then hold exactly
 that block.
@@ -29,76 +31,333 @@ that block.
 
 from __future__ import annotations
 
+import operator
+
 from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import overload, register_jitable
+from numba.extending import overload
 
 from . import _capi
-from ._api import api
-from ._buffers import (
-    IN_PLACE_ADDRESS, c_ints, displacements_or_default, element_address, element_datatype, is_in_place,
-    rank_size,
-)
-from ._ccall import predefined
-from ._commtype import comm_handle
+from ._api import api, lowering
+from ._buffers import is_in_place
+from ._ccall import REQUEST_ARRAY
 from ._keepalive import new_request
+from ._lowering import Buffer, is_contiguous_layout
 from ._validate import array, integer
 from .collectives import _arrays, _vector
-from .datatypes import buffer, element_type, mpi_datatype, release
+from .datatypes import buffer, element_type
 
 __all__ = ["ibarrier", "ibcast", "igather", "iscatter", "iallgather", "ialltoall", "igatherv", "iscatterv",
            "iallgatherv", "ialltoallv"]
 
-
-@register_jitable
-def _posted(code, request):
-    if code != 0:
-        request[0] = predefined("REQUEST_NULL")
-    return code, request
+_STARTED = types.Tuple((types.int32, REQUEST_ARRAY))  # (status, request) of every routine here
 
 
-def _dense(data, message):  # pragma: no cover - replaced by the overload below
+def _started(e, held, start):
+    """``(status, request)``: ``start(request)`` emits the call that starts the operation on
+    a new request, which keeps the arrays of ``held`` alive; ``REQUEST_NULL`` if it failed."""
+    request = e(new_request, e.tuple(*held))
+    code = start(request)
+    e.null_on_failure(code, request)
+    return e.tuple(code, request)
+
+
+def _refuse_fortran_order(value, message: str) -> None:
+    """Typing: a Fortran-ordered array (2-D or more) is never C-contiguous."""
+    if isinstance(value, types.Array) and value.ndim > 1 and value.layout == "F":
+        raise TypingError(message)
+
+
+def _refuse_fortran_buffer(where: str, what: str, value) -> None:
+    """Typing: the multi-block buffer ``what`` of routine ``where`` cannot be Fortran-ordered."""
+    _refuse_fortran_order(value, f"mpi4numba.{where}: {what} must be C-contiguous")
+
+
+def _require_c_order(e, data, message: str) -> None:
+    """Raise ``ValueError(message)`` unless ``data`` (or IN_PLACE) is C-contiguous, checked at
+    run time where its type does not tell: MPI works on the buffer itself, later, so a
+    C-ordered copy would not do."""
+    if is_in_place(data.type) or is_contiguous_layout(data.type):
+        return
+    # NumPy's C-contiguous flag: every axis longer than 1 steps over the axes after it
+    shape, strides = e.unpack(e.attr(data, "shape")), e.unpack(e.attr(data, "strides"))
+    in_order, empty, step = e.const(True), e.const(False), e.const(e.itemsize(data))
+    for extent, stride in zip(reversed(shape), reversed(strides)):
+        in_order = in_order & ((extent == 1) | (stride == step))
+        empty = empty | (extent == 0)
+        step = step * extent
+    e.check(in_order | empty, ValueError, message)
+
+
+def _strided_block(data, count):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-@overload(_dense, prefer_literal=True)
-def _dense_impl(data, message):
-    """Raise ``ValueError(message)`` unless ``data`` is C-contiguous (checked when compiling
-    where the layout tells; a C-contiguous copy would not do: MPI works on the buffer later)."""
-    text = message.literal_value
-    if not isinstance(data, types.Array) or data.layout == "C" or (data.ndim <= 1 and data.layout == "F"):
-        return lambda data, message: None
-    if data.layout == "F":
-        raise TypingError(text)
-
-    def check(data, message):
-        if not data.flags.c_contiguous:
-            raise ValueError(text)
-
-    return check
-
-
-def _block(data, count):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
-
-
-@overload(_block)
-def _block_impl(data, count):
-    """``(address, count, datatype, derived)`` for one block of ``count`` elements: the first
-    ``count`` of a C-contiguous array, or all of a strided one (through a derived type)."""
-    name, per_element = mpi_datatype(data.dtype, "mpi4numba")
-    if data.layout == "C" or (data.ndim <= 1 and data.layout == "F"):
-        return lambda data, count: (data.ctypes.data, count * per_element, predefined(name), False)
+@overload(_strided_block)
+def _strided_block_impl(data, count):
+    """:func:`_block` of an array whose type does not say it is C-contiguous (jitted: the
+    derived datatype of a strided block is built by the helpers of :mod:`~mpi4numba.datatypes`)."""
 
     def strided(data, count):
         if data.flags.c_contiguous or count == 0:
-            return data.ctypes.data, count * per_element, predefined(name), False
+            datatype, per_element = element_type(data)
+            return data.ctypes.data, count * per_element, datatype, False
         if count != data.size:
             raise ValueError("mpi4numba: a non-contiguous block buffer must hold exactly its block")
         address, n, datatype, derived = buffer(data, "mpi4numba")
         return address, n * 1, datatype, derived
 
     return strided
+
+
+def _block(e, data, count) -> Buffer:
+    """One block of ``count`` elements: the first ones of a C-contiguous array, or all of a
+    strided one (a derived datatype, to release after the call). Its datatype is that of
+    the full buffer, element for element (a struct for a structured dtype, not its bytes:
+    MPI matches the two type signatures)."""
+    if not is_contiguous_layout(data.type):
+        return Buffer(*e.unpack(e(_strided_block, data, count)))
+    datatype, per_element = e.element_type(data)
+    return Buffer(e.data(data), count * per_element, datatype, e.const(False))
+
+
+_SHORT_SEND = "mpi4numba: send_data has fewer elements than its blocks"
+
+
+def _send_block(e, send_data, recv_data, count) -> Buffer:
+    """The send side of iallgather(v): IN_PLACE, or the first ``count`` elements of send_data."""
+    if is_in_place(send_data.type):
+        datatype, per_element = e.element_type(recv_data)
+        return Buffer(e.in_place(), count * per_element, datatype, e.const(False))
+    e.check(e.size(send_data) >= count, ValueError, _SHORT_SEND)
+    return _block(e, send_data, count)
+
+
+@lowering(_STARTED)
+def _IBARRIER(e, comm):
+    return _started(e, (), lambda request: e(_capi.MPI_Ibarrier, e.comm(comm), e.data(request)))
+
+
+@lowering(_STARTED)
+def _IBCAST(e, data, root, comm):
+    buf = e.buffer(data)
+    result = _started(e, (data,), lambda request: e(
+        _capi.MPI_Ibcast, buf.address, buf.count, buf.datatype, root, e.comm(comm), e.data(request)))
+    e.release(buf)
+    return result
+
+
+def _rooted(c_function, where: str, full_name: str, block_name: str):
+    """The body of igather (the full buffer, recv_data, is gathered into) or iscatter (the
+    full buffer, send_data, is sent); ``IN_PLACE`` for the block leaves a process's block
+    where it is in the full buffer."""
+    gathers = full_name == "recv_data"
+
+    @lowering(_STARTED)
+    def body(e, send_data, recv_data, count, root, comm):
+        full, block = (recv_data, send_data) if gathers else (send_data, recv_data)
+        handle = e.comm(comm)
+        rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+        in_place = is_in_place(block.type)
+        room = e.size(full) >= count * size
+        e.check(room if in_place else room | (rank != root), ValueError,
+                f"mpi4numba.{where}: {full_name} has fewer than count * size elements")
+        _require_c_order(e, full, f"mpi4numba.{where}: {full_name} must be C-contiguous")
+        if not in_place:
+            e.check(e.size(block) >= count, ValueError,
+                    f"mpi4numba.{where}: {block_name} has fewer than count elements")
+        datatype, per_element = e.element_type(full)
+        n = count * per_element
+        if in_place:
+            own = Buffer(e.select(rank == root, e.in_place(), e.element_address(full, rank * count)), n, datatype,
+                         e.const(False))
+        else:
+            own = _block(e, block, count)
+        mine, whole = (own.address, own.count, own.datatype), (e.data(full), n, datatype)
+        result = _started(e, (send_data, recv_data), lambda request: e(
+            c_function, *(mine + whole if gathers else whole + mine), root, handle, e.data(request)))
+        e.release(own)
+        return result
+
+    return body
+
+
+_IGATHER = _rooted(_capi.MPI_Igather, "igather", "recv_data", "send_data")
+_ISCATTER = _rooted(_capi.MPI_Iscatter, "iscatter", "send_data", "recv_data")
+
+
+def _everyone(c_function, where: str, sends_all_blocks: bool):
+    """The body of iallgather (each process sends one block, which may be strided) or
+    ialltoall (``sends_all_blocks``: one to each process, from a C-contiguous send_data)."""
+
+    @lowering(_STARTED)
+    def body(e, send_data, recv_data, count, comm):
+        handle = e.comm(comm)
+        size = e(_capi.MPI_Comm_size, handle)[1]
+        e.check(e.size(recv_data) >= count * size, ValueError,
+                f"mpi4numba.{where}: recv_data has fewer than count * size elements")
+        _require_c_order(e, recv_data, f"mpi4numba.{where}: recv_data must be C-contiguous")
+        datatype, per_element = e.element_type(recv_data)
+        n = count * per_element
+        if sends_all_blocks and not is_in_place(send_data.type):
+            _require_c_order(e, send_data, f"mpi4numba.{where}: send_data must be C-contiguous")
+            e.check(e.size(send_data) >= count * size, ValueError, _SHORT_SEND)
+            own = Buffer(e.data(send_data), n, datatype, e.const(False))
+        else:
+            own = _send_block(e, send_data, recv_data, count)
+        result = _started(e, (send_data, recv_data), lambda request: e(
+            c_function, own.address, own.count, own.datatype, e.data(recv_data), n, datatype, handle, e.data(request)))
+        e.release(own)
+        return result
+
+    return body
+
+
+_IALLGATHER = _everyone(_capi.MPI_Iallgather, "iallgather", False)
+_IALLTOALL = _everyone(_capi.MPI_Ialltoall, "ialltoall", True)
+
+
+# v-routines: counts and displacements are checked, then (if need be) copied as C ints
+
+
+def _fits_c_int(e, value):
+    narrow = e.cast(value, types.int32)
+    fits = e.cast(narrow, value.type) == value
+    return fits if value.type.signed else fits & (narrow >= 0)
+
+
+def _check_layout(e, counts, displacements, size, capacity, significant, message: str) -> None:
+    """Raise ``ValueError`` unless every count and displacement fits a C int, there is one
+    per process, no count is negative and, where ``significant``, every block lies within
+    ``capacity`` elements (``message``). Nothing is allocated yet: nothing leaks on error."""
+    packed = displacements.type == types.none
+    for values in (counts,) if packed else (counts, displacements):
+        if values.type.dtype != types.int32:
+            with e.loop(e.size(values)) as i:
+                e.check(_fits_c_int(e, values[i]), ValueError,
+                        "mpi4numba: a count or displacement does not fit a C int")
+    enough = e.size(counts) >= size
+    if not packed:
+        enough = enough & (e.size(displacements) >= size)
+    e.check(enough, ValueError, "mpi4numba: counts and displacements need one entry per process")
+    start = e.variable(e.const(0, types.int32))  # where the next packed block starts (C int arithmetic)
+    with e.loop(size) as i:
+        count = e.cast(counts[i], types.int32)
+        first = start.get() if packed else e.cast(displacements[i], types.int32)
+        inside = (first >= 0) & (first + count <= capacity)
+        e.check((count >= 0) & (inside | e.not_(significant)), ValueError, message)
+        if packed:
+            start.set(first + count)
+
+
+def _c_ints(e, values):
+    """``values`` as C ints: the array itself if it is C-contiguous int32, else a copy."""
+    if values.type.dtype == types.int32 and values.type.layout == "C":
+        return values
+    copy = e.zeros(e.size(values))  # on the heap: MPI reads it after the call returns
+    with e.loop(e.size(values)) as i:
+        e(operator.setitem, copy, i, e.cast(values[i], types.int32))
+    return copy
+
+
+def _c_int_layout(e, counts, displacements):
+    """``(counts, displacements)`` as C int arrays for MPI (None: the blocks packed one after
+    the other), after :func:`_check_layout`; the request holds them until it is dropped."""
+    sizes = _c_ints(e, counts)
+    if displacements.type != types.none:
+        return sizes, _c_ints(e, displacements)
+    offsets = e.zeros(e.size(sizes))
+    start = e.variable(e.const(0, types.int32))
+    with e.loop(e.size(sizes)) as i:
+        e(operator.setitem, offsets, i, start.get())
+        start.set(start.get() + sizes[i])
+    return sizes, offsets
+
+
+def _rooted_v(c_function, where: str, full_name: str, block_name: str):
+    """The body of igatherv (the full buffer, recv_data, is gathered into) or iscatterv (the
+    full buffer, send_data, is sent); ``IN_PLACE`` for the block leaves it in the full buffer."""
+    gathers = full_name == "recv_data"
+
+    def body(e, full, block, counts, displacements, root, comm):
+        handle = e.comm(comm)
+        rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+        in_place = is_in_place(block.type)
+        _check_layout(e, counts, displacements, size, e.size(full), e.const(True) if in_place else rank == root,
+                      f"mpi4numba.{where}: a block lies outside {full_name}")
+        _require_c_order(e, full, f"mpi4numba.{where}: {full_name} must be C-contiguous")
+        count = e.cast(counts[rank], types.int32)
+        if not in_place:
+            e.check(e.size(block) >= count, ValueError,
+                    f"mpi4numba.{where}: {block_name} has fewer than counts[rank] elements")
+            own = _block(e, block, count)
+        datatype, derived = e.element_datatype(full)
+        sizes, offsets = _c_int_layout(e, counts, displacements)
+        if in_place:
+            address = e.select(rank == root, e.in_place(), e.element_address(full, offsets[rank]))
+            own = Buffer(address, count, datatype, e.const(False))
+        mine, blocks = (own.address, own.count, own.datatype), (e.data(full), e.data(sizes), e.data(offsets), datatype)
+        result = _started(e, (full, block, sizes, offsets), lambda request: e(
+            c_function, *(mine + blocks if gathers else blocks + mine), root, handle, e.data(request)))
+        e.release(own)
+        e.release_datatype(datatype, derived)
+        return result
+
+    if gathers:
+        return lowering(_STARTED)(lambda e, send_data, recv_data, counts, displacements, root, comm: body(
+            e, recv_data, send_data, counts, displacements, root, comm))
+    return lowering(_STARTED)(lambda e, send_data, counts, displacements, recv_data, root, comm: body(
+        e, send_data, recv_data, counts, displacements, root, comm))
+
+
+_IGATHERV = _rooted_v(_capi.MPI_Igatherv, "igatherv", "recv_data", "send_data")
+_ISCATTERV = _rooted_v(_capi.MPI_Iscatterv, "iscatterv", "send_data", "recv_data")
+
+
+@lowering(_STARTED)
+def _IALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
+    handle = e.comm(comm)
+    rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+    _check_layout(e, counts, displacements, size, e.size(recv_data), e.const(True),
+                  "mpi4numba.iallgatherv: a block lies outside recv_data")
+    _require_c_order(e, recv_data, "mpi4numba.iallgatherv: recv_data must be C-contiguous")
+    own = _send_block(e, send_data, recv_data, e.cast(counts[rank], types.int32))
+    datatype, derived = e.element_datatype(recv_data)
+    sizes, offsets = _c_int_layout(e, counts, displacements)
+    result = _started(e, (send_data, recv_data, sizes, offsets), lambda request: e(
+        _capi.MPI_Iallgatherv, own.address, own.count, own.datatype, e.data(recv_data), e.data(sizes), e.data(offsets),
+        datatype, handle, e.data(request)))
+    e.release(own)
+    e.release_datatype(datatype, derived)
+    return result
+
+
+@lowering(_STARTED)
+def _IALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
+    handle = e.comm(comm)
+    size = e(_capi.MPI_Comm_size, handle)[1]
+    _check_layout(e, recv_counts, recv_displacements, size, e.size(recv_data), e.const(True),
+                  "mpi4numba.ialltoallv: a block lies outside recv_data")
+    _require_c_order(e, recv_data, "mpi4numba.ialltoallv: recv_data must be C-contiguous")
+    in_place = is_in_place(send_data.type)
+    if not in_place:
+        _check_layout(e, send_counts, send_displacements, size, e.size(send_data), e.const(True),
+                      "mpi4numba.ialltoallv: a block lies outside send_data")
+        _require_c_order(e, send_data, "mpi4numba.ialltoallv: send_data must be C-contiguous")
+    datatype, derived = e.element_datatype(recv_data)
+    r_sizes, r_offsets = _c_int_layout(e, recv_counts, recv_displacements)
+    if in_place:  # MPI ignores the send counts: the receive ones stand in
+        source, s_sizes, s_offsets = e.in_place(), r_sizes, r_offsets
+        held = (recv_data, r_sizes, r_offsets)
+    else:
+        s_sizes, s_offsets = _c_int_layout(e, send_counts, send_displacements)
+        source = e.data(send_data)
+        held = (send_data, recv_data, s_sizes, s_offsets, r_sizes, r_offsets)
+    result = _started(e, held, lambda request: e(
+        _capi.MPI_Ialltoallv, source, e.data(s_sizes), e.data(s_offsets), datatype, e.data(recv_data),
+        e.data(r_sizes), e.data(r_offsets), datatype, handle, e.data(request)))
+    e.release_datatype(datatype, derived)
+    return result
 
 
 @api
@@ -112,12 +371,7 @@ def ibarrier(comm=None):
     >>> status, mpi4numba.wait(request)
     (0, 0)
     """
-
-    def impl(comm=None):
-        request = new_request(())
-        return _posted(_capi.MPI_Ibarrier(comm_handle(comm), request.ctypes.data), request)
-
-    return impl
+    return _IBARRIER
 
 
 @api
@@ -134,15 +388,7 @@ def ibcast(data, root, comm=None):
     """
     array(data, "ibcast", "data", writable=True)
     integer(root, "ibcast", "root")
-
-    def impl(data, root, comm=None):
-        address, count, datatype, derived = buffer(data, "mpi4numba.ibcast")
-        request = new_request((data,))
-        code = _capi.MPI_Ibcast(address, count, datatype, root, comm_handle(comm), request.ctypes.data)
-        release(datatype, derived)
-        return _posted(code, request)
-
-    return impl
+    return _IBCAST
 
 
 @api
@@ -159,30 +405,9 @@ def igather(send_data, recv_data, count, root, comm=None):
     """
     integer(count, "igather", "count")
     integer(root, "igather", "root")
-    send_in_place = _arrays("igather", send_data, recv_data, True, False) == "send"
-
-    def impl(send_data, recv_data, count, root, comm=None):
-        rank, size = rank_size(comm)
-        if (rank == root or send_in_place) and recv_data.size < count * size:
-            raise ValueError("mpi4numba.igather: recv_data has fewer than count * size elements")
-        if rank == root or send_in_place:
-            _dense(recv_data, "mpi4numba.igather: recv_data must be C-contiguous")
-        datatype, per_element = element_type(recv_data)
-        if send_in_place:
-            mine = element_address(recv_data, rank * count)
-            send = IN_PLACE_ADDRESS if rank == root else mine
-            n, send_type, derived = count * per_element, datatype, False
-        else:
-            if send_data.size < count:
-                raise ValueError("mpi4numba.igather: send_data has fewer than count elements")
-            send, n, send_type, derived = _block(send_data, count)
-        request = new_request((send_data, recv_data))
-        code = _capi.MPI_Igather(send, n, send_type, recv_data.ctypes.data, count * per_element, datatype, root,
-                                 comm_handle(comm), request.ctypes.data)
-        release(send_type, derived)
-        return _posted(code, request)
-
-    return impl
+    _arrays("igather", send_data, recv_data, True, False)
+    _refuse_fortran_buffer("igather", "recv_data", recv_data)
+    return _IGATHER
 
 
 @api
@@ -199,53 +424,9 @@ def iscatter(send_data, recv_data, count, root, comm=None):
     """
     integer(count, "iscatter", "count")
     integer(root, "iscatter", "root")
-    recv_in_place = _arrays("iscatter", send_data, recv_data, False, True) == "recv"
-
-    def impl(send_data, recv_data, count, root, comm=None):
-        rank, size = rank_size(comm)
-        if (rank == root or recv_in_place) and send_data.size < count * size:
-            raise ValueError("mpi4numba.iscatter: send_data has fewer than count * size elements")
-        if rank == root or recv_in_place:
-            _dense(send_data, "mpi4numba.iscatter: send_data must be C-contiguous")
-        datatype, per_element = element_type(send_data)
-        if recv_in_place:
-            mine = element_address(send_data, rank * count)
-            receive = IN_PLACE_ADDRESS if rank == root else mine
-            n, recv_type, derived = count * per_element, datatype, False
-        else:
-            if recv_data.size < count:
-                raise ValueError("mpi4numba.iscatter: recv_data has fewer than count elements")
-            receive, n, recv_type, derived = _block(recv_data, count)
-        request = new_request((send_data, recv_data))
-        code = _capi.MPI_Iscatter(send_data.ctypes.data, count * per_element, datatype, receive, n, recv_type, root,
-                                  comm_handle(comm), request.ctypes.data)
-        release(recv_type, derived)
-        return _posted(code, request)
-
-    return impl
-
-
-def _send_block(send_data, recv_data, count, needed):  # pragma: no cover - replaced below
-    raise NotImplementedError
-
-
-@overload(_send_block)
-def _send_block_impl(send_data, recv_data, count, needed):
-    """The send side of allgather/alltoall(v): IN_PLACE, or ``needed`` elements' block."""
-    if is_in_place(send_data):
-
-        def in_place(send_data, recv_data, count, needed):
-            datatype, per_element = element_type(recv_data)
-            return IN_PLACE_ADDRESS, count * per_element, datatype, False
-
-        return in_place
-
-    def regular(send_data, recv_data, count, needed):
-        if send_data.size < needed:
-            raise ValueError("mpi4numba: send_data has fewer elements than its blocks")
-        return _block(send_data, needed)
-
-    return regular
+    _arrays("iscatter", send_data, recv_data, False, True)
+    _refuse_fortran_buffer("iscatter", "send_data", send_data)
+    return _ISCATTER
 
 
 @api
@@ -263,21 +444,8 @@ def iallgather(send_data, recv_data, count, comm=None):
     """
     integer(count, "iallgather", "count")
     _arrays("iallgather", send_data, recv_data, True, False)
-
-    def impl(send_data, recv_data, count, comm=None):
-        size = rank_size(comm)[1]
-        if recv_data.size < count * size:
-            raise ValueError("mpi4numba.iallgather: recv_data has fewer than count * size elements")
-        _dense(recv_data, "mpi4numba.iallgather: recv_data must be C-contiguous")
-        datatype, per_element = element_type(recv_data)
-        send, n, send_type, derived = _send_block(send_data, recv_data, count, count)
-        request = new_request((send_data, recv_data))
-        code = _capi.MPI_Iallgather(send, n, send_type, recv_data.ctypes.data, count * per_element, datatype,
-                                    comm_handle(comm), request.ctypes.data)
-        release(send_type, derived)
-        return _posted(code, request)
-
-    return impl
+    _refuse_fortran_buffer("iallgather", "recv_data", recv_data)
+    return _IALLGATHER
 
 
 @api
@@ -295,35 +463,9 @@ def ialltoall(send_data, recv_data, count, comm=None):
     """
     integer(count, "ialltoall", "count")
     _arrays("ialltoall", send_data, recv_data, True, False)
-
-    def impl(send_data, recv_data, count, comm=None):
-        size = rank_size(comm)[1]
-        if recv_data.size < count * size:
-            raise ValueError("mpi4numba.ialltoall: recv_data has fewer than count * size elements")
-        _dense(recv_data, "mpi4numba.ialltoall: recv_data must be C-contiguous")
-        _dense(send_data, "mpi4numba.ialltoall: send_data must be C-contiguous")
-        datatype, per_element = element_type(recv_data)
-        send, _, _, _ = _send_block(send_data, recv_data, count, count * size)
-        request = new_request((send_data, recv_data))
-        code = _capi.MPI_Ialltoall(send, count * per_element, datatype, recv_data.ctypes.data, count * per_element,
-                                   datatype, comm_handle(comm), request.ctypes.data)
-        return _posted(code, request)
-
-    return impl
-
-
-@register_jitable
-def _layout(counts, displacements, size, capacity, significant, what):
-    """Counts and displacements as C ints; where ``significant``, every block must lie in
-    ``capacity`` elements (``what`` says where)."""
-    sizes = c_ints(counts)
-    offsets = displacements_or_default(sizes, displacements)
-    if sizes.size < size or offsets.size < size:
-        raise ValueError("mpi4numba: counts and displacements need one entry per process")
-    for i in range(size):
-        if sizes[i] < 0 or (significant and (offsets[i] < 0 or offsets[i] + sizes[i] > capacity)):
-            raise ValueError(what)
-    return sizes, offsets
+    _refuse_fortran_buffer("ialltoall", "recv_data", recv_data)
+    _refuse_fortran_buffer("ialltoall", "send_data", send_data)
+    return _IALLTOALL
 
 
 @api
@@ -341,32 +483,9 @@ def igatherv(send_data, recv_data, counts, displacements, root, comm=None):
     """
     _vector("igatherv", counts, displacements)
     integer(root, "igatherv", "root")
-    send_in_place = _arrays("igatherv", send_data, recv_data, True, False) == "send"
-
-    def impl(send_data, recv_data, counts, displacements, root, comm=None):
-        rank, size = rank_size(comm)
-        significant = rank == root or send_in_place
-        sizes, offsets = _layout(counts, displacements, size, recv_data.size, significant,
-                                 "mpi4numba.igatherv: a block lies outside recv_data")
-        if significant:
-            _dense(recv_data, "mpi4numba.igatherv: recv_data must be C-contiguous")
-        datatype, derived = element_datatype(recv_data)
-        if send_in_place:
-            mine = element_address(recv_data, offsets[rank])
-            send = IN_PLACE_ADDRESS if rank == root else mine
-            n, send_type, send_derived = sizes[rank] * 1, datatype, False
-        else:
-            if send_data.size < sizes[rank]:
-                raise ValueError("mpi4numba.igatherv: send_data has fewer than counts[rank] elements")
-            send, n, send_type, send_derived = _block(send_data, sizes[rank])
-        request = new_request((send_data, recv_data, sizes, offsets))
-        code = _capi.MPI_Igatherv(send, n, send_type, recv_data.ctypes.data, sizes.ctypes.data, offsets.ctypes.data,
-                                  datatype, root, comm_handle(comm), request.ctypes.data)
-        release(send_type, send_derived)
-        release(datatype, derived)
-        return _posted(code, request)
-
-    return impl
+    _arrays("igatherv", send_data, recv_data, True, False)
+    _refuse_fortran_buffer("igatherv", "recv_data", recv_data)
+    return _IGATHERV
 
 
 @api
@@ -384,32 +503,9 @@ def iscatterv(send_data, counts, displacements, recv_data, root, comm=None):
     """
     _vector("iscatterv", counts, displacements)
     integer(root, "iscatterv", "root")
-    recv_in_place = _arrays("iscatterv", send_data, recv_data, False, True) == "recv"
-
-    def impl(send_data, counts, displacements, recv_data, root, comm=None):
-        rank, size = rank_size(comm)
-        significant = rank == root or recv_in_place
-        sizes, offsets = _layout(counts, displacements, size, send_data.size, significant,
-                                 "mpi4numba.iscatterv: a block lies outside send_data")
-        if significant:
-            _dense(send_data, "mpi4numba.iscatterv: send_data must be C-contiguous")
-        datatype, derived = element_datatype(send_data)
-        if recv_in_place:
-            mine = element_address(send_data, offsets[rank])
-            receive = IN_PLACE_ADDRESS if rank == root else mine
-            n, recv_type, recv_derived = sizes[rank] * 1, datatype, False
-        else:
-            if recv_data.size < sizes[rank]:
-                raise ValueError("mpi4numba.iscatterv: recv_data has fewer than counts[rank] elements")
-            receive, n, recv_type, recv_derived = _block(recv_data, sizes[rank])
-        request = new_request((send_data, recv_data, sizes, offsets))
-        code = _capi.MPI_Iscatterv(send_data.ctypes.data, sizes.ctypes.data, offsets.ctypes.data, datatype,
-                                   receive, n, recv_type, root, comm_handle(comm), request.ctypes.data)
-        release(recv_type, recv_derived)
-        release(datatype, derived)
-        return _posted(code, request)
-
-    return impl
+    _arrays("iscatterv", send_data, recv_data, False, True)
+    _refuse_fortran_buffer("iscatterv", "send_data", send_data)
+    return _ISCATTERV
 
 
 @api
@@ -427,42 +523,8 @@ def iallgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     """
     _vector("iallgatherv", counts, displacements)
     _arrays("iallgatherv", send_data, recv_data, True, False)
-
-    def impl(send_data, recv_data, counts, displacements=None, comm=None):
-        rank, size = rank_size(comm)
-        sizes, offsets = _layout(counts, displacements, size, recv_data.size, True,
-                                 "mpi4numba.iallgatherv: a block lies outside recv_data")
-        _dense(recv_data, "mpi4numba.iallgatherv: recv_data must be C-contiguous")
-        datatype, derived = element_datatype(recv_data)
-        send, n, send_type, send_derived = _send_block(send_data, recv_data, sizes[rank], sizes[rank])
-        request = new_request((send_data, recv_data, sizes, offsets))
-        code = _capi.MPI_Iallgatherv(send, n, send_type, recv_data.ctypes.data, sizes.ctypes.data,
-                                     offsets.ctypes.data, datatype, comm_handle(comm), request.ctypes.data)
-        release(send_type, send_derived)
-        release(datatype, derived)
-        return _posted(code, request)
-
-    return impl
-
-
-def _send_layout(send_data, send_counts, send_displacements, r_sizes, r_offsets, size):  # pragma: no cover
-    raise NotImplementedError
-
-
-@overload(_send_layout)
-def _send_layout_impl(send_data, send_counts, send_displacements, r_sizes, r_offsets, size):
-    """alltoallv's send counts, displacements and address (IN_PLACE: the receive layout)."""
-    if is_in_place(send_data):
-        return lambda send_data, send_counts, send_displacements, r_sizes, r_offsets, size: (
-            r_sizes, r_offsets, IN_PLACE_ADDRESS)
-
-    def regular(send_data, send_counts, send_displacements, r_sizes, r_offsets, size):
-        sizes, offsets = _layout(send_counts, send_displacements, size, send_data.size, True,
-                                 "mpi4numba.ialltoallv: a block lies outside send_data")
-        _dense(send_data, "mpi4numba.ialltoallv: send_data must be C-contiguous")
-        return sizes, offsets, send_data.ctypes.data
-
-    return regular
+    _refuse_fortran_buffer("iallgatherv", "recv_data", recv_data)
+    return _IALLGATHERV
 
 
 @api
@@ -484,19 +546,6 @@ def ialltoallv(send_data, send_counts, send_displacements, recv_data, recv_count
     _vector("ialltoallv", recv_counts, recv_displacements)
     if not send_in_place:
         _vector("ialltoallv", send_counts, send_displacements)
-
-    def impl(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm=None):
-        size = rank_size(comm)[1]
-        r_sizes, r_offsets = _layout(recv_counts, recv_displacements, size, recv_data.size, True,
-                                     "mpi4numba.ialltoallv: a block lies outside recv_data")
-        _dense(recv_data, "mpi4numba.ialltoallv: recv_data must be C-contiguous")
-        s_sizes, s_offsets, send = _send_layout(send_data, send_counts, send_displacements, r_sizes, r_offsets, size)
-        datatype, derived = element_datatype(recv_data)
-        request = new_request((send_data, recv_data, s_sizes, s_offsets, r_sizes, r_offsets))
-        code = _capi.MPI_Ialltoallv(send, s_sizes.ctypes.data, s_offsets.ctypes.data, datatype, recv_data.ctypes.data,
-                                    r_sizes.ctypes.data, r_offsets.ctypes.data, datatype, comm_handle(comm),
-                                    request.ctypes.data)
-        release(datatype, derived)
-        return _posted(code, request)
-
-    return impl
+    _refuse_fortran_buffer("ialltoallv", "recv_data", recv_data)
+    _refuse_fortran_buffer("ialltoallv", "send_data", send_data)
+    return _IALLTOALLV
