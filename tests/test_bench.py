@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -302,20 +303,39 @@ def test_pi_rejects_bad_arguments(args: list[str], message: str) -> None:
 
 def test_startup_cold_and_warm(tmp_path: Path) -> None:
     raw = tmp_path / "startup.json"
-    done = _run([*BENCH, "startup", "-n", "2", "--json", str(raw)], timeout=600)
-    assert done.stdout.startswith("# mpi4numba start-up: 2 processes per job, MPI thread level "), done.stdout
-    rows = _table(done.stdout)
+    done = _run([*BENCH, "startup", "-n", "1,2", "--json", str(raw)], timeout=600)
+    assert done.stdout.startswith("# mpi4numba start-up: 1 process per job, MPI thread level "), done.stdout
+    assert "# mpi4numba start-up: 2 processes per job" in done.stdout
+    rows = _table(done.stdout.split("# mpi4numba start-up: 2 processes")[1])
     assert list(rows) == ["step", "import numpy", "import numba", "import mpi4numba",
                           "MPI init (from mpi4py import MPI)", "mpi4numba routines (bind libmpi)",
                           "step(): compile (cold) / cache load (warm)", "step(): first call", "total"], done.stdout
     for label, cells in list(rows.items())[1:]:
         assert len(cells) == 2 and all(STARTUP_CELL.fullmatch(cell) for cell in cells), (label, cells)
-    jobs = json.loads(raw.read_text())["jobs"]
-    assert [len(jobs[job]["ranks"]) for job in ("cold", "warm")] == [2, 2]
-    assert all(r["cache_misses"] == 1 and r["cache_hits"] == 0 for r in jobs["cold"]["ranks"])
-    assert all(r["cache_hits"] == 1 and r["cache_misses"] == 0 for r in jobs["warm"]["ranks"])
-    compile_ = {job: max(r["seconds"]["compile"] for r in jobs[job]["ranks"]) for job in ("cold", "warm")}
-    assert compile_["cold"] > compile_["warm"], compile_
+    assert "# cold job: step() compiled on 1 of 2 ranks, loaded from the cache by the others" in done.stdout
+    assert re.search(r"^-n 1: \d+\.\d{3} s \(1\.00\)$", done.stdout, re.M), done.stdout
+    assert re.search(r"^-n 2: -?\d+\.\d{3} s \(-?\d+\.\d\d\)$", done.stdout, re.M), done.stdout
+    runs = json.loads(raw.read_text())["runs"]
+    for count, jobs in runs.items():
+        assert [len(jobs[job]["ranks"]) for job in ("cold", "warm")] == [int(count)] * 2
+        # the ranks of the node compile once between them; the warm job loads everything
+        assert sum(r["cache_misses"] for r in jobs["cold"]["ranks"]) == 1
+        assert all(r["cache_hits"] == 1 and r["cache_misses"] == 0 for r in jobs["warm"]["ranks"])
+        compile_ = {job: max(r["seconds"]["compile"] for r in jobs[job]["ranks"]) for job in ("cold", "warm")}
+        assert compile_["cold"] > compile_["warm"], compile_
+
+
+def test_compile_side_by_side(tmp_path: Path) -> None:
+    raw = tmp_path / "compile.json"
+    done = _run([*BENCH, "compile", "--rounds", "1", "--cases", "dtype,floor", "--json", str(raw)], timeout=600)
+    rows = _table(done.stdout)
+    stacks = ["mpi4numba"] + (["numba-mpi"] if importlib.util.find_spec("numba_mpi") else [])
+    assert list(rows) == ["case", "the same call site, each new dtype (int64)",
+                          "reference: a first njit function without MPI"], done.stdout
+    results = json.loads(raw.read_text())["results"]
+    assert list(results) == stacks
+    for stack in stacks:
+        assert all(0 < seconds < 60 for case in ("dtype", "floor") for seconds in results[stack][case]), results
 
 
 def test_startup_refuses_to_run_under_mpiexec() -> None:

@@ -90,14 +90,8 @@ def _resolved(context, ty: types.Type) -> types.Type:
     return context.resolve_value_type_prefer_literal(ty.value) if isinstance(ty, types.Omitted) else ty
 
 
-def api(typing_function: Callable | None = None, *, inline: bool = False) -> Callable:
-    """Turn an overload-style typing function into a public routine (see module doc).
-
-    ``inline=True`` applies to implementations (not lowerings): they are inlined at Numba
-    IR level into the caller, for routines whose body allocates.
-    """
-    if typing_function is None:
-        return lambda function: api(function, inline=inline)
+def api(typing_function: Callable) -> Callable:
+    """Turn an overload-style typing function into a public routine (see module doc)."""
     name = typing_function.__name__
     pysig = inspect.signature(typing_function)
     parameters = list(pysig.parameters.values())
