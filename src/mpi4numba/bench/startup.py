@@ -190,8 +190,9 @@ def report(options: argparse.Namespace, runs: dict[int, dict[str, Any]]) -> None
               "NUMBA_CACHE_DIR, warm job: the cache the cold job wrote")
         print(table(jobs))
         compiled = sum(r["cache_misses"] for r in jobs["cold"]["ranks"])
-        print(f"# cold job: step() compiled on {compiled} of {info['size']} ranks, loaded from the cache by the "
-              "others", flush=True)
+        if info["size"] > 1:
+            print(f"# cold job: step() compiled on {compiled} of {info['size']} ranks, loaded from the cache by "
+                  "the others", flush=True)
     if len(runs) > 1:
         first_count, first = next(iter(runs.items()))
         base = extra_startup(first)
