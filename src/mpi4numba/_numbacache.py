@@ -104,6 +104,9 @@ def _try_lock(path: str, wait: bool) -> tuple[int | None, bool]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd, waited
         except BlockingIOError:
+            if wait and time.monotonic() > deadline:
+                warnings.warn(f"mpi4numba: another process has compiled for over {os.environ.get(WAIT_ENV, '600')} s "
+                              f"(lock {path}); compiling here too", NumbaWarning, stacklevel=4)
             if not wait or time.monotonic() > deadline:
                 os.close(fd)
                 return None, waited
@@ -159,7 +162,7 @@ def _patched_load(original):
         fd, waited = _try_lock(path, wait=not _state.held)
         if fd is None:
             return _load_checked(self, sig, target_context, original)  # another process may have written it
-        cres = _load_checked(self, sig, target_context, original) if waited else None
+        cres = _load_checked(self, sig, target_context, original)  # written while this process looked
         if cres is not None or waited:
             _unlock(fd)  # loaded, or not cachable: compile alongside the others
             if waited:
