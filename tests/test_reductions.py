@@ -179,3 +179,28 @@ def test_structured_dtypes_are_not_summed():
         mpi.allreduce(np.zeros(2, padded), np.zeros(2, padded), mpi.Operator.SUM)
     with pytest.raises(TypingError, match="MINLOC/MAXLOC reduce"):
         mpi.allreduce(np.zeros(2, padded), np.zeros(2, padded), mpi.Operator.MINLOC)
+
+
+@numba.njit(cache=True)
+def band_of_doubles(values, result):
+    return mpi.allreduce(values, result, mpi.Operator.BAND)
+
+
+@numba.njit(cache=True)
+def replace_in_reduce(values, result):
+    return mpi.reduce(values, result, mpi.Operator.REPLACE, 0)
+
+
+def test_operators_that_do_not_apply_are_refused_before_mpi():
+    values, result = np.ones(2), np.zeros(2)
+    with pytest.raises(TypingError, match="mpi4numba.allreduce: Operator.BAND does not apply to float64"):
+        band_of_doubles(values, result)  # written in the code: refused when compiling
+    with pytest.raises(TypingError, match="mpi4numba.reduce: Operator.REPLACE applies to one-sided accumulates"):
+        replace_in_reduce(values, result)
+    with pytest.raises(ValueError, match="mpi4numba.scan: Operator.MAX does not apply to complex128"):
+        mpi.scan(np.ones(1, np.complex128), np.zeros(1, np.complex128), mpi.Operator.MAX)  # known at run time
+    with pytest.raises(ValueError, match="mpi4numba.allreduce: Operator.LOR does not apply to float32"):
+        mpi.allreduce(np.ones(1, np.float32), np.zeros(1, np.float32), MPI._addressof(MPI.LOR))  # numba-mpi's value
+    with pytest.raises(ValueError, match="mpi4numba.iallreduce: Operator.SUM does not apply to bool"):
+        mpi.iallreduce(np.ones(1, np.bool_), np.zeros(1, np.bool_), mpi.Operator.SUM)
+    np.testing.assert_array_equal(result, 0)  # nothing reached MPI

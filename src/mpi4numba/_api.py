@@ -86,8 +86,15 @@ def _python_entry(name: str, target: Callable, parameters: list[inspect.Paramete
         return numba.njit(entry)
 
 
+def _default_type(context, value) -> types.Type:
+    """The type of a default, as inside a jitted function: of its value (a literal where it
+    can be), or the type the value names for itself as a constant (``Operator`` members)."""
+    typer = getattr(value, "_numba_constant_type", None)
+    return typer() if typer is not None else context.resolve_value_type_prefer_literal(value)
+
+
 def _resolved(context, ty: types.Type) -> types.Type:
-    return context.resolve_value_type_prefer_literal(ty.value) if isinstance(ty, types.Omitted) else ty
+    return _default_type(context, ty.value) if isinstance(ty, types.Omitted) else ty
 
 
 def api(typing_function: Callable) -> Callable:
@@ -126,7 +133,7 @@ def api(typing_function: Callable) -> Callable:
             if decision is None:
                 # as inside a jitted function, a default has the type of its value
                 full = tuple(_resolved(self.context, ty) for ty in given) + tuple(
-                    self.context.resolve_value_type_prefer_literal(p.default) for p in parameters[given_count:])
+                    _default_type(self.context, p.default) for p in parameters[given_count:])
                 result = typing_function(*full)
                 if isinstance(result, Lowering):
                     decision = result

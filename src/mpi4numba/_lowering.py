@@ -25,7 +25,7 @@ from ._scratch import int32_scratch, new_zeros
 from ._largecount import NEEDS_FALLBACK
 from ._buffers import IN_PLACE_ADDRESS, element_datatype
 from .datatypes import _struct_datatype, _whole, buffer, element_type, mpi_datatype, pair_type
-from .operators import op_handle
+from .operators import op_handle, refusal
 
 
 class Buffer(NamedTuple):
@@ -57,9 +57,14 @@ class MPIEmitter(Emitter):
             return self.handle("COMM_WORLD")
         return self(comm_handle, comm)
 
-    def op(self, operator: Value) -> Value:
-        """The ``MPI_Op`` of an ``Operator`` (or numba-mpi's integer value for one)."""
-        return self(op_handle, operator)
+    def op(self, operator: Value, refused: tuple = (), where: str = "", dtype: types.Type | None = None) -> Value:
+        """The ``MPI_Op`` of an ``Operator`` (or numba-mpi's integer value for one); one of the
+        ``refused`` operators (see :func:`mpi4numba.operators.refused_operators`) raises
+        ``ValueError`` naming ``where``, the operator and ``dtype``, before MPI sees it."""
+        handle = self(op_handle, operator)
+        for member in refused:
+            self.check(handle != self.handle(member.name), ValueError, refusal(where, member, dtype))
+        return handle
 
     def data(self, array: Value) -> Value:
         """The address of an array's first element, as ``uintp`` (like ``array.ctypes.data``)."""

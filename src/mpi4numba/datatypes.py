@@ -111,6 +111,11 @@ def _leaves(dtype: types.Type, offset: int, where: str) -> list[tuple[str, int, 
     raise TypingError(f"{where}: unsupported dtype {dtype}; mpi4numba supports {supported}")
 
 
+def leaf_types(record: types.Record, where: str) -> set[str]:
+    """The predefined MPI types that a structured dtype's fields (nested ones included) are made of."""
+    return {name for name, _, _ in _leaves(record, 0, where)}
+
+
 def _fingerprint(record: types.Record, leaves: list) -> int:
     """A 63-bit digest of the layout: the same in every process, so cached code may use it."""
     digest = hashlib.blake2b(repr((record.size, leaves)).encode(), digest_size=8).digest()

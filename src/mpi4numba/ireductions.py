@@ -17,6 +17,7 @@ from ._validate import integer
 from .nonblocking import _STARTED, _refuse_fortran_order, _require_c_order, _started
 from .operators import Operator
 from .reductions import _validate as _reduction_form
+from .reductions import operation
 
 __all__ = ["ireduce", "iallreduce", "iscan", "iexscan", "ireduce_scatter_block"]
 
@@ -55,7 +56,7 @@ def _start_reduction(e, where: str, form: str, sendobj, recvobj, operator, root,
     if form == "array":
         _require_c_order(e, sendobj, _NOT_C_ORDER)
     _require_c_order(e, recvobj, _NOT_C_ORDER)
-    datatype, op = e.element_type(recvobj)[0], e.op(operator)
+    op, datatype = operation(e, where, operator, recvobj)
 
     def start(request):
         send = e(stash, request, sendobj, recvobj) if form == "scalar" else source
@@ -150,10 +151,9 @@ def _IREDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
                 "mpi4numba.ireduce_scatter_block: sendobj has fewer than size * recvobj.size elements")
         _require_c_order(e, sendobj, _NOT_C_ORDER)
         source, count = e.data(sendobj), e.size(recvobj)
-    datatype = e.element_type(recvobj)[0]
+    op, datatype = operation(e, "ireduce_scatter_block", operator, recvobj)
     return _started(e, (sendobj, recvobj), lambda request: e(
-        _capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, e.op(operator), handle,
-        e.data(request)))
+        _capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle, e.data(request)))
 
 
 @api

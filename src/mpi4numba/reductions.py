@@ -11,9 +11,13 @@ numba-mpi's integer value for one.
 ``MINLOC``/``MAXLOC`` reduce (value, index) pairs: a structured dtype laid out like the C
 struct ``{T value; int index;}``, e.g. ``np.dtype([("value", "f8"), ("index", "i4")],
 align=True)`` (T: float32, float64, int16, int32, C long), sent as MPI's pair type
-(``DOUBLE_INT`` ...). Ties give the smallest index. Other structured dtypes, and other
-operators on pairs, are typing errors (an operator known only at run time, e.g.
-``Operator.SUM`` passed as a variable, raises ``ValueError`` on pairs).
+(``DOUBLE_INT`` ...). Ties give the smallest index. Other structured dtypes are typing
+errors. Operators apply as MPI's table says (``BAND`` to integers, ``LAND`` to integers
+and bools, ``MAX`` not to complex numbers, MINLOC/MAXLOC to pairs only ...; ``REPLACE``
+and ``NO_OP`` to one-sided accumulates only): an operator written in the code
+(``mpi4numba.Operator.BAND``) that does not apply is a typing error naming the routine,
+operator and dtype; one known only at run time (passed in from Python, numba-mpi's
+integer value) raises ``ValueError`` saying the same, before MPI is called.
 """
 
 from __future__ import annotations
@@ -34,11 +38,12 @@ from ._largecount import INT_MAX, NEEDS_FALLBACK
 from ._lowering import is_contiguous_layout
 from ._validate import array, integer, same_dtype
 from .datatypes import element_type, mpi_datatype, pair_problem, pair_type
-from .operators import Operator, known_operator, op_handle
+from .operators import Operator, known_operator, op_handle, refusal, refused_operators
 
 __all__ = ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"]
 
 _ALLREDUCE, _REDUCE, _SCAN, _EXSCAN = range(4)
+_NAMES = {_ALLREDUCE: "allreduce", _REDUCE: "reduce", _SCAN: "scan", _EXSCAN: "exscan"}
 
 
 def _validate(where: str, sendobj, recvobj, operator) -> str:
@@ -49,6 +54,7 @@ def _validate(where: str, sendobj, recvobj, operator) -> str:
     _check_pairs(f"mpi4numba.{where}", recvobj.dtype, known_operator(operator))
     if mpi_datatype(recvobj.dtype, f"mpi4numba.{where}")[0] == "BYTE":
         raise TypingError(f"mpi4numba.{where}: bytes cannot be reduced")
+    refused_operators(f"mpi4numba.{where}", operator, recvobj.dtype)  # a typing error for a written one
     if is_in_place(sendobj):
         return "in_place"
     if isinstance(sendobj, (types.Number, types.Boolean)):
@@ -68,8 +74,7 @@ def _check_pairs(where: str, dtype: types.Type, operator: Operator | None) -> No
             raise TypingError(f"{where}: structured dtypes cannot be reduced, except (value, index) pairs "
                               f"with MINLOC/MAXLOC: {pair_problem(dtype)}")
         if operator is not None and not loc:
-            raise TypingError(f"{where}: {operator.name} does not apply to (value, index) pairs "
-                              f"({dtype}); use Operator.MINLOC or Operator.MAXLOC")
+            raise TypingError(refusal(where, operator, dtype))
     elif loc:
         raise TypingError(f"{where}: {pair_problem(dtype)}")
 
@@ -214,7 +219,7 @@ _C_REDUCTIONS = {_ALLREDUCE: _capi.MPI_Allreduce, _SCAN: _capi.MPI_Scan, _EXSCAN
 
 def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
     """One reduction on C-contiguous buffers, emitted into the caller."""
-    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
+    handle, op, datatype = _operands(e, _NAMES[kind], sendobj, recvobj, operator, comm)
     target, capacity = e.data(recvobj), e.size(recvobj)
     is_root = e(_capi.MPI_Comm_rank, handle)[1] == root if kind == _REDUCE else e.const(True)
     if form == "scalar":
@@ -237,18 +242,22 @@ def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
     return e(_C_REDUCTIONS[kind], source, target, count, datatype, op, handle)
 
 
-def _operands(e, sendobj, recvobj, operator, comm):
-    """``(handle, op, datatype)`` of a reduction, with the run-time check of pair operators."""
-    handle, op = e.comm(comm), e.op(operator)
-    if pair_type(recvobj.type.dtype) is not None and known_operator(operator.type) is None:
-        e.check((op == e.handle("MINLOC")) | (op == e.handle("MAXLOC")), ValueError,
-                "mpi4numba: (value, index) pairs reduce only with Operator.MINLOC or MAXLOC")
-    return handle, op, e.handle(mpi_datatype(recvobj.type.dtype, "mpi4numba")[0])
+def operation(e, where: str, operator, recvobj):
+    """``(op, datatype)`` of a reduction into ``recvobj``: an operator known only at run time
+    that does not apply to its elements raises ``ValueError`` before MPI sees it."""
+    dtype = recvobj.type.dtype
+    refused = refused_operators(f"mpi4numba.{where}", operator.type, dtype)
+    return e.op(operator, refused, f"mpi4numba.{where}", dtype), e.handle(mpi_datatype(dtype, "mpi4numba")[0])
+
+
+def _operands(e, where: str, sendobj, recvobj, operator, comm):
+    """``(handle, op, datatype)`` of a reduction (see :func:`operation`)."""
+    return (e.comm(comm), *operation(e, where, operator, recvobj))
 
 
 @lowering(types.int32)
 def _REDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
-    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
+    handle, op, datatype = _operands(e, "reduce_scatter_block", sendobj, recvobj, operator, comm)
     size = e(_capi.MPI_Comm_size, handle)[1]
     if is_in_place(sendobj.type):
         source, count = e.in_place(), e.size(recvobj) // size
@@ -261,7 +270,7 @@ def _REDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
 
 @lowering(types.int32)
 def _REDUCE_SCATTER(e, sendobj, recvobj, recvcounts, operator, comm):
-    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
+    handle, op, datatype = _operands(e, "reduce_scatter", sendobj, recvobj, operator, comm)
     rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
     counts = e.c_ints(recvcounts, "mpi4numba: a count or displacement does not fit a C int")
     e.check(e.size(counts) >= size, ValueError, "mpi4numba.reduce_scatter: recvcounts needs one entry per process")

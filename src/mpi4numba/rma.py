@@ -29,12 +29,12 @@ operator applies to the types the MPI standard says: ``MAX``/``MIN`` to integers
 floats, ``SUM``/``PROD`` also to complex numbers, ``LAND``/``LOR``/``LXOR`` to integers
 and bools, ``BAND``/``BOR``/``BXOR`` to integers and bytes (``S<n>``),
 ``MINLOC``/``MAXLOC`` to (value, index) pairs, ``REPLACE``/``NO_OP`` to all. Another
-combination raises ``ValueError`` naming the routine, the operator and the dtype,
-before MPI is called (MPICH aborts the job on one): Numba types an operator as a
-run-time value (enum members have no literal type), but LLVM folds the check away for a
-constant one. Dtypes are checked when compiling: a structured dtype whose fields are not
-all of one type cannot be accumulated, and ``compare_and_swap`` takes integers, bools
-and bytes only (typing errors).
+combination is refused before MPI is called (MPICH aborts the job on one): a typing error
+naming the routine, the operator and the dtype when the operator is written in the code
+(``mpi4numba.Operator.BAND``), a ``ValueError`` saying the same when it is only known at
+run time (passed in from Python, or numba-mpi's integer value). Dtypes are checked when
+compiling: a structured dtype whose fields are not all of one type cannot be
+accumulated, and ``compare_and_swap`` takes integers, bools and bytes only (typing errors).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from ._emit import Value
 from ._runtime import ABI
 from ._validate import array, integer, same_dtype
 from ._wintype import OUTSIDE_GROUP, require_window, target_extent
-from .datatypes import _leaves, mpi_datatype, pair_type
-from .operators import Operator
+from .datatypes import mpi_datatype, pair_type
+from .operators import Operator, datatype_class, refused_operators
 from .window import on_live_window
 
 __all__ = ["put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compare_and_swap"]
@@ -58,22 +58,6 @@ __all__ = ["put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compar
 ERR_RANK = ABI.ERROR_CLASSES["ERR_RANK"]
 ERR_RMA_RANGE = ABI.ERROR_CLASSES["ERR_RMA_RANGE"]
 
-# The classes of predefined datatypes of MPI's table of predefined operators (MPI-4.1, 6.9.2)
-_CLASS_OF = {
-    **dict.fromkeys(("INT8_T", "INT16_T", "INT32_T", "INT64_T", "UINT8_T", "UINT16_T", "UINT32_T", "UINT64_T"),
-                    "integer"),
-    "FLOAT": "floating point", "DOUBLE": "floating point",
-    "C_FLOAT_COMPLEX": "complex", "C_DOUBLE_COMPLEX": "complex",
-    "C_BOOL": "logical", "BYTE": "byte",
-}
-_APPLIES_TO = {
-    **dict.fromkeys((Operator.MAX, Operator.MIN), {"integer", "floating point"}),
-    **dict.fromkeys((Operator.SUM, Operator.PROD), {"integer", "floating point", "complex"}),
-    **dict.fromkeys((Operator.LAND, Operator.LOR, Operator.LXOR), {"integer", "logical"}),
-    **dict.fromkeys((Operator.BAND, Operator.BOR, Operator.BXOR), {"integer", "byte"}),
-    **dict.fromkeys((Operator.MINLOC, Operator.MAXLOC), {"pair"}),
-    **dict.fromkeys((Operator.REPLACE, Operator.NO_OP), {*_CLASS_OF.values(), "pair"}),
-}
 _COMPARABLE = ("integer", "logical", "byte")  # the datatypes MPI_Compare_and_swap takes
 
 
@@ -85,31 +69,14 @@ def _check(where: str, origin, target_rank, target_disp, win, writable: bool = F
 
 
 def _refused_operators(where: str, operator, dtype) -> tuple[Operator, ...]:
-    """Check ``operator``'s type; returns the operators that do not apply to elements of
-    ``dtype``. A structured dtype whose fields are not all of one type takes none (MPI
-    accumulates elements of one predefined type): a TypingError."""
-    if not isinstance(operator, (types.IntEnumMember, types.Integer)):
-        raise TypingError(f"mpi4numba.{where}: operator must be an mpi4numba.Operator, got {operator}")
-    if pair_type(dtype) is not None:
-        kind = "pair"
-    elif isinstance(dtype, types.Record):
-        names = {name for name, _, _ in _leaves(dtype, 0, f"mpi4numba.{where}")}
-        if len(names) != 1:
-            raise TypingError(f"mpi4numba.{where}: the fields of {dtype} are not all of one type, "
-                              "and MPI accumulates only elements made of one predefined type")
-        kind = _CLASS_OF[names.pop()]
-    else:
-        kind = _CLASS_OF[mpi_datatype(dtype, f"mpi4numba.{where}")[0]]
-    return tuple(op for op in Operator if kind not in _APPLIES_TO[op])
+    """The operators refused on elements of ``dtype`` (a TypingError now if ``operator`` is
+    written in the code and does not apply)."""
+    return refused_operators(f"mpi4numba.{where}", operator, dtype, one_sided=True)
 
 
 def _applied(e, where: str, operator, refused, dtype):
     """The ``MPI_Op`` of ``operator``; ValueError if it is one of the ``refused`` ones."""
-    op = e.op(operator)
-    for member in refused:
-        e.check(op != e.handle(member.name), ValueError,
-                f"mpi4numba.{where}: Operator.{member.name} does not apply to {dtype}")
-    return op
+    return e.op(operator, refused, f"mpi4numba.{where}", dtype)
 
 
 def _access_end(e, disp, disp_unit, size):
@@ -381,7 +348,7 @@ def compare_and_swap(origin, compare, result, target_rank, target_disp, win):
     ([0], 0)
     """
     _one_element("compare_and_swap", result)
-    if _CLASS_OF.get(mpi_datatype(result.dtype, "mpi4numba.compare_and_swap")[0]) not in _COMPARABLE:
+    if datatype_class(mpi_datatype(result.dtype, "mpi4numba.compare_and_swap")[0]) not in _COMPARABLE:
         raise TypingError(f"mpi4numba.compare_and_swap: compares integer, bool or byte elements, not {result.dtype}")
     integer(target_rank, "compare_and_swap", "target_rank")
     integer(target_disp, "compare_and_swap", "target_disp")
