@@ -134,7 +134,13 @@ def api(typing_function: Callable) -> Callable:
                 # as inside a jitted function, a default has the type of its value
                 full = tuple(_resolved(self.context, ty) for ty in given) + tuple(
                     _default_type(self.context, p.default) for p in parameters[given_count:])
-                result = typing_function(*full)
+                try:
+                    result = typing_function(*full)
+                except TypingError as exc:  # shared checks say "mpi4numba: ...": name the routine
+                    text = str(exc)
+                    if not text.startswith("mpi4numba: "):
+                        raise
+                    raise TypingError(f"mpi4numba.{name}: {text[len('mpi4numba: '):]}") from None
                 if isinstance(result, Lowering):
                     decision = result
                 else:
@@ -164,7 +170,7 @@ def api(typing_function: Callable) -> Callable:
             result = implementation(builder, values)
             context.add_linking_libs(getattr(implementation, "libs", ()))
             return result
-        e = MPIEmitter(context, builder)
+        e = MPIEmitter(context, builder, f"mpi4numba.{name}")
         values = [e.argument(ty, value) for ty, value in zip(sig.args, args)]
         values += [e.const(p.default) for p in parameters[len(values):]]
         return e.finish(decision.body(e, *values), sig.return_type)

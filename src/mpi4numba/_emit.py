@@ -77,9 +77,10 @@ class Value:
 class Emitter:
     """Emits code into the function Numba is lowering; see the module docstring."""
 
-    def __init__(self, context, builder: ir.IRBuilder):
+    def __init__(self, context, builder: ir.IRBuilder, routine: str = ""):
         self.context, self.builder = context, builder
         self.typing = context.typing_context
+        self.routine = routine  # "mpi4numba.send": messages of shared helpers name it
         self._owned: list[Value] = []  # new references made by calls, released by finish()
 
     # --- values ---
@@ -219,7 +220,10 @@ class Emitter:
         del self._owned[outer:]
 
     def check(self, ok: Any, exception: type[BaseException], message: str) -> None:
-        """Raise ``exception(message)`` from the compiled function unless ``ok``."""
+        """Raise ``exception(message)`` from the compiled function unless ``ok``; a message of
+        a shared helper, ``"mpi4numba: ..."``, is given the routine's name."""
+        if self.routine and message.startswith("mpi4numba: "):
+            message = f"{self.routine}: {message[len('mpi4numba: '):]}"
         ok = self.const(ok)
         if ok.constant is True:
             return

@@ -21,7 +21,7 @@ from .reductions import operation
 
 __all__ = ["ireduce", "iallreduce", "iscan", "iexscan", "ireduce_scatter_block"]
 
-_NOT_C_ORDER = "mpi4numba: non-blocking reductions need C-contiguous arrays"
+_NOT_C_ORDER = "mpi4numba: sendobj and recvobj must be C-contiguous (MPI works on them after the call)"
 # the MPI routines of the reductions without a root
 _STARTS = {"iallreduce": _capi.MPI_Iallreduce, "iscan": _capi.MPI_Iscan, "iexscan": _capi.MPI_Iexscan}
 

@@ -91,7 +91,7 @@ def _blocks(e, counts, displacements, neighbours, capacity, message: str):
     """Counts and displacements (None: packed) as C ints, checked: ``neighbours`` blocks
     that lie inside ``capacity`` elements (else ``ValueError(message)``)."""
     sizes, offsets = e.vector_blocks(counts, displacements, neighbours,
-                                     "mpi4numba: counts and displacements need one entry per process")
+                                     "mpi4numba: counts and displacements need one entry per neighbour")
     e.blocks_inside(sizes, offsets, neighbours, capacity, message)
     return sizes, offsets
 

@@ -199,7 +199,7 @@ def _element_address(e, value, like):
     """Address of one element: a scalar's stack copy in ``like``'s dtype (in the caller's
     frame), or an array's first element (which must exist)."""
     if isinstance(value.type, types.Array):
-        e.check(e.size(value) >= 1, ValueError, "mpi4numba: an empty array where one element is needed")
+        e.check(e.size(value) >= 1, ValueError, "mpi4numba: an operand is an empty array where one element is needed")
         return e.data(value)
     return e(stack_value, value, like)
 

@@ -147,7 +147,7 @@ def _allocator(where: str, count, dtype, disp_unit, call):
 
     @lowering(types.Tuple((types.int32, window_array_type, types.Array(scalar, 1, "C"))))
     def body(e, count, dtype, disp_unit, comm):
-        e.check(count >= 0, ValueError, "mpi4numba: a window cannot have a negative number of elements")
+        e.check(count >= 0, ValueError, "mpi4numba: count must not be negative (a window of count elements)")
         size, unit, handle = count * itemsize, _unit(e, disp_unit, itemsize), e.comm(comm)
         code, address, created = e.unpack(e(call, size, unit, e.handle("INFO_NULL"), handle))
         status, win = _finish(e, code, created, None, handle, size, unit)
