@@ -19,11 +19,13 @@ trampoline per argument count, whose compiled forms Numba keeps per argument typ
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 from typing import Any, Callable, NamedTuple
 
 import numba
+import numpy as np
 from numba.core import types
 from numba.core.errors import TypingError
 from numba.core.imputils import lower_builtin
@@ -48,6 +50,13 @@ def lowering(restype: types.Type) -> Callable[[Callable], Lowering]:
 class _Legacy(NamedTuple):
     function_type: types.Type
     signature: Any
+
+
+# A routine called from Python runs this, generated per routine (Numba's messages about
+# the call point at the second line):
+#     def <routine>_entry(<the routine's parameters, with their defaults>):
+#         return <routine>(<the arguments>)   # a TypingError here: the call's arguments
+_ENTRY_LINE = inspect.currentframe().f_lineno - 2  # type: ignore[union-attr]
 
 
 def _python_entry(name: str, target: Callable, parameters: list[inspect.Parameter]) -> Callable:
@@ -77,13 +86,23 @@ def _python_entry(name: str, target: Callable, parameters: list[inspect.Paramete
         f"        return _target({names})\n"
         f"    return {name}_entry_{tag}\n"
     )
+    tree = ast.parse(source)
+    ast.increment_lineno(tree, _ENTRY_LINE - 2)  # errors show the entry's template (below)
     namespace: dict = {"__name__": __name__}  # cached code finds its environment by module
-    exec(compile(source, __file__, "exec"), namespace)
+    exec(compile(tree, __file__, "exec"), namespace)
     entry = namespace["_make"](**cells)
     try:
         return numba.njit(cache=True)(entry)
     except RuntimeError:  # nowhere to cache (no writable directory): compile per process
         return numba.njit(entry)
+
+
+def _refuse_python_objects(name: str, args: tuple, kwargs: dict) -> None:
+    """Numba cannot type arrays of Python objects at all: say so in the routine's words."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, np.ndarray) and value.dtype.hasobject:
+            raise TypingError(f"mpi4numba.{name}: unsupported dtype {value.dtype} (arrays of Python objects "
+                              "cannot be sent: MPI moves bytes, not objects; mpi4py's lowercase methods pickle)")
 
 
 def _default_type(context, value) -> types.Type:
@@ -116,7 +135,11 @@ def api(typing_function: Callable) -> Callable:
         nonlocal entry
         if entry is None:
             entry = _python_entry(name, public, parameters)
-        return entry(*args, **kwargs)
+        try:
+            return entry(*args, **kwargs)
+        except TypingError:
+            _refuse_python_objects(name, args, kwargs)
+            raise
 
     class Template(AbstractTemplate):
         key = public

@@ -1,0 +1,266 @@
+"""Bad input ends in a clear error or correct behaviour: never a crash, a hang or wrong data.
+
+Every case runs from Python and from an njit function (where Numba can take the
+arguments), on every rank with the same arguments: each error here is one every rank
+detects before MPI is called (a problem only the root can see, such as a short full
+buffer on the root, ends the job through the abort on an uncaught exception instead;
+see tests/test_failures.py). The troubleshooting guide lists these cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numba
+import numpy as np
+import pytest
+from mpi4py import MPI
+from numba.core.errors import TypingError
+
+import mpi4numba as mpi
+
+RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
+TAG_UB = MPI.COMM_WORLD.Get_attr(MPI.TAG_UB)
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def freed_dup():
+    status, dup = mpi.comm_dup()
+    assert status == 0 and mpi.comm_free(dup) == 0
+    return dup
+
+
+def freed_mpi4py():
+    comm = MPI.COMM_WORLD.Dup()
+    comm.Free()
+    return comm
+
+
+def freed_window():
+    status, win = mpi.win_create(np.zeros(4), comm=MPI.COMM_SELF)
+    assert status == 0 and mpi.win_free(win) == 0
+    return win
+
+
+def code_of(result: Any) -> int:
+    return int(result[0] if isinstance(result, tuple) else result)
+
+
+@dataclass
+class Case:
+    """``call(*args)`` (a lambda over mpi4numba, compiled as is for the njit form) should raise
+    ``raises`` with a message matching ``match``, or return a status whose error class is
+    ``error`` (0: success), then pass ``check(args, result)``."""
+
+    name: str
+    call: Callable
+    args: Callable[[], tuple]
+    raises: type[BaseException] | None = None
+    match: str = ""
+    error: str | None = None
+    check: Callable | None = None
+    njit: bool = True
+    python: bool = True
+
+
+@numba.njit
+def wait_twice(data):
+    _, request = mpi.isend(data, mpi.PROC_NULL)
+    return mpi.wait(request) | mpi.wait(request)  # the second wait finds REQUEST_NULL
+
+
+def guard_untouched(args, result):  # the element after a truncated receive is not written
+    assert args[2].base[-1] == -1.0
+
+
+def got_three(args, result):
+    assert args[2] == 3.0
+
+
+CASES = [
+    # unsupported dtypes, non-arrays, read-only receive buffers
+    Case("send float16", lambda a, d: mpi.send(a, d), lambda: (np.zeros(2, np.float16), mpi.PROC_NULL),
+         TypingError, "mpi4numba.send: unsupported dtype float16"),
+    Case("send datetime64", lambda a, d: mpi.send(a, d), lambda: (np.zeros(2, "datetime64[s]"), mpi.PROC_NULL),
+         TypingError, "mpi4numba.send: unsupported dtype"),
+    Case("bcast unicode", lambda a, r: mpi.bcast(a, r), lambda: (np.array(["ab", "cd"]), 0),
+         TypingError, "mpi4numba.bcast: unsupported dtype"),
+    Case("allreduce float16", lambda a, b: mpi.allreduce(a, b), lambda: (np.ones(2, np.float16), np.zeros(2, np.float16)),
+         TypingError, "mpi4numba.allreduce: unsupported dtype float16"),
+    Case("send object", lambda a, d: mpi.send(a, d), lambda: (np.array([1, "a"], dtype=object), mpi.PROC_NULL),
+         TypingError, "mpi4numba.send: unsupported dtype object", njit=False),
+    Case("send a list", lambda a, d: mpi.send(a, d), lambda: ([1.0, 2.0], mpi.PROC_NULL),
+         TypingError, "mpi4numba.send: data must be a NumPy array"),
+    Case("recv into a string", lambda a, s: mpi.recv(a, s), lambda: ("abc", mpi.PROC_NULL),
+         TypingError, "mpi4numba.recv: data must be a NumPy array"),
+    Case("recv into a scalar", lambda a, s: mpi.recv(a, s), lambda: (1.0, mpi.PROC_NULL),
+         TypingError, "mpi4numba.recv: data must be a NumPy array"),
+    Case("bcast None", lambda a, r: mpi.bcast(a, r), lambda: (None, 0), TypingError, "mpi4numba.bcast: data"),
+    Case("recv read-only", lambda a, s: mpi.recv(a, s), lambda: (read_only(np.zeros(2)), mpi.PROC_NULL),
+         TypingError, "mpi4numba.recv: data is read-only"),
+    Case("allreduce into read-only", lambda a, b: mpi.allreduce(a, b), lambda: (np.ones(2), read_only(np.zeros(2))),
+         TypingError, "mpi4numba.allreduce: recvobj is read-only"),
+    Case("irecv read-only", lambda a, s: mpi.irecv(a, s), lambda: (read_only(np.zeros(2)), mpi.PROC_NULL),
+         TypingError, "mpi4numba.irecv: data is read-only"),
+    # receive buffers shorter than the message: MPI's ERR_TRUNCATE, nothing written past them
+    Case("sendrecv into a short buffer", lambda a, r, b, l: mpi.sendrecv(a, r, b, l),
+         lambda: (np.arange(4.0), (RANK + 1) % SIZE, np.full(3, -1.0)[:2], (RANK - 1) % SIZE),
+         error="ERR_TRUNCATE", check=guard_untouched),
+    # buffers too short for a collective: ValueError naming the routine and the buffer
+    Case("scatter into a short block", lambda a, b: mpi.scatter(a, b, 2, 0), lambda: (np.zeros(2 * SIZE), np.zeros(1)),
+         ValueError, "mpi4numba.scatter: recv_data has fewer than count elements"),
+    Case("gather from a short block", lambda a, b: mpi.gather(a, b, 2, 0), lambda: (np.zeros(1), np.zeros(2 * SIZE)),
+         ValueError, "mpi4numba.gather: send_data has fewer than count elements"),
+    Case("allgather into a short buffer", lambda a, b: mpi.allgather(a, b, 2), lambda: (np.zeros(2), np.zeros(1)),
+         ValueError, "mpi4numba.allgather: recv_data has fewer than count . size elements"),
+    Case("alltoall from a short buffer", lambda a, b: mpi.alltoall(a, b, 2), lambda: (np.zeros(1), np.zeros(2 * SIZE)),
+         ValueError, "mpi4numba.alltoall: send_data has fewer than count . size elements"),
+    Case("allreduce into a short buffer", lambda a, b: mpi.allreduce(a, b), lambda: (np.ones(3), np.zeros(2)),
+         ValueError, "mpi4numba.allreduce: recvobj has fewer elements than sendobj"),
+    Case("reduce_scatter_block from a short buffer", lambda a, b: mpi.reduce_scatter_block(a, b),
+         lambda: (np.ones(SIZE), np.zeros(2)),
+         ValueError, "mpi4numba.reduce_scatter_block: sendobj has fewer than size . recvobj.size elements"),
+    Case("iallgather into a short buffer", lambda a, b: mpi.iallgather(a, b, 2), lambda: (np.zeros(2), np.zeros(1)),
+         ValueError, "mpi4numba.iallgather: recv_data"),
+    Case("neighbor_allgather without a topology", lambda a, b, c: mpi.neighbor_allgather(a, b, 1, c),
+         lambda: (np.zeros(1), np.zeros(2), MPI.COMM_WORLD), error="ERR_TOPOLOGY"),
+    # counts and displacements of v-collectives
+    Case("gatherv with too few counts", lambda a, b, c: mpi.gatherv(a, b, c, None, 0),
+         lambda: (np.zeros(1), np.zeros(SIZE), np.ones(SIZE - 1, np.int32)),
+         ValueError, "mpi4numba.gatherv: counts and displacements need one entry per process"),
+    Case("allgatherv with too few displacements", lambda a, b, c, d: mpi.allgatherv(a, b, c, d),
+         lambda: (np.zeros(1), np.zeros(SIZE), np.ones(SIZE, np.int32), np.zeros(SIZE - 1, np.int32)),
+         ValueError, "mpi4numba.allgatherv: counts and displacements need one entry per process"),
+    Case("alltoallv with a negative count", lambda a, c, b: mpi.alltoallv(a, c, None, b, c, None),
+         lambda: (np.zeros(SIZE), np.full(SIZE, -1, np.int32), np.zeros(SIZE)),
+         ValueError, "mpi4numba.alltoallv: a block lies outside"),
+    Case("allgatherv with a count above a C int", lambda a, b, c: mpi.allgatherv(a, b, c),
+         lambda: (np.zeros(1), np.zeros(SIZE), np.full(SIZE, 2**40)),
+         ValueError, "mpi4numba.allgatherv: a count or displacement does not fit a C int"),
+    Case("scatterv with float counts", lambda a, c, b: mpi.scatterv(a, c, None, b, 0),
+         lambda: (np.zeros(SIZE), np.ones(SIZE), np.zeros(1)),
+         TypingError, "mpi4numba.scatterv: counts must be a 1-D integer array"),
+    Case("igatherv with too few counts", lambda a, b, c: mpi.igatherv(a, b, c, None, 0),
+         lambda: (np.zeros(1), np.zeros(SIZE), np.ones(SIZE - 1, np.int32)),
+         ValueError, "mpi4numba.igatherv: counts and displacements need one entry per process"),
+    # ranks, roots and tags out of range: MPI's error codes (checked by every rank)
+    Case("send to rank size", lambda a, d: mpi.send(a, d), lambda: (np.ones(1), SIZE), error="ERR_RANK"),
+    Case("recv from rank -5", lambda a, s: mpi.recv(a, s), lambda: (np.ones(1), -5), error="ERR_RANK"),
+    Case("send to a rank above a C int", lambda a, d: mpi.send(a, d), lambda: (np.ones(1), 2**40), error="ERR_ARG"),
+    Case("bcast from root size", lambda a, r: mpi.bcast(a, r), lambda: (np.ones(1), SIZE), error="ERR_ROOT"),
+    Case("reduce to root -1", lambda a, b, r: mpi.reduce(a, b, mpi.Operator.SUM, r), lambda: (np.ones(1), np.ones(1), -1),
+         error="ERR_ROOT"),
+    Case("gather to root size", lambda a, b, r: mpi.gather(a, b, 1, r), lambda: (np.ones(1), np.ones(SIZE), SIZE),
+         error="ERR_ROOT"),
+    Case("negative tag", lambda a, me, b: mpi.sendrecv(a, me, b, me, -1, -1), lambda: (np.ones(1), RANK, np.ones(1)),
+         error="ERR_TAG"),
+    Case("tag above MPI_TAG_UB", lambda a, me, b, t: mpi.sendrecv(a, me, b, me, t, t),
+         lambda: (np.ones(1), RANK, np.ones(1), TAG_UB + 1), error="ERR_TAG"),  # ERR_ARG: above a C int too
+    Case("isend with a negative tag", lambda a, me: mpi.isend(a, me, -7), lambda: (np.ones(1), RANK), error="ERR_TAG"),
+    # communicators: null, freed by mpi4numba, freed through mpi4py
+    Case("barrier on COMM_NULL", lambda c: mpi.barrier(c), lambda: (MPI.COMM_NULL,), error="ERR_COMM"),
+    Case("comm_rank of COMM_NULL", lambda c: mpi.comm_rank(c), lambda: (MPI.COMM_NULL,), error="ERR_COMM"),
+    Case("allreduce on a freed communicator", lambda a, b, c: mpi.allreduce(a, b, mpi.Operator.SUM, c),
+         lambda: (np.ones(1), np.ones(1), freed_dup()), error="ERR_COMM"),
+    Case("bcast on a communicator freed by mpi4py", lambda a, c: mpi.bcast(a, 0, c),
+         lambda: (np.ones(1), freed_mpi4py()), error="ERR_COMM"),
+    Case("isend on COMM_NULL", lambda a, c: mpi.isend(a, 0, 0, c), lambda: (np.ones(1), MPI.COMM_NULL),
+         error="ERR_COMM"),
+    # requests: zero, null, completed, freed, waited twice
+    Case("wait on a zero request", lambda r: mpi.wait(r), lambda: (np.zeros(1, mpi.RequestType),), error="SUCCESS"),
+    Case("wait on REQUEST_NULL", lambda r: mpi.wait(r), lambda: (mpi.request_array(1),), error="SUCCESS"),
+    Case("waitall on zeros", lambda r: mpi.waitall(r), lambda: (np.zeros(3, mpi.RequestType),), error="SUCCESS"),
+    Case("waiting twice", lambda a: wait_twice(a), lambda: (np.ones(1),), error="SUCCESS"),
+    Case("test on a null request", lambda r: mpi.test(r), lambda: (mpi.request_array(1),), error="SUCCESS",
+         check=lambda args, result: result[1]),
+    Case("wait after request_free", lambda r: mpi.request_free(r) | mpi.wait(r),
+         lambda: (mpi.send_init(np.ones(1), mpi.PROC_NULL)[1],), error="SUCCESS"),
+    Case("waitany on no requests", lambda r: mpi.waitany(r), lambda: (mpi.request_array(0),), error="SUCCESS",
+         check=lambda args, result: result[1] == mpi.UNDEFINED),
+    Case("wait on a float array", lambda r: mpi.wait(r), lambda: (np.zeros(1),),
+         TypingError, "mpi4numba.wait: request must be a 1-D array of RequestType"),
+    # strided arrays where MPI must see C order
+    Case("igather into a strided buffer", lambda a, b: mpi.igather(a, b, 1, 0),
+         lambda: (np.zeros(1), np.zeros(4 * SIZE)[::2]), ValueError, "mpi4numba.igather: .*C-contiguous"),
+    Case("iallreduce of a strided array", lambda a, b: mpi.iallreduce(a, b), lambda: (np.ones(4)[::2], np.zeros(2)),
+         ValueError, "mpi4numba.iallreduce: sendobj and recvobj must be C-contiguous"),
+    Case("ialltoall into a strided buffer", lambda a, b: mpi.ialltoall(a, b, 1),
+         lambda: (np.zeros(SIZE), np.zeros(4 * SIZE)[::2]), ValueError, "mpi4numba.ialltoall: .*C-contiguous"),
+    # empty and 0-d arrays: correct behaviour
+    Case("sendrecv of 0-d arrays", lambda a, me, b: mpi.sendrecv(a, me, b, me), lambda: (np.array(3.0), RANK, np.array(0.0)),
+         error="SUCCESS", check=got_three),
+    Case("allreduce of 0-d arrays", lambda a, b: mpi.allreduce(a, b), lambda: (np.array(1.0), np.array(0.0)),
+         error="SUCCESS", check=lambda args, result: args[1] == SIZE),
+    Case("bcast of an empty array", lambda a: mpi.bcast(a, 0), lambda: (np.zeros(0),), error="SUCCESS"),
+    Case("allgather of nothing", lambda a, b: mpi.allgather(a, b, 0), lambda: (np.zeros(0), np.zeros(0)),
+         error="SUCCESS"),
+    Case("isend of an empty array", lambda a: mpi.wait(mpi.isend(a, mpi.PROC_NULL)[1]), lambda: (np.zeros(0),),
+         error="SUCCESS"),
+    Case("scatter into a 0-d array", lambda a, b: mpi.scatter(a, b, 1, 0),
+         lambda: (np.arange(1.0 * SIZE), np.array(-1.0)), error="SUCCESS", check=lambda args, result: args[1] == RANK),
+    # windows after win_free
+    Case("put after win_free", lambda a, w: mpi.put(a, 0, 0, w), lambda: (np.ones(1), freed_window()), error="ERR_WIN"),
+    Case("get after win_free", lambda a, w: mpi.get(a, 0, 0, w), lambda: (np.ones(1), freed_window()), error="ERR_WIN"),
+    Case("win_fence after win_free", lambda w: mpi.win_fence(w), lambda: (freed_window(),), error="ERR_WIN"),
+    # topologies
+    Case("cart_create with more processes than the communicator", lambda d: mpi.cart_create(d, (False, False)),
+         lambda: ((SIZE + 1, 2),), error="ERR_ARG"),
+    Case("cart_create with negative dims", lambda d: mpi.cart_create(d, (False, False)), lambda: ((-1, -1),),
+         error="ERR_DIMS"),
+    Case("dims_create that cannot factor", lambda d: mpi.dims_create(7, d), lambda: (np.array([2, 0]),),
+         error="ERR_DIMS"),
+    # operators that do not apply
+    Case("BAND of doubles, written in the code", lambda a, b: mpi.allreduce(a, b, mpi.Operator.BAND),
+         lambda: (np.ones(2), np.zeros(2)), TypingError, "mpi4numba.allreduce: Operator.BAND does not apply to float64",
+         python=False),
+    Case("BAND of doubles, passed from Python", lambda a, b: mpi.allreduce(a, b, mpi.Operator.BAND),
+         lambda: (np.ones(2), np.zeros(2)), ValueError, "mpi4numba.allreduce: Operator.BAND does not apply to float64",
+         njit=False),
+    Case("MAX of complex numbers (known at run time)", lambda a, b, op: mpi.allreduce(a, b, op),
+         lambda: (np.ones(1, np.complex128), np.zeros(1, np.complex128), mpi.Operator.MAX),
+         ValueError, "mpi4numba.allreduce: Operator.MAX does not apply to complex128"),
+]
+
+
+def error_classes(name: str) -> set[int]:
+    """The error classes a case may see: MPICH and Intel MPI say ERR_ARG where Open MPI says ERR_DIMS."""
+    if name == "SUCCESS":
+        return {0}
+    if name in ("ERR_DIMS", "ERR_ARG"):
+        return {mpi.ERR_DIMS, mpi.ERR_ARG}
+    if name == "ERR_TAG":  # Open MPI's TAG_UB is the largest C int: one more is no C int at all
+        return {mpi.ERR_TAG, mpi.ERR_ARG}
+    if name == "ERR_TRUNCATE" and SIZE == 1 and "Open MPI" in MPI.Get_library_version():
+        return {mpi.ERR_TRUNCATE, 0}  # Open MPI 5 does not report it for a message to oneself
+    return {getattr(mpi, name)}
+
+
+def run_case(case: Case, call: Callable) -> None:
+    args = case.args()
+    if case.raises is not None:
+        with pytest.raises(case.raises, match=case.match):
+            call(*args)
+        return
+    result = call(*args)
+    assert mpi.error_class(code_of(result)) in error_classes(case.error), (case.name, result)
+    if case.check is not None:
+        assert case.check(args, result) is not False, (case.name, args, result)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.python], ids=[c.name for c in CASES if c.python])
+def test_from_python(case):
+    run_case(case, case.call)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.njit], ids=[c.name for c in CASES if c.njit])
+def test_from_njit(case):
+    run_case(case, numba.njit(case.call))
+
+
+def test_the_corpus_is_large():
+    assert sum(c.python for c in CASES) >= 50 and sum(c.njit for c in CASES) >= 50
