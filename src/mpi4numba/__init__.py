@@ -15,13 +15,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import _numbacache
+from . import _abort, _numbacache
 from ._abi import mpich as _names_only  # the names of error classes (values come with MPI)
 from ._initialize import THREAD_LEVELS, configure_mpi4py, register_communicator_typing, set_thread_level
 
 configure_mpi4py()
 register_communicator_typing()
 _numbacache.install()  # before any cached function of the program compiles
+_abort.install()  # a failure on one rank ends the job, also before MPI is initialised
 
 __version__ = "0.1.0"
 

@@ -10,48 +10,20 @@ traceback with every line labelled ``[rank N]`` and calls ``MPI_Abort`` on
 ``COMM_WORLD``: the other ranks may be blocked in a collective waiting for it.
 ``SystemExit(0)``/``SystemExit(None)`` end normally; any other exit status aborts too,
 with that status. ``MPI4NUMBA_ABORT_ON_ERROR=0`` keeps the report but skips the abort,
-as it does for mpi4numba's exception hook (see :mod:`mpi4numba._runtime`).
+as it does for mpi4numba's exception hook (see :mod:`mpi4numba._abort`), which also
+covers ``python script.py`` once mpi4numba is imported.
 """
 
 from __future__ import annotations
 
-import contextlib
-import faulthandler
 import importlib.util
 import os
 import runpy
 import sys
 import traceback
 import types
-from typing import Any
 
-from . import _launchers
-
-ABORT_ENV = "MPI4NUMBA_ABORT_ON_ERROR"
-# A rank that fails before MPI_Init initialises MPI only to abort the job. If the other
-# ranks never initialise MPI, that initialisation cannot complete (it waits for them at
-# the launcher); this watchdog then ends the process with status 1 instead.
-INIT_WATCHDOG_S = 60.0
-
-
-def _world() -> tuple[int, int, Any]:
-    """(rank, size, mpi4py's MPI module if MPI is usable) as seen now, without initialising MPI."""
-    MPI = sys.modules.get("mpi4py.MPI")
-    if MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized():
-        return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size(), MPI
-    launch = _launchers.detect_launch()
-    return launch.rank or 0, launch.size or 1, None
-
-
-def _exit_status(code: object) -> int:
-    """The process exit status ``sys.exit(code)`` gives, printing a message code as Python does."""
-    if code is None:
-        return 0
-    if isinstance(code, int):  # bool too
-        return int(code)
-    sys.stderr.write(f"{code}\n")
-    return 1
-
+from ._abort import end_job, exit_status, flush
 
 def _trimmed(tb: types.TracebackType | None) -> types.TracebackType | None:
     """The traceback without the frames of this runner and runpy (as ``python script.py`` shows it)."""
@@ -62,48 +34,6 @@ def _trimmed(tb: types.TracebackType | None) -> types.TracebackType | None:
             break
         tb = tb.tb_next
     return tb
-
-
-def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed or broken stream must not stop the abort
-            stream.flush()
-
-
-def end_job(status: int, reason: str, text: str = "") -> int:
-    """Report a failure of this rank and abort the MPI job if it has several processes.
-
-    ``text`` (a traceback) is printed with each line labelled by the rank. Returns
-    ``status`` when there is nothing to abort (one process, or aborting switched off).
-
-    >>> from mpi4numba._run import end_job
-    >>> end_job(3, "exited with status 3")  # one process: just the status
-    3
-    """
-    rank, size, MPI = _world()
-    if size <= 1:
-        sys.stderr.write(text)
-        _flush()
-        return status
-    abort = os.environ.get(ABORT_ENV, "1") != "0"
-    header = f"{reason}, aborting the MPI job:" if abort else f"{reason}:"
-    label = f"[rank {rank}] "
-    lines = [header, *text.splitlines()] if text else [header.rstrip(":")]
-    sys.stderr.write("".join(f"{label}{line}\n" for line in lines))
-    _flush()  # MPI_Abort kills the process: Python's buffers would be lost
-    if not abort:
-        return status
-    if MPI is None:
-        if "mpi4py.MPI" in sys.modules and sys.modules["mpi4py.MPI"].Is_finalized():
-            return status  # too late to abort; the launcher sees the status
-        devnull = open(os.devnull, "w")  # noqa: SIM115 (kept open for the watchdog thread)
-        faulthandler.dump_traceback_later(INIT_WATCHDOG_S, exit=True, file=devnull)
-        from mpi4py import MPI  # initialises MPI, joining the ranks that are waiting for this one
-
-        if not MPI.Is_initialized():  # the program had turned mpi4py's initialisation off
-            MPI.Init()
-    MPI.COMM_WORLD.Abort(status if 0 < status < 256 else 1)
-    return status  # not reached: MPI_Abort does not return
 
 
 def _run_code(source: str, filename: str, argv0: str, args: list[str]) -> None:
@@ -173,12 +103,12 @@ def run(kind: str, target: str, args: list[str]) -> int:
         else:
             _run_code(sys.stdin.read(), "<stdin>", "-", args)
     except SystemExit as exc:
-        status = _exit_status(exc.code)
+        status = exit_status(exc.code)
         return 0 if status == 0 else end_job(status, f"exited with status {status}")
     except BaseException as exc:  # noqa: BLE001 (KeyboardInterrupt too: every rank must stop)
         status = 130 if isinstance(exc, KeyboardInterrupt) else 1
         text = "".join(traceback.format_exception(type(exc), exc, _trimmed(exc.__traceback__)))
         return end_job(status, "unhandled exception", text)
     finally:
-        _flush()
+        flush()
     return 0

@@ -14,12 +14,10 @@ import ctypes
 import functools
 import hashlib
 import os
-import sys
-import traceback
 
 import llvmlite.binding as llvm
 
-from . import _initialize
+from . import _abort, _initialize
 from ._numbacache import CacheABIMismatch
 from ._abi import select as _select_abi
 
@@ -92,22 +90,4 @@ def _check_cache_tag(tag: str) -> None:
 cache_guard = functools.partial(_check_cache_tag, CACHE_TAG)
 
 
-def _abort_on_uncaught_exception() -> None:
-    """An exception that nobody catches on one rank aborts the whole job instead of hanging it."""
-    if os.environ.get("MPI4NUMBA_ABORT_ON_ERROR", "1") == "0":
-        return
-    previous = sys.excepthook
-
-    def hook(kind, value, tb):
-        if MPI.Is_finalized() or MPI.COMM_WORLD.Get_size() == 1 or kind is KeyboardInterrupt:
-            return previous(kind, value, tb)
-        rank = MPI.COMM_WORLD.Get_rank()
-        text = "".join(traceback.format_exception(kind, value, tb))
-        sys.stderr.write(f"[rank {rank}] unhandled exception, aborting the MPI job:\n{text}")
-        sys.stderr.flush()
-        MPI.COMM_WORLD.Abort(1)
-
-    sys.excepthook = hook
-
-
-_abort_on_uncaught_exception()
+_abort.register_exit_check()  # runs before mpi4py's MPI_Finalize (registered earlier)
