@@ -120,7 +120,7 @@ def _excepthook(previous):
 def _recording_exit(original):
     def exit(status=None):
         global _exit_status_asked
-        _exit_status_asked = exit_status(status) if not isinstance(status, str) else 1
+        _exit_status_asked = 0 if status is None else int(status) if isinstance(status, int) else 1
         original(status)
 
     exit._mpi4numba = True  # type: ignore[attr-defined]
