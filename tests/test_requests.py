@@ -57,6 +57,20 @@ def test_waitall_on_python_list():
     assert incoming[0] == LEFT
 
 
+@numba.njit(cache=True)
+def complete_none():
+    none = [mpi.request_array(1)]
+    none.pop()  # an empty list of request arrays
+    return mpi.waitall(()), mpi.testany(()), mpi.waitany(none), mpi.testall(none)
+
+
+def test_no_requests_at_all_is_complete():
+    """A rank with nothing outstanding completes an empty collection, as MPI does with count 0."""
+    assert complete_none() == (0, (0, True, mpi.UNDEFINED), (0, mpi.UNDEFINED), (0, True))
+    assert mpi.waitall([]) == 0 and mpi.startall([]) == 0 and mpi.testall(()) == (0, True)
+    assert mpi.waitany([]) == (0, mpi.UNDEFINED) and mpi.testany(requests=[]) == (0, True, mpi.UNDEFINED)
+
+
 def test_waitany_and_testany_report_index():
     incoming = np.zeros(1)
     _, recv = mpi.irecv(incoming, LEFT, 24)

@@ -105,6 +105,10 @@ def _refuse_python_objects(name: str, args: tuple, kwargs: dict) -> None:
                               "cannot be sent: MPI moves bytes, not objects; mpi4py's lowercase methods pickle)")
 
 
+def _empty_lists_as_tuples(values) -> list:
+    return [() if type(value) is list and not value else value for value in values]
+
+
 def _default_type(context, value) -> types.Type:
     """The type of a default, as inside a jitted function: of its value (a literal where it
     can be), or the type the value names for itself as a constant (``Operator`` members)."""
@@ -140,6 +144,10 @@ def api(typing_function: Callable) -> Callable:
         except TypingError:
             _refuse_python_objects(name, args, kwargs)
             raise
+        except ValueError as exc:  # Numba cannot type an empty list; to MPI it is no handles
+            if "empty list" not in str(exc):
+                raise
+            return entry(*_empty_lists_as_tuples(args), **dict(zip(kwargs, _empty_lists_as_tuples(kwargs.values()))))
 
     class Template(AbstractTemplate):
         key = public

@@ -61,7 +61,7 @@ def _request_collection(requests: types.Type, where: str) -> str:
     if isinstance(requests, types.Array):
         _request_array(requests, where)
         return "array"
-    if isinstance(requests, types.BaseTuple) and len(requests) > 0:
+    if isinstance(requests, types.BaseTuple):  # () too: no requests, as MPI allows
         for item in requests:
             _request_array(item, where, "each request in the tuple")
         return "tuple"
