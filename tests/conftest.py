@@ -44,6 +44,19 @@ def pytest_runtest_logreport(report):
         world.Abort(1)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under Numba's debugging mode (NUMBA_DISABLE_JIT=1) the tests of compiled code itself
+    (typing errors, allocations, compiled functions' attributes) do not apply."""
+    import numba
+
+    if not numba.config.DISABLE_JIT:
+        return
+    skip = pytest.mark.skip(reason="about compiled code; NUMBA_DISABLE_JIT=1 compiles nothing of the tests")
+    for item in items:
+        if "jit_only" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _synchronise_ranks(request):
     """Keep ranks in step between tests so that messages of one test never meet another's."""

@@ -35,6 +35,7 @@ def return_given_request(outgoing, requests):
     return status, request
 
 
+@pytest.mark.jit_only
 def test_lowered_bodies_release_what_they_make_and_keep_what_they_return():
     if not numba.config.NRT_STATS:
         pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")
@@ -92,6 +93,7 @@ def five_arguments(data):
     return mpi.send(data, 0, 0, None, 1)
 
 
+@pytest.mark.jit_only
 def test_bad_calls_are_typing_errors_naming_the_routine():
     with pytest.raises(TypingError, match="mpi4numba.send: too many positional arguments"):
         five_arguments(np.zeros(1))

@@ -257,7 +257,13 @@ def test_from_python(case):
     run_case(case, case.call)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.njit], ids=[c.name for c in CASES if c.njit])
+def compiled_only(case: Case):
+    """A typing error only compiled code raises (an argument written in the code) is a
+    ValueError when the code runs as Python (NUMBA_DISABLE_JIT=1)."""
+    return pytest.param(case, marks=pytest.mark.jit_only) if case.raises is TypingError and not case.python else case
+
+
+@pytest.mark.parametrize("case", [compiled_only(c) for c in CASES if c.njit], ids=[c.name for c in CASES if c.njit])
 def test_from_njit(case):
     run_case(case, numba.njit(case.call))
 

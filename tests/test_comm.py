@@ -1,6 +1,11 @@
 """Communicators: world/self, dup/split/free from njit and Python, mpi4py interoperability."""
 
+import os
+import subprocess
+import sys
+
 import numba
+import pytest
 import numpy as np
 from mpi4py import MPI
 
@@ -149,3 +154,23 @@ def test_a_freed_communicator_compiled_in_as_a_constant_is_seen_as_freed():
     codes = size_through_global()  # the handle is read at each call: MPI_ERR_COMM, not a stale handle
     reuse.Free()
     assert mpi.error_class(codes[0]) == mpi.ERR_COMM and mpi.error_class(codes[1]) == mpi.ERR_COMM
+
+
+FIRST_NAME_A_COMMUNICATOR = """
+import numba, mpi4numba as mpi
+@numba.njit
+def barriers(n):
+    comm = mpi.COMM_SELF  # the first name of mpi4numba used anywhere, while Numba compiles
+    codes = 0
+    for _ in range(n):
+        codes += mpi.barrier(comm)
+    return codes
+print(barriers(3))
+"""
+
+
+@pytest.mark.driver
+def test_a_communicator_as_the_first_name_used_compiles(tmp_path):
+    done = subprocess.run([sys.executable, "-c", FIRST_NAME_A_COMMUNICATOR], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+    assert done.returncode == 0 and done.stdout.split() == ["0"], done.stdout + done.stderr

@@ -77,6 +77,7 @@ def test_cache_is_hit_and_not_grown_by_repeated_layouts():
     assert after["uncached"] == before["uncached"]
 
 
+@pytest.mark.jit_only
 def test_repeated_strided_sends_allocate_nothing():
     if not numba.config.NRT_STATS:
         pytest.fail("run the suite with NUMBA_NRT_STATS=1")
@@ -239,6 +240,7 @@ def sum_by_default(values, result):
     return mpi.allreduce(values, result)
 
 
+@pytest.mark.jit_only
 def test_reduction_type_errors():
     good = PAIR_DTYPES["f8"]
     # an operator written in the code (or a default) is refused when compiling; one passed

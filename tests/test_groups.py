@@ -82,6 +82,7 @@ def translate_repeatedly(world, ranks, steps):
     return total
 
 
+@pytest.mark.jit_only
 def test_rank_lists_of_every_form():
     status, world = groups.comm_group()
     for n in (3, 20):  # on the stack, past the stack scratch (16 C ints)

@@ -29,6 +29,7 @@ def _ring_with_large_datatype(count, chunk):
 
 
 @pytest.mark.parametrize("count, chunk", [(100, 7), (21, 7), (5, 8)])
+@pytest.mark.jit_only
 def test_large_datatype_covers_exactly_count_elements(count, chunk):
     code, recv = _ring_with_large_datatype(count, chunk)
     source = (mpi.rank() - 1) % mpi.size()

@@ -290,6 +290,7 @@ def start_on_temporaries(size):
     return reduction, gathering
 
 
+@pytest.mark.jit_only
 def test_requests_hold_their_temporaries():
     """The arrays made inside the function outlive it, held by the requests, until these go."""
     if not numba.config.NRT_STATS:
@@ -341,6 +342,7 @@ def start_and_drop(values, result, counts, steps):
     return status
 
 
+@pytest.mark.jit_only
 def test_held_buffers_are_released_no_leak():
     if not numba.config.NRT_STATS:
         pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")

@@ -191,6 +191,7 @@ def replace_in_reduce(values, result):
     return mpi.reduce(values, result, mpi.Operator.REPLACE, 0)
 
 
+@pytest.mark.jit_only
 def test_operators_that_do_not_apply_are_refused_before_mpi():
     values, result = np.ones(2), np.zeros(2)
     with pytest.raises(TypingError, match="mpi4numba.allreduce: Operator.BAND does not apply to float64"):

@@ -259,6 +259,7 @@ def shifts_and_exchange(cart, steps, rows):
     return status, total
 
 
+@pytest.mark.jit_only
 def test_hot_paths_do_not_allocate(grid):
     cart, _ = grid
     assert shifts_and_exchange(cart, 1, DIMS[0])[0] == 0  # compile
@@ -318,6 +319,7 @@ def test_cart_create_refuses_negative_dims():
     assert mpi.error_class(status) == mpi.ERR_DIMS and size == 0  # COMM_NULL, from compiled code too
 
 
+@pytest.mark.jit_only
 def test_many_neighbours_beyond_the_stack_scratch():
     # 20 self-loops: counts that are not int32 and packed displacements go to the heap, freed after each call
     status, loops = topo.dist_graph_create_adjacent(np.zeros(20, np.int64), np.zeros(20, np.int64),

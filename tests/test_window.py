@@ -277,6 +277,7 @@ def window_only(n):
     return status, win
 
 
+@pytest.mark.jit_only
 def test_window_keeps_base_alive_and_releases_it():
     status, win = window_only(6)
     assert status == 0
@@ -460,6 +461,7 @@ def window_copy(n):
     return status, win.copy()
 
 
+@pytest.mark.jit_only
 def test_copy_of_a_window_is_checked_and_its_base_lives_until_win_free():
     status, handle_only = window_copy(6)
     assert status == 0
@@ -497,6 +499,7 @@ def band_on_doubles(win):
     return rma.accumulate(np.ones(2), 0, 0, mpi.Operator.BAND, win)
 
 
+@pytest.mark.jit_only
 def test_operator_that_does_not_apply_is_an_error_naming_it():
     local = np.zeros(2)
     status, win = w.win_create(local, comm=MPI.COMM_SELF)
@@ -562,6 +565,7 @@ def every_call(win, data, result):
             rma.compare_and_swap(1, 0, np.zeros(1, np.int64), 0, 0, win))
 
 
+@pytest.mark.jit_only
 def test_every_routine_after_win_free_returns_err_win():
     local = np.zeros(2)
     status, win = w.win_create(local)
@@ -590,6 +594,7 @@ def rma_loop(win, data, result, steps):
     return status | w.win_unlock_all(win)
 
 
+@pytest.mark.jit_only
 def test_no_heap_allocation_per_rma_call():
     status, win = w.win_create(np.zeros(4, np.int64))
     args = (win, np.ones(4, np.int64), np.zeros(4, np.int64))

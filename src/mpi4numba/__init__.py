@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from numba.core.registry import cpu_target
+
 from . import _abort, _numbacache
 from ._abi import mpich as _names_only  # the names of error classes (values come with MPI)
 from ._initialize import THREAD_LEVELS, configure_mpi4py, register_communicator_typing, set_thread_level
@@ -72,6 +74,9 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'mpi4numba' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     importlib.import_module(f"{__name__}.comm")  # the Numba typing of mpi4py communicators
+    # The first use of a name may be as a global of a function Numba is compiling
+    # (``mpi.COMM_SELF``): lowerings registered by the imports must reach that compiler.
+    cpu_target.target_context.refresh()
     globals()[name] = value
     return value
 

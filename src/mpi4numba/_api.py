@@ -22,16 +22,20 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
-from typing import Any, Callable, NamedTuple
+import threading
+import warnings
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numba
 import numpy as np
-from numba.core import types
-from numba.core.errors import TypingError
+from numba.core import config, types
+from numba.core.errors import NumbaPendingDeprecationWarning, TypingError
 from numba.core.imputils import lower_builtin
 from numba.core.typing.templates import AbstractTemplate, signature
 from numba.extending import overload
 
+from . import _threads
 from ._lowering import MPIEmitter
 
 
@@ -105,7 +109,66 @@ def _refuse_python_objects(name: str, args: tuple, kwargs: dict) -> None:
                               "cannot be sent: MPI moves bytes, not objects; mpi4py's lowercase methods pickle)")
 
 
+def _call_entry(name: str, entry: Callable, args: tuple, kwargs: dict) -> Any:
+    try:
+        return entry(*args, **kwargs)
+    except TypingError:
+        _refuse_python_objects(name, args, kwargs)
+        if not any(_is_char_array(value) for value in (*args, *kwargs.values())):
+            raise
+        convert = _char_arrays_as_bytes
+    except ValueError as exc:
+        if "empty list" not in str(exc):
+            raise
+        convert = _empty_lists_as_tuples
+    return entry(*convert(args), **dict(zip(kwargs, convert(kwargs.values()))))
+
+
+# Lists of requests from Python reach compiled code as Numba's reflected lists, which it
+# plans to deprecate (for lists the callee changes: ours only read them); the warning
+# would be the user's to see, and an error under ``python -We``.
+warnings.filterwarnings(
+    "ignore", r"(?s).*type 'reflected list' found for argument '\w+' of function "
+    r"'(_make\.<locals>\.\w+_entry_[0-9a-f]+|_completion\.<locals>\.on_list)'", NumbaPendingDeprecationWarning)
+
+# NUMBA_DISABLE_JIT=1, as Numba read it at import
+_DEBUG_MODE = bool(config.DISABLE_JIT)
+_debug_lock = threading.Lock()
+_debug_depth = 0
+
+
+@contextmanager
+def _jit_enabled() -> Iterator[None]:
+    """Compiling allowed while a call from Numba's debugging mode (``NUMBA_DISABLE_JIT=1``)
+    runs: the user's functions run as Python, but mpi4numba's routines only exist as
+    compiled code (they call MPI's C functions); Numba reads the setting whenever it
+    makes a dispatcher, so it is switched off for the call, and back once no call is in
+    flight (calls from several threads overlap)."""
+    global _debug_depth
+    with _debug_lock:
+        _debug_depth += 1
+        config.DISABLE_JIT = False
+    try:
+        yield
+    finally:
+        with _debug_lock:
+            _debug_depth -= 1
+            if _debug_depth == 0:
+                config.DISABLE_JIT = True
+
+
+def _is_char_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.char == "c"
+
+
+def _char_arrays_as_bytes(values) -> list:
+    """NumPy's character arrays (dtype "c") are S1 arrays that Numba does not type: their
+    S1 views (the same memory)."""
+    return [value.view("S1") if _is_char_array(value) else value for value in values]
+
+
 def _empty_lists_as_tuples(values) -> list:
+    """Numba cannot type an empty list; as MPI sees it, it is no handles, like ()."""
     return [() if type(value) is list and not value else value for value in values]
 
 
@@ -137,17 +200,14 @@ def api(typing_function: Callable) -> Callable:
 
     def public(*args, **kwargs):
         nonlocal entry
+        if _DEBUG_MODE:  # Numba's debugging mode: the bridge to C still compiles
+            with _jit_enabled():
+                if entry is None:
+                    entry = _python_entry(name, public, parameters)
+                return _call_entry(name, entry, args, kwargs)
         if entry is None:
             entry = _python_entry(name, public, parameters)
-        try:
-            return entry(*args, **kwargs)
-        except TypingError:
-            _refuse_python_objects(name, args, kwargs)
-            raise
-        except ValueError as exc:  # Numba cannot type an empty list; to MPI it is no handles
-            if "empty list" not in str(exc):
-                raise
-            return entry(*_empty_lists_as_tuples(args), **dict(zip(kwargs, _empty_lists_as_tuples(kwargs.values()))))
+        return _call_entry(name, entry, args, kwargs)
 
     class Template(AbstractTemplate):
         key = public
@@ -204,6 +264,6 @@ def api(typing_function: Callable) -> Callable:
         e = MPIEmitter(context, builder, f"mpi4numba.{name}")
         values = [e.argument(ty, value) for ty, value in zip(sig.args, args)]
         values += [e.const(p.default) for p in parameters[len(values):]]
-        return e.finish(decision.body(e, *values), sig.return_type)
+        return _threads.guarded(context, builder, name, sig.return_type, lambda: e.finish(decision.body(e, *values), sig.return_type))
 
     return public

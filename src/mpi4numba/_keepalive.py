@@ -100,17 +100,18 @@ def new_request(typingctx, held):
 
 @intrinsic
 def stash(typingctx, request, value, like):
-    """Store scalar ``value``, cast to the dtype of array ``like``, in the stash of a
+    """Store scalar ``value``, cast to the dtype of ``like`` (an array or a scalar), in the stash of a
     :func:`new_request` array; returns its address (unsigned, like ``ctypes.data``), valid while the request lives."""
-    if request != REQUEST_ARRAY or not isinstance(like, types.Array):
-        raise TypingError(f"stash() takes a new request, a scalar and an array, got {request}, {like}")
+    if request != REQUEST_ARRAY or not isinstance(like, (types.Array, types.Number, types.Boolean)):
+        raise TypingError(f"stash() takes a new request, a scalar and an array or scalar, got {request}, {like}")
     if not isinstance(value, (types.Number, types.Boolean)):
         raise TypingError(f"stash() takes a scalar, got {value}")
-    if not isinstance(like.dtype, (types.Number, types.Boolean)):  # at most 16 bytes: fits
-        raise TypingError(f"stash(): cannot stash a {like.dtype}")
+    stored = like.dtype if isinstance(like, types.Array) else like
+    if not isinstance(stored, (types.Number, types.Boolean)):  # at most 16 bytes: fits
+        raise TypingError(f"stash(): cannot stash a {stored}")
 
     def codegen(context, builder, sig, args):
-        dtype = sig.args[2].dtype
+        dtype = stored
         data = make_array(sig.args[0])(context, builder, args[0]).data
         slot = builder.gep(builder.bitcast(data, cgutils.int8_t.as_pointer()), [ir.Constant(_i64, STASH_OFFSET)])
         converted = context.cast(builder, args[1], sig.args[1], dtype)

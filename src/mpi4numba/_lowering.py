@@ -14,13 +14,13 @@ import operator
 from typing import Callable, NamedTuple
 
 from llvmlite import ir
-from numba.core import types
+from numba.core import cgutils, types
 
 from . import _capi
 from ._ccall import _guard, handle_from_native, predefined_native
 from ._commtype import comm_handle
 from ._emit import Emitter, Value
-from ._keepalive import new_request
+from ._keepalive import new_request, stash
 from ._scratch import int32_scratch, new_zeros
 from ._largecount import NEEDS_FALLBACK
 from ._buffers import IN_PLACE_ADDRESS, element_datatype
@@ -95,9 +95,12 @@ class MPIEmitter(Emitter):
         name, per_element = mpi_datatype(dtype, "mpi4numba")
         return self.handle(name), per_element
 
-    def buffer(self, array: Value, where: str = "mpi4numba") -> Buffer:
-        """``array`` as an MPI buffer, in C index order (see :mod:`mpi4numba.datatypes`)."""
+    def buffer(self, array: Value, where: str = "mpi4numba", address: Value | None = None) -> Buffer:
+        """``array`` as an MPI buffer, in C index order (see :mod:`mpi4numba.datatypes`); a
+        scalar (a send-only value) is one element, in a slot on the stack or at ``address``."""
         ty = array.type
+        if isinstance(ty, (types.Number, types.Boolean)):
+            return self.scalar_buffer(array, where, address)
         if not is_contiguous_layout(ty):
             return Buffer(*self.unpack(self(buffer, array, where)))
         address, size = self.data(array), self.size(array)
@@ -111,6 +114,17 @@ class MPIEmitter(Emitter):
         if NEEDS_FALLBACK:  # more than INT_MAX elements: one element of a derived type
             return Buffer(*self.unpack(self(_whole, address, count, datatype, derived)))
         return Buffer(address, count, datatype, derived)
+
+    def scalar_buffer(self, value: Value, where: str, address: Value | None = None) -> Buffer:
+        """One element holding ``value``: in a slot of the caller's stack frame (blocking
+        calls) or already stored at ``address`` (a request's stash)."""
+        name, _ = mpi_datatype(value.type, where)
+        if address is None:
+            data_type = self.context.get_data_type(value.type)
+            slot = cgutils.alloca_once(self.builder, data_type)
+            self.builder.store(self.context.get_value_as_data(self.builder, value.type, value.llvm), slot)
+            address = Value(self, types.uintp, self.builder.ptrtoint(slot, ir.IntType(64)))
+        return Buffer(address, self.const(1, types.intp), self.handle(name), self.const(False))
 
     def release(self, *buffers: Buffer) -> None:
         """Free the derived datatypes of ``buffers`` that could not be cached."""
@@ -133,9 +147,13 @@ class MPIEmitter(Emitter):
         ``start(buffer, address of the request)`` emits the call. Without a ``request``
         (None), a new request array is made that keeps ``data`` alive for as long as it
         lives; if the call fails the request is ``REQUEST_NULL``."""
-        buf = self.buffer(data)
-        if request.type == types.none:
-            request = self(new_request, self.tuple(data))
+        if isinstance(data.type, (types.Number, types.Boolean)):  # the value lives in the request
+            request = self(new_request, self.tuple())
+            buf = self.buffer(data, address=self(stash, request, data, data))
+        else:
+            buf = self.buffer(data)
+            if request.type == types.none:
+                request = self(new_request, self.tuple(data))
         code = start(buf, self.data(request))
         self.release(buf)
         self.null_on_failure(code, request)

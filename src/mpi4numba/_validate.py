@@ -31,3 +31,20 @@ def array(value: types.Type, where: str, what: str, writable: bool = False) -> t
 def same_dtype(a: types.Array, b: types.Array, where: str) -> None:
     if a.dtype != b.dtype:
         raise TypingError(f"{name_of(where)}: send and receive dtypes differ ({a.dtype} vs {b.dtype})")
+
+
+def is_scalar(value: types.Type) -> bool:
+    return isinstance(value, (types.Number, types.Boolean))
+
+
+def send_data(value: types.Type, where: str, what: str, request: types.Type | None = None) -> types.Type:
+    """What is only sent: an array, or (as numba-mpi accepts) a scalar, sent as one element.
+    A scalar sent by a non-blocking routine lives in the request that routine makes."""
+    if not is_scalar(value):
+        return array(value, where, what)
+    mpi_datatype(value, name_of(where))
+    if request is not None and not isinstance(request, (types.NoneType, types.Omitted)):
+        raise TypingError(f"{name_of(where)}: {what} is a scalar ({value}): it needs the request {where} makes "
+                          "(which keeps the value); send an array to use your own request")
+    return value
+

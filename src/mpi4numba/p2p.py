@@ -21,7 +21,7 @@ from . import _capi
 from ._api import api, lowering
 from ._ccall import HANDLE
 from ._runtime import ABI
-from ._validate import array, integer
+from ._validate import array, integer, send_data
 from .requests import request_type
 from .status import status_type
 
@@ -140,7 +140,7 @@ def send(data, dest, tag=0, comm=None):
     >>> mpi4numba.send(np.arange(4), mpi4numba.PROC_NULL, tag=1)
     0
     """
-    array(data, "send", "data")
+    send_data(data, "send", "data")
     integer(dest, "send", "dest")
     integer(tag, "send", "tag")
     return _SEND
@@ -170,7 +170,7 @@ def sendrecv(senddata, dest, recvdata, source=ANY_SOURCE, sendtag=0, recvtag=ANY
     >>> mpi4numba.sendrecv(np.array([1.0, 2.0]), me, out, me), out
     (0, array([1., 2.]))
     """
-    array(senddata, "sendrecv", "senddata")
+    send_data(senddata, "sendrecv", "senddata")
     array(recvdata, "sendrecv", "recvdata", writable=True)
     for value, what in ((dest, "dest"), (source, "source"), (sendtag, "sendtag"), (recvtag, "recvtag")):
         integer(value, "sendrecv", what)
@@ -193,7 +193,7 @@ def isend(data, dest, tag=0, comm=None, request=None):
     >>> status, mpi4numba.wait(request)
     (0, 0)
     """
-    array(data, "isend", "data")
+    send_data(data, "isend", "data", request)
     integer(dest, "isend", "dest")
     integer(tag, "isend", "tag")
     return _ISEND(request)
@@ -225,7 +225,7 @@ def ssend(data, dest, tag=0, comm=None):
     >>> ssend(np.arange(4), mpi4numba.PROC_NULL, tag=1)
     0
     """
-    array(data, "ssend", "data")
+    send_data(data, "ssend", "data")
     integer(dest, "ssend", "dest")
     integer(tag, "ssend", "tag")
     return _SSEND
@@ -242,7 +242,7 @@ def issend(data, dest, tag=0, comm=None, request=None):
     >>> status, mpi4numba.wait(request)
     (0, 0)
     """
-    array(data, "issend", "data")
+    send_data(data, "issend", "data", request)
     integer(dest, "issend", "dest")
     integer(tag, "issend", "tag")
     return _ISSEND(request)
@@ -386,7 +386,7 @@ def send_init(data, dest, tag=0, comm=None, request=None):
     >>> code, start(request), mpi4numba.wait(request), request_free(request)
     (0, 0, 0, 0)
     """
-    array(data, "send_init", "data")
+    send_data(data, "send_init", "data", request)
     integer(dest, "send_init", "dest")
     integer(tag, "send_init", "tag")
     return _SEND_INIT(request)

@@ -1,0 +1,105 @@
+"""MPI calls from several prange threads at once (driver tests; issue #11, item 3).
+
+tests/scripts/threads.py runs at 1, 2 and 3 processes with MPI at ``multiple`` and four
+Numba threads: every prange iteration exchanges messages with its neighbours under a tag
+of its own (blocking send/recv, sendrecv, isend/irecv completed by another thread or by
+the main thread) and runs collectives on a communicator of its own. Every received
+element is checked on the receiving rank; here every rank's report must show no
+mismatch, no error status, the expected number of checked messages and more than one
+thread making MPI calls.
+
+At ``funneled`` (the default level) a prange thread's call is refused with an ERR_OTHER
+code and a message (``mpi4numba._threads``): checked at one process.
+
+Any threading layer works (tbb, omp, workqueue): the prange loops start on the main
+thread only. The second threading layer run reuses the Numba cache of the first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+from helpers import ROOT, mpiexec
+
+pytestmark = pytest.mark.driver
+
+SCRIPT = str(ROOT / "tests" / "scripts" / "threads.py")
+THREADS = 4
+ROUNDS = 20
+# a cold compile of the script's five parallel functions on a loaded 2-core machine
+TIMEOUT = 600
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> str:
+    # ./dev gives each leg a cache; else one for the module, so only the first job compiles
+    return os.environ.get("NUMBA_CACHE_DIR") or str(tmp_path_factory.mktemp("numba-cache"))
+
+
+def run(np_: int, cache: str, level: str, layer: str | None = None, code: str | None = None):
+    env = {"MPI4NUMBA_THREAD_LEVEL": level, "NUMBA_NUM_THREADS": str(THREADS), "NUMBA_CACHE_DIR": cache,
+           "MPIEXEC_TIMEOUT": str(TIMEOUT), "MPI4NUMBA_ABORT_ON_ERROR": "1"}
+    if layer:
+        env["NUMBA_THREADING_LAYER"] = layer
+    args = ("-c", code) if code else (SCRIPT, str(ROUNDS))
+    done = mpiexec(np_, *args, env=env, python=sys.executable, timeout=TIMEOUT + 60)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    return output, [json.loads(line[len("THREADS "):]) for line in done.stdout.splitlines()
+                    if line.startswith("THREADS ")]
+
+
+@pytest.mark.parametrize("np_, layer", [(1, None), (2, None), (3, None), (2, "workqueue")],
+                         ids=["np1", "np2", "np3", "np2-workqueue"])
+def test_prange_threads_exchange_messages_at_multiple(cache_dir, np_, layer):
+    output, reports = run(np_, cache_dir, "multiple", layer)
+    assert sorted(r["rank"] for r in reports) == list(range(np_)), output
+    cases = ["exchange", "crossed_by_threads", "crossed_on_main", "reduce"] + (["blocking"] if np_ > 1 else [])
+    print(f"\n{np_} processes, layer {reports[0]['threading_layer']}: "
+          + ", ".join(f"{c} {reports[0][c]['seconds']} s" for c in cases))
+    for r in reports:
+        assert r["thread_level"] == "multiple" and r["lanes"] == THREADS and r["size"] == np_, r
+        if layer:
+            assert r["threading_layer"] == layer, r
+        for case in cases:
+            result = r[case]
+            assert result["mismatches"] == 0 and result["errors"] == 0, (r["rank"], case, result)
+            per_round = 2 if case in ("blocking", "reduce") else 1
+            assert result["messages"] == THREADS * ROUNDS * per_round, (r["rank"], case, result)
+            assert len(result["threads"]) > 1, (r["rank"], case, result)  # calls came from several threads
+        # lane t's requests were completed by another lane, on another thread
+        assert r["crossed_by_threads"]["completed_by_another_thread"] > 0, r
+
+
+REFUSED = """
+import numba, numpy as np
+from numba import prange
+import mpi4numba as mpi
+
+@numba.njit(parallel=True)
+def from_threads(lanes, out):
+    for t in prange(lanes):
+        out[t] = mpi.sendrecv(np.ones(1), 0, np.zeros(1), 0, t, t)
+
+lanes = numba.get_num_threads()
+out = np.full(lanes, -1, np.int64)
+from_threads(lanes, out)
+refused = [int(c) for c in out if c != 0]
+print("REFUSED", len(refused), all(mpi.error_class(c) == mpi.ERR_OTHER for c in refused),
+      mpi.error_string(refused[0]) if refused else "", mpi.barrier(), flush=True)
+"""
+
+
+def test_prange_threads_are_refused_at_funneled(cache_dir):
+    """At funneled, MPI calls from prange threads other than the main one return ERR_OTHER
+    with a message (MPICH would otherwise crash or corrupt data); the main thread's work."""
+    output, _ = run(1, cache_dir, "funneled", code=REFUSED)
+    line = next(line for line in output.splitlines() if line.startswith("REFUSED "))
+    count, all_other, rest = line.split(" ", 3)[1:]
+    # omp and tbb run one chunk on the main thread, workqueue none
+    assert THREADS - 1 <= int(count) <= THREADS and all_other == "True", output
+    assert "at thread level single or funneled" in rest and rest.endswith(" 0"), output
+    assert output.count("mpi4numba: MPI called from a thread other than") >= 2, output  # + stderr
