@@ -5,6 +5,7 @@ them), the runner and ``info`` (driver tests: numba-mpi's users run their CI thi
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -97,3 +98,22 @@ def test_the_runner_and_info_are_clean(program, tmp_path):
     assert_clean(mpiexec(2, "-We", "-m", "mpi4numba", str(program), env=env, timeout=600), 2)
     done = mpiexec(2, "-We", "-m", "mpi4numba", "info", "-q", env=env, timeout=300)
     assert "Warning" not in done.stdout + done.stderr and "Traceback" not in done.stderr, done.stdout + done.stderr
+
+
+def test_a_cache_written_by_another_mpi4numba_is_replaced_quietly(program, tmp_path):
+    """Cached code compiled against other mpi4numba sources (an upgrade) is recompiled;
+    the note saying so is a warning, which under -We must not stop the program."""
+    copy = tmp_path / "src"
+    shutil.copytree(ROOT / "src" / "mpi4numba", copy / "mpi4numba",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(copy)}
+    assert_clean(mpiexec(2, "-We", str(program), env=env, timeout=600), 2)
+    for run in ("-We", "-Wdefault"):  # the same upgrade twice; without -We the note shows
+        with open(copy / "mpi4numba" / "_lowering.py", "a") as source:
+            source.write(f"\n# a changed mpi4numba, run with {run}\n")
+        done = mpiexec(2, run, str(program), env=env, timeout=600)
+        if run == "-We":
+            assert_clean(done, 2)
+        else:
+            assert done.returncode == 0 and "mpi4numba: recompiling" in done.stderr, done.stdout + done.stderr
+

@@ -264,6 +264,7 @@ def api(typing_function: Callable) -> Callable:
         e = MPIEmitter(context, builder, f"mpi4numba.{name}")
         values = [e.argument(ty, value) for ty, value in zip(sig.args, args)]
         values += [e.const(p.default) for p in parameters[len(values):]]
-        return _threads.guarded(context, builder, name, sig.return_type, lambda: e.finish(decision.body(e, *values), sig.return_type))
+        return _threads.guarded(context, builder, name, sig.return_type,
+                                lambda: e.finish(decision.body(e, *values), sig.return_type))
 
     return public

@@ -76,8 +76,7 @@ def _fallback(reason: str) -> None:
     stats["fallbacks"] += 1
     if not _warned:
         _warned = True
-        warnings.warn(f"mpi4numba: ranks cannot coordinate Numba cache compiles ({reason}); "
-                      f"each rank compiles for itself", NumbaWarning, stacklevel=4)
+        _tell(f"mpi4numba: ranks cannot coordinate Numba cache compiles ({reason}); each rank compiles for itself")
 
 
 def lock_directory() -> str:
@@ -105,8 +104,8 @@ def _try_lock(path: str, wait: bool) -> tuple[int | None, bool]:
             return fd, waited
         except BlockingIOError:
             if wait and time.monotonic() > deadline:
-                warnings.warn(f"mpi4numba: another process has compiled for over {os.environ.get(WAIT_ENV, '600')} s "
-                              f"(lock {path}); compiling here too", NumbaWarning, stacklevel=4)
+                _tell(f"mpi4numba: another process has compiled for over {os.environ.get(WAIT_ENV, '600')} s "
+                      f"(lock {path}); compiling here too")
             if not wait or time.monotonic() > deadline:
                 os.close(fd)
                 return None, waited
@@ -131,15 +130,23 @@ def _same_signature(cres: Any, sig: Any) -> bool:
     return tuple(cres.signature.args) == tuple(args)
 
 
+def _tell(message: str) -> None:
+    """A note about the cache, as a warning: recompiling is the remedy, so a program that
+    turns warnings into errors (``python -We``) goes on without it."""
+    try:
+        warnings.warn(message, NumbaWarning, stacklevel=5)
+    except NumbaWarning:
+        pass
+
+
 def _load_checked(cache, sig, target_context, original):
     try:
         cres = original(cache, sig, target_context)
     except CacheABIMismatch as exc:
-        warnings.warn(f"mpi4numba: recompiling {cache._name}: {exc}", NumbaWarning, stacklevel=4)
+        _tell(f"mpi4numba: recompiling {cache._name}: {exc}")
         return None
     if cres is not None and not _same_signature(cres, sig):
-        warnings.warn(f"mpi4numba: ignoring a cache entry of {cache._name} made for {cres.signature}, "
-                      f"not {sig}", NumbaWarning, stacklevel=4)
+        _tell(f"mpi4numba: ignoring a cache entry of {cache._name} made for {cres.signature}, not {sig}")
         return None
     return cres
 

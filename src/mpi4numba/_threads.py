@@ -10,13 +10,13 @@ routine (see :func:`guarded`) therefore starts with::
         return an error code of class ERR_OTHER whose error_string is that message
 
 At ``serialized`` and ``multiple`` the check is one load and one compare of a word that
-never changes (a branch always predicted); at ``funneled`` (the default) the main thread
-adds a call of ``pthread_self`` (a read of the thread pointer) and a compare: measured
-1.5-4 ns per call on a loaded 2-core machine (``barrier(COMM_SELF)`` in a loop: 3 ns without,
-4.5-5 ns with), against the 0.4 µs of the cheapest real collective. Reading the thread
-pointer inline (``mov %fs:0x10`` on x86-64) would make it a fraction of a nanosecond. ``MPI_Is_thread_main`` is
-called only when ``pthread_self`` differs from the thread recorded at set-up (which is
-then exact even if the recording missed, e.g. set-up ran on another thread).
+never changes (a branch always predicted). Below, the call site calls one out-of-line
+helper per module (``mpi4numba_wrong_thread``: ``pthread_self`` against the thread
+recorded at set-up, then ``MPI_Is_thread_main`` only if they differ, which is then
+exact even if the recording missed); the refusal is another, cold, helper. Keeping them
+out of line keeps each call site's IR, and so its compile time, small. Cost on the main
+thread at ``funneled``: a few nanoseconds per call, against the 0.4 µs of the cheapest
+real collective.
 
 Numba's own thread id (``numba.get_thread_id()``) cannot tell the main thread: under the
 ``workqueue`` layer the first worker is 0 as well, and under ``omp`` the main thread runs
@@ -30,10 +30,8 @@ Compiled code finds the state by symbol name (``mpi4numba_thread_state``, export
 :func:`register_state`, re-run before cached code loads), never by address, so
 ``cache=True`` works. Until MPI is initialised the state says ``multiple``: no check.
 
-Wiring: one line in ``_api.py``'s ``lower``, replacing
-``return e.finish(decision.body(e, *values), sig.return_type)`` with::
-
-    return guarded(context, builder, name, sig.return_type, lambda: e.finish(decision.body(e, *values), sig.return_type))
+Wired in :func:`mpi4numba._api.api`'s lowering: every routine whose result is a status or
+starts with one, except the local queries in ``UNGUARDED``.
 """
 
 from __future__ import annotations
