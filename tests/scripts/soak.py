@@ -747,15 +747,8 @@ def jit_round(plan, rank, size, strategy, key, totals, complete_here):
 def mixed_round(plan, rank, size, strategy, key, totals):
     """Started in compiled code, completed from Python (the requests crossed over)."""
     errors, reqs, bufs, held, persistent, slots = jit_round(plan, rank, size, strategy, key, totals, False)
-    scribble(plan, key)
-    errors += _complete(reqs, strategy, key)
-    for request in persistent:
-        errors += mpi.request_free(request) != 0
-    totals[HELD] += len(held) - 1  # a placeholder first
-    del reqs, persistent, held, slots
-    for k in range(plan.shape[0]):
-        check_one(plan, k, rank, size, bufs[k], totals)
-    return errors
+    # held: the sends on this round's own request slots (after a placeholder), alive until here
+    return errors + complete_from_python(plan, rank, size, strategy, key, totals, reqs, bufs, persistent, len(held) - 1)
 
 
 def python_round(plan, rank, size, strategy, key, totals):
@@ -766,13 +759,18 @@ def python_round(plan, rank, size, strategy, key, totals):
     errors = 0
     for k in range(nops):
         errors += post_from_python(plan, k, rank, size, reqs, bufs, held, persistent, slots)
+    return errors + complete_from_python(plan, rank, size, strategy, key, totals, reqs, bufs, persistent, len(held))
+
+
+def complete_from_python(plan, rank, size, strategy, key, totals, reqs, bufs, persistent, held_sends):
+    """Scribble, complete the round's requests from Python, free the persistent ones and
+    check every receive buffer; returns the failed calls."""
     scribble(plan, key)
-    errors += _complete(reqs, strategy, key)
+    errors = _complete(reqs, strategy, key)
     for request in persistent:
         errors += mpi.request_free(request) != 0
-    totals[HELD] += len(held)
-    del reqs, persistent, held, slots
-    for k in range(nops):
+    totals[HELD] += held_sends
+    for k in range(plan.shape[0]):
         check_one(plan, k, rank, size, bufs[k], totals)
     return errors
 
