@@ -7,11 +7,11 @@ import numpy as np
 from mpi4py import MPI
 
 import mpi4numba as mpi
-from mpi4numba import _runtime
+from mpi4numba._core import runtime
 from mpi4numba._abi import mpi4py_handle_values
-from mpi4numba._ccall import predefined
+from mpi4numba._core.ccall import predefined
 
-HANDLE_NAMES = sorted(_runtime.ABI.HANDLES)
+HANDLE_NAMES = sorted(runtime.ABI.HANDLES)
 
 
 def _materialise_all():
@@ -30,7 +30,7 @@ def test_predefined_handles_equal_mpi4py_values():
 
 
 def test_constants_and_sizes():
-    abi = _runtime.ABI
+    abi = runtime.ABI
     assert (mpi.ANY_SOURCE, mpi.ANY_TAG, mpi.PROC_NULL, mpi.UNDEFINED) == (
         MPI.ANY_SOURCE, MPI.ANY_TAG, MPI.PROC_NULL, MPI.UNDEFINED)
     assert abi.HANDLE_BYTES == MPI._sizeof(MPI.Comm) == np.dtype(mpi.RequestType).itemsize
@@ -44,8 +44,8 @@ def test_constants_and_sizes():
 def test_bound_library_is_the_one_mpi4py_loaded():
     with open("/proc/self/maps") as maps:
         mapped = {line.split()[-1] for line in maps if "/" in line}
-    assert os.path.realpath(_runtime.LIBMPI) in {os.path.realpath(p) for p in mapped}
-    assert _runtime.ABI.NAME in ("mpich", "openmpi")
+    assert os.path.realpath(runtime.LIBMPI) in {os.path.realpath(p) for p in mapped}
+    assert runtime.ABI.NAME in ("mpich", "openmpi")
 
 
 def test_message_handles_are_in_the_table():
@@ -68,4 +68,4 @@ def test_status_offsets_match_mpi4py():
     assert isinstance(echoed, MPI.Status) and echoed is not status
     assert again(echoed) == (12345, 678, MPI.ERR_TRUNCATE)
     assert echoed.Get_count(MPI.BYTE) == 24 and echoed.Get_count(MPI.DOUBLE) == 3
-    assert MPI._sizeof(status) == _runtime.ABI.STATUS_BYTES
+    assert MPI._sizeof(status) == runtime.ABI.STATUS_BYTES

@@ -138,7 +138,7 @@ def test_vector_argument_errors():
 
 
 def test_strided_own_blocks_use_cached_datatypes():
-    from mpi4numba._typecache import cache_info
+    from mpi4numba._core.typecache import cache_info
 
     rank, size = mpi.rank(), mpi.size()
     grid = np.arange(8 * 3, dtype=np.float64).reshape(8, 3) + 100 * rank
@@ -155,7 +155,7 @@ def test_strided_own_blocks_use_cached_datatypes():
 
 
 def test_strided_full_buffers_in_place_through_block_datatypes():
-    from mpi4numba._typecache import cache_info
+    from mpi4numba._core.typecache import cache_info
 
     rank, size = mpi.rank(), mpi.size()
     mine = np.arange(10.0).reshape(2, 5) + 100 * rank

@@ -9,7 +9,7 @@ from numba.core.errors import TypingError
 from numba.core.runtime import rtsys
 
 import mpi4numba as mpi
-from mpi4numba._typecache import cache_info
+from mpi4numba._core.typecache import cache_info
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 RIGHT, LEFT = (RANK + 1) % SIZE, (RANK - 1) % SIZE

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import mpi4numba as mpi
-from mpi4numba import _capi, _largecount
-from mpi4numba._ccall import predefined
-from mpi4numba._runtime import LARGE_COUNT
+from mpi4numba._core import capi
+from mpi4numba._support import largecount
+from mpi4numba._core.ccall import predefined
+from mpi4numba._core.runtime import LARGE_COUNT
 
 from helpers import ROOT, mpiexec
 
@@ -21,10 +22,10 @@ def _ring_with_large_datatype(count, chunk):
     rank, size = mpi.rank(), mpi.size()
     send = np.arange(count) + 1000.0 * rank
     recv = np.zeros(count + 3)  # room after the message: it must stay untouched
-    datatype = _largecount.large_datatype(predefined("DOUBLE"), count, chunk)
-    code = _capi.MPI_Sendrecv(send, 1, datatype, (rank + 1) % size, 7,
+    datatype = largecount.large_datatype(predefined("DOUBLE"), count, chunk)
+    code = capi.MPI_Sendrecv(send, 1, datatype, (rank + 1) % size, 7,
                               recv, 1, datatype, (rank - 1) % size, 7, predefined("COMM_WORLD"))
-    _capi.MPI_Type_free(datatype)
+    capi.MPI_Type_free(datatype)
     return code, recv
 
 
@@ -40,8 +41,8 @@ def test_large_datatype_covers_exactly_count_elements(count, chunk):
 
 def test_slices_split_only_without_large_count_routines():
     big = 2**31 + 5
-    assert _largecount.slices(10) == 1
-    assert _largecount.slices(big) == (1 if LARGE_COUNT else 2)
+    assert largecount.slices(10) == 1
+    assert largecount.slices(big) == (1 if LARGE_COUNT else 2)
 
 
 def _memory_available() -> int:

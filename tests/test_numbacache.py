@@ -20,7 +20,7 @@ PROGRAM = textwrap.dedent(
     import numba
     import numpy as np
     import mpi4numba as mpi
-    from mpi4numba import _numbacache
+    from mpi4numba._core import numbacache as _numbacache
 
     @numba.njit(cache=True)
     def ring(u):

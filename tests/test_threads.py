@@ -9,7 +9,7 @@ mismatch, no error status, the expected number of checked messages and more than
 thread making MPI calls.
 
 At ``funneled`` (the default level) a prange thread's call is refused with an ERR_OTHER
-code and a message (``mpi4numba._threads``): checked at one process.
+code and a message (``mpi4numba._core.threads``): checked at one process.
 
 Any threading layer works (tbb, omp, workqueue): the prange loops start on the main
 thread only. The second threading layer run reuses the Numba cache of the first.

@@ -59,13 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mpi4numba {__version__}")
         return 0
     if first == "info":
-        from . import _info
+        from ._tools import info
 
         try:
-            return _info.main(rest)
+            return info.main(rest)
         except SystemExit as exc:  # argparse: -h gives 0, bad arguments 2
             return exc.code if isinstance(exc.code, int) else 2
-    from . import _run
+    from ._tools import run
 
     if first in ("-m", "-c"):
         if not rest:
@@ -77,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         return _usage_error(f"unknown option {first}")
     else:
         kind, target, args = "path", first, rest
-    problem = _run.check_target(kind, target)
+    problem = run.check_target(kind, target)
     if problem is not None:
         sys.stderr.write(f"{PROGRAM}: {problem}\n")
         return 2 if kind == "path" else 1
-    return _run.run(kind, target, args)
+    return run.run(kind, target, args)
 
 
 if __name__ == "__main__":

@@ -29,45 +29,18 @@ from __future__ import annotations
 import operator
 
 from numba.core import types
-from numba.core.errors import TypingError
 
-from . import _capi
-from ._api import api, lowering
-from ._buffers import (
-    IN_PLACE_ADDRESS,
-    block_address,
-    c_ints,
-    check_layout,
-    check_lengths,
-    copy_back,
-    displacements_or_default,
-    full_buffer,
-    full_buffer_v,
-    is_in_place,
-    mpi_count,
-    rank_size,
-)
-from ._commtype import comm_handle
-from ._lowering import is_contiguous_layout
-from ._validate import array, integer, same_dtype
-from .datatypes import release
+from ._core import capi
+from ._support.api import api
+from ._core.inplace import IN_PLACE, IN_PLACE_ADDRESS, is_in_place
+from ._support.buffers import TOO_FEW_ENTRIES, block_address, c_ints, check_layout, check_lengths, copy_back, displacements_or_default, full_buffer, full_buffer_v, mpi_count, rank_size
+from ._core.commtype import comm_handle
+from ._support.lowering import is_contiguous_layout, lowering
+from ._support.validate import array, counts_and_displacements, integer, send_and_receive
+from ._support.datatypes import release
 
 __all__ = ["barrier", "bcast", "scatter", "gather", "allgather", "scatterv", "gatherv", "allgatherv",
-           "alltoall", "alltoallv"]
-
-
-def _arrays(where: str, send_data, recv_data, send_in_place_ok: bool, recv_in_place_ok: bool) -> str:
-    """Validate send/recv buffers; returns which one is IN_PLACE ('send', 'recv' or '')."""
-    if is_in_place(send_data) and send_in_place_ok:
-        array(recv_data, where, "recv_data", writable=True)
-        return "send"
-    if is_in_place(recv_data) and recv_in_place_ok:
-        array(send_data, where, "send_data", writable=True)
-        return "recv"
-    array(send_data, where, "send_data")
-    array(recv_data, where, "recv_data", writable=True)
-    same_dtype(send_data, recv_data, where)
-    return ""
+           "alltoall", "alltoallv", "IN_PLACE"]
 
 
 def _dense(*buffers) -> bool:
@@ -78,18 +51,18 @@ def _dense(*buffers) -> bool:
 
 @lowering(types.int32)
 def _BARRIER(e, comm):
-    return e(_capi.MPI_Barrier, e.comm(comm))
+    return e(capi.MPI_Barrier, e.comm(comm))
 
 
 @lowering(types.int32)
 def _BCAST(e, data, root, comm):
     buf = e.buffer(data)
-    code = e(_capi.MPI_Bcast, buf.address, buf.count, buf.datatype, root, e.comm(comm))
+    code = e(capi.MPI_Bcast, buf.address, buf.count, buf.datatype, root, e.comm(comm))
     e.release(buf)
     return code
 
 
-def _rooted(c_function, where: str, full_name: str, block_name: str):
+def _rooted(c_function, full_name: str, block_name: str):
     """The body of scatter (the full buffer is sent) or gather (it is received) on
     C-contiguous buffers; ``IN_PLACE`` for the block leaves a process's block in place."""
     sends_full = full_name == "send_data"
@@ -97,16 +70,16 @@ def _rooted(c_function, where: str, full_name: str, block_name: str):
     @lowering(types.int32)
     def body(e, send_data, recv_data, count, root, comm):
         handle = e.comm(comm)
-        rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+        rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
         full, block = (send_data, recv_data) if sends_full else (recv_data, send_data)
         if is_in_place(block.type):
             e.check(e.size(full) >= count * size, ValueError,
-                    f"mpi4numba.{where}: with IN_PLACE, {full_name} needs count * size elements")
+                    f"mpi4numba: with IN_PLACE, {full_name} needs count * size elements")
             mine = e.select(rank == root, e.in_place(), e.element_address(full, rank * count))
         else:
-            e.check(e.size(block) >= count, ValueError, f"mpi4numba.{where}: {block_name} has fewer than count elements")
+            e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than count elements")
             e.check((rank != root) | (e.size(full) >= count * size), ValueError,
-                    f"mpi4numba.{where}: {full_name} on root has fewer than count * size elements")
+                    f"mpi4numba: {full_name} on root has fewer than count * size elements")
             mine = e.data(block)
         datatype, per_element = e.element_type(full)
         n = count * per_element
@@ -117,26 +90,26 @@ def _rooted(c_function, where: str, full_name: str, block_name: str):
     return body
 
 
-_SCATTER = _rooted(_capi.MPI_Scatter, "scatter", "send_data", "recv_data")
-_GATHER = _rooted(_capi.MPI_Gather, "gather", "recv_data", "send_data")
+_SCATTER = _rooted(capi.MPI_Scatter, "send_data", "recv_data")
+_GATHER = _rooted(capi.MPI_Gather, "recv_data", "send_data")
 
 
-def _everyone(c_function, where: str, send_blocks: str):
+def _everyone(c_function, send_blocks: str):
     """The body of allgather (``send_blocks`` "count") or alltoall ("count * size") on
     C-contiguous buffers (``IN_PLACE`` as send_data: MPI's in-place form)."""
 
     @lowering(types.int32)
     def body(e, send_data, recv_data, count, comm):
         handle = e.comm(comm)
-        size = e(_capi.MPI_Comm_size, handle)[1]
+        size = e(capi.MPI_Comm_size, handle)[1]
         e.check(e.size(recv_data) >= count * size, ValueError,
-                f"mpi4numba.{where}: recv_data has fewer than count * size elements")
+                "mpi4numba: recv_data has fewer than count * size elements")
         if is_in_place(send_data.type):
             source = e.in_place()
         else:
             needed = count if send_blocks == "count" else count * size
             e.check(e.size(send_data) >= needed, ValueError,
-                    f"mpi4numba.{where}: send_data has fewer than {send_blocks} elements")
+                    f"mpi4numba: send_data has fewer than {send_blocks} elements")
             source = e.data(send_data)
         datatype, per_element = e.element_type(recv_data)
         n = count * per_element
@@ -145,15 +118,11 @@ def _everyone(c_function, where: str, send_blocks: str):
     return body
 
 
-_ALLGATHER = _everyone(_capi.MPI_Allgather, "allgather", "count")
-_ALLTOALL = _everyone(_capi.MPI_Alltoall, "alltoall", "count * size")
+_ALLGATHER = _everyone(capi.MPI_Allgather, "count")
+_ALLTOALL = _everyone(capi.MPI_Alltoall, "count * size")
 
 
-def _lengths_message(where: str) -> str:
-    return f"mpi4numba.{where}: counts and displacements need one entry per process"
-
-
-def _rooted_v(c_function, where: str, full_name: str, block_name: str):
+def _rooted_v(c_function, full_name: str, block_name: str):
     """The body of scatterv (the full buffer is sent) or gatherv (received) on C-contiguous
     buffers: one MPI element per array element; only the root checks the full buffer's
     blocks; ``IN_PLACE`` for the block leaves a process's block in the full buffer."""
@@ -161,16 +130,16 @@ def _rooted_v(c_function, where: str, full_name: str, block_name: str):
 
     def body(e, full, block, counts, displacements, root, comm):
         handle = e.comm(comm)
-        rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
-        sizes, offsets = e.vector_blocks(counts, displacements, size, _lengths_message(where))
+        rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
+        sizes, offsets = e.vector_blocks(counts, displacements, size, TOO_FEW_ENTRIES)
         mine = e(operator.getitem, sizes, rank)
         in_place = is_in_place(block.type)
         with e.when(in_place or rank == root):  # only the root's full buffer holds every block
-            e.blocks_inside(sizes, offsets, size, e.size(full), f"mpi4numba.{where}: a block lies outside {full_name}")
+            e.blocks_inside(sizes, offsets, size, e.size(full), f"mpi4numba: a block lies outside {full_name}")
         if in_place:
             address = e.select(rank == root, e.in_place(), e.element_address(full, e(operator.getitem, offsets, rank)))
         else:
-            e.check(e.size(block) >= mine, ValueError, f"mpi4numba.{where}: {block_name} has fewer than counts[rank] "
+            e.check(e.size(block) >= mine, ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] "
                     "elements")
             address = e.data(block)
         datatype, derived = e.element_datatype(full)
@@ -190,25 +159,25 @@ def _rooted_v(c_function, where: str, full_name: str, block_name: str):
         e, recv_data, send_data, counts, displacements, root, comm))
 
 
-_SCATTERV = _rooted_v(_capi.MPI_Scatterv, "scatterv", "send_data", "recv_data")
-_GATHERV = _rooted_v(_capi.MPI_Gatherv, "gatherv", "recv_data", "send_data")
+_SCATTERV = _rooted_v(capi.MPI_Scatterv, "send_data", "recv_data")
+_GATHERV = _rooted_v(capi.MPI_Gatherv, "recv_data", "send_data")
 
 
 @lowering(types.int32)
 def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
     handle = e.comm(comm)
-    rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
-    sizes, offsets = e.vector_blocks(counts, displacements, size, _lengths_message("allgatherv"))
-    e.blocks_inside(sizes, offsets, size, e.size(recv_data), "mpi4numba.allgatherv: a block lies outside recv_data")
+    rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
+    sizes, offsets = e.vector_blocks(counts, displacements, size, TOO_FEW_ENTRIES)
+    e.blocks_inside(sizes, offsets, size, e.size(recv_data), "mpi4numba: a block lies outside recv_data")
     datatype, derived = e.element_datatype(recv_data)
     if is_in_place(send_data.type):
         source, count = e.in_place(), e.const(0, types.int32)
     else:
         count = e(operator.getitem, sizes, rank)
         e.check(e.size(send_data) >= count, ValueError,
-                "mpi4numba.allgatherv: send_data has fewer than counts[rank] elements")
+                "mpi4numba: send_data has fewer than counts[rank] elements")
         source = e.data(send_data)
-    code = e(_capi.MPI_Allgatherv, source, count, datatype, e.data(recv_data), e.data(sizes), e.data(offsets),
+    code = e(capi.MPI_Allgatherv, source, count, datatype, e.data(recv_data), e.data(sizes), e.data(offsets),
              datatype, handle)
     e.release_datatype(datatype, derived)
     return code
@@ -217,18 +186,18 @@ def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
 @lowering(types.int32)
 def _ALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
     handle = e.comm(comm)
-    size = e(_capi.MPI_Comm_size, handle)[1]
-    r_sizes, r_offsets = e.vector_blocks(recv_counts, recv_displacements, size, _lengths_message("alltoallv"))
-    e.blocks_inside(r_sizes, r_offsets, size, e.size(recv_data), "mpi4numba.alltoallv: a block lies outside recv_data")
+    size = e(capi.MPI_Comm_size, handle)[1]
+    r_sizes, r_offsets = e.vector_blocks(recv_counts, recv_displacements, size, TOO_FEW_ENTRIES)
+    e.blocks_inside(r_sizes, r_offsets, size, e.size(recv_data), "mpi4numba: a block lies outside recv_data")
     if is_in_place(send_data.type):  # MPI ignores the send counts: the receive ones describe both
         source, s_sizes, s_offsets = e.in_place(), r_sizes, r_offsets
     else:
-        s_sizes, s_offsets = e.vector_blocks(send_counts, send_displacements, size, _lengths_message("alltoallv"))
+        s_sizes, s_offsets = e.vector_blocks(send_counts, send_displacements, size, TOO_FEW_ENTRIES)
         e.blocks_inside(s_sizes, s_offsets, size, e.size(send_data),
-                        "mpi4numba.alltoallv: a block lies outside send_data")
+                        "mpi4numba: a block lies outside send_data")
         source = e.data(send_data)
     datatype, derived = e.element_datatype(recv_data)
-    code = e(_capi.MPI_Alltoallv, source, e.data(s_sizes), e.data(s_offsets), datatype, e.data(recv_data),
+    code = e(capi.MPI_Alltoallv, source, e.data(s_sizes), e.data(s_offsets), datatype, e.data(recv_data),
              e.data(r_sizes), e.data(r_offsets), datatype, handle)
     e.release_datatype(datatype, derived)
     return code
@@ -256,8 +225,8 @@ def bcast(data, root, comm=None):
     >>> mpi4numba.bcast(data, 0), data
     (0, array([0, 1, 2]))
     """
-    array(data, "bcast", "data", writable=True)
-    integer(root, "bcast", "root")
+    array(data, "data", writable=True)
+    integer(root, "root")
     return _BCAST
 
 
@@ -272,9 +241,9 @@ def scatter(send_data, recv_data, count, root, comm=None):
     >>> mpi4numba.scatter(parts, mine, 2, 0), mine[0] == 2 * mpi4numba.rank()
     (0, True)
     """
-    integer(count, "scatter", "count")
-    integer(root, "scatter", "root")
-    in_place_form = _arrays("scatter", send_data, recv_data, False, True) == "recv"
+    integer(count, "count")
+    integer(root, "root")
+    in_place_form = send_and_receive(send_data, recv_data, False, True) == "recv"
     if _dense(send_data, recv_data):
         return _SCATTER
     if in_place_form:
@@ -286,7 +255,7 @@ def scatter(send_data, recv_data, count, root, comm=None):
             full = full_buffer(send_data, count, True)
             n = mpi_count(full, count)
             receive = IN_PLACE_ADDRESS if rank == root else block_address(full, rank * count)
-            code = _capi.MPI_Scatter(full[0].ctypes.data, n, full[1], receive, n, full[1], root, comm_handle(comm))
+            code = capi.MPI_Scatter(full[0].ctypes.data, n, full[1], receive, n, full[1], root, comm_handle(comm))
             copy_back(send_data, full[0], count * size)
             release(full[1], full[2])
             return code
@@ -301,7 +270,7 @@ def scatter(send_data, recv_data, count, root, comm=None):
             raise ValueError("mpi4numba.scatter: send_data on root has fewer than count * size elements")
         full = full_buffer(send_data, count, rank == root)
         mine = full_buffer(recv_data, count, True)
-        code = _capi.MPI_Scatter(full[0].ctypes.data, mpi_count(full, count), full[1], mine[0].ctypes.data,
+        code = capi.MPI_Scatter(full[0].ctypes.data, mpi_count(full, count), full[1], mine[0].ctypes.data,
                                  mpi_count(mine, count), mine[1], root, comm_handle(comm))
         copy_back(recv_data, mine[0], count)
         release(full[1], full[2])
@@ -321,9 +290,9 @@ def gather(send_data, recv_data, count, root, comm=None):
     >>> mpi4numba.gather(np.array([1.0 * mpi4numba.rank()]), everyone, 1, 0)
     0
     """
-    integer(count, "gather", "count")
-    integer(root, "gather", "root")
-    in_place_form = _arrays("gather", send_data, recv_data, True, False) == "send"
+    integer(count, "count")
+    integer(root, "root")
+    in_place_form = send_and_receive(send_data, recv_data, True, False) == "send"
     if _dense(send_data, recv_data):
         return _GATHER
     if in_place_form:
@@ -335,7 +304,7 @@ def gather(send_data, recv_data, count, root, comm=None):
             full = full_buffer(recv_data, count, True)
             n = mpi_count(full, count)
             send = IN_PLACE_ADDRESS if rank == root else block_address(full, rank * count)
-            code = _capi.MPI_Gather(send, n, full[1], full[0].ctypes.data, n, full[1], root, comm_handle(comm))
+            code = capi.MPI_Gather(send, n, full[1], full[0].ctypes.data, n, full[1], root, comm_handle(comm))
             copy_back(recv_data, full[0], count * size)
             release(full[1], full[2])
             return code
@@ -350,7 +319,7 @@ def gather(send_data, recv_data, count, root, comm=None):
             raise ValueError("mpi4numba.gather: recv_data on root has fewer than count * size elements")
         mine = full_buffer(send_data, count, True)
         full = full_buffer(recv_data, count, rank == root)
-        code = _capi.MPI_Gather(mine[0].ctypes.data, mpi_count(mine, count), mine[1], full[0].ctypes.data,
+        code = capi.MPI_Gather(mine[0].ctypes.data, mpi_count(mine, count), mine[1], full[0].ctypes.data,
                                 mpi_count(full, count), full[1], root, comm_handle(comm))
         if rank == root:
             copy_back(recv_data, full[0], count * size)
@@ -372,8 +341,8 @@ def allgather(send_data, recv_data, count, comm=None):
     >>> mpi4numba.allgather(mpi4numba.IN_PLACE, everyone, 1), everyone[-1] == mpi4numba.size() - 1
     (0, True)
     """
-    integer(count, "allgather", "count")
-    in_place_form = _arrays("allgather", send_data, recv_data, True, False) == "send"
+    integer(count, "count")
+    in_place_form = send_and_receive(send_data, recv_data, True, False) == "send"
     if _dense(send_data, recv_data):
         return _ALLGATHER
     if in_place_form:
@@ -384,7 +353,7 @@ def allgather(send_data, recv_data, count, comm=None):
                 raise ValueError("mpi4numba.allgather: recv_data has fewer than count * size elements")
             full = full_buffer(recv_data, count, True)
             n = mpi_count(full, count)
-            code = _capi.MPI_Allgather(IN_PLACE_ADDRESS, n, full[1], full[0].ctypes.data, n, full[1], comm_handle(comm))
+            code = capi.MPI_Allgather(IN_PLACE_ADDRESS, n, full[1], full[0].ctypes.data, n, full[1], comm_handle(comm))
             copy_back(recv_data, full[0], count * size)
             release(full[1], full[2])
             return code
@@ -399,7 +368,7 @@ def allgather(send_data, recv_data, count, comm=None):
             raise ValueError("mpi4numba.allgather: send_data has fewer than count elements")
         mine = full_buffer(send_data, count, True)
         full = full_buffer(recv_data, count, True)
-        code = _capi.MPI_Allgather(mine[0].ctypes.data, mpi_count(mine, count), mine[1], full[0].ctypes.data,
+        code = capi.MPI_Allgather(mine[0].ctypes.data, mpi_count(mine, count), mine[1], full[0].ctypes.data,
                                    mpi_count(full, count), full[1], comm_handle(comm))
         copy_back(recv_data, full[0], count * size)
         release(mine[1], mine[2])
@@ -419,8 +388,8 @@ def alltoall(send_data, recv_data, count, comm=None):
     >>> mpi4numba.alltoall(np.full(mpi4numba.size(), 1.0 * mpi4numba.rank()), received, 1)
     0
     """
-    integer(count, "alltoall", "count")
-    in_place_form = _arrays("alltoall", send_data, recv_data, True, False) == "send"
+    integer(count, "count")
+    in_place_form = send_and_receive(send_data, recv_data, True, False) == "send"
     if _dense(send_data, recv_data):
         return _ALLTOALL
     if in_place_form:
@@ -431,7 +400,7 @@ def alltoall(send_data, recv_data, count, comm=None):
                 raise ValueError("mpi4numba.alltoall: recv_data has fewer than count * size elements")
             full = full_buffer(recv_data, count, True)
             n = mpi_count(full, count)
-            code = _capi.MPI_Alltoall(IN_PLACE_ADDRESS, n, full[1], full[0].ctypes.data, n, full[1], comm_handle(comm))
+            code = capi.MPI_Alltoall(IN_PLACE_ADDRESS, n, full[1], full[0].ctypes.data, n, full[1], comm_handle(comm))
             copy_back(recv_data, full[0], count * size)
             release(full[1], full[2])
             return code
@@ -446,7 +415,7 @@ def alltoall(send_data, recv_data, count, comm=None):
             raise ValueError("mpi4numba.alltoall: send_data has fewer than count * size elements")
         source = full_buffer(send_data, count, True)
         target = full_buffer(recv_data, count, True)
-        code = _capi.MPI_Alltoall(source[0].ctypes.data, mpi_count(source, count), source[1], target[0].ctypes.data,
+        code = capi.MPI_Alltoall(source[0].ctypes.data, mpi_count(source, count), source[1], target[0].ctypes.data,
                                   mpi_count(target, count), target[1], comm_handle(comm))
         copy_back(recv_data, target[0], count * size)
         release(source[1], source[2])
@@ -454,13 +423,6 @@ def alltoall(send_data, recv_data, count, comm=None):
         return code
 
     return impl
-
-
-def _vector(where: str, counts, displacements) -> None:
-    for value, what in ((counts, "counts"), (displacements, "displacements")):
-        if not (isinstance(value, (types.NoneType, types.Omitted)) and what == "displacements"):
-            if not isinstance(value, types.Array) or not isinstance(value.dtype, types.Integer) or value.ndim != 1:
-                raise TypingError(f"mpi4numba.{where}: {what} must be a 1-D integer array, got {value}")
 
 
 @api
@@ -475,9 +437,9 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
     >>> mpi4numba.scatterv(np.ones(counts.sum()), counts, None, mine, 0), mine.sum() == rank + 1
     (0, True)
     """
-    _vector("scatterv", counts, displacements)
-    integer(root, "scatterv", "root")
-    in_place_form = _arrays("scatterv", send_data, recv_data, False, True) == "recv"
+    counts_and_displacements(counts, displacements)
+    integer(root, "root")
+    in_place_form = send_and_receive(send_data, recv_data, False, True) == "recv"
     if _dense(send_data, recv_data):
         return _SCATTERV
     if in_place_form:
@@ -491,7 +453,7 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
             check_layout(sizes, offsets, size, send_data.size, "mpi4numba.scatterv: a block lies outside send_data")
             full, units, starts = full_buffer_v(send_data, sizes, offsets, True)
             receive = IN_PLACE_ADDRESS if rank == root else block_address(full, offsets[rank])
-            code = _capi.MPI_Scatterv(full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
+            code = capi.MPI_Scatterv(full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
                                       receive, units[rank], full[1], root, comm_handle(comm))
             copy_back(send_data, full[0], send_data.size)
             release(full[1], full[2])
@@ -511,7 +473,7 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
             raise ValueError("mpi4numba.scatterv: recv_data has fewer than counts[rank] elements")
         full, units, starts = full_buffer_v(send_data, sizes, offsets, rank == root)
         mine = full_buffer(recv_data, sizes[rank], True)
-        code = _capi.MPI_Scatterv(full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
+        code = capi.MPI_Scatterv(full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
                                   mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], root, comm_handle(comm))
         copy_back(recv_data, mine[0], sizes[rank])
         release(full[1], full[2])
@@ -533,9 +495,9 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
     >>> mpi4numba.gatherv(np.full(rank + 1, 1.0 * rank), everyone, counts, None, 0)
     0
     """
-    _vector("gatherv", counts, displacements)
-    integer(root, "gatherv", "root")
-    in_place_form = _arrays("gatherv", send_data, recv_data, True, False) == "send"
+    counts_and_displacements(counts, displacements)
+    integer(root, "root")
+    in_place_form = send_and_receive(send_data, recv_data, True, False) == "send"
     if _dense(send_data, recv_data):
         return _GATHERV
     if in_place_form:
@@ -549,7 +511,7 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
             check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.gatherv: a block lies outside recv_data")
             full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
             send = IN_PLACE_ADDRESS if rank == root else block_address(full, offsets[rank])
-            code = _capi.MPI_Gatherv(send, units[rank], full[1], full[0].ctypes.data, units.ctypes.data,
+            code = capi.MPI_Gatherv(send, units[rank], full[1], full[0].ctypes.data, units.ctypes.data,
                                      starts.ctypes.data, full[1], root, comm_handle(comm))
             copy_back(recv_data, full[0], recv_data.size)
             release(full[1], full[2])
@@ -569,7 +531,7 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
             raise ValueError("mpi4numba.gatherv: send_data has fewer than counts[rank] elements")
         mine = full_buffer(send_data, sizes[rank], True)
         full, units, starts = full_buffer_v(recv_data, sizes, offsets, rank == root)
-        code = _capi.MPI_Gatherv(mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], full[0].ctypes.data,
+        code = capi.MPI_Gatherv(mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], full[0].ctypes.data,
                                  units.ctypes.data, starts.ctypes.data, full[1], root, comm_handle(comm))
         if rank == root:
             copy_back(recv_data, full[0], recv_data.size)
@@ -591,8 +553,8 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     >>> mpi4numba.allgatherv(np.full(rank + 1, 1.0), everyone, np.arange(1, size + 1)), everyone.sum() == everyone.size
     (0, True)
     """
-    _vector("allgatherv", counts, displacements)
-    in_place_form = _arrays("allgatherv", send_data, recv_data, True, False) == "send"
+    counts_and_displacements(counts, displacements)
+    in_place_form = send_and_receive(send_data, recv_data, True, False) == "send"
     if _dense(send_data, recv_data):
         return _ALLGATHERV
     if in_place_form:
@@ -605,7 +567,7 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
                           "per process")
             check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.allgatherv: a block lies outside recv_data")
             full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
-            code = _capi.MPI_Allgatherv(IN_PLACE_ADDRESS, 0, full[1], full[0].ctypes.data, units.ctypes.data,
+            code = capi.MPI_Allgatherv(IN_PLACE_ADDRESS, 0, full[1], full[0].ctypes.data, units.ctypes.data,
                                         starts.ctypes.data, full[1], comm_handle(comm))
             copy_back(recv_data, full[0], recv_data.size)
             release(full[1], full[2])
@@ -624,7 +586,7 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
             raise ValueError("mpi4numba.allgatherv: send_data has fewer than counts[rank] elements")
         mine = full_buffer(send_data, sizes[rank], True)
         full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
-        code = _capi.MPI_Allgatherv(mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], full[0].ctypes.data,
+        code = capi.MPI_Allgatherv(mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], full[0].ctypes.data,
                                     units.ctypes.data, starts.ctypes.data, full[1], comm_handle(comm))
         copy_back(recv_data, full[0], recv_data.size)
         release(mine[1], mine[2])
@@ -649,10 +611,10 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
     >>> mpi4numba.alltoallv(np.arange(1.0 * size), ones, None, received, ones, None)
     0
     """
-    send_in_place = _arrays("alltoallv", send_data, recv_data, True, False) == "send"
-    _vector("alltoallv", recv_counts, recv_displacements)
+    send_in_place = send_and_receive(send_data, recv_data, True, False) == "send"
+    counts_and_displacements(recv_counts, recv_displacements)
     if not send_in_place:
-        _vector("alltoallv", send_counts, send_displacements)
+        counts_and_displacements(send_counts, send_displacements)
     if _dense(send_data, recv_data):
         return _ALLTOALLV
     if send_in_place:
@@ -666,7 +628,7 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
                           "per process")
             check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.alltoallv: a block lies outside recv_data")
             full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
-            code = _capi.MPI_Alltoallv(IN_PLACE_ADDRESS, units.ctypes.data, starts.ctypes.data, full[1],
+            code = capi.MPI_Alltoallv(IN_PLACE_ADDRESS, units.ctypes.data, starts.ctypes.data, full[1],
                                        full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
                                        comm_handle(comm))
             copy_back(recv_data, full[0], recv_data.size)
@@ -674,7 +636,7 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
             return code
 
         return in_place
-    _vector("alltoallv", send_counts, send_displacements)
+    counts_and_displacements(send_counts, send_displacements)
 
     def impl(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm=None):
         size = rank_size(comm)[1]
@@ -690,7 +652,7 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
         check_layout(s_sizes, s_offsets, size, send_data.size, "mpi4numba.alltoallv: a block lies outside send_data")
         source, s_units, s_starts = full_buffer_v(send_data, s_sizes, s_offsets, True)
         target, r_units, r_starts = full_buffer_v(recv_data, r_sizes, r_offsets, True)
-        code = _capi.MPI_Alltoallv(source[0].ctypes.data, s_units.ctypes.data, s_starts.ctypes.data, source[1],
+        code = capi.MPI_Alltoallv(source[0].ctypes.data, s_units.ctypes.data, s_starts.ctypes.data, source[1],
                                    target[0].ctypes.data, r_units.ctypes.data, r_starts.ctypes.data, target[1],
                                    comm_handle(comm))
         copy_back(recv_data, target[0], recv_data.size)

@@ -14,11 +14,12 @@ from numba.extending import overload_attribute, overload_method
 from numba.core import types
 from numba.core.errors import TypingError
 
-from . import _capi
-from ._api import api, lowering
-from ._commtype import CommType, comm_handle, comm_type, new_comm, store_comm_handle
-from ._runtime import ABI, MPI
-from ._validate import integer
+from ._core import capi
+from ._support.api import api
+from ._support.lowering import lowering, new_communicator
+from ._core.commtype import CommType, comm_handle, comm_type, store_comm_handle
+from ._core.runtime import ABI, MPI
+from ._support.validate import communicator, integer
 
 COMM_WORLD = MPI.COMM_WORLD
 COMM_SELF = MPI.COMM_SELF
@@ -35,12 +36,6 @@ __all__ = ["rank", "size", "comm_rank", "comm_size", "comm_dup", "comm_split", "
            "comm_type", "COMM_TYPE_SHARED", "IDENT", "CONGRUENT", "SIMILAR", "UNEQUAL"]
 
 
-def _communicator(comm, where: str, what: str) -> None:
-    if not isinstance(comm, (CommType, types.Integer, types.NoneType, types.Omitted)):
-        raise TypingError(f"mpi4numba.{where}: {what} must be a communicator (mpi4py MPI.Comm or mpi4numba), "
-                          f"got {comm}")
-
-
 def _value_or_zero(c_function):
     @lowering(types.int64)
     def body(e, comm):
@@ -50,28 +45,16 @@ def _value_or_zero(c_function):
     return body
 
 
-_RANK, _SIZE = _value_or_zero(_capi.MPI_Comm_rank), _value_or_zero(_capi.MPI_Comm_size)
-_COMM_RANK = lowering(types.UniTuple(types.int32, 2))(lambda e, comm: e(_capi.MPI_Comm_rank, e.comm(comm)))
-_COMM_SIZE = lowering(types.UniTuple(types.int32, 2))(lambda e, comm: e(_capi.MPI_Comm_size, e.comm(comm)))
+_RANK, _SIZE = _value_or_zero(capi.MPI_Comm_rank), _value_or_zero(capi.MPI_Comm_size)
+_COMM_RANK = lowering(types.UniTuple(types.int32, 2))(lambda e, comm: e(capi.MPI_Comm_rank, e.comm(comm)))
+_COMM_SIZE = lowering(types.UniTuple(types.int32, 2))(lambda e, comm: e(capi.MPI_Comm_size, e.comm(comm)))
 _COMPARE = lowering(types.UniTuple(types.int32, 2))(
-    lambda e, comm1, comm2: e(_capi.MPI_Comm_compare, e.comm(comm1), e.comm(comm2)))
-
-
-def _new_communicator(call):
-    """A body returning ``(status, newcomm)`` for ``call(e, *arguments)``, which emits the MPI
-    call that makes the handle (``COMM_NULL`` if it failed: MPI may leave it unset)."""
-
-    @lowering(types.Tuple((types.int32, comm_type)))
-    def body(e, *arguments):
-        code, handle = e.unpack(call(e, *arguments))
-        return e.tuple(code, e(new_comm, e.select(code == 0, handle, e.handle("COMM_NULL"))))
-
-    return body
+    lambda e, comm1, comm2: e(capi.MPI_Comm_compare, e.comm(comm1), e.comm(comm2)))
 
 
 @lowering(types.int32)
 def _FREE(e, comm):
-    code, handle = e.unpack(e(_capi.MPI_Comm_free, e.comm(comm)))
+    code, handle = e.unpack(e(capi.MPI_Comm_free, e.comm(comm)))
     with e.when(code == 0):
         e(store_comm_handle, comm, handle)
     return code
@@ -137,7 +120,7 @@ def comm_dup(comm=None):
     (0, True, 0)
     """
 
-    return _new_communicator(lambda e, comm: e(_capi.MPI_Comm_dup, e.comm(comm)))
+    return new_communicator(lambda e, comm: e(capi.MPI_Comm_dup, e.comm(comm)))
 
 
 @api
@@ -151,10 +134,10 @@ def comm_split(color, key=0, comm=None):
     >>> status, mpi4numba.comm_free(half)
     (0, 0)
     """
-    integer(color, "comm_split", "color")
-    integer(key, "comm_split", "key")
+    integer(color, "color")
+    integer(key, "key")
 
-    return _new_communicator(lambda e, color, key, comm: e(_capi.MPI_Comm_split, e.comm(comm), color, key))
+    return new_communicator(lambda e, color, key, comm: e(capi.MPI_Comm_split, e.comm(comm), color, key))
 
 
 @api
@@ -168,11 +151,11 @@ def comm_split_type(split_type=COMM_TYPE_SHARED, key=0, comm=None):
     >>> status, 1 <= mpi4numba.size(node) <= mpi4numba.size(), mpi4numba.comm_free(node)
     (0, True, 0)
     """
-    integer(split_type, "comm_split_type", "split_type")
-    integer(key, "comm_split_type", "key")
+    integer(split_type, "split_type")
+    integer(key, "key")
 
-    return _new_communicator(lambda e, split_type, key, comm: e(
-        _capi.MPI_Comm_split_type, e.comm(comm), split_type, key, e.handle("INFO_NULL")))
+    return new_communicator(lambda e, split_type, key, comm: e(
+        capi.MPI_Comm_split_type, e.comm(comm), split_type, key, e.handle("INFO_NULL")))
 
 
 @api
@@ -186,8 +169,8 @@ def comm_compare(comm1, comm2):
     True
     """
 
-    _communicator(comm1, "comm_compare", "comm1")
-    _communicator(comm2, "comm_compare", "comm2")
+    communicator(comm1, "comm1")
+    communicator(comm2, "comm2")
     return _COMPARE
 
 
@@ -208,9 +191,9 @@ def comm_create(group, comm=None):
     (0, 0, 0)
     """
     if not isinstance(group, types.Integer):
-        raise TypingError(f"mpi4numba.comm_create: group must be a group handle (an integer), got {group}")
+        raise TypingError(f"mpi4numba: group must be a group handle (an integer), got {group}")
 
-    return _new_communicator(lambda e, group, comm: e(_capi.MPI_Comm_create, e.comm(comm), group))
+    return new_communicator(lambda e, group, comm: e(capi.MPI_Comm_create, e.comm(comm), group))
 
 
 @api
@@ -226,7 +209,7 @@ def comm_free(comm):
     (0, True, True)
     """
 
-    _communicator(comm, "comm_free", "comm")
+    communicator(comm, "comm")
     return _FREE
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 from numba.core import types
 
-from . import _capi
-from ._api import api, lowering
-from ._initialize import THREAD_LEVELS, set_thread_level
-from ._runtime import ABI
-from ._validate import integer
+from ._core import capi
+from ._support.api import api
+from ._support.lowering import lowering
+from ._core.threadlevel import THREAD_LEVELS, set_thread_level
+from ._abi import ERROR_CLASS_NAMES
+from ._core.runtime import ABI
+from ._support.validate import integer
 
 THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE = range(4)
 # MPI error classes of the running ABI: SUCCESS, ERR_COUNT, ERR_RANK, ERR_WIN ...
@@ -17,22 +19,23 @@ THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE = range(4)
 ERROR_CLASSES: dict[str, int] = dict(ABI.ERROR_CLASSES)
 globals().update(ERROR_CLASSES)
 
-__all__ = ["initialized", "query_thread", "wtime", "error_class", "error_string", "set_thread_level", "THREAD_LEVELS"]
+__all__ = ["initialized", "query_thread", "wtime", "error_class", "error_string", "set_thread_level", "THREAD_LEVELS",
+           "THREAD_SINGLE", "THREAD_FUNNELED", "THREAD_SERIALIZED", "THREAD_MULTIPLE", *ERROR_CLASS_NAMES]
 
 
 @lowering(types.boolean)
 def _INITIALIZED(e):
-    code, flag = e.unpack(e(_capi.MPI_Initialized))
+    code, flag = e.unpack(e(capi.MPI_Initialized))
     return (code == 0) & (flag != 0)
 
 
-_QUERY_THREAD = lowering(types.int32)(lambda e: e(_capi.MPI_Query_thread)[1])
-_WTIME = lowering(types.float64)(lambda e: e(_capi.MPI_Wtime))
+_QUERY_THREAD = lowering(types.int32)(lambda e: e(capi.MPI_Query_thread)[1])
+_WTIME = lowering(types.float64)(lambda e: e(capi.MPI_Wtime))
 
 
 @lowering(types.int64)
 def _ERROR_CLASS(e, code):
-    status, error_class = e.unpack(e(_capi.MPI_Error_class, code))
+    status, error_class = e.unpack(e(capi.MPI_Error_class, code))
     return e.select(status == 0, error_class, ERROR_CLASSES["ERR_ARG"])
 
 
@@ -82,7 +85,7 @@ def error_class(code):
     >>> mpi4numba.error_class(mpi4numba.ERR_RANK) == mpi4numba.ERR_RANK
     True
     """
-    integer(code, "error_class", "code")
+    integer(code, "code")
 
     return _ERROR_CLASS
 
@@ -95,13 +98,13 @@ def error_string(code):
     >>> len(mpi4numba.error_string(mpi4numba.ERR_RANK)) > 0
     True
     """
-    integer(code, "error_string", "code")
+    integer(code, "code")
     capacity = ABI.MAX_ERROR_STRING
 
     def impl(code):
         text = np.zeros(capacity, np.uint8)
         length = np.zeros(1, np.int32)
-        if _capi.MPI_Error_string(code, text, length) != 0:
+        if capi.MPI_Error_string(code, text, length) != 0:
             return "unknown MPI error code " + str(code)
         return "".join([chr(c) for c in text[: length[0]]])
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 
 from numba.core import types
-from numba.core.errors import TypingError
 
-from . import _capi
-from ._api import api, lowering
-from ._ccall import HANDLE
-from ._runtime import ABI, MPI
+from ._core import capi
+from ._support.api import api
+from ._support.lowering import lowering
+from ._core.handles import HANDLE
+from ._core.runtime import ABI, MPI
+from ._support.validate import group_handle, int_sequence
 
 # For comparisons in Python only: on Open MPI these are addresses that differ between
 # processes, so compiled code uses the handle of the running MPI (e.handle) instead.
@@ -34,24 +35,6 @@ _ERR_GROUP = ABI.ERROR_CLASSES["ERR_GROUP"]
 __all__ = ["comm_group", "group_incl", "group_excl", "group_size", "group_rank", "group_translate_ranks",
            "group_free"]
 
-def int_sequence(value: types.Type, where: str, what: str) -> None:
-    """Check that ``value`` is a 1-D integer/bool array, or a tuple or list of integers."""
-    if isinstance(value, types.Array):
-        if value.ndim == 1 and isinstance(value.dtype, (types.Integer, types.Boolean)):
-            return
-    elif isinstance(value, (types.UniTuple, types.List)) and isinstance(value.dtype, (types.Integer, types.Boolean)):
-        return
-    elif isinstance(value, types.Tuple) and not value.types:
-        return
-    raise TypingError(f"mpi4numba.{where}: {what} must be a 1-D integer array, or a tuple or list of integers "
-                      f"of one type, got {value}")
-
-
-def _group(value: types.Type, where: str, what: str = "group") -> None:
-    if not isinstance(value, types.Integer):
-        raise TypingError(f"mpi4numba.{where}: {what} must be a group handle (an integer), got {value}")
-
-
 def _group_or_null(e, code, group):
     """``(code, group)``, the group ``GROUP_NULL`` if MPI failed (it may leave it unset)."""
     return e.tuple(code, e.select(code == 0, group, e.handle("GROUP_NULL")))
@@ -59,9 +42,9 @@ def _group_or_null(e, code, group):
 
 _CODE_GROUP = types.Tuple((types.int32, HANDLE))
 _COMM_GROUP = lowering(_CODE_GROUP)(
-    lambda e, comm: _group_or_null(e, *e.unpack(e(_capi.MPI_Comm_group, e.comm(comm)))))
-_GROUP_SIZE = lowering(types.UniTuple(types.int32, 2))(lambda e, group: e(_capi.MPI_Group_size, group))
-_GROUP_RANK = lowering(types.UniTuple(types.int32, 2))(lambda e, group: e(_capi.MPI_Group_rank, group))
+    lambda e, comm: _group_or_null(e, *e.unpack(e(capi.MPI_Comm_group, e.comm(comm)))))
+_GROUP_SIZE = lowering(types.UniTuple(types.int32, 2))(lambda e, group: e(capi.MPI_Group_size, group))
+_GROUP_RANK = lowering(types.UniTuple(types.int32, 2))(lambda e, group: e(capi.MPI_Group_rank, group))
 
 
 def _subset(c_function):
@@ -75,14 +58,14 @@ def _subset(c_function):
     return body
 
 
-_GROUP_INCL, _GROUP_EXCL = _subset(_capi.MPI_Group_incl), _subset(_capi.MPI_Group_excl)
+_GROUP_INCL, _GROUP_EXCL = _subset(capi.MPI_Group_incl), _subset(capi.MPI_Group_excl)
 
 
 @lowering(types.Tuple((types.int32, types.Array(types.int32, 1, "C"))))
 def _GROUP_TRANSLATE_RANKS(e, group1, ranks, group2):
     cranks = e.c_ints(ranks)
     result = e.zeros(e.size(cranks))
-    return e.tuple(e(_capi.MPI_Group_translate_ranks, group1, e.size(cranks), cranks, group2, result), result)
+    return e.tuple(e(capi.MPI_Group_translate_ranks, group1, e.size(cranks), cranks, group2, result), result)
 
 
 @lowering(_CODE_GROUP)
@@ -92,7 +75,7 @@ def _GROUP_FREE(e, group):
     with e.when(group != null):
         code.set(0)
         with e.when(group != e.handle("GROUP_EMPTY")):
-            status, handle = e.unpack(e(_capi.MPI_Group_free, group))
+            status, handle = e.unpack(e(capi.MPI_Group_free, group))
             code.set(status)
             result.set(e.select(status == 0, null, handle))
     return e.tuple(code.get(), result.get())
@@ -120,8 +103,8 @@ def group_incl(group, ranks):
     >>> status, mpi4numba.group_size(first), mpi4numba.group_free(first)[0], mpi4numba.group_free(world)[0]
     (0, (0, 1), 0, 0)
     """
-    _group(group, "group_incl")
-    int_sequence(ranks, "group_incl", "ranks")
+    group_handle(group)
+    int_sequence(ranks, "ranks")
     return _GROUP_INCL
 
 
@@ -137,8 +120,8 @@ def group_excl(group, ranks):
     >>> mpi4numba.group_free(rest)[0], mpi4numba.group_free(world)[0]
     (0, 0)
     """
-    _group(group, "group_excl")
-    int_sequence(ranks, "group_excl", "ranks")
+    group_handle(group)
+    int_sequence(ranks, "ranks")
     return _GROUP_EXCL
 
 
@@ -150,7 +133,7 @@ def group_size(group):
     >>> mpi4numba.group_size(mpi4numba.groups.GROUP_EMPTY)
     (0, 0)
     """
-    _group(group, "group_size")
+    group_handle(group)
     return _GROUP_SIZE
 
 
@@ -162,7 +145,7 @@ def group_rank(group):
     >>> mpi4numba.group_rank(mpi4numba.groups.GROUP_EMPTY)[1] == mpi4numba.UNDEFINED
     True
     """
-    _group(group, "group_rank")
+    group_handle(group)
     return _GROUP_RANK
 
 
@@ -180,9 +163,9 @@ def group_translate_ranks(group1, ranks, group2):
     >>> mpi4numba.group_free(self_)[0], mpi4numba.group_free(world)[0]
     (0, 0)
     """
-    _group(group1, "group_translate_ranks", "group1")
-    _group(group2, "group_translate_ranks", "group2")
-    int_sequence(ranks, "group_translate_ranks", "ranks")
+    group_handle(group1, "group1")
+    group_handle(group2, "group2")
+    int_sequence(ranks, "ranks")
     return _GROUP_TRANSLATE_RANKS
 
 
@@ -197,5 +180,5 @@ def group_free(group):
     >>> status, group == mpi4numba.groups.GROUP_NULL, mpi4numba.group_free(group)[0] != 0
     (0, True, True)
     """
-    _group(group, "group_free")
+    group_handle(group)
     return _GROUP_FREE

@@ -9,38 +9,36 @@ from __future__ import annotations
 
 from numba.core.errors import TypingError
 
-from . import _capi
-from ._api import api, lowering
-from ._buffers import NO_ADDRESS, is_in_place
-from ._keepalive import stash
-from ._validate import integer
-from .nonblocking import _STARTED, _refuse_fortran_order, _require_c_order, _started
-from .operators import Operator
-from .reductions import _validate as _reduction_form
-from .reductions import operation
+from ._core import capi
+from ._support.api import api
+from ._core.inplace import NO_ADDRESS, is_in_place
+from ._core.keepalive import stash
+from ._support.lowering import STARTED, lowering
+from ._support.operators import Operator
+from ._support.validate import c_ordered, integer, reduction_operands
 
 __all__ = ["ireduce", "iallreduce", "iscan", "iexscan", "ireduce_scatter_block"]
 
 _NOT_C_ORDER = "mpi4numba: sendobj and recvobj must be C-contiguous (MPI works on them after the call)"
 # the MPI routines of the reductions without a root
-_STARTS = {"iallreduce": _capi.MPI_Iallreduce, "iscan": _capi.MPI_Iscan, "iexscan": _capi.MPI_Iexscan}
+_STARTS = {"iallreduce": capi.MPI_Iallreduce, "iscan": capi.MPI_Iscan, "iexscan": capi.MPI_Iexscan}
 
 
-def _form(where: str, sendobj, recvobj, operator) -> str:
+def _form(sendobj, recvobj, operator) -> str:
     """Validate a reduction's arguments; returns 'scalar', 'array' or 'in_place'."""
-    form = _reduction_form(where, sendobj, recvobj, operator)
-    for value in (sendobj, recvobj):
-        _refuse_fortran_order(value, f"mpi4numba.{where}: non-blocking reductions need C-contiguous arrays")
+    form = reduction_operands(sendobj, recvobj, operator)
+    c_ordered(sendobj, "sendobj")
+    c_ordered(recvobj, "recvobj")
     return form
 
 
-def _start_reduction(e, where: str, form: str, sendobj, recvobj, operator, root, comm):
+def _start_reduction(e, kind: str, form: str, sendobj, recvobj, operator, root, comm):
     """Start a reduction of ``sendobj`` (a scalar, kept in the request's stash; an array; or
     IN_PLACE) into ``recvobj``; ``root`` matters to ireduce only."""
     handle = e.comm(comm)
-    reduces = where == "ireduce"
+    reduces = kind == "ireduce"
     # ireduce: the result lands on root only, so a non-root's recvobj may be short
-    is_root = e(_capi.MPI_Comm_rank, handle)[1] == root if reduces else e.const(True)
+    is_root = e(capi.MPI_Comm_rank, handle)[1] == root if reduces else e.const(True)
     target = e.data(recvobj)
     if form == "scalar":
         source, count = None, e.const(1)  # stashed in the request, once it is made
@@ -54,24 +52,24 @@ def _start_reduction(e, where: str, form: str, sendobj, recvobj, operator, root,
         e.check((e.size(recvobj) >= count) | e.not_(is_root), ValueError,
                 "mpi4numba: recvobj has fewer elements than sendobj")
     if form == "array":
-        _require_c_order(e, sendobj, _NOT_C_ORDER)
-    _require_c_order(e, recvobj, _NOT_C_ORDER)
-    op, datatype = operation(e, where, operator, recvobj)
+        e.require_c_order(sendobj, _NOT_C_ORDER)
+    e.require_c_order(recvobj, _NOT_C_ORDER)
+    op, datatype = e.reduction(operator, recvobj)
 
     def start(request):
         send = e(stash, request, sendobj, recvobj) if form == "scalar" else source
         if reduces:
-            return e(_capi.MPI_Ireduce, send, target, count, datatype, op, root, handle, e.data(request))
-        return e(_STARTS[where], send, target, count, datatype, op, handle, e.data(request))
+            return e(capi.MPI_Ireduce, send, target, count, datatype, op, root, handle, e.data(request))
+        return e(_STARTS[kind], send, target, count, datatype, op, handle, e.data(request))
 
-    return _started(e, (sendobj, recvobj) if form == "array" else (recvobj,), start)
+    return e.started((sendobj, recvobj) if form == "array" else (recvobj,), start)
 
 
-def _without_root(where: str, sendobj, recvobj, operator):
-    """The lowering of iallreduce, iscan or iexscan."""
-    form = _form(where, sendobj, recvobj, operator)
-    return lowering(_STARTED)(lambda e, sendobj, recvobj, operator, comm:
-                             _start_reduction(e, where, form, sendobj, recvobj, operator, 0, comm))
+def _without_root(kind: str, sendobj, recvobj, operator):
+    """The lowering of iallreduce, iscan or iexscan (``kind``)."""
+    form = _form(sendobj, recvobj, operator)
+    return lowering(STARTED)(lambda e, sendobj, recvobj, operator, comm:
+                             _start_reduction(e, kind, form, sendobj, recvobj, operator, 0, comm))
 
 
 @api
@@ -103,9 +101,9 @@ def ireduce(sendobj, recvobj, operator, root, comm=None):
     >>> status, mpi4numba.wait(request), mpi4numba.rank() != 0 or total[0] == mpi4numba.size()
     (0, 0, True)
     """
-    integer(root, "ireduce", "root")
-    form = _form("ireduce", sendobj, recvobj, operator)
-    return lowering(_STARTED)(lambda e, sendobj, recvobj, operator, root, comm:
+    integer(root, "root")
+    form = _form(sendobj, recvobj, operator)
+    return lowering(STARTED)(lambda e, sendobj, recvobj, operator, root, comm:
                              _start_reduction(e, "ireduce", form, sendobj, recvobj, operator, root, comm))
 
 
@@ -139,21 +137,21 @@ def iexscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     return _without_root("iexscan", sendobj, recvobj, operator)
 
 
-@lowering(_STARTED)
+@lowering(STARTED)
 def _IREDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
     handle = e.comm(comm)
-    size = e(_capi.MPI_Comm_size, handle)[1]
-    _require_c_order(e, recvobj, _NOT_C_ORDER)
+    size = e(capi.MPI_Comm_size, handle)[1]
+    e.require_c_order(recvobj, _NOT_C_ORDER)
     if is_in_place(sendobj.type):  # the input is recvobj: size blocks
         source, count = e.in_place(), e.size(recvobj) // size
     else:
         e.check(e.size(sendobj) >= e.size(recvobj) * size, ValueError,
-                "mpi4numba.ireduce_scatter_block: sendobj has fewer than size * recvobj.size elements")
-        _require_c_order(e, sendobj, _NOT_C_ORDER)
+                "mpi4numba: sendobj has fewer than size * recvobj.size elements")
+        e.require_c_order(sendobj, _NOT_C_ORDER)
         source, count = e.data(sendobj), e.size(recvobj)
-    op, datatype = operation(e, "ireduce_scatter_block", operator, recvobj)
-    return _started(e, (sendobj, recvobj), lambda request: e(
-        _capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle, e.data(request)))
+    op, datatype = e.reduction(operator, recvobj)
+    return e.started((sendobj, recvobj), lambda request: e(
+        capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle, e.data(request)))
 
 
 @api
@@ -169,6 +167,6 @@ def ireduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> status, mpi4numba.wait(request), mine[0] == mpi4numba.size()
     (0, 0, True)
     """
-    if _form("ireduce_scatter_block", sendobj, recvobj, operator) == "scalar":
-        raise TypingError("mpi4numba.ireduce_scatter_block: sendobj must be an array or IN_PLACE")
+    if _form(sendobj, recvobj, operator) == "scalar":
+        raise TypingError("mpi4numba: sendobj must be an array or IN_PLACE")
     return _IREDUCE_SCATTER_BLOCK

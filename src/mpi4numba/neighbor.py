@@ -17,33 +17,60 @@ from __future__ import annotations
 
 
 from numba.core import types
-from numba.core.errors import TypingError
 
-from . import _capi
-from ._api import api, lowering
-from ._buffers import contiguous, copy_back
-from ._commtype import CommType
-from ._lowering import is_contiguous_layout
-from ._validate import array, integer, same_dtype
-from .collectives import _vector
-from .topology import neighbor_counts
+from ._core import capi
+from ._support.api import api
+from ._support.buffers import contiguous, copy_back
+from ._support.lowering import is_contiguous_layout, lowering
+from ._support.validate import array, counts_and_displacements, integer, same_dtype, topology_communicator
+from ._core.runtime import ABI
 
 __all__ = ["neighbor_allgather", "neighbor_alltoall", "neighbor_allgatherv", "neighbor_alltoallv"]
 
+_CART, _GRAPH, _DIST_GRAPH = (ABI.CONSTANTS[kind] for kind in ("CART", "GRAPH", "DIST_GRAPH"))
+_ERR_TOPOLOGY = ABI.ERROR_CLASSES["ERR_TOPOLOGY"]
 
-def _check(where: str, send_data, recv_data, comm) -> None:
-    array(send_data, where, "send_data")
-    array(recv_data, where, "recv_data", writable=True)
-    same_dtype(send_data, recv_data, where)
-    if not isinstance(comm, CommType):
-        raise TypingError(f"mpi4numba.{where}: comm must be a communicator with a topology, got {comm}")
+
+def _check(send_data, recv_data, comm) -> None:
+    array(send_data, "send_data")
+    array(recv_data, "recv_data", writable=True)
+    same_dtype(send_data, recv_data)
+    topology_communicator(comm, handle_ok=False)
+
+
+def _neighbor_counts(e, handle):
+    """``(status, indegree, outdegree)`` of a communicator with a topology; ``ERR_TOPOLOGY``
+    without one (checked here: Open MPI's collectives fail on it with ``ERR_INTERN``)."""
+    code, kind = e.unpack(e(capi.MPI_Topo_test, handle))
+    status, indegree, outdegree = e.variable(code), e.variable(e.const(0)), e.variable(e.const(0))
+
+    def found(code, inward, outward):
+        status.set(code)
+        indegree.set(inward)
+        outdegree.set(outward)
+
+    with e.when((code == 0) & (kind == _CART)):
+        found_code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
+        found(found_code, 2 * ndims, 2 * ndims)
+    with e.when((code == 0) & (kind == _DIST_GRAPH)):
+        found_code, sources, destinations, _ = e.unpack(e(capi.MPI_Dist_graph_neighbors_count, handle))
+        found(found_code, sources, destinations)
+    with e.when((code == 0) & (kind == _GRAPH)):
+        found_code, rank = e.unpack(e(capi.MPI_Comm_rank, handle))
+        status.set(found_code)
+        with e.when(found_code == 0):
+            found_code, neighbors = e.unpack(e(capi.MPI_Graph_neighbors_count, handle, rank))
+            found(found_code, neighbors, neighbors)
+    with e.when((code == 0) & (kind != _CART) & (kind != _DIST_GRAPH) & (kind != _GRAPH)):
+        status.set(_ERR_TOPOLOGY)
+    return status.get(), indegree.get(), outdegree.get()
 
 
 def _neighbourhood(e, comm, call):
     """The status of ``call(handle, indegree, outdegree)``, which emits the collective, made
     only if ``comm`` has a topology."""
     handle = e.comm(comm)
-    code, indegree, outdegree = neighbor_counts(e, handle)
+    code, indegree, outdegree = _neighbor_counts(e, handle)
     return e.if_success(code, lambda: call(handle, indegree, outdegree))
 
 
@@ -59,7 +86,7 @@ def _copy_back(e, recv_data, target, elements) -> None:
         e(copy_back, recv_data, target, elements)
 
 
-def _fixed(c_function, where: str, send_blocks: str):
+def _fixed(c_function, send_blocks: str):
     """The body of neighbor_allgather (``send_blocks`` "count") or neighbor_alltoall
     ("count * outdegree")."""
 
@@ -68,9 +95,9 @@ def _fixed(c_function, where: str, send_blocks: str):
         def call(handle, indegree, outdegree):
             needed = count if send_blocks == "count" else count * outdegree
             e.check(e.size(send_data) >= needed, ValueError,
-                    f"mpi4numba.{where}: send_data has fewer than {send_blocks} elements")
+                    f"mpi4numba: send_data has fewer than {send_blocks} elements")
             e.check(e.size(recv_data) >= count * indegree, ValueError,
-                    f"mpi4numba.{where}: recv_data has fewer than count * indegree elements")
+                    "mpi4numba: recv_data has fewer than count * indegree elements")
             source, target = _c_ordered(e, send_data), _c_ordered(e, recv_data)
             datatype, per_element = e.element_type(source)
             n = count * per_element
@@ -83,8 +110,8 @@ def _fixed(c_function, where: str, send_blocks: str):
     return body
 
 
-_ALLGATHER = _fixed(_capi.MPI_Neighbor_allgather, "neighbor_allgather", "count")
-_ALLTOALL = _fixed(_capi.MPI_Neighbor_alltoall, "neighbor_alltoall", "count * outdegree")
+_ALLGATHER = _fixed(capi.MPI_Neighbor_allgather, "count")
+_ALLTOALL = _fixed(capi.MPI_Neighbor_alltoall, "count * outdegree")
 
 
 def _blocks(e, counts, displacements, neighbours, capacity, message: str):
@@ -111,9 +138,9 @@ def _whole_buffers(e, send_data, recv_data, call):
 def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
     def call(handle, indegree, outdegree):
         sizes, offsets = _blocks(e, counts, displacements, indegree, e.size(recv_data),
-                                 "mpi4numba.neighbor_allgatherv: a block lies outside recv_data")
+                                 "mpi4numba: a block lies outside recv_data")
         return _whole_buffers(e, send_data, recv_data, lambda source, target, datatype: e(
-            _capi.MPI_Neighbor_allgatherv, e.data(source), e.size(source), datatype, e.data(target), sizes,
+            capi.MPI_Neighbor_allgatherv, e.data(source), e.size(source), datatype, e.data(target), sizes,
             offsets, datatype, handle))
 
     return _neighbourhood(e, comm, call)
@@ -123,11 +150,11 @@ def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
 def _ALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
     def call(handle, indegree, outdegree):
         send_sizes, send_offsets = _blocks(e, send_counts, send_displacements, outdegree, e.size(send_data),
-                                           "mpi4numba.neighbor_alltoallv: a block lies outside send_data")
+                                           "mpi4numba: a block lies outside send_data")
         recv_sizes, recv_offsets = _blocks(e, recv_counts, recv_displacements, indegree, e.size(recv_data),
-                                           "mpi4numba.neighbor_alltoallv: a block lies outside recv_data")
+                                           "mpi4numba: a block lies outside recv_data")
         return _whole_buffers(e, send_data, recv_data, lambda source, target, datatype: e(
-            _capi.MPI_Neighbor_alltoallv, e.data(source), send_sizes, send_offsets, datatype, e.data(target),
+            capi.MPI_Neighbor_alltoallv, e.data(source), send_sizes, send_offsets, datatype, e.data(target),
             recv_sizes, recv_offsets, datatype, handle))
 
     return _neighbourhood(e, comm, call)
@@ -148,8 +175,8 @@ def neighbor_allgather(send_data, recv_data, count, comm):
     >>> mpi4numba.comm_free(ring)
     0
     """
-    integer(count, "neighbor_allgather", "count")
-    _check("neighbor_allgather", send_data, recv_data, comm)
+    integer(count, "count")
+    _check(send_data, recv_data, comm)
     return _ALLGATHER
 
 
@@ -167,8 +194,8 @@ def neighbor_alltoall(send_data, recv_data, count, comm):
     >>> got.tolist() == [1.0 * ((rank - 1) % size), -1.0 * ((rank + 1) % size)], mpi4numba.comm_free(ring)
     (True, 0)
     """
-    integer(count, "neighbor_alltoall", "count")
-    _check("neighbor_alltoall", send_data, recv_data, comm)
+    integer(count, "count")
+    _check(send_data, recv_data, comm)
     return _ALLTOALL
 
 
@@ -187,8 +214,8 @@ def neighbor_allgatherv(send_data, recv_data, counts, displacements, comm):
     >>> mpi4numba.comm_free(ring)
     0
     """
-    _vector("neighbor_allgatherv", counts, displacements)
-    _check("neighbor_allgatherv", send_data, recv_data, comm)
+    counts_and_displacements(counts, displacements)
+    _check(send_data, recv_data, comm)
     return _ALLGATHERV
 
 
@@ -207,7 +234,7 @@ def neighbor_alltoallv(send_data, send_counts, send_displacements, recv_data, re
     >>> mpi4numba.comm_free(ring)
     0
     """
-    _vector("neighbor_alltoallv", send_counts, send_displacements)
-    _vector("neighbor_alltoallv", recv_counts, recv_displacements)
-    _check("neighbor_alltoallv", send_data, recv_data, comm)
+    counts_and_displacements(send_counts, send_displacements)
+    counts_and_displacements(recv_counts, recv_displacements)
+    _check(send_data, recv_data, comm)
     return _ALLTOALLV

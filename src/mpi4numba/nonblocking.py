@@ -34,60 +34,18 @@ from __future__ import annotations
 import operator
 
 from numba.core import types
-from numba.core.errors import TypingError
 from numba.extending import overload
 
-from . import _capi
-from ._api import api, lowering
-from ._buffers import is_in_place
-from ._ccall import REQUEST_ARRAY
-from ._keepalive import new_request
-from ._lowering import Buffer, is_contiguous_layout
-from ._validate import array, integer
-from .collectives import _arrays, _vector
-from .datatypes import buffer, element_type
+from ._core import capi
+from ._support.api import api
+from ._core.inplace import is_in_place
+from ._support.lowering import Buffer, STARTED, is_contiguous_layout, lowering
+from ._support.validate import array, c_ordered, counts_and_displacements, integer, send_and_receive
+from ._support.buffers import TOO_FEW_ENTRIES
+from ._support.datatypes import buffer, element_type
 
 __all__ = ["ibarrier", "ibcast", "igather", "iscatter", "iallgather", "ialltoall", "igatherv", "iscatterv",
            "iallgatherv", "ialltoallv"]
-
-_STARTED = types.Tuple((types.int32, REQUEST_ARRAY))  # (status, request) of every routine here
-
-
-def _started(e, held, start):
-    """``(status, request)``: ``start(request)`` emits the call that starts the operation on
-    a new request, which keeps the arrays of ``held`` alive; ``REQUEST_NULL`` if it failed."""
-    request = e(new_request, e.tuple(*held))
-    code = start(request)
-    e.null_on_failure(code, request)
-    return e.tuple(code, request)
-
-
-def _refuse_fortran_order(value, message: str) -> None:
-    """Typing: a Fortran-ordered array (2-D or more) is never C-contiguous."""
-    if isinstance(value, types.Array) and value.ndim > 1 and value.layout == "F":
-        raise TypingError(message)
-
-
-def _refuse_fortran_buffer(where: str, what: str, value) -> None:
-    """Typing: the multi-block buffer ``what`` of routine ``where`` cannot be Fortran-ordered."""
-    _refuse_fortran_order(value, f"mpi4numba.{where}: {what} must be C-contiguous")
-
-
-def _require_c_order(e, data, message: str) -> None:
-    """Raise ``ValueError(message)`` unless ``data`` (or IN_PLACE) is C-contiguous, checked at
-    run time where its type does not tell: MPI works on the buffer itself, later, so a
-    C-ordered copy would not do."""
-    if is_in_place(data.type) or is_contiguous_layout(data.type):
-        return
-    # NumPy's C-contiguous flag: every axis longer than 1 steps over the axes after it
-    shape, strides = e.unpack(e.attr(data, "shape")), e.unpack(e.attr(data, "strides"))
-    in_order, empty, step = e.const(True), e.const(False), e.const(e.itemsize(data))
-    for extent, stride in zip(reversed(shape), reversed(strides)):
-        in_order = in_order & ((extent == 1) | (stride == step))
-        empty = empty | (extent == 0)
-        step = step * extent
-    e.check(in_order | empty, ValueError, message)
-
 
 def _strided_block(data, count):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
@@ -104,7 +62,7 @@ def _strided_block_impl(data, count):
             return data.ctypes.data, count * per_element, datatype, False
         if count != data.size:
             raise ValueError("mpi4numba: a non-contiguous block buffer must hold exactly its block")
-        address, n, datatype, derived = buffer(data, "mpi4numba")
+        address, n, datatype, derived = buffer(data)
         return address, n * 1, datatype, derived
 
     return strided
@@ -133,39 +91,39 @@ def _send_block(e, send_data, recv_data, count) -> Buffer:
     return _block(e, send_data, count)
 
 
-@lowering(_STARTED)
+@lowering(STARTED)
 def _IBARRIER(e, comm):
-    return _started(e, (), lambda request: e(_capi.MPI_Ibarrier, e.comm(comm), e.data(request)))
+    return e.started((), lambda request: e(capi.MPI_Ibarrier, e.comm(comm), e.data(request)))
 
 
-@lowering(_STARTED)
+@lowering(STARTED)
 def _IBCAST(e, data, root, comm):
     buf = e.buffer(data)
-    result = _started(e, (data,), lambda request: e(
-        _capi.MPI_Ibcast, buf.address, buf.count, buf.datatype, root, e.comm(comm), e.data(request)))
+    result = e.started((data,), lambda request: e(
+        capi.MPI_Ibcast, buf.address, buf.count, buf.datatype, root, e.comm(comm), e.data(request)))
     e.release(buf)
     return result
 
 
-def _rooted(c_function, where: str, full_name: str, block_name: str):
+def _rooted(c_function, full_name: str, block_name: str):
     """The body of igather (the full buffer, recv_data, is gathered into) or iscatter (the
     full buffer, send_data, is sent); ``IN_PLACE`` for the block leaves a process's block
     where it is in the full buffer."""
     gathers = full_name == "recv_data"
 
-    @lowering(_STARTED)
+    @lowering(STARTED)
     def body(e, send_data, recv_data, count, root, comm):
         full, block = (recv_data, send_data) if gathers else (send_data, recv_data)
         handle = e.comm(comm)
-        rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+        rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
         in_place = is_in_place(block.type)
         room = e.size(full) >= count * size
         e.check(room if in_place else room | (rank != root), ValueError,
-                f"mpi4numba.{where}: {full_name} has fewer than count * size elements")
-        _require_c_order(e, full, f"mpi4numba.{where}: {full_name} must be C-contiguous")
+                f"mpi4numba: {full_name} has fewer than count * size elements")
+        e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
         if not in_place:
             e.check(e.size(block) >= count, ValueError,
-                    f"mpi4numba.{where}: {block_name} has fewer than count elements")
+                    f"mpi4numba: {block_name} has fewer than count elements")
         datatype, per_element = e.element_type(full)
         n = count * per_element
         if in_place:
@@ -174,7 +132,7 @@ def _rooted(c_function, where: str, full_name: str, block_name: str):
         else:
             own = _block(e, block, count)
         mine, whole = (own.address, own.count, own.datatype), (e.data(full), n, datatype)
-        result = _started(e, (send_data, recv_data), lambda request: e(
+        result = e.started((send_data, recv_data), lambda request: e(
             c_function, *(mine + whole if gathers else whole + mine), root, handle, e.data(request)))
         e.release(own)
         return result
@@ -182,30 +140,30 @@ def _rooted(c_function, where: str, full_name: str, block_name: str):
     return body
 
 
-_IGATHER = _rooted(_capi.MPI_Igather, "igather", "recv_data", "send_data")
-_ISCATTER = _rooted(_capi.MPI_Iscatter, "iscatter", "send_data", "recv_data")
+_IGATHER = _rooted(capi.MPI_Igather, "recv_data", "send_data")
+_ISCATTER = _rooted(capi.MPI_Iscatter, "send_data", "recv_data")
 
 
-def _everyone(c_function, where: str, sends_all_blocks: bool):
+def _everyone(c_function, sends_all_blocks: bool):
     """The body of iallgather (each process sends one block, which may be strided) or
     ialltoall (``sends_all_blocks``: one to each process, from a C-contiguous send_data)."""
 
-    @lowering(_STARTED)
+    @lowering(STARTED)
     def body(e, send_data, recv_data, count, comm):
         handle = e.comm(comm)
-        size = e(_capi.MPI_Comm_size, handle)[1]
+        size = e(capi.MPI_Comm_size, handle)[1]
         e.check(e.size(recv_data) >= count * size, ValueError,
-                f"mpi4numba.{where}: recv_data has fewer than count * size elements")
-        _require_c_order(e, recv_data, f"mpi4numba.{where}: recv_data must be C-contiguous")
+                "mpi4numba: recv_data has fewer than count * size elements")
+        e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
         datatype, per_element = e.element_type(recv_data)
         n = count * per_element
         if sends_all_blocks and not is_in_place(send_data.type):
-            _require_c_order(e, send_data, f"mpi4numba.{where}: send_data must be C-contiguous")
+            e.require_c_order(send_data, "mpi4numba: send_data must be C-contiguous")
             e.check(e.size(send_data) >= count * size, ValueError, _SHORT_SEND)
             own = Buffer(e.data(send_data), n, datatype, e.const(False))
         else:
             own = _send_block(e, send_data, recv_data, count)
-        result = _started(e, (send_data, recv_data), lambda request: e(
+        result = e.started((send_data, recv_data), lambda request: e(
             c_function, own.address, own.count, own.datatype, e.data(recv_data), n, datatype, handle, e.data(request)))
         e.release(own)
         return result
@@ -213,8 +171,8 @@ def _everyone(c_function, where: str, sends_all_blocks: bool):
     return body
 
 
-_IALLGATHER = _everyone(_capi.MPI_Iallgather, "iallgather", False)
-_IALLTOALL = _everyone(_capi.MPI_Ialltoall, "ialltoall", True)
+_IALLGATHER = _everyone(capi.MPI_Iallgather, False)
+_IALLTOALL = _everyone(capi.MPI_Ialltoall, True)
 
 
 # v-routines: counts and displacements are checked, then (if need be) copied as C ints
@@ -239,7 +197,7 @@ def _check_layout(e, counts, displacements, size, capacity, significant, message
     enough = e.size(counts) >= size
     if not packed:
         enough = enough & (e.size(displacements) >= size)
-    e.check(enough, ValueError, "mpi4numba: counts and displacements need one entry per process")
+    e.check(enough, ValueError, TOO_FEW_ENTRIES)
     start = e.variable(e.const(0, types.int32))  # where the next packed block starts (C int arithmetic)
     with e.loop(size) as i:
         count = e.cast(counts[i], types.int32)
@@ -274,22 +232,22 @@ def _c_int_layout(e, counts, displacements):
     return sizes, offsets
 
 
-def _rooted_v(c_function, where: str, full_name: str, block_name: str):
+def _rooted_v(c_function, full_name: str, block_name: str):
     """The body of igatherv (the full buffer, recv_data, is gathered into) or iscatterv (the
     full buffer, send_data, is sent); ``IN_PLACE`` for the block leaves it in the full buffer."""
     gathers = full_name == "recv_data"
 
     def body(e, full, block, counts, displacements, root, comm):
         handle = e.comm(comm)
-        rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+        rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
         in_place = is_in_place(block.type)
         _check_layout(e, counts, displacements, size, e.size(full), e.const(True) if in_place else rank == root,
-                      f"mpi4numba.{where}: a block lies outside {full_name}")
-        _require_c_order(e, full, f"mpi4numba.{where}: {full_name} must be C-contiguous")
+                      f"mpi4numba: a block lies outside {full_name}")
+        e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
         count = e.cast(counts[rank], types.int32)
         if not in_place:
             e.check(e.size(block) >= count, ValueError,
-                    f"mpi4numba.{where}: {block_name} has fewer than counts[rank] elements")
+                    f"mpi4numba: {block_name} has fewer than counts[rank] elements")
             own = _block(e, block, count)
         datatype, derived = e.element_datatype(full)
         sizes, offsets = _c_int_layout(e, counts, displacements)
@@ -297,53 +255,53 @@ def _rooted_v(c_function, where: str, full_name: str, block_name: str):
             address = e.select(rank == root, e.in_place(), e.element_address(full, offsets[rank]))
             own = Buffer(address, count, datatype, e.const(False))
         mine, blocks = (own.address, own.count, own.datatype), (e.data(full), e.data(sizes), e.data(offsets), datatype)
-        result = _started(e, (full, block, sizes, offsets), lambda request: e(
+        result = e.started((full, block, sizes, offsets), lambda request: e(
             c_function, *(mine + blocks if gathers else blocks + mine), root, handle, e.data(request)))
         e.release(own)
         e.release_datatype(datatype, derived)
         return result
 
     if gathers:
-        return lowering(_STARTED)(lambda e, send_data, recv_data, counts, displacements, root, comm: body(
+        return lowering(STARTED)(lambda e, send_data, recv_data, counts, displacements, root, comm: body(
             e, recv_data, send_data, counts, displacements, root, comm))
-    return lowering(_STARTED)(lambda e, send_data, counts, displacements, recv_data, root, comm: body(
+    return lowering(STARTED)(lambda e, send_data, counts, displacements, recv_data, root, comm: body(
         e, send_data, recv_data, counts, displacements, root, comm))
 
 
-_IGATHERV = _rooted_v(_capi.MPI_Igatherv, "igatherv", "recv_data", "send_data")
-_ISCATTERV = _rooted_v(_capi.MPI_Iscatterv, "iscatterv", "send_data", "recv_data")
+_IGATHERV = _rooted_v(capi.MPI_Igatherv, "recv_data", "send_data")
+_ISCATTERV = _rooted_v(capi.MPI_Iscatterv, "send_data", "recv_data")
 
 
-@lowering(_STARTED)
+@lowering(STARTED)
 def _IALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
     handle = e.comm(comm)
-    rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+    rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
     _check_layout(e, counts, displacements, size, e.size(recv_data), e.const(True),
-                  "mpi4numba.iallgatherv: a block lies outside recv_data")
-    _require_c_order(e, recv_data, "mpi4numba.iallgatherv: recv_data must be C-contiguous")
+                  "mpi4numba: a block lies outside recv_data")
+    e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
     own = _send_block(e, send_data, recv_data, e.cast(counts[rank], types.int32))
     datatype, derived = e.element_datatype(recv_data)
     sizes, offsets = _c_int_layout(e, counts, displacements)
-    result = _started(e, (send_data, recv_data, sizes, offsets), lambda request: e(
-        _capi.MPI_Iallgatherv, own.address, own.count, own.datatype, e.data(recv_data), e.data(sizes), e.data(offsets),
+    result = e.started((send_data, recv_data, sizes, offsets), lambda request: e(
+        capi.MPI_Iallgatherv, own.address, own.count, own.datatype, e.data(recv_data), e.data(sizes), e.data(offsets),
         datatype, handle, e.data(request)))
     e.release(own)
     e.release_datatype(datatype, derived)
     return result
 
 
-@lowering(_STARTED)
+@lowering(STARTED)
 def _IALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
     handle = e.comm(comm)
-    size = e(_capi.MPI_Comm_size, handle)[1]
+    size = e(capi.MPI_Comm_size, handle)[1]
     _check_layout(e, recv_counts, recv_displacements, size, e.size(recv_data), e.const(True),
-                  "mpi4numba.ialltoallv: a block lies outside recv_data")
-    _require_c_order(e, recv_data, "mpi4numba.ialltoallv: recv_data must be C-contiguous")
+                  "mpi4numba: a block lies outside recv_data")
+    e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
     in_place = is_in_place(send_data.type)
     if not in_place:
         _check_layout(e, send_counts, send_displacements, size, e.size(send_data), e.const(True),
-                      "mpi4numba.ialltoallv: a block lies outside send_data")
-        _require_c_order(e, send_data, "mpi4numba.ialltoallv: send_data must be C-contiguous")
+                      "mpi4numba: a block lies outside send_data")
+        e.require_c_order(send_data, "mpi4numba: send_data must be C-contiguous")
     datatype, derived = e.element_datatype(recv_data)
     r_sizes, r_offsets = _c_int_layout(e, recv_counts, recv_displacements)
     if in_place:  # MPI ignores the send counts: the receive ones stand in
@@ -353,8 +311,8 @@ def _IALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_c
         s_sizes, s_offsets = _c_int_layout(e, send_counts, send_displacements)
         source = e.data(send_data)
         held = (send_data, recv_data, s_sizes, s_offsets, r_sizes, r_offsets)
-    result = _started(e, held, lambda request: e(
-        _capi.MPI_Ialltoallv, source, e.data(s_sizes), e.data(s_offsets), datatype, e.data(recv_data),
+    result = e.started(held, lambda request: e(
+        capi.MPI_Ialltoallv, source, e.data(s_sizes), e.data(s_offsets), datatype, e.data(recv_data),
         e.data(r_sizes), e.data(r_offsets), datatype, handle, e.data(request)))
     e.release_datatype(datatype, derived)
     return result
@@ -386,8 +344,8 @@ def ibcast(data, root, comm=None):
     >>> status, mpi4numba.wait(request), data
     (0, 0, array([0, 1, 2]))
     """
-    array(data, "ibcast", "data", writable=True)
-    integer(root, "ibcast", "root")
+    array(data, "data", writable=True)
+    integer(root, "root")
     return _IBCAST
 
 
@@ -403,10 +361,10 @@ def igather(send_data, recv_data, count, root, comm=None):
     >>> status, mpi4numba.wait(request), mpi4numba.rank() != 0 or everyone.sum() == everyone.size
     (0, 0, True)
     """
-    integer(count, "igather", "count")
-    integer(root, "igather", "root")
-    _arrays("igather", send_data, recv_data, True, False)
-    _refuse_fortran_buffer("igather", "recv_data", recv_data)
+    integer(count, "count")
+    integer(root, "root")
+    send_and_receive(send_data, recv_data, True, False)
+    c_ordered(recv_data, "recv_data")
     return _IGATHER
 
 
@@ -422,10 +380,10 @@ def iscatter(send_data, recv_data, count, root, comm=None):
     >>> status, mpi4numba.wait(request), mine[0] == 2 * mpi4numba.rank()
     (0, 0, True)
     """
-    integer(count, "iscatter", "count")
-    integer(root, "iscatter", "root")
-    _arrays("iscatter", send_data, recv_data, False, True)
-    _refuse_fortran_buffer("iscatter", "send_data", send_data)
+    integer(count, "count")
+    integer(root, "root")
+    send_and_receive(send_data, recv_data, False, True)
+    c_ordered(send_data, "send_data")
     return _ISCATTER
 
 
@@ -442,9 +400,9 @@ def iallgather(send_data, recv_data, count, comm=None):
     >>> status, mpi4numba.wait(request), everyone[-1] == mpi4numba.size() - 1
     (0, 0, True)
     """
-    integer(count, "iallgather", "count")
-    _arrays("iallgather", send_data, recv_data, True, False)
-    _refuse_fortran_buffer("iallgather", "recv_data", recv_data)
+    integer(count, "count")
+    send_and_receive(send_data, recv_data, True, False)
+    c_ordered(recv_data, "recv_data")
     return _IALLGATHER
 
 
@@ -461,10 +419,10 @@ def ialltoall(send_data, recv_data, count, comm=None):
     >>> status, mpi4numba.wait(request), received[-1] == mpi4numba.size() - 1
     (0, 0, True)
     """
-    integer(count, "ialltoall", "count")
-    _arrays("ialltoall", send_data, recv_data, True, False)
-    _refuse_fortran_buffer("ialltoall", "recv_data", recv_data)
-    _refuse_fortran_buffer("ialltoall", "send_data", send_data)
+    integer(count, "count")
+    send_and_receive(send_data, recv_data, True, False)
+    c_ordered(recv_data, "recv_data")
+    c_ordered(send_data, "send_data")
     return _IALLTOALL
 
 
@@ -481,10 +439,10 @@ def igatherv(send_data, recv_data, counts, displacements, root, comm=None):
     >>> status, mpi4numba.wait(request), rank != 0 or everyone.sum() == everyone.size
     (0, 0, True)
     """
-    _vector("igatherv", counts, displacements)
-    integer(root, "igatherv", "root")
-    _arrays("igatherv", send_data, recv_data, True, False)
-    _refuse_fortran_buffer("igatherv", "recv_data", recv_data)
+    counts_and_displacements(counts, displacements)
+    integer(root, "root")
+    send_and_receive(send_data, recv_data, True, False)
+    c_ordered(recv_data, "recv_data")
     return _IGATHERV
 
 
@@ -501,10 +459,10 @@ def iscatterv(send_data, counts, displacements, recv_data, root, comm=None):
     >>> status, mpi4numba.wait(request), mine.sum() == rank + 1
     (0, 0, True)
     """
-    _vector("iscatterv", counts, displacements)
-    integer(root, "iscatterv", "root")
-    _arrays("iscatterv", send_data, recv_data, False, True)
-    _refuse_fortran_buffer("iscatterv", "send_data", send_data)
+    counts_and_displacements(counts, displacements)
+    integer(root, "root")
+    send_and_receive(send_data, recv_data, False, True)
+    c_ordered(send_data, "send_data")
     return _ISCATTERV
 
 
@@ -521,9 +479,9 @@ def iallgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     >>> status, mpi4numba.wait(request), everyone.sum() == everyone.size
     (0, 0, True)
     """
-    _vector("iallgatherv", counts, displacements)
-    _arrays("iallgatherv", send_data, recv_data, True, False)
-    _refuse_fortran_buffer("iallgatherv", "recv_data", recv_data)
+    counts_and_displacements(counts, displacements)
+    send_and_receive(send_data, recv_data, True, False)
+    c_ordered(recv_data, "recv_data")
     return _IALLGATHERV
 
 
@@ -542,10 +500,10 @@ def ialltoallv(send_data, send_counts, send_displacements, recv_data, recv_count
     >>> status, mpi4numba.wait(request), received[0] == mpi4numba.rank()
     (0, 0, True)
     """
-    send_in_place = _arrays("ialltoallv", send_data, recv_data, True, False) == "send"
-    _vector("ialltoallv", recv_counts, recv_displacements)
+    send_in_place = send_and_receive(send_data, recv_data, True, False) == "send"
+    counts_and_displacements(recv_counts, recv_displacements)
     if not send_in_place:
-        _vector("ialltoallv", send_counts, send_displacements)
-    _refuse_fortran_buffer("ialltoallv", "recv_data", recv_data)
-    _refuse_fortran_buffer("ialltoallv", "send_data", send_data)
+        counts_and_displacements(send_counts, send_displacements)
+    c_ordered(recv_data, "recv_data")
+    c_ordered(send_data, "send_data")
     return _IALLTOALLV

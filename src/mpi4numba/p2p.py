@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from numba.core import types
 
-from . import _capi
-from ._api import api, lowering
-from ._ccall import HANDLE
-from ._runtime import ABI
-from ._validate import array, integer, send_data
-from .requests import request_type
-from .status import status_type
+from ._core import capi
+from ._support.api import api
+from ._support.lowering import lowering
+from ._core.handles import HANDLE
+from ._core.runtime import ABI
+from ._support.validate import array, integer, request_type, send_data
+
+from ._core.statustype import status_type
 
 ANY_SOURCE = ABI.ANY_SOURCE
 ANY_TAG = ABI.ANY_TAG
@@ -48,13 +49,13 @@ def _blocking(c_function):
     return body
 
 
-_SEND, _SSEND, _RECV = (_blocking(f) for f in (_capi.MPI_Send, _capi.MPI_Ssend, _capi.MPI_Recv))
+_SEND, _SSEND, _RECV = (_blocking(f) for f in (capi.MPI_Send, capi.MPI_Ssend, capi.MPI_Recv))
 
 
 @lowering(types.int32)
 def _sendrecv(e, senddata, dest, recvdata, source, sendtag, recvtag, comm):
     out, into = e.buffer(senddata), e.buffer(recvdata)
-    code = e(_capi.MPI_Sendrecv, out.address, out.count, out.datatype, dest, sendtag,
+    code = e(capi.MPI_Sendrecv, out.address, out.count, out.datatype, dest, sendtag,
              into.address, into.count, into.datatype, source, recvtag, e.comm(comm))
     e.release(out, into)
     return code
@@ -66,47 +67,47 @@ _CODE_STATUS = types.Tuple((types.int32, status_type))
 @lowering(_CODE_STATUS)
 def _recv_status(e, data, source, tag, comm):
     buf = e.buffer(data)
-    result = e(_capi.MPI_Recv_status, buf.address, buf.count, buf.datatype, source, tag, e.comm(comm))
+    result = e(capi.MPI_Recv_status, buf.address, buf.count, buf.datatype, source, tag, e.comm(comm))
     e.release(buf)
     return result
 
 
 @lowering(_CODE_STATUS)
 def _probe(e, source, tag, comm):
-    return e(_capi.MPI_Probe, source, tag, e.comm(comm))
+    return e(capi.MPI_Probe, source, tag, e.comm(comm))
 
 
 @lowering(types.Tuple((types.int32, types.boolean, status_type)))
 def _iprobe(e, source, tag, comm):
-    code, flag, status = e.unpack(e(_capi.MPI_Iprobe, source, tag, e.comm(comm)))
+    code, flag, status = e.unpack(e(capi.MPI_Iprobe, source, tag, e.comm(comm)))
     return e.tuple(code, flag != 0, status)
 
 
 @lowering(types.Tuple((types.int32, HANDLE, status_type)))
 def _mprobe(e, source, tag, comm):
-    return e(_capi.MPI_Mprobe, source, tag, e.comm(comm))
+    return e(capi.MPI_Mprobe, source, tag, e.comm(comm))
 
 
 @lowering(types.Tuple((types.int32, types.boolean, HANDLE, status_type)))
 def _improbe(e, source, tag, comm):
-    code, flag, message, status = e.unpack(e(_capi.MPI_Improbe, source, tag, e.comm(comm)))
+    code, flag, message, status = e.unpack(e(capi.MPI_Improbe, source, tag, e.comm(comm)))
     return e.tuple(code, flag != 0, message, status)
 
 
 @lowering(_CODE_STATUS)
 def _mrecv(e, data, message):
     buf = e.buffer(data)
-    code, _, status = e.unpack(e(_capi.MPI_Mrecv, buf.address, buf.count, buf.datatype, message))
+    code, _, status = e.unpack(e(capi.MPI_Mrecv, buf.address, buf.count, buf.datatype, message))
     e.release(buf)
     return e.tuple(code, status)
 
 
-def _starting(c_function, where: str):
+def _starting(c_function):
     """The bodies of routines that start a request on a buffer (``MPI_Isend``, ``MPI_Irecv``,
     ``MPI_Issend``, ``MPI_Send_init``, ``MPI_Recv_init``), per type of ``request``."""
 
     def for_request(request):
-        @lowering(types.Tuple((types.int32, request_type(request, where))))
+        @lowering(types.Tuple((types.int32, request_type(request))))
         def body(e, data, peer, tag, comm, request):
             return e.start_request(data, request, lambda buf, address: e(
                 c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm), address))
@@ -116,18 +117,18 @@ def _starting(c_function, where: str):
     return for_request
 
 
-_ISEND = _starting(_capi.MPI_Isend, "isend")
-_IRECV = _starting(_capi.MPI_Irecv, "irecv")
-_ISSEND = _starting(_capi.MPI_Issend, "issend")
-_SEND_INIT = _starting(_capi.MPI_Send_init, "send_init")
-_RECV_INIT = _starting(_capi.MPI_Recv_init, "recv_init")
+_ISEND = _starting(capi.MPI_Isend)
+_IRECV = _starting(capi.MPI_Irecv)
+_ISSEND = _starting(capi.MPI_Issend)
+_SEND_INIT = _starting(capi.MPI_Send_init)
+_RECV_INIT = _starting(capi.MPI_Recv_init)
 
 
 def _imrecv(request):
-    @lowering(types.Tuple((types.int32, request_type(request, "imrecv"))))
+    @lowering(types.Tuple((types.int32, request_type(request))))
     def body(e, data, message, request):
         return e.start_request(data, request, lambda buf, address: e(
-            _capi.MPI_Imrecv, buf.address, buf.count, buf.datatype, message, address)[0])
+            capi.MPI_Imrecv, buf.address, buf.count, buf.datatype, message, address)[0])
 
     return body
 
@@ -140,9 +141,9 @@ def send(data, dest, tag=0, comm=None):
     >>> mpi4numba.send(np.arange(4), mpi4numba.PROC_NULL, tag=1)
     0
     """
-    send_data(data, "send", "data")
-    integer(dest, "send", "dest")
-    integer(tag, "send", "tag")
+    send_data(data, "data")
+    integer(dest, "dest")
+    integer(tag, "tag")
     return _SEND
 
 
@@ -154,9 +155,9 @@ def recv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     >>> mpi4numba.recv(np.empty(4), mpi4numba.PROC_NULL)
     0
     """
-    array(data, "recv", "data", writable=True)
-    integer(source, "recv", "source")
-    integer(tag, "recv", "tag")
+    array(data, "data", writable=True)
+    integer(source, "source")
+    integer(tag, "tag")
     return _RECV
 
 
@@ -170,10 +171,10 @@ def sendrecv(senddata, dest, recvdata, source=ANY_SOURCE, sendtag=0, recvtag=ANY
     >>> mpi4numba.sendrecv(np.array([1.0, 2.0]), me, out, me), out
     (0, array([1., 2.]))
     """
-    send_data(senddata, "sendrecv", "senddata")
-    array(recvdata, "sendrecv", "recvdata", writable=True)
+    send_data(senddata, "senddata")
+    array(recvdata, "recvdata", writable=True)
     for value, what in ((dest, "dest"), (source, "source"), (sendtag, "sendtag"), (recvtag, "recvtag")):
-        integer(value, "sendrecv", what)
+        integer(value, what)
 
     return _sendrecv
 
@@ -193,9 +194,9 @@ def isend(data, dest, tag=0, comm=None, request=None):
     >>> status, mpi4numba.wait(request)
     (0, 0)
     """
-    send_data(data, "isend", "data", request)
-    integer(dest, "isend", "dest")
-    integer(tag, "isend", "tag")
+    send_data(data, "data", request)
+    integer(dest, "dest")
+    integer(tag, "tag")
     return _ISEND(request)
 
 
@@ -210,9 +211,9 @@ def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     >>> status, mpi4numba.wait(request)
     (0, 0)
     """
-    array(data, "irecv", "data", writable=True)
-    integer(source, "irecv", "source")
-    integer(tag, "irecv", "tag")
+    array(data, "data", writable=True)
+    integer(source, "source")
+    integer(tag, "tag")
     return _IRECV(request)
 
 
@@ -225,9 +226,9 @@ def ssend(data, dest, tag=0, comm=None):
     >>> ssend(np.arange(4), mpi4numba.PROC_NULL, tag=1)
     0
     """
-    send_data(data, "ssend", "data")
-    integer(dest, "ssend", "dest")
-    integer(tag, "ssend", "tag")
+    send_data(data, "data")
+    integer(dest, "dest")
+    integer(tag, "tag")
     return _SSEND
 
 
@@ -242,9 +243,9 @@ def issend(data, dest, tag=0, comm=None, request=None):
     >>> status, mpi4numba.wait(request)
     (0, 0)
     """
-    send_data(data, "issend", "data", request)
-    integer(dest, "issend", "dest")
-    integer(tag, "issend", "tag")
+    send_data(data, "data", request)
+    integer(dest, "dest")
+    integer(tag, "tag")
     return _ISSEND(request)
 
 
@@ -258,15 +259,15 @@ def recv_status(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     >>> code, status.source == mpi4numba.PROC_NULL, status.tag == mpi4numba.ANY_TAG
     (0, True, True)
     """
-    array(data, "recv_status", "data", writable=True)
-    integer(source, "recv_status", "source")
-    integer(tag, "recv_status", "tag")
+    array(data, "data", writable=True)
+    integer(source, "source")
+    integer(tag, "tag")
     return _recv_status
 
 
-def _probe_arguments(source, tag, where: str) -> None:
-    integer(source, where, "source")
-    integer(tag, where, "tag")
+def _probe_arguments(source, tag) -> None:
+    integer(source, "source")
+    integer(tag, "tag")
 
 
 @api
@@ -286,7 +287,7 @@ def probe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     >>> mpi4numba.recv(np.empty(5, np.int64), me, 3), mpi4numba.wait(request)
     (0, 0)
     """
-    _probe_arguments(source, tag, "probe")
+    _probe_arguments(source, tag)
     return _probe
 
 
@@ -300,7 +301,7 @@ def iprobe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     >>> iprobe(mpi4numba.PROC_NULL)[:2]
     (0, True)
     """
-    _probe_arguments(source, tag, "iprobe")
+    _probe_arguments(source, tag)
     return _iprobe
 
 
@@ -320,7 +321,7 @@ def mprobe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     >>> mrecv(data, message)[0], data, mpi4numba.wait(request)
     (0, array([0., 1., 2.]), 0)
     """
-    _probe_arguments(source, tag, "mprobe")
+    _probe_arguments(source, tag)
     return _mprobe
 
 
@@ -335,7 +336,7 @@ def improbe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     >>> code, flag, mrecv(np.empty(1), message)[0]
     (0, True, 0)
     """
-    _probe_arguments(source, tag, "improbe")
+    _probe_arguments(source, tag)
     return _improbe
 
 
@@ -350,8 +351,8 @@ def mrecv(data, message):
     >>> mrecv(np.empty(2), message)[0]
     0
     """
-    array(data, "mrecv", "data", writable=True)
-    integer(message, "mrecv", "message")
+    array(data, "data", writable=True)
+    integer(message, "message")
     return _mrecv
 
 
@@ -367,8 +368,8 @@ def imrecv(data, message, request=None):
     >>> code, mpi4numba.wait(request)
     (0, 0)
     """
-    array(data, "imrecv", "data", writable=True)
-    integer(message, "imrecv", "message")
+    array(data, "data", writable=True)
+    integer(message, "message")
     return _imrecv(request)
 
 
@@ -386,9 +387,9 @@ def send_init(data, dest, tag=0, comm=None, request=None):
     >>> code, start(request), mpi4numba.wait(request), request_free(request)
     (0, 0, 0, 0)
     """
-    send_data(data, "send_init", "data", request)
-    integer(dest, "send_init", "dest")
-    integer(tag, "send_init", "tag")
+    send_data(data, "data", request)
+    integer(dest, "dest")
+    integer(tag, "tag")
     return _SEND_INIT(request)
 
 
@@ -404,7 +405,7 @@ def recv_init(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     >>> code, start(request), mpi4numba.wait(request), request_free(request)
     (0, 0, 0, 0)
     """
-    array(data, "recv_init", "data", writable=True)
-    integer(source, "recv_init", "source")
-    integer(tag, "recv_init", "tag")
+    array(data, "data", writable=True)
+    integer(source, "source")
+    integer(tag, "tag")
     return _RECV_INIT(request)

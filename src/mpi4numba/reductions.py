@@ -29,54 +29,22 @@ from numba.core import types
 from numba.core.errors import TypingError
 from numba.extending import overload, register_jitable
 
-from . import _capi
-from ._api import api, lowering
-from ._buffers import IN_PLACE_ADDRESS, NO_ADDRESS, c_ints, contiguous, copy_back, is_in_place, rank_size
-from ._ccall import predefined, stack_value
-from ._commtype import comm_handle
-from ._largecount import INT_MAX, NEEDS_FALLBACK
-from ._lowering import is_contiguous_layout
-from ._validate import array, integer, same_dtype
-from .datatypes import element_type, mpi_datatype, pair_problem, pair_type
-from .operators import Operator, known_operator, op_handle, refusal, refused_operators
+from ._core import capi
+from ._support.api import api
+from ._core.inplace import IN_PLACE_ADDRESS, NO_ADDRESS, is_in_place
+from ._support.buffers import c_ints, contiguous, copy_back, rank_size
+from ._core.ccall import predefined, stack_value
+from ._core.commtype import comm_handle
+from ._support.largecount import INT_MAX, NEEDS_FALLBACK
+from ._support.lowering import is_contiguous_layout, lowering
+from ._support.validate import integer, reduction_operands
+from ._support.datatypes import element_type
+from ._support.dtypes import pair_type
+from ._support.operators import Operator, op_handle
 
 __all__ = ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"]
 
 _ALLREDUCE, _REDUCE, _SCAN, _EXSCAN = range(4)
-_NAMES = {_ALLREDUCE: "allreduce", _REDUCE: "reduce", _SCAN: "scan", _EXSCAN: "exscan"}
-
-
-def _validate(where: str, sendobj, recvobj, operator) -> str:
-    """Check a reduction's arguments; returns 'scalar', 'array' or 'in_place'."""
-    array(recvobj, where, "recvobj", writable=True)
-    if not isinstance(operator, (types.IntEnumMember, types.Integer)):
-        raise TypingError(f"mpi4numba.{where}: operator must be an mpi4numba.Operator, got {operator}")
-    _check_pairs(f"mpi4numba.{where}", recvobj.dtype, known_operator(operator))
-    if mpi_datatype(recvobj.dtype, f"mpi4numba.{where}")[0] == "BYTE":
-        raise TypingError(f"mpi4numba.{where}: bytes cannot be reduced")
-    refused_operators(f"mpi4numba.{where}", operator, recvobj.dtype)  # a typing error for a written one
-    if is_in_place(sendobj):
-        return "in_place"
-    if isinstance(sendobj, (types.Number, types.Boolean)):
-        if isinstance(recvobj.dtype, types.Record):
-            raise TypingError(f"mpi4numba.{where}: sendobj must be an array of {recvobj.dtype}, got {sendobj}")
-        return "scalar"
-    array(sendobj, where, "sendobj")
-    same_dtype(sendobj, recvobj, where)
-    return "array"
-
-
-def _check_pairs(where: str, dtype: types.Type, operator: Operator | None) -> None:
-    """Structured dtypes reduce only as (value, index) pairs, and pairs only with MINLOC/MAXLOC."""
-    loc = operator in (Operator.MINLOC, Operator.MAXLOC)
-    if isinstance(dtype, types.Record):
-        if pair_type(dtype) is None:
-            raise TypingError(f"{where}: structured dtypes cannot be reduced, except (value, index) pairs "
-                              f"with MINLOC/MAXLOC: {pair_problem(dtype)}")
-        if operator is not None and not loc:
-            raise TypingError(refusal(where, operator, dtype))
-    elif loc:
-        raise TypingError(f"{where}: {pair_problem(dtype)}")
 
 
 def _check_pair_operator(like, operator):  # pragma: no cover - replaced by the overload below
@@ -100,12 +68,12 @@ def _check_pair_operator_impl(like, operator):
 @register_jitable
 def _call_once(kind, send_address, recv_address, count, datatype, op, root, handle):
     if kind == _REDUCE:
-        return _capi.MPI_Reduce(send_address, recv_address, count, datatype, op, root, handle)
+        return capi.MPI_Reduce(send_address, recv_address, count, datatype, op, root, handle)
     if kind == _SCAN:
-        return _capi.MPI_Scan(send_address, recv_address, count, datatype, op, handle)
+        return capi.MPI_Scan(send_address, recv_address, count, datatype, op, handle)
     if kind == _EXSCAN:
-        return _capi.MPI_Exscan(send_address, recv_address, count, datatype, op, handle)
-    return _capi.MPI_Allreduce(send_address, recv_address, count, datatype, op, handle)
+        return capi.MPI_Exscan(send_address, recv_address, count, datatype, op, handle)
+    return capi.MPI_Allreduce(send_address, recv_address, count, datatype, op, handle)
 
 
 @register_jitable
@@ -214,14 +182,14 @@ def _call_sized(kind, send_address, recv_address, count, itemsize, datatype, op,
     return _call_once(kind, send_address, recv_address, count, datatype, op, root, handle)
 
 
-_C_REDUCTIONS = {_ALLREDUCE: _capi.MPI_Allreduce, _SCAN: _capi.MPI_Scan, _EXSCAN: _capi.MPI_Exscan}
+_C_REDUCTIONS = {_ALLREDUCE: capi.MPI_Allreduce, _SCAN: capi.MPI_Scan, _EXSCAN: capi.MPI_Exscan}
 
 
 def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
     """One reduction on C-contiguous buffers, emitted into the caller."""
-    handle, op, datatype = _operands(e, _NAMES[kind], sendobj, recvobj, operator, comm)
+    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
     target, capacity = e.data(recvobj), e.size(recvobj)
-    is_root = e(_capi.MPI_Comm_rank, handle)[1] == root if kind == _REDUCE else e.const(True)
+    is_root = e(capi.MPI_Comm_rank, handle)[1] == root if kind == _REDUCE else e.const(True)
     if form == "scalar":
         source, count = e(stack_value, sendobj, recvobj), e.const(1)
     elif form == "array":
@@ -238,61 +206,53 @@ def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
     if NEEDS_FALLBACK:
         return e(_call_sized, kind, source, target, count, e.attr(recvobj, "itemsize"), datatype, op, root, handle)
     if kind == _REDUCE:
-        return e(_capi.MPI_Reduce, source, target, count, datatype, op, root, handle)
+        return e(capi.MPI_Reduce, source, target, count, datatype, op, root, handle)
     return e(_C_REDUCTIONS[kind], source, target, count, datatype, op, handle)
 
 
-def operation(e, where: str, operator, recvobj):
-    """``(op, datatype)`` of a reduction into ``recvobj``: an operator known only at run time
-    that does not apply to its elements raises ``ValueError`` before MPI sees it."""
-    dtype = recvobj.type.dtype
-    refused = refused_operators(f"mpi4numba.{where}", operator.type, dtype)
-    return e.op(operator, refused, f"mpi4numba.{where}", dtype), e.handle(mpi_datatype(dtype, "mpi4numba")[0])
-
-
-def _operands(e, where: str, sendobj, recvobj, operator, comm):
-    """``(handle, op, datatype)`` of a reduction (see :func:`operation`)."""
-    return (e.comm(comm), *operation(e, where, operator, recvobj))
+def _operands(e, sendobj, recvobj, operator, comm):
+    """``(handle, op, datatype)`` of a reduction (see ``MPIEmitter.reduction``)."""
+    return (e.comm(comm), *e.reduction(operator, recvobj))
 
 
 @lowering(types.int32)
 def _REDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
-    handle, op, datatype = _operands(e, "reduce_scatter_block", sendobj, recvobj, operator, comm)
-    size = e(_capi.MPI_Comm_size, handle)[1]
+    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
+    size = e(capi.MPI_Comm_size, handle)[1]
     if is_in_place(sendobj.type):
         source, count = e.in_place(), e.size(recvobj) // size
     else:
         e.check(e.size(sendobj) >= e.size(recvobj) * size, ValueError,
-                "mpi4numba.reduce_scatter_block: sendobj has fewer than size * recvobj.size elements")
+                "mpi4numba: sendobj has fewer than size * recvobj.size elements")
         source, count = e.data(sendobj), e.size(recvobj)
-    return e(_capi.MPI_Reduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle)
+    return e(capi.MPI_Reduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle)
 
 
 @lowering(types.int32)
 def _REDUCE_SCATTER(e, sendobj, recvobj, recvcounts, operator, comm):
-    handle, op, datatype = _operands(e, "reduce_scatter", sendobj, recvobj, operator, comm)
-    rank, size = e(_capi.MPI_Comm_rank, handle)[1], e(_capi.MPI_Comm_size, handle)[1]
+    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
+    rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
     counts = e.c_ints(recvcounts, "mpi4numba: a count or displacement does not fit a C int")
-    e.check(e.size(counts) >= size, ValueError, "mpi4numba.reduce_scatter: recvcounts needs one entry per process")
+    e.check(e.size(counts) >= size, ValueError, "mpi4numba: recvcounts needs one entry per process")
     total = e.variable(0)
     with e.loop(size) as i:
         total.set(total.get() + e(operator_module.getitem, counts, i))
     e.check(e.size(recvobj) >= e(operator_module.getitem, counts, rank), ValueError,
-            "mpi4numba.reduce_scatter: recvobj has fewer than recvcounts[rank] elements")
+            "mpi4numba: recvobj has fewer than recvcounts[rank] elements")
     if is_in_place(sendobj.type):
         e.check(e.size(recvobj) >= total.get(), ValueError,
-                "mpi4numba.reduce_scatter: with IN_PLACE, recvobj needs sum(recvcounts) elements")
+                "mpi4numba: with IN_PLACE, recvobj needs sum(recvcounts) elements")
         source = e.in_place()
     else:
         e.check(e.size(sendobj) >= total.get(), ValueError,
-                "mpi4numba.reduce_scatter: sendobj has fewer than sum(recvcounts) elements")
+                "mpi4numba: sendobj has fewer than sum(recvcounts) elements")
         source = e.data(sendobj)
-    return e(_capi.MPI_Reduce_scatter, source, e.data(recvobj), e.data(counts), datatype, op, handle)
+    return e(capi.MPI_Reduce_scatter, source, e.data(recvobj), e.data(counts), datatype, op, handle)
 
 
-def _reduction(kind: int, where: str, sendobj, recvobj, operator):
+def _reduction(kind: int, sendobj, recvobj, operator):
     """The lowering (C-contiguous buffers) or implementation of a reduction's call."""
-    form = _validate(where, sendobj, recvobj, operator)
+    form = reduction_operands(sendobj, recvobj, operator)
     if _same_operand_layout(form, sendobj, recvobj):
         return form, lowering(types.int32)
     return form, None
@@ -307,7 +267,7 @@ def allreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.allreduce(1.0, total), total[0] == mpi4numba.size()
     (0, True)
     """
-    form, lower = _reduction(_ALLREDUCE, "allreduce", sendobj, recvobj, operator)
+    form, lower = _reduction(_ALLREDUCE, sendobj, recvobj, operator)
     if lower:
         return lower(lambda e, sendobj, recvobj, operator, comm:
                      _emit_reduction(e, _ALLREDUCE, form, sendobj, recvobj, operator, 0, comm))
@@ -329,8 +289,8 @@ def reduce(sendobj, recvobj, operator, root, comm=None):
     >>> mpi4numba.reduce(mpi4numba.IN_PLACE, total, mpi4numba.Operator.SUM, 0)
     0
     """
-    integer(root, "reduce", "root")
-    form, lower = _reduction(_REDUCE, "reduce", sendobj, recvobj, operator)
+    integer(root, "root")
+    form, lower = _reduction(_REDUCE, sendobj, recvobj, operator)
     if lower:
         return lower(lambda e, sendobj, recvobj, operator, root, comm:
                      _emit_reduction(e, _REDUCE, form, sendobj, recvobj, operator, root, comm))
@@ -351,7 +311,7 @@ def scan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.scan(1.0, upto), upto[0] == mpi4numba.rank() + 1
     (0, True)
     """
-    form, lower = _reduction(_SCAN, "scan", sendobj, recvobj, operator)
+    form, lower = _reduction(_SCAN, sendobj, recvobj, operator)
     if lower:
         return lower(lambda e, sendobj, recvobj, operator, comm:
                      _emit_reduction(e, _SCAN, form, sendobj, recvobj, operator, 0, comm))
@@ -373,7 +333,7 @@ def exscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.exscan(1.0, before), mpi4numba.rank() == 0 or before[0] == mpi4numba.rank()
     (0, True)
     """
-    form, lower = _reduction(_EXSCAN, "exscan", sendobj, recvobj, operator)
+    form, lower = _reduction(_EXSCAN, sendobj, recvobj, operator)
     if lower:
         return lower(lambda e, sendobj, recvobj, operator, comm:
                      _emit_reduction(e, _EXSCAN, form, sendobj, recvobj, operator, 0, comm))
@@ -396,9 +356,9 @@ def reduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.reduce_scatter_block(np.ones(2 * mpi4numba.size()), mine), mine[0] == mpi4numba.size()
     (0, True)
     """
-    form = _validate("reduce_scatter_block", sendobj, recvobj, operator)
+    form = reduction_operands(sendobj, recvobj, operator)
     if form == "scalar":
-        raise TypingError("mpi4numba.reduce_scatter_block: sendobj must be an array or IN_PLACE")
+        raise TypingError("mpi4numba: sendobj must be an array or IN_PLACE")
     if _same_operand_layout(form, sendobj, recvobj):
         return _REDUCE_SCATTER_BLOCK
     blocks_of = _in_place_blocks if form == "in_place" else _send_blocks
@@ -409,7 +369,7 @@ def reduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
         source, source_address, count = blocks_of(sendobj, recvobj, size)
         _check_pair_operator(recvobj, operator)
         datatype, _ = element_type(recvobj)
-        code = _capi.MPI_Reduce_scatter_block(
+        code = capi.MPI_Reduce_scatter_block(
             source_address, target.ctypes.data, count, datatype, op_handle(operator), comm_handle(comm)
         )
         copy_back(recvobj, target, count)
@@ -444,9 +404,9 @@ def reduce_scatter(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=Non
     >>> mpi4numba.reduce_scatter(np.ones(mpi4numba.size()), mine, counts), mine[0] == mpi4numba.size()
     (0, True)
     """
-    form = _validate("reduce_scatter", sendobj, recvobj, operator)
+    form = reduction_operands(sendobj, recvobj, operator)
     if form == "scalar":
-        raise TypingError("mpi4numba.reduce_scatter: sendobj must be an array or IN_PLACE")
+        raise TypingError("mpi4numba: sendobj must be an array or IN_PLACE")
     if isinstance(recvcounts, types.Array) and isinstance(recvcounts.dtype, types.Integer) and recvcounts.ndim == 1:
         if _same_operand_layout(form, sendobj, recvobj):
             return _REDUCE_SCATTER
@@ -466,7 +426,7 @@ def reduce_scatter(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=Non
         source, source_address = source_of(sendobj, recvobj, total)
         _check_pair_operator(recvobj, operator)
         datatype, _ = element_type(recvobj)
-        code = _capi.MPI_Reduce_scatter(
+        code = capi.MPI_Reduce_scatter(
             source_address, target.ctypes.data, counts.ctypes.data, datatype, op_handle(operator), comm_handle(comm)
         )
         copy_back(recvobj, target, counts[rank])

@@ -25,15 +25,15 @@ from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, register_jitable
 
-from . import _capi
-from ._api import api, lowering
-from ._ccall import (
-    HANDLE_DTYPE, REQUEST_ARRAY, _slot, handle_from_native, handle_to_native, predefined, predefined_native,
-    stack_handles,
-)
+from ._core import capi
+from ._support.api import api
+from ._support.validate import request_collection, request_handles
+from ._support.lowering import lowering
+from ._core.ccall import _slot, predefined, stack_handles
+from ._core.handles import HANDLE_DTYPE, REQUEST_ARRAY, handle_from_native, handle_to_native, predefined_native
 
 RequestType = HANDLE_DTYPE
-_request_numba = REQUEST_ARRAY.dtype
+
 
 __all__ = ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany",
            "start", "startall", "cancel", "request_free"]
@@ -45,42 +45,6 @@ def _nulls_for_zeros(requests):
     for i in range(requests.size):
         if requests[i] == 0:
             requests[i] = null
-
-
-def _request_array(value: types.Type, where: str, what: str = "requests") -> None:
-    if not isinstance(value, types.Array) or value.dtype != _request_numba or value.ndim != 1:
-        raise TypingError(
-            f"mpi4numba.{where}: {what} must be a 1-D array of RequestType ({RequestType}), got {value}"
-        )
-    if value.layout != "C":
-        raise TypingError(f"mpi4numba.{where}: {what} must be C-contiguous, got {value}")
-
-
-def _request_collection(requests: types.Type, where: str) -> str:
-    """Classify the ``requests`` argument: 'array', 'tuple' or 'list'."""
-    if isinstance(requests, types.Array):
-        _request_array(requests, where)
-        return "array"
-    if isinstance(requests, types.BaseTuple):  # () too: no requests, as MPI allows
-        for item in requests:
-            _request_array(item, where, "each request in the tuple")
-        return "tuple"
-    if isinstance(requests, types.List):
-        _request_array(requests.dtype, where, "each request in the list")
-        return "list"
-    raise TypingError(
-        f"mpi4numba.{where}: requests must be a RequestType array, a tuple of them or a list, got {requests}"
-    )
-
-
-def request_type(request: types.Type, where: str) -> types.Array:
-    """The type of the request array a routine returns: a new one if ``request`` is None,
-    else ``request`` itself (a C-contiguous RequestType array, checked here)."""
-    if isinstance(request, (types.NoneType, types.Omitted)):
-        return REQUEST_ARRAY
-    if not (isinstance(request, types.Array) and request.dtype == _request_numba and request.layout == "C"):
-        raise TypingError(f"mpi4numba.{where}: request must be a C-contiguous RequestType array, got {request}")
-    return request
 
 
 @intrinsic
@@ -126,13 +90,13 @@ def _zero_to_null(e, requests, index) -> None:
 
 # the MPI completion routines over (count, address of handles), and their results
 _COMPLETIONS = {
-    "waitall": (types.int32, lambda e, n, address: e(_capi.MPI_Waitall, n, address)),
-    "waitany": (types.UniTuple(types.int32, 2), lambda e, n, address: e(_capi.MPI_Waitany, n, address)),
+    "waitall": (types.int32, lambda e, n, address: e(capi.MPI_Waitall, n, address)),
+    "waitany": (types.UniTuple(types.int32, 2), lambda e, n, address: e(capi.MPI_Waitany, n, address)),
     "testall": (types.Tuple((types.int32, types.boolean)), lambda e, n, address: _flag_first(
-        e, *e.unpack(e(_capi.MPI_Testall, n, address)))),
+        e, *e.unpack(e(capi.MPI_Testall, n, address)))),
     "testany": (types.Tuple((types.int32, types.boolean, types.int32)), lambda e, n, address: _flag_first(
-        e, *e.unpack(e(_capi.MPI_Testany, n, address)))),
-    "startall": (types.int32, lambda e, n, address: e(_capi.MPI_Startall, n, address)),
+        e, *e.unpack(e(capi.MPI_Testany, n, address)))),
+    "startall": (types.int32, lambda e, n, address: e(capi.MPI_Startall, n, address)),
 }
 
 
@@ -143,11 +107,11 @@ def _flag_first(e, code, *outs):
 
 # the same calls, jitted, for lists of requests (from Python)
 _LIST_CALLS = {
-    "waitall": register_jitable(lambda count, address: _capi.MPI_Waitall(count, address)),
-    "waitany": register_jitable(lambda count, address: _capi.MPI_Waitany(count, address)),
-    "testall": register_jitable(lambda count, address: _flag_first_jit(*_capi.MPI_Testall(count, address))),
-    "testany": register_jitable(lambda count, address: _flag_first_jit(*_capi.MPI_Testany(count, address))),
-    "startall": register_jitable(lambda count, address: _capi.MPI_Startall(count, address)),
+    "waitall": register_jitable(lambda count, address: capi.MPI_Waitall(count, address)),
+    "waitany": register_jitable(lambda count, address: capi.MPI_Waitany(count, address)),
+    "testall": register_jitable(lambda count, address: _flag_first_jit(*capi.MPI_Testall(count, address))),
+    "testany": register_jitable(lambda count, address: _flag_first_jit(*capi.MPI_Testany(count, address))),
+    "startall": register_jitable(lambda count, address: capi.MPI_Startall(count, address)),
 }
 
 
@@ -156,13 +120,13 @@ def _flag_first_jit(code, *outs):
     return (code, outs[-1] != 0) + outs[:-1]
 
 
-def _completion(where, requests):
+def _completion(routine, requests):
     """The call over an array or a tuple of requests (handles gathered in stack scratch),
     emitted in place; over a list (copied), a jitted implementation.
 
     """
-    kind = _request_collection(requests, where)
-    restype, emit = _COMPLETIONS[where]
+    kind = request_collection(requests)
+    restype, emit = _COMPLETIONS[routine]
     if kind == "array":
 
         @lowering(restype)
@@ -185,7 +149,7 @@ def _completion(where, requests):
 
         return on_tuple
 
-    call = _LIST_CALLS[where]
+    call = _LIST_CALLS[routine]
 
     def on_list(requests):
         flat = np.empty(len(requests), RequestType)
@@ -202,9 +166,9 @@ def _completion(where, requests):
 
 @lowering(REQUEST_ARRAY)
 def _REQUEST_ARRAY(e, count):
-    e.check(count >= 0, ValueError, "mpi4numba.request_array: count must not be negative")
-    requests = e.zeros(count, str(_request_numba))
-    null = e.cast(e.handle("REQUEST_NULL"), _request_numba)
+    e.check(count >= 0, ValueError, "mpi4numba: count must not be negative")
+    requests = e.zeros(count, str(REQUEST_ARRAY.dtype))
+    null = e.cast(e.handle("REQUEST_NULL"), REQUEST_ARRAY.dtype)
     with e.loop(count) as i:
         e(operator.setitem, requests, i, null)
     return requests
@@ -220,7 +184,7 @@ def request_array(count=1):
     """
 
     if not isinstance(count, types.Integer):
-        raise TypingError(f"mpi4numba.request_array: count must be an integer, got {count}")
+        raise TypingError(f"mpi4numba: count must be an integer, got {count}")
     return _REQUEST_ARRAY
 
 
@@ -234,7 +198,7 @@ def wait(request):
     >>> mpi4numba.recv(np.empty(1), mpi4numba.rank(), 5), mpi4numba.wait(request)
     (0, 0)
     """
-    _request_array(request, "wait", "request")
+    request_handles(request, "request")
     return _WAIT
 
 
@@ -257,8 +221,8 @@ def _on_first(c_function, skip_null: bool = False):
     return body
 
 
-_WAIT, _START = _on_first(_capi.MPI_Wait), _on_first(_capi.MPI_Start)
-_CANCEL, _REQUEST_FREE = _on_first(_capi.MPI_Cancel, True), _on_first(_capi.MPI_Request_free, True)
+_WAIT, _START = _on_first(capi.MPI_Wait), _on_first(capi.MPI_Start)
+_CANCEL, _REQUEST_FREE = _on_first(capi.MPI_Cancel, True), _on_first(capi.MPI_Request_free, True)
 
 
 @lowering(types.Tuple((types.int32, types.boolean)))
@@ -266,7 +230,7 @@ def _TEST(e, request):
     code, flag = e.variable(e.const(0, types.int32)), e.variable(True)
     with e.when(e.size(request) != 0):
         _zero_to_null(e, request, 0)
-        status, done = e.unpack(e(_capi.MPI_Test, e.data(request)))
+        status, done = e.unpack(e(capi.MPI_Test, e.data(request)))
         code.set(status)
         flag.set(done != 0)
     return e.tuple(code.get(), flag.get())
@@ -308,7 +272,7 @@ def test(request):
     >>> mpi4numba.test(mpi4numba.request_array(1))
     (0, True)
     """
-    _request_array(request, "test", "request")
+    request_handles(request, "request")
     return _TEST
 
 
@@ -349,7 +313,7 @@ def start(request):
     >>> request_free(send), request_free(recv)
     (0, 0)
     """
-    _request_array(request, "start", "request")
+    request_handles(request, "request")
     return _START
 
 
@@ -384,7 +348,7 @@ def cancel(request):
     >>> cancel(request), mpi4numba.wait(request)
     (0, 0)
     """
-    _request_array(request, "cancel", "request")
+    request_handles(request, "request")
     return _CANCEL
 
 
@@ -401,5 +365,5 @@ def request_free(request):
     >>> request_free(request), mpi4numba.test(request)
     (0, (0, True))
     """
-    _request_array(request, "request_free", "request")
+    request_handles(request, "request")
     return _REQUEST_FREE

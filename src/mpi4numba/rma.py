@@ -42,16 +42,16 @@ from __future__ import annotations
 from numba.core import types
 from numba.core.errors import TypingError
 
-from . import _capi
-from ._api import api, lowering
-from ._ccall import stack_value
-from ._emit import Value
-from ._runtime import ABI
-from ._validate import array, integer, same_dtype
-from ._wintype import OUTSIDE_GROUP, require_window, target_extent
-from .datatypes import mpi_datatype, pair_type
-from .operators import Operator, datatype_class, refused_operators
-from .window import on_live_window
+from ._core import capi
+from ._support.api import api
+from ._support.lowering import lowering
+from ._core.ccall import stack_value
+from ._core.emit import Value
+from ._core.runtime import ABI
+from ._support.validate import array, integer, same_dtype
+from ._support.wintype import OUTSIDE_GROUP, on_live_window, require_window, target_extent
+from ._support.datatypes import mpi_datatype, pair_type
+from ._support.operators import datatype_class, refused_operators
 
 __all__ = ["put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compare_and_swap"]
 
@@ -61,22 +61,11 @@ ERR_RMA_RANGE = ABI.ERROR_CLASSES["ERR_RMA_RANGE"]
 _COMPARABLE = ("integer", "logical", "byte")  # the datatypes MPI_Compare_and_swap takes
 
 
-def _check(where: str, origin, target_rank, target_disp, win, writable: bool = False) -> None:
-    array(origin, where, "origin", writable=writable)
-    integer(target_rank, where, "target_rank")
-    integer(target_disp, where, "target_disp")
-    require_window(win, where)
-
-
-def _refused_operators(where: str, operator, dtype) -> tuple[Operator, ...]:
-    """The operators refused on elements of ``dtype`` (a TypingError now if ``operator`` is
-    written in the code and does not apply)."""
-    return refused_operators(f"mpi4numba.{where}", operator, dtype, one_sided=True)
-
-
-def _applied(e, where: str, operator, refused, dtype):
-    """The ``MPI_Op`` of ``operator``; ValueError if it is one of the ``refused`` ones."""
-    return e.op(operator, refused, f"mpi4numba.{where}", dtype)
+def _check(origin, target_rank, target_disp, win, writable: bool = False) -> None:
+    array(origin, "origin", writable=writable)
+    integer(target_rank, "target_rank")
+    integer(target_disp, "target_disp")
+    require_window(win)
 
 
 def _access_end(e, disp, disp_unit, size):
@@ -128,11 +117,11 @@ def _target_region(e, like):
     return e.size(like) * per_element, datatype
 
 
-def _transfer(e, where: str, c_function, origin, target_rank, target_disp, win, *op):
+def _transfer(e, c_function, origin, target_rank, target_disp, win, *op):
     """put, get (no ``op``) or accumulate: origin.size elements at the target."""
 
     def call(handle):
-        buf = e.buffer(origin, f"mpi4numba.{where}")
+        buf = e.buffer(origin)
         count, datatype = _target_region(e, origin)
         code = e(c_function, buf.address, buf.count, buf.datatype, target_rank, target_disp, count, datatype, *op,
                  handle)
@@ -143,16 +132,16 @@ def _transfer(e, where: str, c_function, origin, target_rank, target_disp, win, 
 
 
 _PUT = lowering(types.int64)(lambda e, origin, target_rank, target_disp, win: _transfer(
-    e, "put", _capi.MPI_Put, origin, target_rank, target_disp, win))
+    e, capi.MPI_Put, origin, target_rank, target_disp, win))
 _GET = lowering(types.int64)(lambda e, origin, target_rank, target_disp, win: _transfer(
-    e, "get", _capi.MPI_Get, origin, target_rank, target_disp, win))
+    e, capi.MPI_Get, origin, target_rank, target_disp, win))
 
 
 def _accumulate(refused):
     @lowering(types.int64)
     def body(e, origin, target_rank, target_disp, operator, win):
-        op = _applied(e, "accumulate", operator, refused, origin.type.dtype)
-        return _transfer(e, "accumulate", _capi.MPI_Accumulate, origin, target_rank, target_disp, win, op)
+        op = e.op(operator, refused, origin.type.dtype)
+        return _transfer(e, capi.MPI_Accumulate, origin, target_rank, target_disp, win, op)
 
     return body
 
@@ -160,18 +149,18 @@ def _accumulate(refused):
 def _get_accumulate(refused):
     @lowering(types.int64)
     def body(e, origin, result, target_rank, target_disp, operator, win):
-        op = _applied(e, "get_accumulate", operator, refused, result.type.dtype)
+        op = e.op(operator, refused, result.type.dtype)
         no_op = op == e.handle("NO_OP")
 
         def prepare():
             e.check((e.size(origin) == e.size(result)) | no_op, ValueError,
-                    "mpi4numba.get_accumulate: origin and result differ in size")
+                    "mpi4numba: origin and result differ in size")
             return ()
 
         def call(handle):
-            out, into = e.buffer(origin, "mpi4numba.get_accumulate"), e.buffer(result, "mpi4numba.get_accumulate")
+            out, into = e.buffer(origin), e.buffer(result)
             count, datatype = _target_region(e, result)
-            code = e(_capi.MPI_Get_accumulate, out.address, e.select(no_op, 0, out.count), out.datatype,
+            code = e(capi.MPI_Get_accumulate, out.address, e.select(no_op, 0, out.count), out.datatype,
                      into.address, into.count, into.datatype, target_rank, target_disp, count, datatype, op, handle)
             e.release(out, into)
             return code
@@ -181,11 +170,11 @@ def _get_accumulate(refused):
     return body
 
 
-def _one_element(where: str, result) -> None:
-    array(result, where, "result", writable=True)
-    if mpi_datatype(result.dtype, f"mpi4numba.{where}")[1] != 1 or (
+def _one_element(result) -> None:
+    array(result, "result", writable=True)
+    if mpi_datatype(result.dtype)[1] != 1 or (
             isinstance(result.dtype, types.Record) and pair_type(result.dtype) is None):
-        raise TypingError(f"mpi4numba.{where}: {result.dtype} is not a single-element MPI datatype")
+        raise TypingError(f"mpi4numba: {result.dtype} is not a single-element MPI datatype")
 
 
 def _operand(value, like) -> None:
@@ -207,14 +196,14 @@ def _element_address(e, value, like):
 def _fetch_and_op(refused):
     @lowering(types.int64)
     def body(e, origin, result, target_rank, target_disp, operator, win):
-        op = _applied(e, "fetch_and_op", operator, refused, result.type.dtype)
+        op = e.op(operator, refused, result.type.dtype)
         datatype = e.element_type(result)[0]
 
         def operands():
             return _element_address(e, origin, result), _element_address(e, result, result)
 
         def call(handle, source, into):
-            return e(_capi.MPI_Fetch_and_op, source, into, datatype, target_rank, target_disp, op, handle)
+            return e(capi.MPI_Fetch_and_op, source, into, datatype, target_rank, target_disp, op, handle)
 
         return _rma(e, win, target_rank, target_disp, e.itemsize(result), call, operands)
 
@@ -229,7 +218,7 @@ def _COMPARE_AND_SWAP(e, origin, compare, result, target_rank, target_disp, win)
         return tuple(_element_address(e, value, result) for value in (origin, compare, result))
 
     def call(handle, *addresses):
-        return e(_capi.MPI_Compare_and_swap, *addresses, datatype, target_rank, target_disp, handle)
+        return e(capi.MPI_Compare_and_swap, *addresses, datatype, target_rank, target_disp, handle)
 
     return _rma(e, win, target_rank, target_disp, e.itemsize(result), call, operands)
 
@@ -248,7 +237,7 @@ def put(origin, target_rank, target_disp, win):
     >>> local.tolist(), mpi4numba.win_free(win)
     ([0.0, 1.0, 2.0, 0.0], 0)
     """
-    _check("put", origin, target_rank, target_disp, win)
+    _check(origin, target_rank, target_disp, win)
     return _PUT
 
 
@@ -267,7 +256,7 @@ def get(origin, target_rank, target_disp, win):
     >>> fetched.tolist(), mpi4numba.win_free(win)
     ([2.0, 3.0], 0)
     """
-    _check("get", origin, target_rank, target_disp, win, writable=True)
+    _check(origin, target_rank, target_disp, win, writable=True)
     return _GET
 
 
@@ -286,8 +275,8 @@ def accumulate(origin, target_rank, target_disp, operator, win):
     >>> bool(mpi4numba.rank() != 0 or total[0] == mpi4numba.size()), mpi4numba.win_free(win)
     (True, 0)
     """
-    _check("accumulate", origin, target_rank, target_disp, win)
-    return _accumulate(_refused_operators("accumulate", operator, origin.dtype))
+    _check(origin, target_rank, target_disp, win)
+    return _accumulate(refused_operators(operator, origin.dtype, one_sided=True))
 
 
 @api
@@ -305,10 +294,10 @@ def get_accumulate(origin, result, target_rank, target_disp, operator, win):
     >>> mpi4numba.win_unlock(win, me), old.tolist(), mpi4numba.win_free(win)
     (0, [5.0, 5.0], 0)
     """
-    _check("get_accumulate", origin, target_rank, target_disp, win)
-    array(result, "get_accumulate", "result", writable=True)
-    same_dtype(origin, result, "get_accumulate")
-    return _get_accumulate(_refused_operators("get_accumulate", operator, result.dtype))
+    _check(origin, target_rank, target_disp, win)
+    array(result, "result", writable=True)
+    same_dtype(origin, result)
+    return _get_accumulate(refused_operators(operator, result.dtype, one_sided=True))
 
 
 @api
@@ -324,11 +313,11 @@ def fetch_and_op(origin, result, target_rank, target_disp, operator, win):
     >>> mpi4numba.win_unlock_all(win), bool(0 <= ticket[0] < mpi4numba.size()), mpi4numba.win_free(win)
     (0, True, 0)
     """
-    _one_element("fetch_and_op", result)
-    integer(target_rank, "fetch_and_op", "target_rank")
-    integer(target_disp, "fetch_and_op", "target_disp")
-    require_window(win, "fetch_and_op")
-    refused = _refused_operators("fetch_and_op", operator, result.dtype)
+    _one_element(result)
+    integer(target_rank, "target_rank")
+    integer(target_disp, "target_disp")
+    require_window(win)
+    refused = refused_operators(operator, result.dtype, one_sided=True)
     _operand(origin, result)
     return _fetch_and_op(refused)
 
@@ -347,12 +336,12 @@ def compare_and_swap(origin, compare, result, target_rank, target_disp, win):
     >>> old.tolist(), mpi4numba.win_free(win)
     ([0], 0)
     """
-    _one_element("compare_and_swap", result)
-    if datatype_class(mpi_datatype(result.dtype, "mpi4numba.compare_and_swap")[0]) not in _COMPARABLE:
-        raise TypingError(f"mpi4numba.compare_and_swap: compares integer, bool or byte elements, not {result.dtype}")
-    integer(target_rank, "compare_and_swap", "target_rank")
-    integer(target_disp, "compare_and_swap", "target_disp")
-    require_window(win, "compare_and_swap")
+    _one_element(result)
+    if datatype_class(mpi_datatype(result.dtype)[0]) not in _COMPARABLE:
+        raise TypingError(f"mpi4numba: compares integer, bool or byte elements, not {result.dtype}")
+    integer(target_rank, "target_rank")
+    integer(target_disp, "target_disp")
+    require_window(win)
     for value in (origin, compare):
         _operand(value, result)
     return _COMPARE_AND_SWAP

@@ -14,92 +14,17 @@ Statuses come from :func:`~mpi4numba.p2p.probe`, :func:`~mpi4numba.p2p.iprobe`,
 
 from __future__ import annotations
 
-import ctypes
-
-from numba.core import cgutils, types
+from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import (
-    NativeValue,
-    box,
-    make_attribute_wrapper,
-    models,
-    register_model,
-    typeof_impl,
-    unbox,
-)
 
-from . import _capi
-from ._api import api, lowering
-from ._runtime import ABI, MPI
-from .datatypes import mpi_datatype, pair_type
+from ._core import capi
+from ._support.api import api
+from ._support.lowering import lowering
+from ._core.runtime import ABI
+from ._core.statustype import StatusType, status_type
+from ._support.datatypes import mpi_datatype, pair_type
 
 __all__ = ["StatusType", "status_type", "get_count"]
-
-_FIELDS = {ABI.STATUS_SOURCE_OFFSET: "source", ABI.STATUS_TAG_OFFSET: "tag", ABI.STATUS_ERROR_OFFSET: "error"}
-# The status as 32-bit words; the public fields are named, the ABI's private ones are not.
-_WORDS = [(_FIELDS.get(offset, f"_word{offset // 4}"), types.int32) for offset in range(0, ABI.STATUS_BYTES, 4)]
-
-
-class StatusType(types.Type):
-    """Numba type of an ``MPI_Status`` held by value (the running ABI's bytes)."""
-
-    def __init__(self) -> None:
-        super().__init__(name=f"mpi4numba.Status({ABI.NAME})")
-
-
-status_type = StatusType()
-
-
-@register_model(StatusType)
-class _StatusModel(models.StructModel):
-    def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, _WORDS)
-
-
-for _field in ("source", "tag", "error"):
-    make_attribute_wrapper(StatusType, _field, _field)
-
-
-@typeof_impl.register(MPI.Status)
-def _typeof_status(value, context):
-    return status_type
-
-
-def _address_of(status) -> int:
-    return MPI._addressof(status)
-
-
-def _from_bytes(raw: bytes):
-    status = MPI.Status()
-    ctypes.memmove(MPI._addressof(status), raw, ABI.STATUS_BYTES)
-    return status
-
-
-@unbox(StatusType)
-def _unbox_status(typ, obj, c):
-    helper = c.pyapi.unserialize(c.pyapi.serialize_object(_address_of))
-    address = c.pyapi.call_function_objargs(helper, [obj])
-    failed = cgutils.is_null(c.builder, address)
-    llty = c.context.get_value_type(typ)
-    result = cgutils.alloca_once_value(c.builder, llty(None))
-    with c.builder.if_then(c.builder.not_(failed), likely=True):
-        pointer = c.builder.inttoptr(c.pyapi.long_as_ulonglong(address), llty.as_pointer())
-        c.builder.store(c.builder.load(pointer), result)
-        c.pyapi.decref(address)
-    return NativeValue(c.builder.load(result), is_error=failed)
-
-
-@box(StatusType)
-def _box_status(typ, val, c):
-    slot = cgutils.alloca_once_value(c.builder, val)
-    raw = c.pyapi.bytes_from_string_and_size(
-        c.builder.bitcast(slot, cgutils.voidptr_t), c.context.get_constant(types.intp, ABI.STATUS_BYTES)
-    )
-    helper = c.pyapi.unserialize(c.pyapi.serialize_object(_from_bytes))
-    result = c.pyapi.call_function_objargs(helper, [raw])
-    c.pyapi.decref(raw)
-    return result
-
 
 def _element_type(like: types.Type) -> types.Type:
     """The element type that ``like`` (an array, a NumPy scalar type or a dtype) names."""
@@ -110,7 +35,7 @@ def _element_type(like: types.Type) -> types.Type:
     if isinstance(like, types.DType):
         return like.dtype
     raise TypingError(
-        "mpi4numba.get_count: the second argument must be a NumPy array (or a NumPy scalar "
+        "mpi4numba: the second argument must be a NumPy array (or a NumPy scalar "
         f"type or dtype) whose dtype the message holds, got {like}"
     )
 
@@ -133,13 +58,13 @@ def get_count(status, like):
     (0, (0, 3), True)
     """
     if not isinstance(status, StatusType):
-        raise TypingError(f"mpi4numba.get_count: status must be a status (mpi4py MPI.Status or mpi4numba), got {status}")
+        raise TypingError(f"mpi4numba: status must be a status (mpi4py MPI.Status or mpi4numba), got {status}")
     dtype = _element_type(like)
-    name, per_element = mpi_datatype(dtype, "mpi4numba.get_count")
+    name, per_element = mpi_datatype(dtype)
     if isinstance(dtype, types.Record) and pair_type(dtype) is None:
         # a struct type's message carries the fields without padding: count in that type
         if not isinstance(like, types.Array):
-            raise TypingError("mpi4numba.get_count: for a structured dtype pass an array of it as 'like'")
+            raise TypingError("mpi4numba: for a structured dtype pass an array of it as 'like'")
         return _counting(lambda e, like: e.element_type(like)[0])
     return _counting(lambda e, like: e.handle(name), per_element)
 
@@ -151,11 +76,11 @@ def _counting(datatype, per_element: int = 1):
     undefined = ABI.UNDEFINED
     if per_element == 1:
         return lowering(types.UniTuple(types.int32, 2))(
-            lambda e, status, like: e(_capi.MPI_Get_count, status, datatype(e, like)))
+            lambda e, status, like: e(capi.MPI_Get_count, status, datatype(e, like)))
 
     @lowering(types.Tuple((types.int32, types.int64)))
     def in_elements(e, status, like):
-        code, count = e.unpack(e(_capi.MPI_Get_count, status, datatype(e, like)))
+        code, count = e.unpack(e(capi.MPI_Get_count, status, datatype(e, like)))
         whole = (count != undefined) & (count % per_element == 0)
         return e.tuple(code, e.select(whole, count // per_element, undefined))
 

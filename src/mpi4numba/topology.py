@@ -20,14 +20,12 @@ from numba.core import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from . import _capi
-from ._api import api, lowering
-from ._ccall import _guard
-from ._commtype import CommType
-from ._runtime import ABI
-from ._validate import integer
-from .comm import _new_communicator
-from .groups import int_sequence
+from ._core.cachetag import guard_cache
+from ._core import capi
+from ._support.api import api
+from ._support.lowering import lowering, new_communicator
+from ._core.runtime import ABI
+from ._support.validate import int_sequence, integer, topology_communicator
 
 CART = ABI.CONSTANTS["CART"]
 GRAPH = ABI.CONSTANTS["GRAPH"]
@@ -42,12 +40,6 @@ __all__ = ["dims_create", "cart_create", "cartdim_get", "cart_get", "cart_coords
            "dist_graph_neighbors_count", "dist_graph_neighbors", "CART", "GRAPH", "DIST_GRAPH"]
 
 _INT32_ARRAY = types.Array(types.int32, 1, "C")
-
-
-def _comm(comm: types.Type, where: str) -> None:
-    """Topology queries need an actual communicator: COMM_WORLD has no topology."""
-    if not isinstance(comm, (CommType, types.Integer)):
-        raise TypingError(f"mpi4numba.{where}: comm must be a communicator with a topology, got {comm}")
 
 
 @intrinsic(prefer_literal=True)
@@ -65,7 +57,7 @@ def _weights_constant(typingctx, name):
         i64 = ir.IntType(64)
         if isinstance(spec, int):
             return ir.Constant(i64, spec)
-        _guard(context)
+        guard_cache(context)
         voidptr = ir.IntType(8).as_pointer()
         variable = builder.module.globals.get(spec)
         if variable is None:
@@ -83,7 +75,7 @@ def _entries(e, code, count):
 
 def _rank_check(e, handle, rank):
     """``ERR_RANK`` for a rank outside the communicator: not every MPI checks (Open MPI does not)."""
-    code, size = e.unpack(e(_capi.MPI_Comm_size, handle))
+    code, size = e.unpack(e(capi.MPI_Comm_size, handle))
     outside = (code == 0) & ((rank < 0) | (rank >= size))
     return e.select(outside, e.const(_ERR_RANK, types.int32), code)
 
@@ -91,7 +83,7 @@ def _rank_check(e, handle, rank):
 def _per_axis(e, handle, values, message: str):
     """``values`` as C ints, one per axis of the Cartesian ``handle`` (else ``ValueError(message)``,
     unless ``handle`` is not a Cartesian communicator: MPI's call then fails)."""
-    code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
+    code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
     cvalues = e.c_ints(values)
     e.check((code != 0) | (e.size(cvalues) == ndims), ValueError, message)
     return cvalues
@@ -104,14 +96,14 @@ def _weights(e, weights, degree):
         return e(_weights_constant, "UNWEIGHTED")
     cweights = e.c_ints(weights)
     e.check(e.size(cweights) == degree, ValueError,
-            "mpi4numba.dist_graph_create_adjacent: weights need one entry per neighbour")
+            "mpi4numba: weights need one entry per neighbour")
     return e.select(e.size(cweights) == 0, e(_weights_constant, "WEIGHTS_EMPTY"), e.data(cweights))
 
 
 @lowering(types.int32)
 def _DIMS_CREATE(e, nnodes, dims):
     cdims = e.c_ints(dims)
-    code = e(_capi.MPI_Dims_create, nnodes, e.size(cdims), cdims)
+    code = e(capi.MPI_Dims_create, nnodes, e.size(cdims), cdims)
     if cdims is not dims:  # converted: the factorisation goes back into dims
         with e.loop(e.size(cdims)) as i:
             e(operator.setitem, dims, i, e(operator.getitem, cdims, i))
@@ -120,7 +112,7 @@ def _DIMS_CREATE(e, nnodes, dims):
 
 def _cart_create(e, dims, periods, reorder, comm):
     cdims, cperiods = e.c_ints(dims), e.c_ints(periods)
-    e.check(e.size(cdims) == e.size(cperiods), ValueError, "mpi4numba.cart_create: dims and periods differ in length")
+    e.check(e.size(cdims) == e.size(cperiods), ValueError, "mpi4numba: dims and periods differ in length")
     # Checked here because not every MPI does (MPICH makes a grid of -1 x -1 processes).
     negative = e.variable(False)
     with e.loop(e.size(cdims)) as i:
@@ -128,43 +120,43 @@ def _cart_create(e, dims, periods, reorder, comm):
             negative.set(True)
     result = e.variable(e.tuple(e.const(_ERR_DIMS, types.int32), e.handle("COMM_NULL")))
     with e.when(e.not_(negative.get())):
-        result.set(e(_capi.MPI_Cart_create, e.comm(comm), e.size(cdims), cdims, cperiods, reorder))
+        result.set(e(capi.MPI_Cart_create, e.comm(comm), e.size(cdims), cdims, cperiods, reorder))
     return result.get()
 
 
 def _graph_create(e, index, edges, reorder, comm):
     cindex, cedges = e.c_ints(index), e.c_ints(edges)
-    return e(_capi.MPI_Graph_create, e.comm(comm), e.size(cindex), cindex, cedges, reorder)
+    return e(capi.MPI_Graph_create, e.comm(comm), e.size(cindex), cindex, cedges, reorder)
 
 
 def _cart_sub(e, remain_dims, comm):
     handle = e.comm(comm)
-    cremain = _per_axis(e, handle, remain_dims, "mpi4numba.cart_sub: remain_dims needs one entry per grid dimension")
-    return e(_capi.MPI_Cart_sub, handle, cremain)
+    cremain = _per_axis(e, handle, remain_dims, "mpi4numba: remain_dims needs one entry per grid dimension")
+    return e(capi.MPI_Cart_sub, handle, cremain)
 
 
 def _dist_graph_create_adjacent(e, sources, destinations, source_weights, dest_weights, reorder, comm):
     csources, cdestinations = e.c_ints(sources), e.c_ints(destinations)
     source_address = _weights(e, source_weights, e.size(csources))
     dest_address = _weights(e, dest_weights, e.size(cdestinations))
-    return e(_capi.MPI_Dist_graph_create_adjacent, e.comm(comm), e.size(csources), csources, source_address,
+    return e(capi.MPI_Dist_graph_create_adjacent, e.comm(comm), e.size(csources), csources, source_address,
              e.size(cdestinations), cdestinations, dest_address, e.handle("INFO_NULL"), reorder)
 
 
 _CODE_INT = types.UniTuple(types.int32, 2)
-_CARTDIM_GET = lowering(_CODE_INT)(lambda e, comm: e(_capi.MPI_Cartdim_get, e.comm(comm)))
-_TOPO_TEST = lowering(_CODE_INT)(lambda e, comm: e(_capi.MPI_Topo_test, e.comm(comm)))
+_CARTDIM_GET = lowering(_CODE_INT)(lambda e, comm: e(capi.MPI_Cartdim_get, e.comm(comm)))
+_TOPO_TEST = lowering(_CODE_INT)(lambda e, comm: e(capi.MPI_Topo_test, e.comm(comm)))
 _DIST_GRAPH_NEIGHBORS_COUNT = lowering(types.UniTuple(types.int32, 4))(
-    lambda e, comm: e(_capi.MPI_Dist_graph_neighbors_count, e.comm(comm)))
+    lambda e, comm: e(capi.MPI_Dist_graph_neighbors_count, e.comm(comm)))
 
 
 @lowering(types.Tuple((types.int32, _INT32_ARRAY, types.Array(types.boolean, 1, "C"), _INT32_ARRAY)))
 def _CART_GET(e, comm):
     handle = e.comm(comm)
-    code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
+    code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
     dims, coords = _entries(e, code, ndims), _entries(e, code, ndims)
     cperiods, periods = e.int32_scratch(e.size(dims)), e.zeros(e.size(dims), "boolean")
-    code = e.if_success(code, lambda: e(_capi.MPI_Cart_get, handle, e.size(dims), dims, cperiods, coords))
+    code = e.if_success(code, lambda: e(capi.MPI_Cart_get, handle, e.size(dims), dims, cperiods, coords))
     with e.when(code == 0):
         with e.loop(e.size(periods)) as i:
             e(operator.setitem, periods, i, e(operator.getitem, cperiods, i) != 0)
@@ -178,14 +170,14 @@ def _cart_coords(coords_type):
     @lowering(types.Tuple((types.int32, coords_type if given else _INT32_ARRAY)))
     def body(e, rank, comm, coords):
         handle = e.comm(comm)
-        code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
+        code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
         if given:
             e.check((code != 0) | (e.size(coords) >= ndims), ValueError,
-                    "mpi4numba.cart_coords: coords has fewer entries than the grid has dimensions")
+                    "mpi4numba: coords has fewer entries than the grid has dimensions")
         else:
             coords = _entries(e, code, ndims)
         code = e.if_success(code, lambda: _rank_check(e, handle, rank))
-        code = e.if_success(code, lambda: e(_capi.MPI_Cart_coords, handle, rank, e.size(coords), coords))
+        code = e.if_success(code, lambda: e(capi.MPI_Cart_coords, handle, rank, e.size(coords), coords))
         return e.tuple(code, coords)
 
     return body
@@ -194,70 +186,42 @@ def _cart_coords(coords_type):
 @lowering(_CODE_INT)
 def _CART_RANK(e, coords, comm):
     handle = e.comm(comm)
-    ccoords = _per_axis(e, handle, coords, "mpi4numba.cart_rank: coords needs one entry per grid dimension")
-    return e(_capi.MPI_Cart_rank, handle, ccoords)
+    ccoords = _per_axis(e, handle, coords, "mpi4numba: coords needs one entry per grid dimension")
+    return e(capi.MPI_Cart_rank, handle, ccoords)
 
 
 @lowering(types.UniTuple(types.int32, 3))
 def _CART_SHIFT(e, direction, disp, comm):
     handle = e.comm(comm)
     # Checked here because not every MPI does (Open MPI reads past its arrays).
-    code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
+    code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
     not_an_axis = (code == 0) & ((direction < 0) | (direction >= ndims))
     null = e.const(PROC_NULL, types.int32)
     result = e.variable(e.tuple(e.const(_ERR_DIMS, types.int32), null, null))
     with e.when(e.not_(not_an_axis)):
-        result.set(e(_capi.MPI_Cart_shift, handle, direction, disp))
+        result.set(e(capi.MPI_Cart_shift, handle, direction, disp))
     return result.get()
 
 
 @lowering(types.Tuple((types.int32, _INT32_ARRAY)))
 def _GRAPH_NEIGHBORS(e, rank, comm):
     handle = e.comm(comm)
-    code, count = e.unpack(e(_capi.MPI_Graph_neighbors_count, handle, rank))
+    code, count = e.unpack(e(capi.MPI_Graph_neighbors_count, handle, rank))
     neighbors = _entries(e, code, count)
-    code = e.if_success(code, lambda: e(_capi.MPI_Graph_neighbors, handle, rank, e.size(neighbors), neighbors))
+    code = e.if_success(code, lambda: e(capi.MPI_Graph_neighbors, handle, rank, e.size(neighbors), neighbors))
     return e.tuple(code, neighbors)
 
 
 @lowering(types.Tuple((types.int32, _INT32_ARRAY, _INT32_ARRAY)))
 def _DIST_GRAPH_NEIGHBORS(e, comm):
     handle = e.comm(comm)
-    code, indegree, outdegree, _ = e.unpack(e(_capi.MPI_Dist_graph_neighbors_count, handle))
+    code, indegree, outdegree, _ = e.unpack(e(capi.MPI_Dist_graph_neighbors_count, handle))
     sources, destinations = _entries(e, code, indegree), _entries(e, code, outdegree)
     # for the weights of a weighted graph, which are not returned
     source_weights, dest_weights = e.int32_scratch(e.size(sources)), e.int32_scratch(e.size(destinations))
-    code = e.if_success(code, lambda: e(_capi.MPI_Dist_graph_neighbors, handle, e.size(sources), sources,
+    code = e.if_success(code, lambda: e(capi.MPI_Dist_graph_neighbors, handle, e.size(sources), sources,
                                          source_weights, e.size(destinations), destinations, dest_weights))
     return e.tuple(code, sources, destinations)
-
-
-def neighbor_counts(e, handle):
-    """``(status, indegree, outdegree)`` of a communicator with a topology; ``ERR_TOPOLOGY``
-    without one (checked here: Open MPI's collectives fail on it with ``ERR_INTERN``)."""
-    code, kind = e.unpack(e(_capi.MPI_Topo_test, handle))
-    status, indegree, outdegree = e.variable(code), e.variable(e.const(0)), e.variable(e.const(0))
-
-    def found(code, inward, outward):
-        status.set(code)
-        indegree.set(inward)
-        outdegree.set(outward)
-
-    with e.when((code == 0) & (kind == CART)):
-        found_code, ndims = e.unpack(e(_capi.MPI_Cartdim_get, handle))
-        found(found_code, 2 * ndims, 2 * ndims)
-    with e.when((code == 0) & (kind == DIST_GRAPH)):
-        found_code, sources, destinations, _ = e.unpack(e(_capi.MPI_Dist_graph_neighbors_count, handle))
-        found(found_code, sources, destinations)
-    with e.when((code == 0) & (kind == GRAPH)):
-        found_code, rank = e.unpack(e(_capi.MPI_Comm_rank, handle))
-        status.set(found_code)
-        with e.when(found_code == 0):
-            found_code, neighbors = e.unpack(e(_capi.MPI_Graph_neighbors_count, handle, rank))
-            found(found_code, neighbors, neighbors)
-    with e.when((code == 0) & (kind != CART) & (kind != DIST_GRAPH) & (kind != GRAPH)):
-        status.set(_ERR_TOPOLOGY)
-    return status.get(), indegree.get(), outdegree.get()
 
 
 @api
@@ -270,11 +234,11 @@ def dims_create(nnodes, dims):
     >>> mpi4numba.dims_create(6, dims), sorted(dims.tolist())
     (0, [2, 3])
     """
-    integer(nnodes, "dims_create", "nnodes")
+    integer(nnodes, "nnodes")
     if not (isinstance(dims, types.Array) and dims.ndim == 1 and isinstance(dims.dtype, types.Integer)):
-        raise TypingError(f"mpi4numba.dims_create: dims must be a 1-D integer array (filled in place), got {dims}")
+        raise TypingError(f"mpi4numba: dims must be a 1-D integer array (filled in place), got {dims}")
     if not dims.mutable:
-        raise TypingError("mpi4numba.dims_create: dims is read-only and cannot be filled")
+        raise TypingError("mpi4numba: dims is read-only and cannot be filled")
     return _DIMS_CREATE
 
 
@@ -291,11 +255,11 @@ def cart_create(dims, periods, reorder=False, comm=None):
     >>> status, mpi4numba.cart_shift(0, 1, ring)[0], mpi4numba.comm_free(ring)
     (0, 0, 0)
     """
-    int_sequence(dims, "cart_create", "dims")
-    int_sequence(periods, "cart_create", "periods")
+    int_sequence(dims, "dims")
+    int_sequence(periods, "periods")
     if not isinstance(reorder, (types.Boolean, types.Integer)):
-        raise TypingError(f"mpi4numba.cart_create: reorder must be a bool, got {reorder}")
-    return _new_communicator(_cart_create)
+        raise TypingError(f"mpi4numba: reorder must be a bool, got {reorder}")
+    return new_communicator(_cart_create)
 
 
 @api
@@ -307,7 +271,7 @@ def cartdim_get(comm):
     >>> mpi4numba.cartdim_get(grid), mpi4numba.comm_free(grid)
     ((0, 2), 0)
     """
-    _comm(comm, "cartdim_get")
+    topology_communicator(comm)
     return _CARTDIM_GET
 
 
@@ -321,7 +285,7 @@ def cart_get(comm):
     >>> mpi4numba.cart_get(grid)[1:], mpi4numba.comm_free(grid)
     ((array([1], dtype=int32), array([ True]), array([0], dtype=int32)), 0)
     """
-    _comm(comm, "cart_get")
+    topology_communicator(comm)
     return _CART_GET
 
 
@@ -336,11 +300,11 @@ def cart_coords(rank, comm, coords=None):
     >>> mpi4numba.cart_coords(0, grid), mpi4numba.comm_free(grid)
     ((0, array([0, 0], dtype=int32)), 0)
     """
-    integer(rank, "cart_coords", "rank")
-    _comm(comm, "cart_coords")
+    integer(rank, "rank")
+    topology_communicator(comm)
     if coords != types.none and not (isinstance(coords, types.Array) and coords.dtype == types.int32
                                      and coords.ndim == 1 and coords.layout == "C" and coords.mutable):
-        raise TypingError(f"mpi4numba.cart_coords: coords must be a writable C-contiguous int32 array, got {coords}")
+        raise TypingError(f"mpi4numba: coords must be a writable C-contiguous int32 array, got {coords}")
     return _cart_coords(coords)
 
 
@@ -354,8 +318,8 @@ def cart_rank(coords, comm):
     >>> mpi4numba.cart_rank((mpi4numba.size(),), ring), mpi4numba.comm_free(ring)
     ((0, 0), 0)
     """
-    int_sequence(coords, "cart_rank", "coords")
-    _comm(comm, "cart_rank")
+    int_sequence(coords, "coords")
+    topology_communicator(comm)
     return _CART_RANK
 
 
@@ -374,9 +338,9 @@ def cart_shift(direction, disp, comm):
     >>> mpi4numba.comm_free(line)
     0
     """
-    integer(direction, "cart_shift", "direction")
-    integer(disp, "cart_shift", "disp")
-    _comm(comm, "cart_shift")
+    integer(direction, "direction")
+    integer(disp, "disp")
+    topology_communicator(comm)
     return _CART_SHIFT
 
 
@@ -391,9 +355,9 @@ def cart_sub(remain_dims, comm):
     >>> status, mpi4numba.size(row), mpi4numba.comm_free(row), mpi4numba.comm_free(grid)
     (0, 1, 0, 0)
     """
-    int_sequence(remain_dims, "cart_sub", "remain_dims")
-    _comm(comm, "cart_sub")
-    return _new_communicator(_cart_sub)
+    int_sequence(remain_dims, "remain_dims")
+    topology_communicator(comm)
+    return new_communicator(_cart_sub)
 
 
 @api
@@ -419,9 +383,9 @@ def graph_create(index, edges, reorder=False, comm=None):
     >>> status, mpi4numba.graph_neighbors(0, graph)[1], mpi4numba.comm_free(graph)
     (0, array([0], dtype=int32), 0)
     """
-    int_sequence(index, "graph_create", "index")
-    int_sequence(edges, "graph_create", "edges")
-    return _new_communicator(_graph_create)
+    int_sequence(index, "index")
+    int_sequence(edges, "edges")
+    return new_communicator(_graph_create)
 
 
 @api
@@ -434,8 +398,8 @@ def graph_neighbors(rank, comm):
     >>> mpi4numba.graph_neighbors(0, graph)[1].size, mpi4numba.comm_free(graph)
     (0, 0)
     """
-    integer(rank, "graph_neighbors", "rank")
-    _comm(comm, "graph_neighbors")
+    integer(rank, "rank")
+    topology_communicator(comm)
     return _GRAPH_NEIGHBORS
 
 
@@ -453,14 +417,14 @@ def dist_graph_create_adjacent(sources, destinations, source_weights=None, dest_
     >>> status, mpi4numba.dist_graph_neighbors_count(ring)[1:3], mpi4numba.comm_free(ring)
     (0, (1, 1), 0)
     """
-    int_sequence(sources, "dist_graph_create_adjacent", "sources")
-    int_sequence(destinations, "dist_graph_create_adjacent", "destinations")
+    int_sequence(sources, "sources")
+    int_sequence(destinations, "destinations")
     for value, what in ((source_weights, "source_weights"), (dest_weights, "dest_weights")):
         if value != types.none:
-            int_sequence(value, "dist_graph_create_adjacent", what)
+            int_sequence(value, what)
     if (source_weights == types.none) != (dest_weights == types.none):
-        raise TypingError("mpi4numba.dist_graph_create_adjacent: give both source_weights and dest_weights, or neither")
-    return _new_communicator(_dist_graph_create_adjacent)
+        raise TypingError("mpi4numba: give both source_weights and dest_weights, or neither")
+    return new_communicator(_dist_graph_create_adjacent)
 
 
 @api
@@ -473,7 +437,7 @@ def dist_graph_neighbors_count(comm):
     >>> mpi4numba.dist_graph_neighbors_count(alone), mpi4numba.comm_free(alone)
     ((0, 0, 0, 0), 0)
     """
-    _comm(comm, "dist_graph_neighbors_count")
+    topology_communicator(comm)
     return _DIST_GRAPH_NEIGHBORS_COUNT
 
 
@@ -487,5 +451,5 @@ def dist_graph_neighbors(comm):
     >>> mpi4numba.dist_graph_neighbors(me)[1:], mpi4numba.comm_free(me)
     ((array([0], dtype=int32), array([0], dtype=int32)), 0)
     """
-    _comm(comm, "dist_graph_neighbors")
+    topology_communicator(comm)
     return _DIST_GRAPH_NEIGHBORS

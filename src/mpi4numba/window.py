@@ -44,13 +44,12 @@ import numpy as np
 from numba.core import types
 from numba.np.numpy_support import as_dtype
 
-from . import _capi
-from ._api import api, lowering
-from ._lowering import is_contiguous_layout
-from ._runtime import ABI, MPI
-from ._validate import array, integer
-from ._wintype import (ROW_BITS, WinType, element_dtype, forget_window, memory_view, new_window, register_window,
-                       require_window, store_window_handle, window_array_type, window_extents, window_handle)
+from ._core import capi
+from ._support.api import api
+from ._support.lowering import is_contiguous_layout, lowering
+from ._core.runtime import ABI, MPI
+from ._support.validate import array, integer
+from ._support.wintype import ROW_BITS, on_live_window, WinType, element_dtype, forget_window, memory_view, new_window, register_window, require_window, store_window_handle, window_array_type
 
 LOCK_EXCLUSIVE = ABI.CONSTANTS["LOCK_EXCLUSIVE"]
 LOCK_SHARED = ABI.CONSTANTS["LOCK_SHARED"]
@@ -59,8 +58,6 @@ MODE_NOSTORE = ABI.CONSTANTS["MODE_NOSTORE"]
 MODE_NOPUT = ABI.CONSTANTS["MODE_NOPUT"]
 MODE_NOPRECEDE = ABI.CONSTANTS["MODE_NOPRECEDE"]
 MODE_NOSUCCEED = ABI.CONSTANTS["MODE_NOSUCCEED"]
-ERR_WIN = ABI.ERROR_CLASSES["ERR_WIN"]
-ERR_RMA_SYNC = ABI.ERROR_CLASSES["ERR_RMA_SYNC"]
 
 __all__ = ["WinType", "win_create", "win_allocate", "win_allocate_shared", "win_shared_query", "win_free",
            "win_fence", "win_lock", "win_unlock", "win_lock_all", "win_unlock_all", "win_flush",
@@ -69,22 +66,9 @@ __all__ = ["WinType", "win_create", "win_allocate", "win_allocate_shared", "win_
            "MODE_NOSUCCEED"]
 
 
-def on_live_window(e, win, call):
-    """The status (int64) of ``call(handle, extents)`` (see ``window_extents``) on a live
-    window made by mpi4numba; ``ERR_WIN`` without calling MPI on any other (freed, or a
-    handle that is not one)."""
-    handle = e(window_handle, win)
-    status = e.variable(e.const(ERR_WIN, types.int64))
-    with e.when(handle != 0, likely=True):  # an empty array, or zeros
-        extents = e(window_extents, handle)
-        with e.when(extents != 0, likely=True):
-            status.set(call(handle, extents))
-    return status.get()
-
-
-def _check_disp_unit(disp_unit, where: str) -> None:
+def _check_disp_unit(disp_unit) -> None:
     if not isinstance(disp_unit, types.NoneType):
-        integer(disp_unit, where, "disp_unit")
+        integer(disp_unit, "disp_unit")
 
 
 def _unit(e, disp_unit, itemsize: int):
@@ -97,15 +81,15 @@ def _finish(e, code, handle, base, comm, size, disp_unit):
     and ``handle``: a window holding WIN_NULL if it failed; else one that returns errors
     as codes and is in the window table with every process's extent (an allgather)."""
     created = code == 0
-    rank, group = e(_capi.MPI_Comm_rank, comm)[1], e(_capi.MPI_Comm_size, comm)[1]
+    rank, group = e(capi.MPI_Comm_rank, comm)[1], e(capi.MPI_Comm_size, comm)[1]
     win = e(new_window, e.select(created, handle, e.handle("WIN_NULL")), base, e.select(created, group, 0))
     status = e.variable(code)
     with e.when(created, likely=True):
-        status.set(e(_capi.MPI_Win_set_errhandler, handle, e.handle("ERRORS_RETURN")))
+        status.set(e(capi.MPI_Win_set_errhandler, handle, e.handle("ERRORS_RETURN")))
         extents = e(register_window, win, rank, size, disp_unit)
         e.check(extents != 0, RuntimeError, f"mpi4numba: more than {1 << ROW_BITS} windows at once")
         pair = e.handle("INT64_T")
-        gathered = e(_capi.MPI_Allgather, e.in_place(), 2, pair, extents, 2, pair, comm)
+        gathered = e(capi.MPI_Allgather, e.in_place(), 2, pair, extents, 2, pair, comm)
         status.set(e.select(status.get() == 0, gathered, status.get()))
     return status.get(), win
 
@@ -114,9 +98,9 @@ def _finish(e, code, handle, base, comm, size, disp_unit):
 def _WIN_CREATE(e, base, disp_unit, comm):
     if not is_contiguous_layout(base.type):
         e.check(e.attr(e.attr(base, "flags"), "c_contiguous"), ValueError,
-                "mpi4numba.win_create: base must be C-contiguous")
+                "mpi4numba: base must be C-contiguous")
     size, unit, handle = e.attr(base, "nbytes"), _unit(e, disp_unit, e.itemsize(base)), e.comm(comm)
-    code, created = e.unpack(e(_capi.MPI_Win_create, e.data(base), size, unit, e.handle("INFO_NULL"), handle))
+    code, created = e.unpack(e(capi.MPI_Win_create, e.data(base), size, unit, e.handle("INFO_NULL"), handle))
     return e.tuple(*_finish(e, code, created, base, handle, size, unit))
 
 
@@ -133,16 +117,16 @@ def win_create(base, disp_unit=None, comm=None):
     >>> status, mpi4numba.win_free(win)
     (0, 0)
     """
-    array(base, "win_create", "base", writable=True)
-    _check_disp_unit(disp_unit, "win_create")
+    array(base, "base", writable=True)
+    _check_disp_unit(disp_unit)
     return _WIN_CREATE
 
 
-def _allocator(where: str, count, dtype, disp_unit, call):
+def _allocator(count, dtype, disp_unit, call):
     """The body of win_allocate(_shared): ``call`` allocates and creates the window."""
-    integer(count, where, "count")
-    _check_disp_unit(disp_unit, where)
-    scalar = element_dtype(dtype, where)
+    integer(count, "count")
+    _check_disp_unit(disp_unit)
+    scalar = element_dtype(dtype)
     itemsize = as_dtype(scalar).itemsize
 
     @lowering(types.Tuple((types.int32, window_array_type, types.Array(scalar, 1, "C"))))
@@ -169,7 +153,7 @@ def win_allocate(count, dtype, disp_unit=None, comm=None):
     >>> status, memory.shape, mpi4numba.win_free(win)
     (0, (3,), 0)
     """
-    return _allocator("win_allocate", count, dtype, disp_unit, _capi.MPI_Win_allocate)
+    return _allocator(count, dtype, disp_unit, capi.MPI_Win_allocate)
 
 
 @api
@@ -183,7 +167,7 @@ def win_allocate_shared(count, dtype, disp_unit=None, comm=None):
     >>> status, mpi4numba.win_free(win)
     (0, 0)
     """
-    return _allocator("win_allocate_shared", count, dtype, disp_unit, _capi.MPI_Win_allocate_shared)
+    return _allocator(count, dtype, disp_unit, capi.MPI_Win_allocate_shared)
 
 
 @api
@@ -200,9 +184,9 @@ def win_shared_query(win, rank, dtype):
     >>> status, same.tolist(), mpi4numba.win_free(win)
     (0, [5, 5], 0)
     """
-    require_window(win, "win_shared_query")
-    integer(rank, "win_shared_query", "rank")
-    scalar = element_dtype(dtype, "win_shared_query")
+    require_window(win)
+    integer(rank, "rank")
+    scalar = element_dtype(dtype)
     itemsize = as_dtype(scalar).itemsize
 
     @lowering(types.Tuple((types.int64, types.Array(scalar, 1, "C"))))
@@ -210,7 +194,7 @@ def win_shared_query(win, rank, dtype):
         address, count = e.variable(e.const(0, types.intp)), e.variable(e.const(0, types.int64))
 
         def query(handle, extents):
-            code, size, _, base = e.unpack(e(_capi.MPI_Win_shared_query, handle, rank))
+            code, size, _, base = e.unpack(e(capi.MPI_Win_shared_query, handle, rank))
             with e.when(code == 0, likely=True):
                 address.set(base)
                 count.set(size // itemsize)
@@ -225,7 +209,7 @@ def win_shared_query(win, rank, dtype):
 @lowering(types.int64)
 def _WIN_FREE(e, win):
     def free(handle, extents):
-        code, freed = e.unpack(e(_capi.MPI_Win_free, handle))
+        code, freed = e.unpack(e(capi.MPI_Win_free, handle))
         with e.when(code == 0, likely=True):
             e(forget_window, handle)
             e(store_window_handle, win, freed)
@@ -245,14 +229,14 @@ def win_free(win):
     >>> mpi4numba.win_free(win), mpi4numba.win_free(win) == mpi4numba.ERR_WIN
     (0, True)
     """
-    require_window(win, "win_free")
+    require_window(win)
     return _WIN_FREE
 
 
-def _sync(where: str, win, *integers: tuple[str, object]):
-    require_window(win, where)
+def _sync(win, *integers: tuple[str, object]):
+    require_window(win)
     for name, value in integers:
-        integer(value, where, name)
+        integer(value, name)
 
 
 def _synchronization(call):
@@ -267,17 +251,17 @@ def _handle_last(c_function):
     return _synchronization(lambda e, handle, *arguments: e(c_function, *arguments, handle))
 
 
-_FENCE = _handle_last(_capi.MPI_Win_fence)
+_FENCE = _handle_last(capi.MPI_Win_fence)
 _LOCK = _synchronization(lambda e, handle, rank, lock_type, assertion: e(
-    _capi.MPI_Win_lock, lock_type, rank, assertion, handle))
-_UNLOCK = _handle_last(_capi.MPI_Win_unlock)
-_LOCK_ALL = _handle_last(_capi.MPI_Win_lock_all)
-_UNLOCK_ALL = _handle_last(_capi.MPI_Win_unlock_all)
-_FLUSH = _handle_last(_capi.MPI_Win_flush)
-_FLUSH_ALL = _handle_last(_capi.MPI_Win_flush_all)
-_FLUSH_LOCAL = _handle_last(_capi.MPI_Win_flush_local)
-_FLUSH_LOCAL_ALL = _handle_last(_capi.MPI_Win_flush_local_all)
-_SYNC = _handle_last(_capi.MPI_Win_sync)
+    capi.MPI_Win_lock, lock_type, rank, assertion, handle))
+_UNLOCK = _handle_last(capi.MPI_Win_unlock)
+_LOCK_ALL = _handle_last(capi.MPI_Win_lock_all)
+_UNLOCK_ALL = _handle_last(capi.MPI_Win_unlock_all)
+_FLUSH = _handle_last(capi.MPI_Win_flush)
+_FLUSH_ALL = _handle_last(capi.MPI_Win_flush_all)
+_FLUSH_LOCAL = _handle_last(capi.MPI_Win_flush_local)
+_FLUSH_LOCAL_ALL = _handle_last(capi.MPI_Win_flush_local_all)
+_SYNC = _handle_last(capi.MPI_Win_sync)
 
 
 @api
@@ -290,7 +274,7 @@ def win_fence(win, assertion=0):
     >>> mpi4numba.win_fence(win, mpi4numba.MODE_NOPRECEDE), mpi4numba.win_fence(win), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    _sync("win_fence", win, ("assertion", assertion))
+    _sync(win, ("assertion", assertion))
     return _FENCE
 
 
@@ -305,7 +289,7 @@ def win_lock(win, rank, lock_type=LOCK_EXCLUSIVE, assertion=0):
     >>> mpi4numba.win_lock(win, me), mpi4numba.win_unlock(win, me), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    _sync("win_lock", win, ("rank", rank), ("lock_type", lock_type), ("assertion", assertion))
+    _sync(win, ("rank", rank), ("lock_type", lock_type), ("assertion", assertion))
     return _LOCK
 
 
@@ -319,7 +303,7 @@ def win_unlock(win, rank):
     >>> mpi4numba.win_unlock(win, 0) != 0, mpi4numba.win_free(win)  # no epoch was open
     (True, 0)
     """
-    _sync("win_unlock", win, ("rank", rank))
+    _sync(win, ("rank", rank))
     return _UNLOCK
 
 
@@ -333,7 +317,7 @@ def win_lock_all(win, assertion=0):
     >>> mpi4numba.win_lock_all(win), mpi4numba.win_unlock_all(win), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    _sync("win_lock_all", win, ("assertion", assertion))
+    _sync(win, ("assertion", assertion))
     return _LOCK_ALL
 
 
@@ -346,7 +330,7 @@ def win_unlock_all(win):
     >>> mpi4numba.win_lock_all(win), mpi4numba.win_unlock_all(win), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    _sync("win_unlock_all", win)
+    _sync(win)
     return _UNLOCK_ALL
 
 
@@ -363,7 +347,7 @@ def win_flush(win, rank):
     >>> mpi4numba.win_free(win)
     0
     """
-    _sync("win_flush", win, ("rank", rank))
+    _sync(win, ("rank", rank))
     return _FLUSH
 
 
@@ -378,7 +362,7 @@ def win_flush_all(win):
     >>> mpi4numba.win_free(win)
     0
     """
-    _sync("win_flush_all", win)
+    _sync(win)
     return _FLUSH_ALL
 
 
@@ -394,7 +378,7 @@ def win_flush_local(win, rank):
     >>> mpi4numba.win_free(win)
     0
     """
-    _sync("win_flush_local", win, ("rank", rank))
+    _sync(win, ("rank", rank))
     return _FLUSH_LOCAL
 
 
@@ -409,7 +393,7 @@ def win_flush_local_all(win):
     >>> mpi4numba.win_free(win)
     0
     """
-    _sync("win_flush_local_all", win)
+    _sync(win)
     return _FLUSH_LOCAL_ALL
 
 
@@ -425,7 +409,7 @@ def win_sync(win):
     >>> mpi4numba.win_free(win)
     0
     """
-    _sync("win_sync", win)
+    _sync(win)
     return _SYNC
 
 

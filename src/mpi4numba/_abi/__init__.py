@@ -15,6 +15,8 @@ from typing import Any
 from . import mpich, openmpi
 
 _ABIS = {"mpich": mpich, "openmpi": openmpi}
+# the names of MPI's error classes are the standard's (the values differ between ABIs)
+ERROR_CLASS_NAMES: tuple[str, ...] = tuple(mpich.ERROR_CLASSES)
 
 
 class ABIError(RuntimeError):

@@ -22,8 +22,9 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from . import _initialize, _launchers
-from ._launchers import Flavour, LaunchEnvironment
+from .._core import threadlevel
+from .._core import launchers
+from .._core.launchers import Flavour, LaunchEnvironment
 
 # Text output order; keys missing from a report are skipped.
 ORDER = (
@@ -140,8 +141,8 @@ def _numba_facts(report: Report) -> None:
 
 def _compare(launcher: Flavour, library: Flavour, launcher_path: str, libmpi: str | None) -> tuple[bool | None, str]:
     """Whether a launcher can start processes of ``library``: (verdict, None if unknown; why)."""
-    prefix = _launchers.installation_prefix(launcher_path)
-    same_place = bool(libmpi) and prefix == _launchers.installation_prefix(libmpi)
+    prefix = launchers.installation_prefix(launcher_path)
+    same_place = bool(libmpi) and prefix == launchers.installation_prefix(libmpi)
     place = f"same installation {prefix}" if same_place else "another installation"
     if launcher.family == "slurm":
         return None, "srun starts either MPI if given --mpi=pmi2 (MPICH family) or --mpi=pmix (Open MPI)"
@@ -181,14 +182,14 @@ def _launcher_facts(report: Report, library: Flavour, libmpi: str | None) -> str
     def probe(path: str) -> tuple[Flavour, str]:
         real = os.path.realpath(path)
         if real not in probed:
-            probed[real] = _launchers.query_launcher(path)
+            probed[real] = launchers.query_launcher(path)
         return probed[real]
 
     def verdict(path: str) -> tuple[bool | None, str]:
         return _compare(probe(path)[0], library, path, libmpi)
 
-    matching = next((path for path in _launchers.candidate_launchers(libmpi) if verdict(path)[0]), None)
-    on_path = _launchers.launchers_on_path()
+    matching = next((path for path in launchers.candidate_launchers(libmpi) if verdict(path)[0]), None)
+    on_path = launchers.launchers_on_path()
     for name, path in on_path.items():
         (flavour, first_line), (matches, why) = probe(path), verdict(path)
         real = os.path.realpath(path)
@@ -297,14 +298,14 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
     """
     environ = os.environ if environ is None else environ
     report = Report()
-    launch = _launchers.detect_launch(environ)
+    launch = launchers.detect_launch(environ)
     preloaded = _libmpi_preloaded()  # before mpi4py loads one
     report.add("python", sys.executable, f"{sys.executable} ({platform.python_version()})")
     report.facts["python_version"] = platform.python_version()
     import mpi4py
     import numpy
 
-    from . import __version__
+    from .. import __version__
 
     report.add("mpi4numba_version", __version__)
     report.add("mpi4py_version", mpi4py.__version__)
@@ -322,7 +323,7 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
     # mpi4py's wheels hold one extension per ABI (MPI.mpich.*.so, MPI.openmpi.*.so); a source
     # build has one extension, linked to the MPI it was built with.
     abi = next((name for name in ("mpich", "openmpi") if f".{name}." in os.path.basename(MPI.__file__)), None)
-    library = _launchers.library_flavour(library_text, abi or "")
+    library = launchers.library_flavour(library_text, abi or "")
     report.add("mpi_library_version", library_text, " ".join(library_text.splitlines()[0].split()))
     report.add("mpi_vendor", {"vendor": library.vendor, "version": library.version, "family": library.family},
                str(library))
@@ -333,11 +334,11 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
 
     libmpi = None
     try:
-        from . import _runtime  # binds the library to Numba's JIT; MPI is still not initialised
+        from .._core import runtime  # binds the library to Numba's JIT; MPI is still not initialised
 
-        libmpi = _runtime.LIBMPI
+        libmpi = runtime.LIBMPI
         report.add("mpi_library", libmpi)
-        large = _runtime.LARGE_COUNT
+        large = runtime.LARGE_COUNT
         report.add("large_count", large, "yes (MPI-4 *_c routines, 64-bit counts)" if large else
                    "no *_c routines (counts above 2**31-1 go as derived datatypes, reductions in slices)")
     except Exception as exc:
@@ -351,11 +352,11 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
     matching = _launcher_facts(report, library, libmpi) if printer else None
 
     try:
-        requested = _initialize.requested_thread_level()
+        requested = threadlevel.requested_thread_level()
     except ValueError as exc:
-        report.problem(str(exc), f"set {_initialize.THREAD_LEVEL_ENV} to one of {', '.join(_initialize.THREAD_LEVELS)}")
-        requested = _initialize.DEFAULT_THREAD_LEVEL
-    if _launchers.init_would_abort(launch, library, environ):
+        report.problem(str(exc), f"set {threadlevel.THREAD_LEVEL_ENV} to one of {', '.join(threadlevel.THREAD_LEVELS)}")
+        requested = threadlevel.DEFAULT_THREAD_LEVEL
+    if launchers.init_would_abort(launch, library, environ):
         report.problem(f"{launch.launcher} started this process ({launch.evidence}) but this Python's MPI is "
                        f"{library}, whose MPI_Init aborts there (that launcher speaks PMIx, MPICH expects PMI)",
                        _launcher_fix(library, matching))
@@ -367,7 +368,7 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
             MPI.Init_thread(getattr(MPI, f"THREAD_{requested.upper()}"))
     world = MPI.COMM_WORLD
     rank, size = world.Get_rank(), world.Get_size()
-    levels = {getattr(MPI, f"THREAD_{name.upper()}"): name for name in _initialize.THREAD_LEVELS}
+    levels = {getattr(MPI, f"THREAD_{name.upper()}"): name for name in threadlevel.THREAD_LEVELS}
     provided = levels.get(MPI.Query_thread(), str(MPI.Query_thread()))
     record = {"rank": rank, "host": MPI.Get_processor_name(), "pid": os.getpid(), "launcher_rank": launch.rank,
               "mpi_library": libmpi, "thread_level": provided}
@@ -380,10 +381,10 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
     report.add("processes", records, _processes_text(records))
     report.add("thread_level", {"provided": provided, "requested": requested},
                f"{provided} (mpi4numba requests {requested})")
-    order = _initialize.THREAD_LEVELS  # single < funneled < serialized < multiple
+    order = threadlevel.THREAD_LEVELS  # single < funneled < serialized < multiple
     if provided in order and order.index(provided) < order.index(requested):
         report.problem(f"MPI provides thread level {provided}, lower than the {requested} mpi4numba requests",
-                       f"export {_initialize.THREAD_LEVEL_ENV}={provided} if no thread but the main one calls "
+                       f"export {threadlevel.THREAD_LEVEL_ENV}={provided} if no thread but the main one calls "
                        "MPI, or use an MPI library built with thread support")
     cuda, how = _cuda_support(libmpi)
     report.add("cuda_aware", cuda, f"{cuda} ({how})")

@@ -31,7 +31,8 @@ from numba.core import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, register_jitable
 
-from ._ccall import _guard
+from .cachetag import guard_cache
+
 
 MAX_NDIM = 8
 SLOTS = 1024  # a power of two
@@ -74,7 +75,7 @@ def cache_info() -> dict[str, int]:
 
 
 def _global(context, builder, symbol: str, length: int) -> ir.Value:
-    _guard(context)
+    guard_cache(context)
     context.active_code_library._reload_init.add(register_symbols)
     module = builder.module
     table = module.globals.get(symbol)

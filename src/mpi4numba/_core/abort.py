@@ -32,7 +32,7 @@ import time
 import traceback
 from typing import Any
 
-from . import _launchers
+from . import launchers
 
 ABORT_ENV = "MPI4NUMBA_ABORT_ON_ERROR"
 EXIT_TIMEOUT_ENV = "MPI4NUMBA_EXIT_TIMEOUT"
@@ -49,7 +49,7 @@ def world() -> tuple[int, int, Any]:
     MPI = sys.modules.get("mpi4py.MPI")
     if MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized():
         return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size(), MPI
-    launch = _launchers.detect_launch()
+    launch = launchers.detect_launch()
     return launch.rank or 0, launch.size or 1, None
 
 

@@ -1,6 +1,6 @@
 """The MPI C routines mpi4numba calls, each declared once by its prototype (see _ccall)."""
 
-from ._ccall import c_function
+from .ccall import c_function
 
 # Environment
 MPI_Initialized = c_function("int MPI_Initialized(out int flag)")

@@ -45,25 +45,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
-from numba.np.numpy_support import from_dtype
 
-from ._runtime import ABI, LARGE_COUNT, cache_guard
+from .cachetag import guard_cache
+from .runtime import ABI, LARGE_COUNT
+from .handles import HANDLE, NATIVE_HANDLE, handle_from_native, handle_to_native, predefined_native
+from .statustype import status_type
 
 HANDLE_KINDS = ("Comm", "Datatype", "Op", "Request", "Group", "Errhandler", "Message", "Win", "Info")
-HANDLE = types.intp  # how a handle travels through Numba code, whatever its C width
-# a native handle in memory (arrays of requests, windows, datatypes passed to MPI)
-HANDLE_DTYPE = np.dtype(np.uintp) if ABI.HANDLE_IS_POINTER else np.dtype(np.int32)
-REQUEST_ARRAY = types.Array(from_dtype(HANDLE_DTYPE), 1, "C")  # the type of a new request array
 
 _i32 = ir.IntType(32)
 _i64 = ir.IntType(64)
 _voidptr = ir.IntType(8).as_pointer()
-_native_handle = _voidptr if ABI.HANDLE_IS_POINTER else _i32
 _int_error = {
     "int": ABI.ERROR_CLASSES["ERR_ARG"],
     "count": ABI.ERROR_CLASSES["ERR_COUNT"],
@@ -71,54 +67,14 @@ _int_error = {
 }
 
 
-def _guard(context) -> None:
-    context.active_code_library._reload_init.add(cache_guard)
-
-
-def handle_to_native(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
-    """Narrow an ``intp`` handle to the ABI's C type (``int`` or a pointer)."""
-    if ABI.HANDLE_IS_POINTER:
-        return builder.inttoptr(value, _voidptr)
-    return builder.trunc(value, _i32)
-
-
-def handle_from_native(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
-    """Widen a C handle to ``intp`` (sign-extended, the bit pattern mpi4py's handles have)."""
-    if ABI.HANDLE_IS_POINTER:
-        return builder.ptrtoint(value, _i64)
-    return builder.sext(value, _i64)
-
-
-def predefined_native(builder: ir.IRBuilder, name: str) -> ir.Value:
-    """A predefined handle (``COMM_WORLD``, ``DOUBLE``, ``SUM`` ...) in the ABI's C type.
-
-    MPICH-ABI handles are integer constants of the ABI; Open MPI handles are addresses of
-    global objects, referenced here by symbol name and resolved when the code is loaded.
-    """
-    spec = ABI.HANDLES[name]
-    if isinstance(spec, int):
-        return ir.Constant(_i32, spec)
-    module = builder.module
-    gv = module.globals.get(spec)
-    if gv is None:
-        gv = ir.GlobalVariable(module, ir.IntType(8), spec)
-    return builder.bitcast(gv, _voidptr)
-
-
 def _address_constant(value: int) -> ir.Value:
     return ir.Constant(_i64, value).inttoptr(_voidptr)
-
-
-def _status_type() -> types.Type:
-    from .status import status_type  # status.py declares its C calls here: import late
-
-    return status_type
 
 
 def status_slot(context, builder, value: ir.Value | None = None) -> ir.Value:
     """An ``MPI_Status`` stack slot (8-byte aligned, as Open MPI's ``size_t`` field needs),
     holding ``value`` (a StatusType value) or zeros; returns its typed pointer."""
-    llty = context.get_value_type(_status_type())
+    llty = context.get_value_type(status_type)
     slot = cgutils.alloca_once(builder, llty)
     slot.align = 8
     builder.store(value if value is not None else ir.Constant(llty, None), slot)
@@ -196,7 +152,7 @@ class CFunction:
             return _voidptr.as_pointer()
         if param.kind in ("ptr", "Status", "Status*"):
             return _voidptr
-        return _native_handle.as_pointer() if param.out else _native_handle
+        return NATIVE_HANDLE.as_pointer() if param.out else NATIVE_HANDLE
 
     def _check_arg(self, param: _Param, ty: types.Type) -> None:
         ok = {
@@ -205,7 +161,7 @@ class CFunction:
             "bigcount": isinstance(ty, types.Integer),
             "aint": isinstance(ty, types.Integer),
             "ptr": isinstance(ty, (types.RawPointer, types.CPointer, types.Integer, types.Array)),
-            "Status": ty == _status_type(),
+            "Status": ty == status_type,
         }.get(param.kind, isinstance(ty, types.Integer))
         if not ok:
             raise TypingError(f"{self.name}: argument {param.name!r} ({param.kind}) cannot be {ty}")
@@ -214,7 +170,7 @@ class CFunction:
         for param, ty in zip(self.inputs, argtys):
             self._check_arg(param, ty)
         code = types.float64 if self.restype == "double" else types.int32
-        outs = [{"int": types.int32, "aint": types.int64, "Status": _status_type()}.get(p.kind, HANDLE) for p in self.outputs]
+        outs = [{"int": types.int32, "aint": types.int64, "Status": status_type}.get(p.kind, HANDLE) for p in self.outputs]
         restype = types.Tuple((code, *outs)) if outs else code
         return restype(*argtys)
 
@@ -242,7 +198,7 @@ class CFunction:
         return handle_to_native(builder, context.cast(builder, value, ty, types.intp)), None
 
     def _codegen(self, context, builder, sig, args):
-        _guard(context)
+        guard_cache(context)
         fnty = ir.FunctionType(_i32 if self.restype == "int" else ir.DoubleType(), [self._llvm_type(p) for p in self.params])
         fn = cgutils.get_or_insert_function(builder.module, fnty, self.symbol)
         inputs = iter(zip(self.inputs, sig.args, args))
@@ -319,7 +275,7 @@ def predefined(typingctx, name):
     handle_name = name.literal_value
 
     def codegen(context, builder, sig, args):
-        _guard(context)
+        guard_cache(context)
         return handle_from_native(builder, predefined_native(builder, handle_name))
 
     return HANDLE(name), codegen
@@ -336,7 +292,7 @@ def stack_handles(typingctx, count):
     n = count.literal_value
 
     def codegen(context, builder, sig, args):
-        slots = cgutils.alloca_once(builder, ir.ArrayType(_native_handle, max(n, 1)))
+        slots = cgutils.alloca_once(builder, ir.ArrayType(NATIVE_HANDLE, max(n, 1)))
         return builder.ptrtoint(slots, _i64)
 
     return types.intp(count), codegen
@@ -344,7 +300,7 @@ def stack_handles(typingctx, count):
 
 def _slot(builder, base, index):
     """Address of native handle number ``index`` in the array at integer address ``base``."""
-    array = builder.inttoptr(base, _native_handle.as_pointer())
+    array = builder.inttoptr(base, NATIVE_HANDLE.as_pointer())
     return builder.gep(array, [index])
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-from . import _capi
-from ._ccall import HANDLE_DTYPE
-from ._runtime import LARGE_COUNT
+from .._core import capi
+from .._core.handles import HANDLE_DTYPE
+from .._core.runtime import LARGE_COUNT
 
 INT_MAX = 2**31 - 1
 CHUNK = 2**30
@@ -29,28 +29,28 @@ NEEDS_FALLBACK = not LARGE_COUNT
 def large_datatype(base, count, chunk=CHUNK):
     """A committed datatype covering ``count`` consecutive ``base`` elements (free it after use)."""
     quotient, remainder = divmod(count, chunk)
-    code, block = _capi.MPI_Type_contiguous(chunk, base)
+    code, block = capi.MPI_Type_contiguous(chunk, base)
     if code == 0:
-        code, blocks = _capi.MPI_Type_contiguous(quotient, block)
-        _capi.MPI_Type_free(block)
+        code, blocks = capi.MPI_Type_contiguous(quotient, block)
+        capi.MPI_Type_free(block)
     if code != 0:
         raise RuntimeError("mpi4numba: MPI could not build a datatype for a large message")
     whole = blocks
     if remainder != 0:
-        code, tail = _capi.MPI_Type_contiguous(remainder, base)
-        code_extent, lower, extent = _capi.MPI_Type_get_extent(base)
+        code, tail = capi.MPI_Type_contiguous(remainder, base)
+        code_extent, lower, extent = capi.MPI_Type_get_extent(base)
         lengths = np.ones(2, np.int32)
         displacements = np.array([0, quotient * chunk * extent], np.int64)
         parts = np.empty(2, HANDLE_DTYPE)
         parts[0] = blocks
         parts[1] = tail
         if code == 0 and code_extent == 0:
-            code, whole = _capi.MPI_Type_create_struct_large(2, lengths, displacements, parts)
-        _capi.MPI_Type_free(blocks)
-        _capi.MPI_Type_free(tail)
+            code, whole = capi.MPI_Type_create_struct_large(2, lengths, displacements, parts)
+        capi.MPI_Type_free(blocks)
+        capi.MPI_Type_free(tail)
         if code != 0 or code_extent != 0:
             raise RuntimeError("mpi4numba: MPI could not build a datatype for a large message")
-    code, whole = _capi.MPI_Type_commit(whole)
+    code, whole = capi.MPI_Type_commit(whole)
     if code != 0:
         raise RuntimeError("mpi4numba: MPI could not commit a datatype for a large message")
     return whole

@@ -26,7 +26,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from ._ccall import REQUEST_ARRAY
+from .handles import REQUEST_ARRAY
 
 HEADER_BYTES = 24  # request slot (8) + scalar stash (16, a complex128)
 STASH_OFFSET = 8

@@ -40,14 +40,15 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 from numba.np.numpy_support import from_dtype
 
-from ._ccall import HANDLE, _native_handle, handle_from_native, handle_to_native
-from ._runtime import ABI
-from .datatypes import mpi_datatype
+from .._core.handles import HANDLE, HANDLE_DTYPE, NATIVE_HANDLE, handle_from_native, handle_to_native
+from .._core.runtime import ABI
+from .dtypes import mpi_datatype
 
-WinType = np.dtype(np.uintp) if ABI.HANDLE_IS_POINTER else np.dtype(np.int32)
+WinType = HANDLE_DTYPE
 win_numba_dtype = from_dtype(WinType)
 window_array_type = types.Array(win_numba_dtype, 1, "C")
 
+ERR_WIN = ABI.ERROR_CLASSES["ERR_WIN"]
 OUTSIDE_GROUP = -1  # target_extent() of a rank that is not a process of the window
 
 _WORD_BYTES = 8  # each word is 8 bytes wide, whatever the handle width
@@ -70,15 +71,15 @@ def register_table() -> None:
 register_table()
 
 
-def require_window(win: types.Type, where: str) -> None:
+def require_window(win: types.Type) -> None:
     if not (isinstance(win, types.Array) and win.dtype == win_numba_dtype and win.ndim == 1):
         raise TypingError(
-            f"mpi4numba.{where}: win must be a window (a 1-D WinType array from win_create, "
+            f"mpi4numba: win must be a window (a 1-D WinType array from win_create, "
             f"win_allocate or win_allocate_shared), got {win}"
         )
 
 
-def element_dtype(dtype: types.Type, where: str) -> types.Type:
+def element_dtype(dtype: types.Type) -> types.Type:
     """The Numba scalar type named by a ``dtype`` argument (``np.float64``, ``np.dtype('f8')``)."""
     if isinstance(dtype, types.NumberClass):
         scalar = dtype.instance_type
@@ -87,10 +88,10 @@ def element_dtype(dtype: types.Type, where: str) -> types.Type:
     elif isinstance(dtype, types.Function) and dtype.typing_key is bool:
         scalar = types.boolean
     else:
-        raise TypingError(f"mpi4numba.{where}: dtype must be a NumPy dtype such as np.float64, got {dtype}")
-    name, per_element = mpi_datatype(scalar, f"mpi4numba.{where}")
+        raise TypingError(f"mpi4numba: dtype must be a NumPy dtype such as np.float64, got {dtype}")
+    name, per_element = mpi_datatype(scalar)
     if per_element != 1:
-        raise TypingError(f"mpi4numba.{where}: window memory cannot have dtype {scalar}")
+        raise TypingError(f"mpi4numba: window memory cannot have dtype {scalar}")
     return scalar
 
 
@@ -122,7 +123,7 @@ def _dtor(context, module) -> ir.Function:
 def _cell(context, builder, arrty, value) -> ir.Value:
     """Pointer to the native handle in word 0 of a window array."""
     data = context.make_array(arrty)(context, builder, value).data
-    return builder.bitcast(data, _native_handle.as_pointer())
+    return builder.bitcast(data, NATIVE_HANDLE.as_pointer())
 
 
 def _row(context, builder, handle: ir.Value, claim: bool) -> ir.Value:
@@ -191,7 +192,7 @@ def new_window(typingctx, handle, base, group):
         meminfo = context.nrt.meminfo_alloc_dtor(builder, size, _dtor(context, builder.module))
         data = context.nrt.meminfo_data(builder, meminfo)
         cgutils.memset(builder, data, size, 0)
-        builder.store(handle_to_native(builder, args[0]), builder.bitcast(data, _native_handle.as_pointer()))
+        builder.store(handle_to_native(builder, args[0]), builder.bitcast(data, NATIVE_HANDLE.as_pointer()))
         meminfo_ll = context.get_value_type(_meminfo_type)
         if isinstance(sig.args[1], types.Array):
             base_meminfo = context.make_array(sig.args[1])(context, builder, args[1]).meminfo
@@ -222,7 +223,7 @@ def register_window(typingctx, win, rank, size, disp_unit):
             pair = _pair(builder, data, rank_value, _PAIRS_WORD)
             builder.store(context.cast(builder, args[2], sig.args[2], types.int64), pair)
             builder.store(context.cast(builder, args[3], sig.args[3], types.int64), _word(builder, pair, 1))
-        handle = handle_from_native(builder, builder.load(builder.bitcast(data, _native_handle.as_pointer())))
+        handle = handle_from_native(builder, builder.load(builder.bitcast(data, NATIVE_HANDLE.as_pointer())))
         row = _row(context, builder, handle, claim=True)
         entered = cgutils.is_not_null(builder, row)
         with builder.if_then(entered, likely=True):
@@ -323,7 +324,7 @@ def store_window_handle(typingctx, win, handle):
 @intrinsic(prefer_literal=True)
 def memory_view(typingctx, win, address, count, dtype):
     """A 1-D array of ``count`` elements of ``dtype`` at ``address``, owned by the window."""
-    scalar = element_dtype(dtype, "memory_view")
+    scalar = element_dtype(dtype)
     result = types.Array(scalar, 1, "C")
 
     def codegen(context, builder, sig, args):
@@ -338,3 +339,16 @@ def memory_view(typingctx, win, address, count, dtype):
         return array._getvalue()
 
     return result(win, address, count, dtype), codegen
+
+
+def on_live_window(e, win, call):
+    """The status (int64) of ``call(handle, extents)`` (see ``window_extents``) on a live
+    window made by mpi4numba; ``ERR_WIN`` without calling MPI on any other (freed, or a
+    handle that is not one)."""
+    handle = e(window_handle, win)
+    status = e.variable(e.const(ERR_WIN, types.int64))
+    with e.when(handle != 0, likely=True):  # an empty array, or zeros
+        extents = e(window_extents, handle)
+        with e.when(extents != 0, likely=True):
+            status.set(call(handle, extents))
+    return status.get()

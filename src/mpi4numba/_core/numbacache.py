@@ -41,7 +41,7 @@ from typing import Any
 from numba.core import caching, dispatcher, sigutils
 from numba.core.errors import NumbaWarning
 
-from ._launchers import JOB_VARIABLE_PREFIXES
+from .launchers import JOB_VARIABLE_PREFIXES
 
 COMPILE_ONCE_ENV = "MPI4NUMBA_COMPILE_ONCE"
 LOCK_DIR_ENV = "MPI4NUMBA_LOCK_DIR"
@@ -155,7 +155,7 @@ def _initialise_mpi_under_a_launcher() -> None:
     """MPI_Init waits for every rank of the job: a rank must not reach it (lazily, while
     compiling) holding a lock that another rank waits for before its own MPI_Init."""
     if any(key.startswith(JOB_VARIABLE_PREFIXES) for key in os.environ):
-        from . import _runtime  # noqa: F401  (initialises MPI at mpi4numba's thread level)
+        from . import runtime  # noqa: F401  (initialises MPI at mpi4numba's thread level)
 
 
 def _patched_load(original):

@@ -16,16 +16,47 @@ from typing import Callable, NamedTuple
 from llvmlite import ir
 from numba.core import cgutils, types
 
-from . import _capi
-from ._ccall import _guard, handle_from_native, predefined_native
-from ._commtype import comm_handle
-from ._emit import Emitter, Value
-from ._keepalive import new_request, stash
-from ._scratch import int32_scratch, new_zeros
-from ._largecount import NEEDS_FALLBACK
-from ._buffers import IN_PLACE_ADDRESS, element_datatype
-from .datatypes import _struct_datatype, _whole, buffer, element_type, mpi_datatype, pair_type
-from .operators import op_handle, refusal
+from .._core.cachetag import guard_cache
+from .._core import capi
+from .._core.handles import handle_from_native, predefined_native
+from .._core.commtype import comm_handle, comm_type, new_comm
+from .._core.emit import Emitter, Value
+from .._core.keepalive import new_request, stash
+from .._core.scratch import int32_scratch, new_zeros
+from .largecount import NEEDS_FALLBACK
+from .._core.handles import REQUEST_ARRAY
+from .._core.inplace import IN_PLACE_ADDRESS, is_in_place
+from .buffers import element_datatype
+from .datatypes import _struct_datatype, _whole, buffer, element_type
+from .dtypes import mpi_datatype, pair_type
+from .operators import op_handle, refusal, refused_operators
+
+
+class Lowering(NamedTuple):
+    """A routine's result type and the body that emits it (see :mod:`mpi4numba._core.emit`)."""
+
+    restype: types.Type
+    body: Callable
+
+
+def lowering(restype: types.Type) -> Callable[[Callable], Lowering]:
+    """Decorate a body ``body(e, *arguments)`` that returns the routine's result."""
+    return lambda body: Lowering(restype, body)
+
+
+def new_communicator(call: Callable) -> Lowering:
+    """A body returning ``(status, newcomm)`` for ``call(e, *arguments)``, which emits the MPI
+    call that makes the handle (``COMM_NULL`` if it failed: MPI may leave it unset)."""
+
+    @lowering(types.Tuple((types.int32, comm_type)))
+    def body(e, *arguments):
+        code, handle = e.unpack(call(e, *arguments))
+        return e.tuple(code, e(new_comm, e.select(code == 0, handle, e.handle("COMM_NULL"))))
+
+    return body
+
+
+STARTED = types.Tuple((types.int32, REQUEST_ARRAY))  # (code, request) of a non-blocking routine
 
 
 class Buffer(NamedTuple):
@@ -48,7 +79,7 @@ class MPIEmitter(Emitter):
 
     def handle(self, name: str) -> Value:
         """A predefined handle (``"COMM_WORLD"``, ``"DOUBLE"`` ...) of the running MPI, as intp."""
-        _guard(self.context)
+        guard_cache(self.context)
         return Value(self, types.intp, handle_from_native(self.builder, predefined_native(self.builder, name)))
 
     def comm(self, comm: Value) -> Value:
@@ -57,14 +88,20 @@ class MPIEmitter(Emitter):
             return self.handle("COMM_WORLD")
         return self(comm_handle, comm)
 
-    def op(self, operator: Value, refused: tuple = (), where: str = "", dtype: types.Type | None = None) -> Value:
+    def op(self, operator: Value, refused: tuple = (), dtype: types.Type | None = None) -> Value:
         """The ``MPI_Op`` of an ``Operator`` (or numba-mpi's integer value for one); one of the
         ``refused`` operators (see :func:`mpi4numba.operators.refused_operators`) raises
-        ``ValueError`` naming ``where``, the operator and ``dtype``, before MPI sees it."""
+        ``ValueError`` naming the routine, the operator and ``dtype``, before MPI sees it."""
         handle = self(op_handle, operator)
         for member in refused:
-            self.check(handle != self.handle(member.name), ValueError, refusal(where, member, dtype))
+            self.check(handle != self.handle(member.name), ValueError, refusal(member, dtype))
         return handle
+
+    def reduction(self, operator: Value, recvobj: Value) -> tuple[Value, Value]:
+        """``(op, datatype)`` of a reduction into ``recvobj``: an operator known only at run
+        time that does not apply to its elements raises ``ValueError`` before MPI sees it."""
+        dtype = recvobj.type.dtype
+        return self.op(operator, refused_operators(operator.type, dtype), dtype), self.handle(mpi_datatype(dtype)[0])
 
     def data(self, array: Value) -> Value:
         """The address of an array's first element, as ``uintp`` (like ``array.ctypes.data``)."""
@@ -92,33 +129,33 @@ class MPIEmitter(Emitter):
         if isinstance(dtype, types.Record) and pair_type(dtype) is None:
             datatype, per_element = self.unpack(self(element_type, array))
             return datatype, per_element
-        name, per_element = mpi_datatype(dtype, "mpi4numba")
+        name, per_element = mpi_datatype(dtype)
         return self.handle(name), per_element
 
-    def buffer(self, array: Value, where: str = "mpi4numba", address: Value | None = None) -> Buffer:
+    def buffer(self, array: Value, address: Value | None = None) -> Buffer:
         """``array`` as an MPI buffer, in C index order (see :mod:`mpi4numba.datatypes`); a
         scalar (a send-only value) is one element, in a slot on the stack or at ``address``."""
         ty = array.type
         if isinstance(ty, (types.Number, types.Boolean)):
-            return self.scalar_buffer(array, where, address)
+            return self.scalar_buffer(array, address)
         if not is_contiguous_layout(ty):
-            return Buffer(*self.unpack(self(buffer, array, where)))
+            return Buffer(*self.unpack(self(buffer, array)))
         address, size = self.data(array), self.size(array)
         if isinstance(ty.dtype, types.Record) and pair_type(ty.dtype) is None:
             datatype, derived = self.unpack(self(_struct_datatype, array))
             count = size
         else:
-            name, per_element = mpi_datatype(ty.dtype, where)
+            name, per_element = mpi_datatype(ty.dtype)
             datatype, derived = self.handle(name), self.const(False)
             count = size if per_element == 1 else size * per_element
         if NEEDS_FALLBACK:  # more than INT_MAX elements: one element of a derived type
             return Buffer(*self.unpack(self(_whole, address, count, datatype, derived)))
         return Buffer(address, count, datatype, derived)
 
-    def scalar_buffer(self, value: Value, where: str, address: Value | None = None) -> Buffer:
+    def scalar_buffer(self, value: Value, address: Value | None = None) -> Buffer:
         """One element holding ``value``: in a slot of the caller's stack frame (blocking
         calls) or already stored at ``address`` (a request's stash)."""
-        name, _ = mpi_datatype(value.type, where)
+        name, _ = mpi_datatype(value.type)
         if address is None:
             data_type = self.context.get_data_type(value.type)
             slot = cgutils.alloca_once(self.builder, data_type)
@@ -134,7 +171,7 @@ class MPIEmitter(Emitter):
     def rank_size(self, comm: Value) -> tuple[Value, Value]:
         """This process's rank in ``comm`` and its size (a communicator argument)."""
         handle = self.comm(comm)
-        return self(_capi.MPI_Comm_rank, handle)[1], self(_capi.MPI_Comm_size, handle)[1]
+        return self(capi.MPI_Comm_rank, handle)[1], self(capi.MPI_Comm_size, handle)[1]
 
     def null_on_failure(self, code: Value, request: Value) -> None:
         """Set the first element of a request array to ``REQUEST_NULL`` if ``code`` is an error."""
@@ -158,6 +195,30 @@ class MPIEmitter(Emitter):
         self.release(buf)
         self.null_on_failure(code, request)
         return self.tuple(code, request)
+
+    def started(self, held: tuple[Value, ...], start: Callable[[Value], Value]) -> Value:
+        """``(code, request)`` (of type :data:`STARTED`) of a call that starts an operation on
+        a new request, which keeps the arrays of ``held`` alive; ``start(request)`` emits the
+        call. If the call fails the request is ``REQUEST_NULL``."""
+        request = self(new_request, self.tuple(*held))
+        code = start(request)
+        self.null_on_failure(code, request)
+        return self.tuple(code, request)
+
+    def require_c_order(self, data: Value, message: str) -> None:
+        """Raise ``ValueError(message)`` unless ``data`` (or IN_PLACE) is C-contiguous, checked
+        at run time where its type does not tell: MPI works on the buffer itself after the
+        call returns, so a C-ordered copy would not do."""
+        if is_in_place(data.type) or is_contiguous_layout(data.type):
+            return
+        # NumPy's C-contiguous flag: every axis longer than 1 steps over the axes after it
+        shape, strides = self.unpack(self.attr(data, "shape")), self.unpack(self.attr(data, "strides"))
+        in_order, empty, step = self.const(True), self.const(False), self.const(self.itemsize(data))
+        for extent, stride in zip(reversed(shape), reversed(strides)):
+            in_order = in_order & ((extent == 1) | (stride == step))
+            empty = empty | (extent == 0)
+            step = step * extent
+        self.check(in_order | empty, ValueError, message)
 
     # --- integer arrays for MPI calls (counts, displacements, ranks, dims ...) ---
 
@@ -238,7 +299,7 @@ class MPIEmitter(Emitter):
         freed by :meth:`release_datatype` after the call."""
         dtype = array.type.dtype
         if not isinstance(dtype, types.Record) or pair_type(dtype) is not None:
-            name, per_element = mpi_datatype(dtype, "mpi4numba")
+            name, per_element = mpi_datatype(dtype)
             if per_element == 1:
                 return self.handle(name), self.const(False)
         datatype, derived = self.unpack(self(element_datatype, array))
@@ -247,4 +308,4 @@ class MPIEmitter(Emitter):
     def release_datatype(self, datatype: Value, derived: Value) -> None:
         if derived.constant is not False:
             with self.when(derived):
-                self(_capi.MPI_Type_free, datatype)
+                self(capi.MPI_Type_free, datatype)

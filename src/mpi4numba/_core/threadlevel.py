@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.abc
 import importlib.util
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 THREAD_LEVEL_ENV = "MPI4NUMBA_THREAD_LEVEL"
 THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
@@ -16,6 +15,8 @@ THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
 DEFAULT_THREAD_LEVEL = "funneled"
 
 _requested: str | None = None
+# the module whose import starts MPI (mpi4numba's own import of mpi4py.MPI)
+RUNTIME_MODULE = __name__.rpartition(".")[0] + ".runtime"
 
 
 def _normalise(level: str | int) -> str:
@@ -80,14 +81,12 @@ def configure_mpi4py() -> None:
     mpi4py.rc.thread_level = requested_thread_level()
 
 
-class _TypingAfterMPI4PY:
-    """Import hook: once ``mpi4py.MPI`` is loaded, teach Numba to type its communicators.
+class _AfterMPI4PY:
+    """Import hook: once ``mpi4py.MPI`` is loaded, run ``then`` (see
+    :func:`after_mpi4py`), unless mpi4numba itself is what imports it."""
 
-    An mpi4py communicator passed to an njit function is typed before the function's body
-    (and so before any mpi4numba routine) is looked at; its Numba type and attributes are
-    registered by ``mpi4numba.comm``, which needs ``mpi4py.MPI`` (an initialised MPI).
-    Importing it right after mpi4py's module keeps ``import mpi4numba`` free of MPI.
-    """
+    def __init__(self, then: Callable[[], None]) -> None:
+        self.then = then
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname != "mpi4py.MPI":
@@ -96,7 +95,7 @@ class _TypingAfterMPI4PY:
         spec = importlib.util.find_spec(fullname)
         if spec is None or spec.loader is None:
             return spec
-        loader = spec.loader
+        loader, then = spec.loader, self.then
 
         class Loader(importlib.abc.Loader):
             def create_module(self, spec: Any) -> Any:
@@ -104,16 +103,23 @@ class _TypingAfterMPI4PY:
 
             def exec_module(self, module: Any) -> None:
                 loader.exec_module(module)
-                if "mpi4numba._runtime" not in sys.modules:  # else mpi4numba itself is importing MPI
-                    importlib.import_module("mpi4numba.comm")
+                if RUNTIME_MODULE not in sys.modules:  # else mpi4numba is starting MPI itself
+                    then()
 
         spec.loader = Loader()
         return spec
 
 
-def register_communicator_typing() -> None:
-    """Make mpi4py communicators typeable in njit code as soon as mpi4py.MPI exists."""
+def after_mpi4py(then: Callable[[], None]) -> None:
+    """Run ``then`` as soon as ``mpi4py.MPI`` exists (now, if it does).
+
+    ``import mpi4numba`` uses it to make mpi4py communicators typeable in njit code: a
+    communicator passed to an njit function is typed before the function's body (and so
+    before any mpi4numba routine) is looked at, and its Numba type needs ``mpi4py.MPI``
+    (an initialised MPI); waiting for the user's own import keeps ``import mpi4numba``
+    free of MPI.
+    """
     if "mpi4py.MPI" in sys.modules:
-        importlib.import_module("mpi4numba.comm")
-    elif not any(isinstance(finder, _TypingAfterMPI4PY) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _TypingAfterMPI4PY())
+        then()
+    elif not any(isinstance(finder, _AfterMPI4PY) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _AfterMPI4PY(then))

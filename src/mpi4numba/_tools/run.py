@@ -23,7 +23,7 @@ import sys
 import traceback
 import types
 
-from ._abort import end_job, exit_status, flush
+from .._core.abort import end_job, exit_status, flush
 
 def _trimmed(tb: types.TracebackType | None) -> types.TracebackType | None:
     """The traceback without the frames of this runner and runpy (as ``python script.py`` shows it)."""

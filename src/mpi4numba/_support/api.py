@@ -35,20 +35,8 @@ from numba.core.imputils import lower_builtin
 from numba.core.typing.templates import AbstractTemplate, signature
 from numba.extending import overload
 
-from . import _threads
-from ._lowering import MPIEmitter
-
-
-class Lowering(NamedTuple):
-    """A routine's result type and the body that emits it (see :mod:`mpi4numba._emit`)."""
-
-    restype: types.Type
-    body: Callable
-
-
-def lowering(restype: types.Type) -> Callable[[Callable], Lowering]:
-    """Decorate a body ``body(e, *arguments)`` that returns the routine's result."""
-    return lambda body: Lowering(restype, body)
+from .._core import threads
+from .lowering import Lowering, MPIEmitter
 
 
 class _Legacy(NamedTuple):
@@ -73,7 +61,7 @@ def _python_entry(name: str, target: Callable, parameters: list[inspect.Paramete
     the ABI and the digest of mpi4numba's sources, so another MPI or version of mpi4numba
     uses cache files of its own.
     """
-    from ._runtime import CACHE_TAG
+    from .._core.cachetag import CACHE_TAG
 
     params, cells = [], {"_target": target}
     for param in parameters:
@@ -264,7 +252,7 @@ def api(typing_function: Callable) -> Callable:
         e = MPIEmitter(context, builder, f"mpi4numba.{name}")
         values = [e.argument(ty, value) for ty, value in zip(sig.args, args)]
         values += [e.const(p.default) for p in parameters[len(values):]]
-        return _threads.guarded(context, builder, name, sig.return_type,
+        return threads.guarded(context, builder, name, sig.return_type,
                                 lambda: e.finish(decision.body(e, *values), sig.return_type))
 
     return public

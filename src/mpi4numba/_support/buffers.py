@@ -1,12 +1,9 @@
-"""Buffer helpers shared by the collectives: C-ordered views, counts arrays, IN_PLACE.
+"""Buffer helpers shared by the collectives: C-ordered views, counts arrays.
 
 A process's own block (the send side of gather, the receive side of scatter) that is a
 whole strided array goes to MPI through a derived datatype; the full-size buffers on the
 root, blocks that are part of a strided array, and the buffers of reductions (MPI
 applies predefined operators to predefined types only) are copied.
-
-``IN_PLACE`` is mpi4py's ``MPI.IN_PLACE`` object; in compiled code it has its own Numba
-type, so passing it selects the in-place form of a routine at compile time.
 """
 
 from __future__ import annotations
@@ -14,47 +11,11 @@ from __future__ import annotations
 import numpy as np
 from numba.core import types
 from numba.core.errors import TypingError
-from numba.core.imputils import lower_constant
-from numba.extending import NativeValue, models, overload, register_jitable, register_model, typeof_impl, unbox
+from numba.extending import overload, register_jitable
 
-from . import _capi
-from ._commtype import comm_handle
-from ._runtime import ABI, MPI
+from .._core import capi
+from .._core.commtype import comm_handle
 from .datatypes import block_datatype, buffer, element_type
-
-IN_PLACE = MPI.IN_PLACE
-# MPI_IN_PLACE of the running ABI as an unsigned address, like ``array.ctypes.data``
-# (Numba would unify a signed and an unsigned 64-bit integer to a float).
-IN_PLACE_ADDRESS = np.uint64(ABI.IN_PLACE % 2**64)
-NO_ADDRESS = np.uint64(0)
-
-
-class InPlaceType(types.Opaque):
-    """Numba type of ``IN_PLACE``: no data, the choice is made when compiling."""
-
-
-in_place_type = InPlaceType("mpi4numba.IN_PLACE")
-register_model(InPlaceType)(models.OpaqueModel)
-
-
-@typeof_impl.register(type(MPI.IN_PLACE))
-def _typeof_in_place(value, context):
-    return in_place_type
-
-
-@unbox(InPlaceType)
-def _unbox_in_place(typ, obj, c):
-    return NativeValue(c.context.get_dummy_value())
-
-
-@lower_constant(InPlaceType)
-def _constant_in_place(context, builder, ty, pyval):
-    return context.get_dummy_value()
-
-
-def is_in_place(value: types.Type) -> bool:
-    return isinstance(value, InPlaceType)
-
 
 def contiguous(data):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
@@ -72,6 +33,8 @@ def _contiguous_impl(data):
         return np.ascontiguousarray(data)
 
     return copy_unless_contiguous
+
+TOO_FEW_ENTRIES = "mpi4numba: counts and displacements need one entry per process"
 
 
 def whole_strided(data, count):  # pragma: no cover - replaced by the overload below
@@ -124,7 +87,7 @@ def element_address(array, index):
 @register_jitable
 def rank_size(comm):
     handle = comm_handle(comm)
-    return _capi.MPI_Comm_rank(handle)[1], _capi.MPI_Comm_size(handle)[1]
+    return capi.MPI_Comm_rank(handle)[1], capi.MPI_Comm_size(handle)[1]
 
 
 @register_jitable
@@ -133,9 +96,9 @@ def element_datatype(data):
     datatype, per_element = element_type(data)
     if per_element == 1:
         return datatype, False
-    code, block = _capi.MPI_Type_contiguous(per_element, datatype)
+    code, block = capi.MPI_Type_contiguous(per_element, datatype)
     if code == 0:
-        code, block = _capi.MPI_Type_commit(block)
+        code, block = capi.MPI_Type_commit(block)
     if code != 0:
         raise RuntimeError("mpi4numba: MPI could not build a datatype for fixed-width bytes")
     return block, True
@@ -194,15 +157,10 @@ def check_lengths(counts, displacements, size, message):
 def check_layout(counts, displacements, size, capacity, what):
     """Every block ``[displacement, displacement + count)`` lies inside ``capacity`` elements."""
     if counts.size < size or displacements.size < size:
-        raise ValueError("mpi4numba: counts and displacements need one entry per process")
+        raise ValueError(TOO_FEW_ENTRIES)
     for i in range(size):
         if counts[i] < 0 or displacements[i] < 0 or displacements[i] + counts[i] > capacity:
             raise ValueError(what)
-
-
-def require_cells(value, where: str, what: str) -> None:
-    if not isinstance(value, types.Array) or not isinstance(value.dtype, types.Integer):
-        raise TypingError(f"mpi4numba.{where}: {what} must be an integer array, got {value}")
 
 
 def full_buffer(data, granularity, significant):  # pragma: no cover - replaced by the overload below
@@ -231,7 +189,7 @@ def _full_buffer_impl(data, granularity, significant):
         if not significant or data.flags.c_contiguous or data.size == 0:
             return data, datatype, False, 1, per_element, data.itemsize
         if granularity == data.size:  # one block, all of the array: its own strided type
-            _, n, whole, derived = buffer(data, "mpi4numba")
+            _, n, whole, derived = buffer(data)
             return data, whole, derived, data.size, n, 0
         block, derived, elements, spacing = block_datatype(data, granularity)
         if elements > 0:

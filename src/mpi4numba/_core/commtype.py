@@ -28,8 +28,9 @@ from numba.extending import (
     unbox,
 )
 
-from ._ccall import HANDLE, _guard, _native_handle, handle_from_native, handle_to_native, predefined_native
-from ._runtime import ABI, MPI
+from .cachetag import guard_cache
+from .handles import HANDLE, NATIVE_HANDLE, handle_from_native, handle_to_native, predefined_native
+from .runtime import ABI, MPI
 
 
 class CommType(types.Type):
@@ -116,7 +117,7 @@ def _constant_comm(context, builder, ty, pyval):
     comm = cgutils.create_struct_proxy(ty)(context, builder)
     name = _predefined_name(pyval)
     if name is not None:
-        _guard(context)
+        guard_cache(context)
         comm.handle = handle_from_native(builder, predefined_native(builder, name))
     else:
         # A communicator created at run time (Numba then marks the function as not
@@ -125,7 +126,7 @@ def _constant_comm(context, builder, ty, pyval):
         # object is kept alive for as long as the code may run.
         _CONSTANTS.append(pyval)
         cell = context.add_dynamic_addr(builder, MPI._addressof(pyval), info=f"communicator {pyval!r}")
-        comm.handle = handle_from_native(builder, builder.load(builder.bitcast(cell, _native_handle.as_pointer())))
+        comm.handle = handle_from_native(builder, builder.load(builder.bitcast(cell, NATIVE_HANDLE.as_pointer())))
     return comm._getvalue()
 
 
@@ -135,7 +136,7 @@ def _load_handle(context, builder, value):
     result = cgutils.alloca_once_value(builder, comm.handle)
     with builder.if_then(cgutils.is_not_null(builder, meminfo)):
         data = context.nrt.meminfo_data(builder, meminfo)
-        cell = builder.bitcast(data, _native_handle.as_pointer())
+        cell = builder.bitcast(data, NATIVE_HANDLE.as_pointer())
         builder.store(handle_from_native(builder, builder.load(cell)), result)
     return builder.load(result)
 
@@ -146,7 +147,7 @@ def comm_handle(typingctx, comm):
     if isinstance(comm, (types.NoneType, types.Omitted)):
 
         def codegen(context, builder, sig, args):
-            _guard(context)
+            guard_cache(context)
             return handle_from_native(builder, predefined_native(builder, "COMM_WORLD"))
 
     elif isinstance(comm, CommType):

@@ -1,0 +1,56 @@
+"""Start-up: initialise MPI through mpi4py and bind its library to Numba's JIT.
+
+Imported by every module that needs MPI. After import:
+
+* ``MPI`` is mpi4py's module (MPI is initialised at the chosen thread level);
+* ``ABI`` is the table of the running implementation (see :mod:`mpi4numba._abi`);
+* ``LIBMPI`` is the path of the library mpi4py loaded, whose symbols are now visible to
+  Numba's JIT linker, so compiled code refers to MPI functions by name.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+import llvmlite.binding as llvm
+
+from . import abort
+from . import threadlevel
+from .._abi import select as _select_abi
+
+threadlevel.configure_mpi4py()
+from mpi4py import MPI  # noqa: E402  (after the thread level is configured)
+
+ABI = _select_abi(MPI)
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [
+        ("dli_fname", ctypes.c_char_p),
+        ("dli_fbase", ctypes.c_void_p),
+        ("dli_sname", ctypes.c_char_p),
+        ("dli_saddr", ctypes.c_void_p),
+    ]
+
+
+def _find_libmpi() -> str:
+    """Path of the shared object that provides ``MPI_Init`` to mpi4py's extension module."""
+    extension = ctypes.CDLL(MPI.__file__)
+    address = ctypes.cast(extension.MPI_Init, ctypes.c_void_p).value
+    info = _DlInfo()
+    if not ctypes.CDLL(None).dladdr(ctypes.c_void_p(address), ctypes.byref(info)) or not info.dli_fname:
+        raise RuntimeError("mpi4numba could not locate the MPI library that mpi4py loaded")
+    return os.fsdecode(info.dli_fname)
+
+
+LIBMPI = _find_libmpi()
+# Same file as mpi4py's, so the loader hands back the already-loaded copy; this only makes
+# its symbols resolvable for the JIT (mpi4py opened it RTLD_LOCAL).
+llvm.load_library_permanently(LIBMPI)
+
+# MPI-4 large-count routines (``MPI_Send_c`` ...): MPICH >= 4 has them, Open MPI 5 does not.
+LARGE_COUNT = bool(getattr(ABI, "LARGE_COUNT_ROUTINES", False) and llvm.address_of_symbol("MPI_Send_c"))
+
+
+abort.register_exit_check()  # runs before mpi4py's MPI_Finalize (registered earlier)
