@@ -11,7 +11,8 @@ import sys
 import time
 from typing import Any
 
-from .suite import OPS, ROTATION, counts, plan, sizes
+from ._mpi_setup import start_mpi, thread_level
+from ._suite_plan import OPS, ROTATION, counts, plan, sizes
 
 
 class Progress:
@@ -98,11 +99,10 @@ def in_job(options: argparse.Namespace) -> int:
     """Measure everything in this job; rank 0 prints the table and writes the files."""
     if options.thread_level:
         os.environ["MPI4NUMBA_THREAD_LEVEL"] = options.thread_level
-    from . import _stacks
     from ._suite_report import report
     from ._suite_stacks import Stacks
 
-    MPI = _stacks.start_mpi(numba=True)
+    MPI = start_mpi(numba=True)
     comm = MPI.COMM_WORLD
     rank, nprocs = comm.Get_rank(), comm.Get_size()
     pairs, notes = plan(options.ops, sizes(options.min_size, options.max_size), nprocs)
@@ -136,7 +136,7 @@ def in_job(options: argparse.Namespace) -> int:
                     allocations[(op, size)] = max(allocations.get((op, size), 0.0), runner.allocations)
     progress.close()
     if rank == 0:
-        info = {"processes": nprocs, "thread_level": _stacks.thread_level(MPI),
+        info = {"processes": nprocs, "thread_level": thread_level(MPI),
                 "mpi_library": " ".join(MPI.Get_library_version().split("\n", 1)[0].split()),
                 "stacks": stacks, "rounds": options.repeat, "window": options.window, "notes": notes}
         report(options, info, values, allocations)

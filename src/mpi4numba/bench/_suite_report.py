@@ -9,7 +9,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from .suite import LARGE, OPS, POINT_TO_POINT, STACKS, UNITS, counts
+from ._suite_plan import LARGE, OPS, POINT_TO_POINT, STACKS, UNITS, counts
 
 Values = dict[tuple[str, int, str], list[float]]  # (op, size, stack) -> one value per round
 FIELDS = ("op", "size", "stack", "unit", "min", "median", "max", "ratio_to_c", "iterations", "warmup", "rounds",

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .suite import COLLECTIVES, OPS, REDUCTIONS
+from ._suite_plan import COLLECTIVES, OPS, REDUCTIONS
 
 SOURCE = Path(__file__).with_name("suite.c")
 CODE = {op: code for code, op in enumerate(OPS)}  # the op numbers of suite.c

@@ -21,28 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-OPS = ("pingpong_8", "pingpong_1024", "pingpong_65536", "allreduce", "bcast", "barrier", "exchange")
-LABELS = {
-    "pingpong_8": "ping-pong 8 B", "pingpong_1024": "ping-pong 1 KiB", "pingpong_65536": "ping-pong 64 KiB",
-    "allreduce": "allreduce 1 double", "bcast": "bcast 1 double", "barrier": "barrier",
-    "exchange": "isend+irecv+waitall 8 B",
-}
-PINGPONG_BYTES = {"pingpong_8": 8, "pingpong_1024": 1024, "pingpong_65536": 65536}
-P2P = frozenset(PINGPONG_BYTES) | {"exchange"}
+from ._latency_ops import LABELS, OPS
+from ._launch import MARKER, find_mpiexec, run_job, under_mpi_launcher
+from ._mpi_setup import LEVEL_NAMES, start_mpi, thread_level
+
 STACKS = ("C", "mpi4numba", "mpi4py")
 ROTATION = ("mpi4numba", "C", "mpi4py")  # first round: mpi4numba first, to learn its level
-LEVEL_NAMES = ("single", "funneled", "serialized", "multiple")
-MARKER = "MPI4NUMBA_BENCH "
-# set by an MPI launcher in every process it starts (MPICH/Intel MPI Hydra, Open MPI, PMIx)
-_LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
 
 Results = dict[str, dict[str, list[float]]]  # stack -> op -> microseconds per round
 
@@ -77,11 +67,6 @@ def iteration_counts(iterations: int) -> dict[str, int]:
     return {op: max(1, iterations // 5) if op == "pingpong_65536" else iterations for op in OPS}
 
 
-def under_mpi_launcher() -> bool:
-    """Whether this process was started by mpiexec (or srun with PMI/PMIx)."""
-    return any(name in os.environ for name in _LAUNCHER_VARIABLES)
-
-
 # --- inside an MPI job ---
 
 def _job_info(MPI: Any, level: str) -> dict[str, Any]:
@@ -91,16 +76,17 @@ def _job_info(MPI: Any, level: str) -> dict[str, Any]:
 
 def worker(options: argparse.Namespace) -> None:
     """One stack, one round, in this job; rank 0 prints a MARKER line with the JSON result."""
-    from . import _stacks
+    # only in a job: the launcher needs neither NumPy nor the kernels
+    from . import _latency_stacks
 
-    MPI = _stacks.start_mpi(numba=options.worker == "mpi4numba")
+    MPI = start_mpi(numba=options.worker == "mpi4numba")
     if options.worker == "mpi4numba":
         import mpi4numba
 
         level = LEVEL_NAMES[mpi4numba.query_thread()]
     else:
-        level = _stacks.thread_level(MPI)
-    usec = _stacks.RUNNERS[options.worker](MPI, iteration_counts(options.iterations), options.warmup)
+        level = thread_level(MPI)
+    usec = _latency_stacks.RUNNERS[options.worker](MPI, iteration_counts(options.iterations), options.warmup)
     if MPI.COMM_WORLD.Get_rank() == 0:
         record = {"stack": options.worker, **_job_info(MPI, level), "usec": usec}
         print(MARKER + json.dumps(record), flush=True)
@@ -110,19 +96,19 @@ def in_job(options: argparse.Namespace) -> None:
     """All stacks in this MPI job (started by the user under mpiexec); rank 0 prints the table."""
     if options.thread_level:
         os.environ["MPI4NUMBA_THREAD_LEVEL"] = options.thread_level
-    from . import _stacks
+    from . import _latency_stacks
 
-    MPI = _stacks.start_mpi(numba=True)
+    MPI = start_mpi(numba=True)
     rank = MPI.COMM_WORLD.Get_rank()
     results: Results = {stack: {op: [] for op in OPS} for stack in STACKS}
     for round_ in range(options.repeat):
         for stack in _rotation(round_):
-            usec = _stacks.RUNNERS[stack](MPI, iteration_counts(options.iterations), options.warmup)
+            usec = _latency_stacks.RUNNERS[stack](MPI, iteration_counts(options.iterations), options.warmup)
             for op, value in usec.items():
                 if rank == 0 and value is not None:
                     results[stack][op].append(value)
     if rank == 0:
-        info = _job_info(MPI, _stacks.thread_level(MPI))
+        info = _job_info(MPI, thread_level(MPI))
         _report(options, info, results, "in one mpiexec job, C code loaded as a shared library",
                 raw={"mode": "in-job", **info, "results": results})
 
@@ -134,50 +120,12 @@ def _rotation(round_: int) -> tuple[str, ...]:
     return ROTATION[shift:] + ROTATION[:shift]
 
 
-def _find_mpiexec() -> str:
-    beside = Path(sys.executable).parent / "mpiexec"
-    return str(beside) if beside.exists() else "mpiexec"
-
-
-def _run_job(command: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
-    """Run one mpiexec job with a time limit; the JSON record its rank 0 printed."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env, start_new_session=True)
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop(process)
-        raise RuntimeError(f"timed out after {timeout:g} s: {' '.join(command)}") from None
-    except BaseException:  # Ctrl-C: the job is in its own session, so end it here
-        _stop(process)
-        raise
-    records = [line[len(MARKER):] for line in out.splitlines() if line.startswith(MARKER)]
-    if process.returncode != 0 or len(records) != 1:
-        raise RuntimeError(f"failed (exit status {process.returncode}): {' '.join(command)}\n"
-                           f"{out[-3000:]}{err[-3000:]}")
-    return json.loads(records[0])
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """End a job: its whole process group (mpiexec and what it started)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.communicate(timeout=10)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def launch(options: argparse.Namespace) -> None:
     """Build the C program, run the rounds of jobs, print the table."""
     from ._cbuild import build
 
     program = str(build())
-    mpiexec = [_find_mpiexec(), "-n", str(options.np)]
+    mpiexec = [find_mpiexec(), "-n", str(options.np)]
     python = [sys.executable, "-m", "mpi4numba.bench", "latency", "--iterations", str(options.iterations),
               "--warmup", str(options.warmup), "--worker"]
     env = dict(os.environ)
@@ -196,8 +144,8 @@ def launch(options: argparse.Namespace) -> None:
             else:
                 command = [*mpiexec, *python, stack]
             started = time.perf_counter()
-            record = _run_job(command, {**env, "MPI4PY_RC_THREAD_LEVEL": level} if level else env,
-                              options.timeout)
+            record = run_job(command, {**env, "MPI4PY_RC_THREAD_LEVEL": level} if level else env,
+                             options.timeout)
             record.update(round=round_, seconds=round(time.perf_counter() - started, 3))
             records.append(record)
             if level is None:  # the first job is mpi4numba's: its level is everyone's

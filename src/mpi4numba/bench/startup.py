@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .latency import MARKER, _find_mpiexec, _run_job, under_mpi_launcher
+from ._launch import MARKER, find_mpiexec, run_job, under_mpi_launcher
 
 # timed in a fresh interpreter before anything else is imported; then the worker takes over
 WORKER_CODE = """\
@@ -137,12 +137,12 @@ def launch(options: argparse.Namespace, np_: int) -> dict[str, Any]:
     rank-0 records."""
     cache = tempfile.mkdtemp(prefix="mpi4numba-startup-")
     env = {**os.environ, "NUMBA_CACHE_DIR": cache, "MPIEXEC_TIMEOUT": str(max(1, round(options.timeout)))}
-    command = [_find_mpiexec(), "-n", str(np_), sys.executable, "-c", WORKER_CODE]
+    command = [find_mpiexec(), "-n", str(np_), sys.executable, "-c", WORKER_CODE]
     jobs = {}
     try:
         for number, job in enumerate(JOBS, 1):
             print(f"startup: -n {np_}, job {number}/{len(JOBS)} ({job} cache) ...", file=sys.stderr, flush=True)
-            jobs[job] = _run_job(command, env, options.timeout + 10)  # mpiexec's own limit first
+            jobs[job] = run_job(command, env, options.timeout + 10)  # mpiexec's own limit first
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     cold_misses = sum(r["cache_misses"] for r in jobs["cold"]["ranks"])

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .latency import _find_mpiexec, under_mpi_launcher
+from ._launch import find_mpiexec, under_mpi_launcher
 
 FACES = ("a[0]", "a[:,0]", "a[:,:,0]")
 DIRECTIONS = ("send", "receive", "ping-pong")
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m mpi4numba.bench strided``."""
     options = parse(argv)
     if not under_mpi_launcher():
-        command = [_find_mpiexec(), "-n", "2", sys.executable, "-m", "mpi4numba.bench", "strided", *(argv or [])]
+        command = [find_mpiexec(), "-n", "2", sys.executable, "-m", "mpi4numba.bench", "strided", *(argv or [])]
         env = {**os.environ, "NUMBA_NRT_STATS": os.environ.get("NUMBA_NRT_STATS", "1")}
         return subprocess.run(command, env=env).returncode
     results = in_job(options)

@@ -46,16 +46,10 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-OPS = ("latency", "bw", "allreduce", "bcast", "reduce", "allgather", "alltoall", "barrier")
-POINT_TO_POINT = ("latency", "bw")
-COLLECTIVES = OPS[2:]
-REDUCTIONS = ("allreduce", "reduce")
-STACKS = ("C", "mpi4numba", "mpi4py", "numba-mpi")
-ROTATION = ("mpi4numba", "C", "mpi4py", "numba-mpi")
-UNITS = {op: "MB/s" if op == "bw" else "us" for op in OPS}
-LARGE = 8192  # OSU: above this many bytes, the "large" iteration counts
-OSU_COUNTS = {"latency": ((10000, 100), (1000, 10)), "bw": ((100, 10), (20, 2)),
-              "collective": ((1000, 100), (100, 10))}  # ((iterations, warm-up) small, large)
+from ._launch import find_mpiexec, stop, under_mpi_launcher
+from ._mpi_setup import LEVEL_NAMES
+from ._suite_plan import OPS, STACKS
+
 MAX_SIZE = 256 << 20
 _SIZE = re.compile(r"(\d+)\s*(|k|m)(?:i?b)?", re.IGNORECASE)
 
@@ -91,8 +85,6 @@ def _names(known: tuple[str, ...], what: str) -> Any:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     """Command-line options of ``suite``; bad ones exit with status 2 and one line."""
-    from .latency import LEVEL_NAMES
-
     parser = _Parser(prog=f"{Path(sys.executable).name} -m mpi4numba.bench suite",
                      description="OSU-style latency, bandwidth and collective latency of C, mpi4numba, "
                                  "mpi4py and numba-mpi, side by side.")
@@ -134,64 +126,24 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return options
 
 
-def sizes(minimum: int, maximum: int) -> list[int]:
-    """0 (when in range) and the powers of two from ``minimum`` to ``maximum``."""
-    found = [0] if minimum == 0 else []
-    power = 1
-    while power <= maximum:
-        if power >= minimum:
-            found.append(power)
-        power *= 2
-    return found
-
-
-def counts(op: str, size: int, iterations: int, warmup: int) -> tuple[int, int]:
-    """Timed iterations and warm-up of ``op`` at ``size``: OSU's, scaled by the options."""
-    small, large = OSU_COUNTS[op if op in POINT_TO_POINT else "collective"]
-    n, w = large if size > LARGE else small
-    return max(1, round(n * iterations / 10000)), max(0, round(w * warmup / 100))
-
-
-def plan(ops: list[str], all_sizes: list[int], nprocs: int) -> tuple[list[tuple[str, int]], list[str]]:
-    """The (op, size) pairs to measure, and notes on what is left out."""
-    pairs, notes = [], []
-    for op in ops:
-        if op in POINT_TO_POINT and nprocs < 2:
-            notes.append(f"{op}: needs 2 processes, skipped")
-            continue
-        if op == "barrier":
-            pairs.append((op, 0))
-            continue
-        keep = [size for size in all_sizes if size >= 1] if op == "bw" else all_sizes
-        if op in REDUCTIONS:
-            keep = [size for size in keep if size % 4 == 0]
-        if len(keep) < len(all_sizes):
-            dropped = ", ".join(f"{size} B" for size in all_sizes if size not in keep)
-            notes.append(f"{op}: {dropped} skipped ({'int32 elements' if op in REDUCTIONS else 'no data'})")
-        pairs.extend((op, size) for size in keep)
-    return pairs, notes
-
-
 # --- launcher ---
 
 def launch(options: argparse.Namespace, argv: list[str]) -> int:
     """Run this command under ``mpiexec -n N`` with a time limit, its output passed through."""
-    from .latency import _find_mpiexec, _stop
-
     env = {**os.environ, "MPIEXEC_TIMEOUT": str(max(1, int(options.timeout)))}
     if options.thread_level:
         env["MPI4NUMBA_THREAD_LEVEL"] = env["MPI4PY_RC_THREAD_LEVEL"] = options.thread_level
-    command = [_find_mpiexec(), "-n", str(options.np), sys.executable, "-m", "mpi4numba.bench", "suite", *argv]
+    command = [find_mpiexec(), "-n", str(options.np), sys.executable, "-m", "mpi4numba.bench", "suite", *argv]
     process = subprocess.Popen(command, env=env, start_new_session=True)
     try:
         # mpiexec enforces MPIEXEC_TIMEOUT itself; this is the backstop if it cannot
         status = process.wait(timeout=options.timeout + 30)
     except subprocess.TimeoutExpired:
-        _stop(process)
+        stop(process)
         print(f"suite: timed out after {options.timeout:g} s: {' '.join(command)}", file=sys.stderr)
         return 1
     except BaseException:  # Ctrl-C: the job is in its own session, so end it here
-        _stop(process)
+        stop(process)
         raise
     if status != 0:
         print(f"suite: the job failed (exit status {status}): {' '.join(command)}", file=sys.stderr)
@@ -201,10 +153,9 @@ def launch(options: argparse.Namespace, argv: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     """Entry point of ``python -m mpi4numba.bench suite``."""
-    from .latency import under_mpi_launcher
-
     options = parse(argv)
     if under_mpi_launcher():
+        # only in the job: the launcher needs neither NumPy nor the stacks
         from ._suite_job import in_job
 
         return in_job(options)

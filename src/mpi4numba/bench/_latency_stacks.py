@@ -14,26 +14,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .latency import LEVEL_NAMES, OPS, P2P, PINGPONG_BYTES
+from ._latency_ops import OPS, P2P, PINGPONG_BYTES
 
 Result = dict[str, float | None]
-
-
-def start_mpi(numba: bool) -> Any:
-    """Initialise MPI (through mpi4numba, at its thread level, when ``numba``); mpi4py's MPI."""
-    if numba:
-        import mpi4numba
-
-        mpi4numba.initialized()
-    from mpi4py import MPI
-
-    return MPI
-
-
-def thread_level(MPI: Any) -> str:
-    """Name of the thread level MPI provides."""
-    values = (MPI.THREAD_SINGLE, MPI.THREAD_FUNNELED, MPI.THREAD_SERIALIZED, MPI.THREAD_MULTIPLE)
-    return dict(zip(values, LEVEL_NAMES))[MPI.Query_thread()]
 
 
 def buffers(op: str) -> tuple[np.ndarray, np.ndarray]:
