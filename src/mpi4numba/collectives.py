@@ -32,21 +32,13 @@ from numba.core import types
 
 from ._core import capi
 from ._support.api import api
-from ._core.inplace import IN_PLACE, IN_PLACE_ADDRESS, is_in_place
-from ._support.buffers import TOO_FEW_ENTRIES, block_address, c_ints, check_layout, check_lengths, copy_back, displacements_or_default, full_buffer, full_buffer_v, mpi_count, rank_size
-from ._core.commtype import comm_handle
-from ._support.lowering import is_contiguous_layout, lowering
+from ._core.inplace import IN_PLACE, is_in_place
+from ._support.buffers import TOO_FEW_ENTRIES
+from ._support.lowering import lowering
 from ._support.validate import array, counts_and_displacements, integer, send_and_receive
-from ._support.datatypes import release
 
 __all__ = ["barrier", "bcast", "scatter", "gather", "allgather", "scatterv", "gatherv", "allgatherv",
            "alltoall", "alltoallv", "IN_PLACE"]
-
-
-def _dense(*buffers) -> bool:
-    """Whether every buffer is C-contiguous by its type (or IN_PLACE): the call is then
-    emitted in place, without temporaries or derived datatypes."""
-    return all(is_in_place(b) or is_contiguous_layout(b) for b in buffers)
 
 
 @lowering(types.int32)
@@ -63,8 +55,8 @@ def _BCAST(e, data, root, comm):
 
 
 def _rooted(c_function, full_name: str, block_name: str):
-    """The body of scatter (the full buffer is sent) or gather (it is received) on
-    C-contiguous buffers; ``IN_PLACE`` for the block leaves a process's block in place."""
+    """The body of scatter (the full buffer is sent) or gather (it is received); ``IN_PLACE``
+    for the block leaves a process's block in its place in the full buffer."""
     sends_full = full_name == "send_data"
 
     @lowering(types.int32)
@@ -75,17 +67,27 @@ def _rooted(c_function, full_name: str, block_name: str):
         if is_in_place(block.type):
             e.check(e.size(full) >= count * size, ValueError,
                     f"mpi4numba: with IN_PLACE, {full_name} needs count * size elements")
-            mine = e.select(rank == root, e.in_place(), e.element_address(full, rank * count))
+            whole = e.view(full, count)
+            mine = e.select(rank == root, e.in_place(), e.view_address(whole, rank * count))
+            own = whole
         else:
             e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than count elements")
             e.check((rank != root) | (e.size(full) >= count * size), ValueError,
                     f"mpi4numba: {full_name} on root has fewer than count * size elements")
-            mine = e.data(block)
-        datatype, per_element = e.element_type(full)
-        n = count * per_element
+            whole = e.view(full, count, rank == root)
+            own = e.view(block, count, like=whole)
+            mine = e.data(own.array)
+        n_full, n_own = e.view_count(whole, count), e.view_count(own, count)
         if sends_full:
-            return e(c_function, e.data(full), n, datatype, mine, n, datatype, root, handle)
-        return e(c_function, mine, n, datatype, e.data(full), n, datatype, root, handle)
+            code = e(c_function, e.data(whole.array), n_full, whole.datatype, mine, n_own, own.datatype, root, handle)
+        else:
+            code = e(c_function, mine, n_own, own.datatype, e.data(whole.array), n_full, whole.datatype, root, handle)
+        if sends_full and own is not whole:
+            e.copy_back(recv_data, own, count)
+        else:
+            e.copy_back(full, whole, count * size)
+        e.release_view(whole, own)
+        return code
 
     return body
 
@@ -95,8 +97,8 @@ _GATHER = _rooted(capi.MPI_Gather, "recv_data", "send_data")
 
 
 def _everyone(c_function, send_blocks: str):
-    """The body of allgather (``send_blocks`` "count") or alltoall ("count * size") on
-    C-contiguous buffers (``IN_PLACE`` as send_data: MPI's in-place form)."""
+    """The body of allgather (``send_blocks`` "count") or alltoall ("count * size");
+    ``IN_PLACE`` as send_data: MPI's in-place form."""
 
     @lowering(types.int32)
     def body(e, send_data, recv_data, count, comm):
@@ -104,16 +106,20 @@ def _everyone(c_function, send_blocks: str):
         size = e(capi.MPI_Comm_size, handle)[1]
         e.check(e.size(recv_data) >= count * size, ValueError,
                 "mpi4numba: recv_data has fewer than count * size elements")
+        target = e.view(recv_data, count)
         if is_in_place(send_data.type):
-            source = e.in_place()
+            source, address = target, e.in_place()
         else:
             needed = count if send_blocks == "count" else count * size
             e.check(e.size(send_data) >= needed, ValueError,
                     f"mpi4numba: send_data has fewer than {send_blocks} elements")
-            source = e.data(send_data)
-        datatype, per_element = e.element_type(recv_data)
-        n = count * per_element
-        return e(c_function, source, n, datatype, e.data(recv_data), n, datatype, handle)
+            source = e.view(send_data, count, like=target)
+            address = e.data(source.array)
+        code = e(c_function, address, e.view_count(source, count), source.datatype, e.data(target.array),
+                 e.view_count(target, count), target.datatype, handle)
+        e.copy_back(recv_data, target, count * size)
+        e.release_view(source, target)
+        return code
 
     return body
 
@@ -123,33 +129,42 @@ _ALLTOALL = _everyone(capi.MPI_Alltoall, "count * size")
 
 
 def _rooted_v(c_function, full_name: str, block_name: str):
-    """The body of scatterv (the full buffer is sent) or gatherv (received) on C-contiguous
-    buffers: one MPI element per array element; only the root checks the full buffer's
-    blocks; ``IN_PLACE`` for the block leaves a process's block in the full buffer."""
+    """The body of scatterv (the full buffer is sent) or gatherv (received): only the root
+    checks the full buffer's blocks; ``IN_PLACE`` for the block leaves a process's block in
+    the full buffer."""
     sends_full = full_name == "send_data"
 
     def body(e, full, block, counts, displacements, root, comm):
         handle = e.comm(comm)
         rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
         sizes, offsets = e.vector_blocks(counts, displacements, size, TOO_FEW_ENTRIES)
-        mine = e(operator.getitem, sizes, rank)
+        count = e(operator.getitem, sizes, rank)
         in_place = is_in_place(block.type)
         with e.when(in_place or rank == root):  # only the root's full buffer holds every block
             e.blocks_inside(sizes, offsets, size, e.size(full), f"mpi4numba: a block lies outside {full_name}")
-        if in_place:
-            address = e.select(rank == root, e.in_place(), e.element_address(full, e(operator.getitem, offsets, rank)))
-        else:
-            e.check(e.size(block) >= mine, ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] "
+        if not in_place:
+            e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] "
                     "elements")
-            address = e.data(block)
-        datatype, derived = e.element_datatype(full)
-        if sends_full:
-            code = e(c_function, e.data(full), e.data(sizes), e.data(offsets), datatype, address, mine, datatype,
-                     root, handle)
+        whole, units, starts = e.view_v(full, sizes, offsets, in_place or rank == root)
+        if in_place:
+            own = whole
+            address = e.select(rank == root, e.in_place(),
+                               e.view_address(whole, e(operator.getitem, offsets, rank)))
+            n_own = e(operator.getitem, units, rank)
         else:
-            code = e(c_function, address, mine, datatype, e.data(full), e.data(sizes), e.data(offsets), datatype,
-                     root, handle)
-        e.release_datatype(datatype, derived)
+            own = e.view(block, count, like=whole)
+            address, n_own = e.data(own.array), e.view_count(own, count)
+        if sends_full:
+            code = e(c_function, e.data(whole.array), e.data(units), e.data(starts), whole.datatype, address, n_own,
+                     own.datatype, root, handle)
+        else:
+            code = e(c_function, address, n_own, own.datatype, e.data(whole.array), e.data(units), e.data(starts),
+                     whole.datatype, root, handle)
+        if sends_full and own is not whole:
+            e.copy_back(block, own, count)
+        else:
+            e.copy_back(full, whole, e.size(full))
+        e.release_view(whole, own)
         return code
 
     if sends_full:
@@ -169,17 +184,19 @@ def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
     rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
     sizes, offsets = e.vector_blocks(counts, displacements, size, TOO_FEW_ENTRIES)
     e.blocks_inside(sizes, offsets, size, e.size(recv_data), "mpi4numba: a block lies outside recv_data")
-    datatype, derived = e.element_datatype(recv_data)
-    if is_in_place(send_data.type):
-        source, count = e.in_place(), e.const(0, types.int32)
-    else:
+    if not is_in_place(send_data.type):
         count = e(operator.getitem, sizes, rank)
-        e.check(e.size(send_data) >= count, ValueError,
-                "mpi4numba: send_data has fewer than counts[rank] elements")
-        source = e.data(send_data)
-    code = e(capi.MPI_Allgatherv, source, count, datatype, e.data(recv_data), e.data(sizes), e.data(offsets),
-             datatype, handle)
-    e.release_datatype(datatype, derived)
+        e.check(e.size(send_data) >= count, ValueError, "mpi4numba: send_data has fewer than counts[rank] elements")
+    target, units, starts = e.view_v(recv_data, sizes, offsets)
+    if is_in_place(send_data.type):
+        source, address, count = target, e.in_place(), e.const(0, types.int32)
+    else:
+        source = e.view(send_data, count, like=target)
+        address, count = e.data(source.array), e.view_count(source, count)
+    code = e(capi.MPI_Allgatherv, address, count, source.datatype, e.data(target.array), e.data(units),
+             e.data(starts), target.datatype, handle)
+    e.copy_back(recv_data, target, e.size(recv_data))
+    e.release_view(source, target)
     return code
 
 
@@ -189,17 +206,19 @@ def _ALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_co
     size = e(capi.MPI_Comm_size, handle)[1]
     r_sizes, r_offsets = e.vector_blocks(recv_counts, recv_displacements, size, TOO_FEW_ENTRIES)
     e.blocks_inside(r_sizes, r_offsets, size, e.size(recv_data), "mpi4numba: a block lies outside recv_data")
-    if is_in_place(send_data.type):  # MPI ignores the send counts: the receive ones describe both
-        source, s_sizes, s_offsets = e.in_place(), r_sizes, r_offsets
-    else:
+    if not is_in_place(send_data.type):
         s_sizes, s_offsets = e.vector_blocks(send_counts, send_displacements, size, TOO_FEW_ENTRIES)
-        e.blocks_inside(s_sizes, s_offsets, size, e.size(send_data),
-                        "mpi4numba: a block lies outside send_data")
-        source = e.data(send_data)
-    datatype, derived = e.element_datatype(recv_data)
-    code = e(capi.MPI_Alltoallv, source, e.data(s_sizes), e.data(s_offsets), datatype, e.data(recv_data),
-             e.data(r_sizes), e.data(r_offsets), datatype, handle)
-    e.release_datatype(datatype, derived)
+        e.blocks_inside(s_sizes, s_offsets, size, e.size(send_data), "mpi4numba: a block lies outside send_data")
+    target, r_units, r_starts = e.view_v(recv_data, r_sizes, r_offsets)
+    if is_in_place(send_data.type):  # MPI ignores the send counts: the receive ones describe both
+        source, address, s_units, s_starts = target, e.in_place(), r_units, r_starts
+    else:
+        source, s_units, s_starts = e.view_v(send_data, s_sizes, s_offsets, like=target)
+        address = e.data(source.array)
+    code = e(capi.MPI_Alltoallv, address, e.data(s_units), e.data(s_starts), source.datatype, e.data(target.array),
+             e.data(r_units), e.data(r_starts), target.datatype, handle)
+    e.copy_back(recv_data, target, e.size(recv_data))
+    e.release_view(source, target)
     return code
 
 
@@ -243,41 +262,8 @@ def scatter(send_data, recv_data, count, root, comm=None):
     """
     integer(count, "count")
     integer(root, "root")
-    in_place_form = send_and_receive(send_data, recv_data, False, True) == "recv"
-    if _dense(send_data, recv_data):
-        return _SCATTER
-    if in_place_form:
-
-        def in_place(send_data, recv_data, count, root, comm=None):
-            rank, size = rank_size(comm)
-            if send_data.size < count * size:
-                raise ValueError("mpi4numba.scatter: with IN_PLACE, send_data needs count * size elements")
-            full = full_buffer(send_data, count, True)
-            n = mpi_count(full, count)
-            receive = IN_PLACE_ADDRESS if rank == root else block_address(full, rank * count)
-            code = capi.MPI_Scatter(full[0].ctypes.data, n, full[1], receive, n, full[1], root, comm_handle(comm))
-            copy_back(send_data, full[0], count * size)
-            release(full[1], full[2])
-            return code
-
-        return in_place
-
-    def impl(send_data, recv_data, count, root, comm=None):
-        rank, size = rank_size(comm)
-        if recv_data.size < count:
-            raise ValueError("mpi4numba.scatter: recv_data has fewer than count elements")
-        if rank == root and send_data.size < count * size:
-            raise ValueError("mpi4numba.scatter: send_data on root has fewer than count * size elements")
-        full = full_buffer(send_data, count, rank == root)
-        mine = full_buffer(recv_data, count, True)
-        code = capi.MPI_Scatter(full[0].ctypes.data, mpi_count(full, count), full[1], mine[0].ctypes.data,
-                                 mpi_count(mine, count), mine[1], root, comm_handle(comm))
-        copy_back(recv_data, mine[0], count)
-        release(full[1], full[2])
-        release(mine[1], mine[2])
-        return code
-
-    return impl
+    send_and_receive(send_data, recv_data, False, True)
+    return _SCATTER
 
 
 @api
@@ -292,42 +278,8 @@ def gather(send_data, recv_data, count, root, comm=None):
     """
     integer(count, "count")
     integer(root, "root")
-    in_place_form = send_and_receive(send_data, recv_data, True, False) == "send"
-    if _dense(send_data, recv_data):
-        return _GATHER
-    if in_place_form:
-
-        def in_place(send_data, recv_data, count, root, comm=None):
-            rank, size = rank_size(comm)
-            if recv_data.size < count * size:
-                raise ValueError("mpi4numba.gather: with IN_PLACE, recv_data needs count * size elements")
-            full = full_buffer(recv_data, count, True)
-            n = mpi_count(full, count)
-            send = IN_PLACE_ADDRESS if rank == root else block_address(full, rank * count)
-            code = capi.MPI_Gather(send, n, full[1], full[0].ctypes.data, n, full[1], root, comm_handle(comm))
-            copy_back(recv_data, full[0], count * size)
-            release(full[1], full[2])
-            return code
-
-        return in_place
-
-    def impl(send_data, recv_data, count, root, comm=None):
-        rank, size = rank_size(comm)
-        if send_data.size < count:
-            raise ValueError("mpi4numba.gather: send_data has fewer than count elements")
-        if rank == root and recv_data.size < count * size:
-            raise ValueError("mpi4numba.gather: recv_data on root has fewer than count * size elements")
-        mine = full_buffer(send_data, count, True)
-        full = full_buffer(recv_data, count, rank == root)
-        code = capi.MPI_Gather(mine[0].ctypes.data, mpi_count(mine, count), mine[1], full[0].ctypes.data,
-                                mpi_count(full, count), full[1], root, comm_handle(comm))
-        if rank == root:
-            copy_back(recv_data, full[0], count * size)
-        release(mine[1], mine[2])
-        release(full[1], full[2])
-        return code
-
-    return impl
+    send_and_receive(send_data, recv_data, True, False)
+    return _GATHER
 
 
 @api
@@ -342,40 +294,8 @@ def allgather(send_data, recv_data, count, comm=None):
     (0, True)
     """
     integer(count, "count")
-    in_place_form = send_and_receive(send_data, recv_data, True, False) == "send"
-    if _dense(send_data, recv_data):
-        return _ALLGATHER
-    if in_place_form:
-
-        def in_place(send_data, recv_data, count, comm=None):
-            size = rank_size(comm)[1]
-            if recv_data.size < count * size:
-                raise ValueError("mpi4numba.allgather: recv_data has fewer than count * size elements")
-            full = full_buffer(recv_data, count, True)
-            n = mpi_count(full, count)
-            code = capi.MPI_Allgather(IN_PLACE_ADDRESS, n, full[1], full[0].ctypes.data, n, full[1], comm_handle(comm))
-            copy_back(recv_data, full[0], count * size)
-            release(full[1], full[2])
-            return code
-
-        return in_place
-
-    def impl(send_data, recv_data, count, comm=None):
-        size = rank_size(comm)[1]
-        if recv_data.size < count * size:
-            raise ValueError("mpi4numba.allgather: recv_data has fewer than count * size elements")
-        if send_data.size < count:
-            raise ValueError("mpi4numba.allgather: send_data has fewer than count elements")
-        mine = full_buffer(send_data, count, True)
-        full = full_buffer(recv_data, count, True)
-        code = capi.MPI_Allgather(mine[0].ctypes.data, mpi_count(mine, count), mine[1], full[0].ctypes.data,
-                                   mpi_count(full, count), full[1], comm_handle(comm))
-        copy_back(recv_data, full[0], count * size)
-        release(mine[1], mine[2])
-        release(full[1], full[2])
-        return code
-
-    return impl
+    send_and_receive(send_data, recv_data, True, False)
+    return _ALLGATHER
 
 
 @api
@@ -389,40 +309,8 @@ def alltoall(send_data, recv_data, count, comm=None):
     0
     """
     integer(count, "count")
-    in_place_form = send_and_receive(send_data, recv_data, True, False) == "send"
-    if _dense(send_data, recv_data):
-        return _ALLTOALL
-    if in_place_form:
-
-        def in_place(send_data, recv_data, count, comm=None):
-            size = rank_size(comm)[1]
-            if recv_data.size < count * size:
-                raise ValueError("mpi4numba.alltoall: recv_data has fewer than count * size elements")
-            full = full_buffer(recv_data, count, True)
-            n = mpi_count(full, count)
-            code = capi.MPI_Alltoall(IN_PLACE_ADDRESS, n, full[1], full[0].ctypes.data, n, full[1], comm_handle(comm))
-            copy_back(recv_data, full[0], count * size)
-            release(full[1], full[2])
-            return code
-
-        return in_place
-
-    def impl(send_data, recv_data, count, comm=None):
-        size = rank_size(comm)[1]
-        if recv_data.size < count * size:
-            raise ValueError("mpi4numba.alltoall: recv_data has fewer than count * size elements")
-        if send_data.size < count * size:
-            raise ValueError("mpi4numba.alltoall: send_data has fewer than count * size elements")
-        source = full_buffer(send_data, count, True)
-        target = full_buffer(recv_data, count, True)
-        code = capi.MPI_Alltoall(source[0].ctypes.data, mpi_count(source, count), source[1], target[0].ctypes.data,
-                                  mpi_count(target, count), target[1], comm_handle(comm))
-        copy_back(recv_data, target[0], count * size)
-        release(source[1], source[2])
-        release(target[1], target[2])
-        return code
-
-    return impl
+    send_and_receive(send_data, recv_data, True, False)
+    return _ALLTOALL
 
 
 @api
@@ -439,48 +327,8 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
     """
     counts_and_displacements(counts, displacements)
     integer(root, "root")
-    in_place_form = send_and_receive(send_data, recv_data, False, True) == "recv"
-    if _dense(send_data, recv_data):
-        return _SCATTERV
-    if in_place_form:
-
-        def in_place(send_data, counts, displacements, recv_data, root, comm=None):
-            rank, size = rank_size(comm)
-            sizes = c_ints(counts)
-            offsets = displacements_or_default(sizes, displacements)
-            check_lengths(sizes, offsets, size, "mpi4numba.scatterv: counts and displacements need one entry "
-                          "per process")
-            check_layout(sizes, offsets, size, send_data.size, "mpi4numba.scatterv: a block lies outside send_data")
-            full, units, starts = full_buffer_v(send_data, sizes, offsets, True)
-            receive = IN_PLACE_ADDRESS if rank == root else block_address(full, offsets[rank])
-            code = capi.MPI_Scatterv(full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
-                                      receive, units[rank], full[1], root, comm_handle(comm))
-            copy_back(send_data, full[0], send_data.size)
-            release(full[1], full[2])
-            return code
-
-        return in_place
-
-    def impl(send_data, counts, displacements, recv_data, root, comm=None):
-        rank, size = rank_size(comm)
-        sizes = c_ints(counts)
-        offsets = displacements_or_default(sizes, displacements)
-        check_lengths(sizes, offsets, size, "mpi4numba.scatterv: counts and displacements need one entry "
-                      "per process")
-        if rank == root:
-            check_layout(sizes, offsets, size, send_data.size, "mpi4numba.scatterv: a block lies outside send_data")
-        if recv_data.size < sizes[rank]:
-            raise ValueError("mpi4numba.scatterv: recv_data has fewer than counts[rank] elements")
-        full, units, starts = full_buffer_v(send_data, sizes, offsets, rank == root)
-        mine = full_buffer(recv_data, sizes[rank], True)
-        code = capi.MPI_Scatterv(full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
-                                  mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], root, comm_handle(comm))
-        copy_back(recv_data, mine[0], sizes[rank])
-        release(full[1], full[2])
-        release(mine[1], mine[2])
-        return code
-
-    return impl
+    send_and_receive(send_data, recv_data, False, True)
+    return _SCATTERV
 
 
 @api
@@ -497,49 +345,8 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
     """
     counts_and_displacements(counts, displacements)
     integer(root, "root")
-    in_place_form = send_and_receive(send_data, recv_data, True, False) == "send"
-    if _dense(send_data, recv_data):
-        return _GATHERV
-    if in_place_form:
-
-        def in_place(send_data, recv_data, counts, displacements, root, comm=None):
-            rank, size = rank_size(comm)
-            sizes = c_ints(counts)
-            offsets = displacements_or_default(sizes, displacements)
-            check_lengths(sizes, offsets, size, "mpi4numba.gatherv: counts and displacements need one entry "
-                          "per process")
-            check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.gatherv: a block lies outside recv_data")
-            full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
-            send = IN_PLACE_ADDRESS if rank == root else block_address(full, offsets[rank])
-            code = capi.MPI_Gatherv(send, units[rank], full[1], full[0].ctypes.data, units.ctypes.data,
-                                     starts.ctypes.data, full[1], root, comm_handle(comm))
-            copy_back(recv_data, full[0], recv_data.size)
-            release(full[1], full[2])
-            return code
-
-        return in_place
-
-    def impl(send_data, recv_data, counts, displacements, root, comm=None):
-        rank, size = rank_size(comm)
-        sizes = c_ints(counts)
-        offsets = displacements_or_default(sizes, displacements)
-        check_lengths(sizes, offsets, size, "mpi4numba.gatherv: counts and displacements need one entry "
-                      "per process")
-        if rank == root:
-            check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.gatherv: a block lies outside recv_data")
-        if send_data.size < sizes[rank]:
-            raise ValueError("mpi4numba.gatherv: send_data has fewer than counts[rank] elements")
-        mine = full_buffer(send_data, sizes[rank], True)
-        full, units, starts = full_buffer_v(recv_data, sizes, offsets, rank == root)
-        code = capi.MPI_Gatherv(mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], full[0].ctypes.data,
-                                 units.ctypes.data, starts.ctypes.data, full[1], root, comm_handle(comm))
-        if rank == root:
-            copy_back(recv_data, full[0], recv_data.size)
-        release(mine[1], mine[2])
-        release(full[1], full[2])
-        return code
-
-    return impl
+    send_and_receive(send_data, recv_data, True, False)
+    return _GATHERV
 
 
 @api
@@ -554,46 +361,8 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     (0, True)
     """
     counts_and_displacements(counts, displacements)
-    in_place_form = send_and_receive(send_data, recv_data, True, False) == "send"
-    if _dense(send_data, recv_data):
-        return _ALLGATHERV
-    if in_place_form:
-
-        def in_place(send_data, recv_data, counts, displacements=None, comm=None):
-            size = rank_size(comm)[1]
-            sizes = c_ints(counts)
-            offsets = displacements_or_default(sizes, displacements)
-            check_lengths(sizes, offsets, size, "mpi4numba.allgatherv: counts and displacements need one entry "
-                          "per process")
-            check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.allgatherv: a block lies outside recv_data")
-            full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
-            code = capi.MPI_Allgatherv(IN_PLACE_ADDRESS, 0, full[1], full[0].ctypes.data, units.ctypes.data,
-                                        starts.ctypes.data, full[1], comm_handle(comm))
-            copy_back(recv_data, full[0], recv_data.size)
-            release(full[1], full[2])
-            return code
-
-        return in_place
-
-    def impl(send_data, recv_data, counts, displacements=None, comm=None):
-        rank, size = rank_size(comm)
-        sizes = c_ints(counts)
-        offsets = displacements_or_default(sizes, displacements)
-        check_lengths(sizes, offsets, size, "mpi4numba.allgatherv: counts and displacements need one entry "
-                      "per process")
-        check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.allgatherv: a block lies outside recv_data")
-        if send_data.size < sizes[rank]:
-            raise ValueError("mpi4numba.allgatherv: send_data has fewer than counts[rank] elements")
-        mine = full_buffer(send_data, sizes[rank], True)
-        full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
-        code = capi.MPI_Allgatherv(mine[0].ctypes.data, mpi_count(mine, sizes[rank]), mine[1], full[0].ctypes.data,
-                                    units.ctypes.data, starts.ctypes.data, full[1], comm_handle(comm))
-        copy_back(recv_data, full[0], recv_data.size)
-        release(mine[1], mine[2])
-        release(full[1], full[2])
-        return code
-
-    return impl
+    send_and_receive(send_data, recv_data, True, False)
+    return _ALLGATHERV
 
 
 @api
@@ -615,49 +384,4 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
     counts_and_displacements(recv_counts, recv_displacements)
     if not send_in_place:
         counts_and_displacements(send_counts, send_displacements)
-    if _dense(send_data, recv_data):
-        return _ALLTOALLV
-    if send_in_place:
-
-        def in_place(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements,
-                     comm=None):
-            size = rank_size(comm)[1]
-            sizes = c_ints(recv_counts)
-            offsets = displacements_or_default(sizes, recv_displacements)
-            check_lengths(sizes, offsets, size, "mpi4numba.alltoallv: counts and displacements need one entry "
-                          "per process")
-            check_layout(sizes, offsets, size, recv_data.size, "mpi4numba.alltoallv: a block lies outside recv_data")
-            full, units, starts = full_buffer_v(recv_data, sizes, offsets, True)
-            code = capi.MPI_Alltoallv(IN_PLACE_ADDRESS, units.ctypes.data, starts.ctypes.data, full[1],
-                                       full[0].ctypes.data, units.ctypes.data, starts.ctypes.data, full[1],
-                                       comm_handle(comm))
-            copy_back(recv_data, full[0], recv_data.size)
-            release(full[1], full[2])
-            return code
-
-        return in_place
-    counts_and_displacements(send_counts, send_displacements)
-
-    def impl(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm=None):
-        size = rank_size(comm)[1]
-        r_sizes = c_ints(recv_counts)
-        r_offsets = displacements_or_default(r_sizes, recv_displacements)
-        check_lengths(r_sizes, r_offsets, size, "mpi4numba.alltoallv: counts and displacements need one entry "
-                      "per process")
-        check_layout(r_sizes, r_offsets, size, recv_data.size, "mpi4numba.alltoallv: a block lies outside recv_data")
-        s_sizes = c_ints(send_counts)
-        s_offsets = displacements_or_default(s_sizes, send_displacements)
-        check_lengths(s_sizes, s_offsets, size, "mpi4numba.alltoallv: counts and displacements need one entry "
-                      "per process")
-        check_layout(s_sizes, s_offsets, size, send_data.size, "mpi4numba.alltoallv: a block lies outside send_data")
-        source, s_units, s_starts = full_buffer_v(send_data, s_sizes, s_offsets, True)
-        target, r_units, r_starts = full_buffer_v(recv_data, r_sizes, r_offsets, True)
-        code = capi.MPI_Alltoallv(source[0].ctypes.data, s_units.ctypes.data, s_starts.ctypes.data, source[1],
-                                   target[0].ctypes.data, r_units.ctypes.data, r_starts.ctypes.data, target[1],
-                                   comm_handle(comm))
-        copy_back(recv_data, target[0], recv_data.size)
-        release(source[1], source[2])
-        release(target[1], target[2])
-        return code
-
-    return impl
+    return _ALLTOALLV

@@ -20,8 +20,7 @@ from numba.core import types
 
 from ._core import capi
 from ._support.api import api
-from ._support.buffers import contiguous, copy_back
-from ._support.lowering import is_contiguous_layout, lowering
+from ._support.lowering import lowering
 from ._support.validate import array, counts_and_displacements, integer, same_dtype, topology_communicator
 from ._core.runtime import ABI
 
@@ -74,18 +73,6 @@ def _neighbourhood(e, comm, call):
     return e.if_success(code, lambda: call(handle, indegree, outdegree))
 
 
-def _c_ordered(e, data):
-    """``data`` in C order for MPI: itself if C-contiguous by its type; other layouts (rare,
-    jitted) itself if C-contiguous at run time, else a copy (results go back with
-    :func:`_copy_back`)."""
-    return data if is_contiguous_layout(data.type) else e(contiguous, data)
-
-
-def _copy_back(e, recv_data, target, elements) -> None:
-    if target is not recv_data:
-        e(copy_back, recv_data, target, elements)
-
-
 def _fixed(c_function, send_blocks: str):
     """The body of neighbor_allgather (``send_blocks`` "count") or neighbor_alltoall
     ("count * outdegree")."""
@@ -98,11 +85,11 @@ def _fixed(c_function, send_blocks: str):
                     f"mpi4numba: send_data has fewer than {send_blocks} elements")
             e.check(e.size(recv_data) >= count * indegree, ValueError,
                     "mpi4numba: recv_data has fewer than count * indegree elements")
-            source, target = _c_ordered(e, send_data), _c_ordered(e, recv_data)
+            source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
             datatype, per_element = e.element_type(source)
             n = count * per_element
             status = e(c_function, e.data(source), n, datatype, e.data(target), n, datatype, handle)
-            _copy_back(e, recv_data, target, count * indegree)
+            e.copy_back(recv_data, target, count * indegree)
             return status
 
         return _neighbourhood(e, comm, call)
@@ -126,11 +113,11 @@ def _blocks(e, counts, displacements, neighbours, capacity, message: str):
 def _whole_buffers(e, send_data, recv_data, call):
     """The status of ``call(source, target, datatype)``, the MPI call of a v-collective, on
     C-ordered buffers and a datatype of one array element."""
-    source, target = _c_ordered(e, send_data), _c_ordered(e, recv_data)
+    source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
     datatype, derived = e.element_datatype(target)
     status = call(source, target, datatype)
     e.release_datatype(datatype, derived)
-    _copy_back(e, recv_data, target, e.size(recv_data))
+    e.copy_back(recv_data, target, e.size(recv_data))
     return status
 
 

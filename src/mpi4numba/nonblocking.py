@@ -318,6 +318,14 @@ def _IALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_c
     return result
 
 
+def _full_buffers(send_data, recv_data, gathers: bool) -> None:
+    """The buffers of a collective with a full buffer of blocks (``recv_data`` if it gathers,
+    else ``send_data``), which MPI addresses after the call returns: C-ordered, and
+    ``IN_PLACE`` allowed for the other one."""
+    send_and_receive(send_data, recv_data, gathers, not gathers)
+    c_ordered(recv_data if gathers else send_data, "recv_data" if gathers else "send_data")
+
+
 @api
 def ibarrier(comm=None):
     """Start a barrier (``MPI_Ibarrier``): the request completes once every process of
@@ -363,8 +371,7 @@ def igather(send_data, recv_data, count, root, comm=None):
     """
     integer(count, "count")
     integer(root, "root")
-    send_and_receive(send_data, recv_data, True, False)
-    c_ordered(recv_data, "recv_data")
+    _full_buffers(send_data, recv_data, gathers=True)
     return _IGATHER
 
 
@@ -382,8 +389,7 @@ def iscatter(send_data, recv_data, count, root, comm=None):
     """
     integer(count, "count")
     integer(root, "root")
-    send_and_receive(send_data, recv_data, False, True)
-    c_ordered(send_data, "send_data")
+    _full_buffers(send_data, recv_data, gathers=False)
     return _ISCATTER
 
 
@@ -401,8 +407,7 @@ def iallgather(send_data, recv_data, count, comm=None):
     (0, 0, True)
     """
     integer(count, "count")
-    send_and_receive(send_data, recv_data, True, False)
-    c_ordered(recv_data, "recv_data")
+    _full_buffers(send_data, recv_data, gathers=True)
     return _IALLGATHER
 
 
@@ -420,8 +425,7 @@ def ialltoall(send_data, recv_data, count, comm=None):
     (0, 0, True)
     """
     integer(count, "count")
-    send_and_receive(send_data, recv_data, True, False)
-    c_ordered(recv_data, "recv_data")
+    _full_buffers(send_data, recv_data, gathers=True)
     c_ordered(send_data, "send_data")
     return _IALLTOALL
 
@@ -441,8 +445,7 @@ def igatherv(send_data, recv_data, counts, displacements, root, comm=None):
     """
     counts_and_displacements(counts, displacements)
     integer(root, "root")
-    send_and_receive(send_data, recv_data, True, False)
-    c_ordered(recv_data, "recv_data")
+    _full_buffers(send_data, recv_data, gathers=True)
     return _IGATHERV
 
 
@@ -461,8 +464,7 @@ def iscatterv(send_data, counts, displacements, recv_data, root, comm=None):
     """
     counts_and_displacements(counts, displacements)
     integer(root, "root")
-    send_and_receive(send_data, recv_data, False, True)
-    c_ordered(send_data, "send_data")
+    _full_buffers(send_data, recv_data, gathers=False)
     return _ISCATTERV
 
 
@@ -480,8 +482,7 @@ def iallgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     (0, 0, True)
     """
     counts_and_displacements(counts, displacements)
-    send_and_receive(send_data, recv_data, True, False)
-    c_ordered(recv_data, "recv_data")
+    _full_buffers(send_data, recv_data, gathers=True)
     return _IALLGATHERV
 
 

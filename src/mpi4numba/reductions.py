@@ -27,42 +27,20 @@ import operator as operator_module
 import numpy as np
 from numba.core import types
 from numba.core.errors import TypingError
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 
 from ._core import capi
 from ._support.api import api
 from ._core.inplace import IN_PLACE_ADDRESS, NO_ADDRESS, is_in_place
-from ._support.buffers import c_ints, contiguous, copy_back, rank_size
-from ._core.ccall import predefined, stack_value
-from ._core.commtype import comm_handle
+from ._core.ccall import stack_value
 from ._support.largecount import INT_MAX, NEEDS_FALLBACK
-from ._support.lowering import is_contiguous_layout, lowering
-from ._support.validate import integer, reduction_operands
-from ._support.datatypes import element_type
-from ._support.dtypes import pair_type
-from ._support.operators import Operator, op_handle
+from ._support.lowering import Lowering, lowering
+from ._support.validate import integer, integer_vector, reduction_operands
+from ._support.operators import Operator
 
 __all__ = ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"]
 
 _ALLREDUCE, _REDUCE, _SCAN, _EXSCAN = range(4)
-
-
-def _check_pair_operator(like, operator):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
-
-
-@overload(_check_pair_operator)
-def _check_pair_operator_impl(like, operator):
-    """Pairs with an operator only known at run time: MINLOC/MAXLOC or ValueError."""
-    if pair_type(like.dtype) is None:
-        return lambda like, operator: None
-
-    def check(like, operator):
-        op = op_handle(operator)
-        if op != predefined("MINLOC") and op != predefined("MAXLOC"):
-            raise ValueError("mpi4numba: (value, index) pairs reduce only with Operator.MINLOC or MAXLOC")
-
-    return check
 
 
 @register_jitable
@@ -96,85 +74,6 @@ def _call_in_slices(kind, send_address, recv_address, count, itemsize, datatype,
     return code
 
 
-def _call(kind, send_address, recv_address, count, like, operator, root, comm):  # pragma: no cover
-    raise NotImplementedError
-
-
-@overload(_call, inline="always")
-def _call_impl(kind, send_address, recv_address, count, like, operator, root, comm):
-    """One reduction call; without large-count routines, a count above INT_MAX goes in
-    slices (elementwise operators make that exact)."""
-    if not NEEDS_FALLBACK:
-
-        def once(kind, send_address, recv_address, count, like, operator, root, comm):
-            _check_pair_operator(like, operator)
-            datatype, _ = element_type(like)
-            return _call_once(kind, send_address, recv_address, count, datatype, op_handle(operator), root,
-                              comm_handle(comm))
-
-        return once
-
-    def sliced(kind, send_address, recv_address, count, like, operator, root, comm):
-        _check_pair_operator(like, operator)
-        datatype, _ = element_type(like)
-        op, handle = op_handle(operator), comm_handle(comm)
-        if count > INT_MAX:
-            return _call_in_slices(kind, send_address, recv_address, count, like.itemsize, datatype, op, root,
-                                   handle)
-        return _call_once(kind, send_address, recv_address, count, datatype, op, root, handle)
-
-    return sliced
-
-
-# The per-call helpers below are inlined at Numba IR level: as separate functions, the
-# reference counting of the arrays passed down cost ~40 ns per allreduce (3x the wrapper).
-@register_jitable(inline="always")
-def _check_room(recvobj, count, root, comm, kind):
-    if recvobj.size < count and (kind != _REDUCE or rank_size(comm)[0] == root):
-        raise ValueError("mpi4numba: recvobj has fewer elements than sendobj")
-
-
-@register_jitable(inline="always")
-def _scalar(sendobj, recvobj, operator, root, comm, kind):
-    _check_room(recvobj, 1, root, comm, kind)
-    target = contiguous(recvobj)
-    code = _call(kind, stack_value(sendobj, recvobj), target.ctypes.data, 1, recvobj, operator, root, comm)
-    copy_back(recvobj, target, 1)
-    return code
-
-
-@register_jitable(inline="always")
-def _array(sendobj, recvobj, operator, root, comm, kind):
-    count = sendobj.size
-    _check_room(recvobj, count, root, comm, kind)
-    source = contiguous(sendobj)
-    target = contiguous(recvobj)
-    code = _call(kind, source.ctypes.data, target.ctypes.data, count, recvobj, operator, root, comm)
-    copy_back(recvobj, target, count)
-    return code
-
-
-@register_jitable(inline="always")
-def _in_place(sendobj, recvobj, operator, root, comm, kind):
-    target = contiguous(recvobj)
-    address = target.ctypes.data
-    source = IN_PLACE_ADDRESS
-    if kind == _REDUCE and rank_size(comm)[0] != root:
-        source, address = target.ctypes.data, NO_ADDRESS  # a non-root rank contributes recvobj
-    code = _call(kind, source, address, recvobj.size, recvobj, operator, root, comm)
-    copy_back(recvobj, target, recvobj.size)
-    return code
-
-
-_FORMS = {"scalar": _scalar, "array": _array, "in_place": _in_place}
-
-
-
-def _same_operand_layout(form: str, sendobj, recvobj) -> bool:
-    """Whether the buffers are C-contiguous by type: then the call is emitted in place."""
-    return is_contiguous_layout(recvobj) and (form != "array" or is_contiguous_layout(sendobj))
-
-
 @register_jitable  # Open MPI (no large-count routines): counts above INT_MAX go in slices
 def _call_sized(kind, send_address, recv_address, count, itemsize, datatype, op, root, handle):
     if count > INT_MAX:
@@ -186,76 +85,97 @@ _C_REDUCTIONS = {_ALLREDUCE: capi.MPI_Allreduce, _SCAN: capi.MPI_Scan, _EXSCAN: 
 
 
 def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
-    """One reduction on C-contiguous buffers, emitted into the caller."""
-    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
-    target, capacity = e.data(recvobj), e.size(recvobj)
+    """One reduction, emitted into the caller; buffers that are not C-contiguous by their
+    type go through C-ordered copies (MPI's predefined operators take predefined types only)."""
+    handle, op, datatype = _operands(e, recvobj, operator, comm)
+    capacity = e.size(recvobj)
     is_root = e(capi.MPI_Comm_rank, handle)[1] == root if kind == _REDUCE else e.const(True)
     if form == "scalar":
-        source, count = e(stack_value, sendobj, recvobj), e.const(1)
-    elif form == "array":
-        source, count = e.data(sendobj), e.size(sendobj)
+        count = e.const(1)
     else:
-        source, count = e.const(IN_PLACE_ADDRESS), capacity
-        if kind == _REDUCE:  # a non-root rank contributes recvobj
-            source = e.select(is_root, source, target)
-            target = e.select(is_root, target, NO_ADDRESS)
+        count = e.size(sendobj) if form == "array" else capacity
     if form != "in_place":
         room = capacity >= count
         e.check(room if kind != _REDUCE else room | e.not_(is_root), ValueError,
                 "mpi4numba: recvobj has fewer elements than sendobj")
+    received = e.c_ordered(recvobj)
+    target = e.data(received)
+    if form == "scalar":
+        source = e(stack_value, sendobj, recvobj)
+    elif form == "array":
+        source = e.data(e.c_ordered(sendobj))
+    else:
+        source = e.const(IN_PLACE_ADDRESS)
+        if kind == _REDUCE:  # a non-root rank contributes recvobj
+            source = e.select(is_root, source, target)
+            target = e.select(is_root, target, NO_ADDRESS)
     if NEEDS_FALLBACK:
-        return e(_call_sized, kind, source, target, count, e.attr(recvobj, "itemsize"), datatype, op, root, handle)
-    if kind == _REDUCE:
-        return e(capi.MPI_Reduce, source, target, count, datatype, op, root, handle)
-    return e(_C_REDUCTIONS[kind], source, target, count, datatype, op, handle)
+        code = e(_call_sized, kind, source, target, count, e.attr(recvobj, "itemsize"), datatype, op, root, handle)
+    elif kind == _REDUCE:
+        code = e(capi.MPI_Reduce, source, target, count, datatype, op, root, handle)
+    else:
+        code = e(_C_REDUCTIONS[kind], source, target, count, datatype, op, handle)
+    e.copy_back(recvobj, received, count)
+    return code
 
 
-def _operands(e, sendobj, recvobj, operator, comm):
+def _operands(e, recvobj, operator, comm):
     """``(handle, op, datatype)`` of a reduction (see ``MPIEmitter.reduction``)."""
     return (e.comm(comm), *e.reduction(operator, recvobj))
 
 
 @lowering(types.int32)
 def _REDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
-    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
+    handle, op, datatype = _operands(e, recvobj, operator, comm)
     size = e(capi.MPI_Comm_size, handle)[1]
     if is_in_place(sendobj.type):
-        source, count = e.in_place(), e.size(recvobj) // size
+        received = e.c_ordered(recvobj)
+        source, target, count = e.in_place(), e.data(received), e.size(recvobj) // size
     else:
         e.check(e.size(sendobj) >= e.size(recvobj) * size, ValueError,
                 "mpi4numba: sendobj has fewer than size * recvobj.size elements")
-        source, count = e.data(sendobj), e.size(recvobj)
-    return e(capi.MPI_Reduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle)
+        received = e.c_ordered(recvobj)
+        source, target, count = e.data(e.c_ordered(sendobj)), e.data(received), e.size(recvobj)
+    code = e(capi.MPI_Reduce_scatter_block, source, target, count, datatype, op, handle)
+    e.copy_back(recvobj, received, count)
+    return code
 
 
 @lowering(types.int32)
 def _REDUCE_SCATTER(e, sendobj, recvobj, recvcounts, operator, comm):
-    handle, op, datatype = _operands(e, sendobj, recvobj, operator, comm)
+    handle, op, datatype = _operands(e, recvobj, operator, comm)
     rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
     counts = e.c_ints(recvcounts, "mpi4numba: a count or displacement does not fit a C int")
     e.check(e.size(counts) >= size, ValueError, "mpi4numba: recvcounts needs one entry per process")
     total = e.variable(0)
     with e.loop(size) as i:
         total.set(total.get() + e(operator_module.getitem, counts, i))
-    e.check(e.size(recvobj) >= e(operator_module.getitem, counts, rank), ValueError,
-            "mpi4numba: recvobj has fewer than recvcounts[rank] elements")
+    mine = e(operator_module.getitem, counts, rank)
+    e.check(e.size(recvobj) >= mine, ValueError, "mpi4numba: recvobj has fewer than recvcounts[rank] elements")
     if is_in_place(sendobj.type):
         e.check(e.size(recvobj) >= total.get(), ValueError,
                 "mpi4numba: with IN_PLACE, recvobj needs sum(recvcounts) elements")
+        received = e.c_ordered(recvobj)
         source = e.in_place()
     else:
         e.check(e.size(sendobj) >= total.get(), ValueError,
                 "mpi4numba: sendobj has fewer than sum(recvcounts) elements")
-        source = e.data(sendobj)
-    return e(capi.MPI_Reduce_scatter, source, e.data(recvobj), e.data(counts), datatype, op, handle)
+        received = e.c_ordered(recvobj)
+        source = e.data(e.c_ordered(sendobj))
+    code = e(capi.MPI_Reduce_scatter, source, e.data(received), e.data(counts), datatype, op, handle)
+    e.copy_back(recvobj, received, mine)
+    return code
 
 
-def _reduction(kind: int, sendobj, recvobj, operator):
-    """The lowering (C-contiguous buffers) or implementation of a reduction's call."""
+def _reduction(kind: int, sendobj, recvobj, operator) -> Lowering:
+    """The body of allreduce, reduce, scan or exscan (``kind``)."""
     form = reduction_operands(sendobj, recvobj, operator)
-    if _same_operand_layout(form, sendobj, recvobj):
-        return form, lowering(types.int32)
-    return form, None
+    if kind == _REDUCE:
+        return lowering(types.int32)(lambda e, sendobj, recvobj, operator, root, comm: _emit_reduction(
+            e, kind, form, sendobj, recvobj, operator, root, comm))
+    return lowering(types.int32)(lambda e, sendobj, recvobj, operator, comm: _emit_reduction(
+        e, kind, form, sendobj, recvobj, operator, 0, comm))
+
 
 @api
 def allreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
@@ -267,16 +187,7 @@ def allreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.allreduce(1.0, total), total[0] == mpi4numba.size()
     (0, True)
     """
-    form, lower = _reduction(_ALLREDUCE, sendobj, recvobj, operator)
-    if lower:
-        return lower(lambda e, sendobj, recvobj, operator, comm:
-                     _emit_reduction(e, _ALLREDUCE, form, sendobj, recvobj, operator, 0, comm))
-    legacy = _FORMS[form]
-
-    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return legacy(sendobj, recvobj, operator, 0, comm, _ALLREDUCE)
-
-    return impl
+    return _reduction(_ALLREDUCE, sendobj, recvobj, operator)
 
 
 @api
@@ -290,16 +201,7 @@ def reduce(sendobj, recvobj, operator, root, comm=None):
     0
     """
     integer(root, "root")
-    form, lower = _reduction(_REDUCE, sendobj, recvobj, operator)
-    if lower:
-        return lower(lambda e, sendobj, recvobj, operator, root, comm:
-                     _emit_reduction(e, _REDUCE, form, sendobj, recvobj, operator, root, comm))
-    legacy = _FORMS[form]
-
-    def impl(sendobj, recvobj, operator, root, comm=None):
-        return legacy(sendobj, recvobj, operator, root, comm, _REDUCE)
-
-    return impl
+    return _reduction(_REDUCE, sendobj, recvobj, operator)
 
 
 @api
@@ -311,16 +213,7 @@ def scan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.scan(1.0, upto), upto[0] == mpi4numba.rank() + 1
     (0, True)
     """
-    form, lower = _reduction(_SCAN, sendobj, recvobj, operator)
-    if lower:
-        return lower(lambda e, sendobj, recvobj, operator, comm:
-                     _emit_reduction(e, _SCAN, form, sendobj, recvobj, operator, 0, comm))
-    legacy = _FORMS[form]
-
-    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return legacy(sendobj, recvobj, operator, 0, comm, _SCAN)
-
-    return impl
+    return _reduction(_SCAN, sendobj, recvobj, operator)
 
 
 @api
@@ -333,16 +226,7 @@ def exscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.exscan(1.0, before), mpi4numba.rank() == 0 or before[0] == mpi4numba.rank()
     (0, True)
     """
-    form, lower = _reduction(_EXSCAN, sendobj, recvobj, operator)
-    if lower:
-        return lower(lambda e, sendobj, recvobj, operator, comm:
-                     _emit_reduction(e, _EXSCAN, form, sendobj, recvobj, operator, 0, comm))
-    legacy = _FORMS[form]
-
-    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        return legacy(sendobj, recvobj, operator, 0, comm, _EXSCAN)
-
-    return impl
+    return _reduction(_EXSCAN, sendobj, recvobj, operator)
 
 
 @api
@@ -356,40 +240,9 @@ def reduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.reduce_scatter_block(np.ones(2 * mpi4numba.size()), mine), mine[0] == mpi4numba.size()
     (0, True)
     """
-    form = reduction_operands(sendobj, recvobj, operator)
-    if form == "scalar":
+    if reduction_operands(sendobj, recvobj, operator) == "scalar":
         raise TypingError("mpi4numba: sendobj must be an array or IN_PLACE")
-    if _same_operand_layout(form, sendobj, recvobj):
-        return _REDUCE_SCATTER_BLOCK
-    blocks_of = _in_place_blocks if form == "in_place" else _send_blocks
-
-    def impl(sendobj, recvobj, operator=Operator.SUM, comm=None):
-        size = rank_size(comm)[1]
-        target = contiguous(recvobj)
-        source, source_address, count = blocks_of(sendobj, recvobj, size)
-        _check_pair_operator(recvobj, operator)
-        datatype, _ = element_type(recvobj)
-        code = capi.MPI_Reduce_scatter_block(
-            source_address, target.ctypes.data, count, datatype, op_handle(operator), comm_handle(comm)
-        )
-        copy_back(recvobj, target, count)
-        return code
-
-    return impl
-
-
-@register_jitable
-def _send_blocks(sendobj, recvobj, size):
-    """(C-ordered send buffer, its address, elements per block) for reduce_scatter_block."""
-    if sendobj.size < recvobj.size * size:
-        raise ValueError("mpi4numba.reduce_scatter_block: sendobj has fewer than size * recvobj.size elements")
-    source = contiguous(sendobj)
-    return source, source.ctypes.data, recvobj.size
-
-
-@register_jitable
-def _in_place_blocks(sendobj, recvobj, size):
-    return recvobj, IN_PLACE_ADDRESS, recvobj.size // size
+    return _REDUCE_SCATTER_BLOCK
 
 
 @api
@@ -404,47 +257,7 @@ def reduce_scatter(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=Non
     >>> mpi4numba.reduce_scatter(np.ones(mpi4numba.size()), mine, counts), mine[0] == mpi4numba.size()
     (0, True)
     """
-    form = reduction_operands(sendobj, recvobj, operator)
-    if form == "scalar":
+    if reduction_operands(sendobj, recvobj, operator) == "scalar":
         raise TypingError("mpi4numba: sendobj must be an array or IN_PLACE")
-    if isinstance(recvcounts, types.Array) and isinstance(recvcounts.dtype, types.Integer) and recvcounts.ndim == 1:
-        if _same_operand_layout(form, sendobj, recvobj):
-            return _REDUCE_SCATTER
-    source_of = _in_place_source if form == "in_place" else _send_source
-
-    def impl(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=None):
-        rank, size = rank_size(comm)
-        counts = c_ints(recvcounts)
-        if counts.size < size:
-            raise ValueError("mpi4numba.reduce_scatter: recvcounts needs one entry per process")
-        total = 0
-        for i in range(size):
-            total += counts[i]
-        if recvobj.size < counts[rank]:
-            raise ValueError("mpi4numba.reduce_scatter: recvobj has fewer than recvcounts[rank] elements")
-        target = contiguous(recvobj)
-        source, source_address = source_of(sendobj, recvobj, total)
-        _check_pair_operator(recvobj, operator)
-        datatype, _ = element_type(recvobj)
-        code = capi.MPI_Reduce_scatter(
-            source_address, target.ctypes.data, counts.ctypes.data, datatype, op_handle(operator), comm_handle(comm)
-        )
-        copy_back(recvobj, target, counts[rank])
-        return code
-
-    return impl
-
-
-@register_jitable
-def _send_source(sendobj, recvobj, total):
-    if sendobj.size < total:
-        raise ValueError("mpi4numba.reduce_scatter: sendobj has fewer than sum(recvcounts) elements")
-    source = contiguous(sendobj)
-    return source, source.ctypes.data
-
-
-@register_jitable
-def _in_place_source(sendobj, recvobj, total):
-    if recvobj.size < total:
-        raise ValueError("mpi4numba.reduce_scatter: with IN_PLACE, recvobj needs sum(recvcounts) elements")
-    return recvobj, IN_PLACE_ADDRESS
+    integer_vector(recvcounts, "recvcounts")
+    return _REDUCE_SCATTER

@@ -1,4 +1,4 @@
-"""The MPI C routines mpi4numba calls, each declared once by its prototype (see _ccall)."""
+"""The MPI C routines mpi4numba calls, each declared once by its prototype (see :mod:`.ccall`)."""
 
 from .ccall import c_function
 
@@ -311,6 +311,3 @@ MPI_Type_create_resized = c_function(
 
 # Large counts (MPI-4 ``_c`` routines, where the library has them)
 MPI_Type_get_extent = c_function("int MPI_Type_get_extent(Datatype datatype, out aint lb, out aint extent)")
-MPI_Type_create_struct_large = c_function(  # the same C function as in the datatypes section, if declared there
-    "int MPI_Type_create_struct(count count, ptr blocklengths, ptr displacements, ptr types, out Datatype newtype)"
-)

@@ -9,12 +9,9 @@ applies predefined operators to predefined types only) are copied.
 from __future__ import annotations
 
 import numpy as np
-from numba.core import types
-from numba.core.errors import TypingError
 from numba.extending import overload, register_jitable
 
 from .._core import capi
-from .._core.commtype import comm_handle
 from .datatypes import block_datatype, buffer, element_type
 
 def contiguous(data):  # pragma: no cover - replaced by the overload below
@@ -37,19 +34,6 @@ def _contiguous_impl(data):
 TOO_FEW_ENTRIES = "mpi4numba: counts and displacements need one entry per process"
 
 
-def whole_strided(data, count):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
-
-
-@overload(whole_strided)
-def _whole_strided_impl(data, count):
-    """Whether ``data`` is a non-contiguous array whose block is all of it: then a derived
-    datatype describes it to MPI and nothing is copied."""
-    if not isinstance(data, types.Array) or data.layout == "C":  # IN_PLACE, or contiguous
-        return lambda data, count: False
-    return lambda data, count: data.size == count and data.size > 0 and not data.flags.c_contiguous
-
-
 @register_jitable
 def copy_back_prefix(destination, source, count):
     """Write the first ``count`` C-order elements of contiguous ``source`` into ``destination``."""
@@ -70,27 +54,6 @@ def copy_back(recv_data, target, elements):
 
 
 @register_jitable
-def blocks(send_data, recv_data, count):
-    """C-ordered send and receive buffers, the datatype, and the MPI count of ``count`` elements."""
-    source = contiguous(send_data)
-    target = contiguous(recv_data)
-    datatype, per_element = element_type(source)
-    return source, target, datatype, count * per_element
-
-
-@register_jitable
-def element_address(array, index):
-    """Address of element ``index`` (in C order) of a C-contiguous array, unsigned."""
-    return array.ctypes.data + np.uint64(index) * np.uint64(array.itemsize)
-
-
-@register_jitable
-def rank_size(comm):
-    handle = comm_handle(comm)
-    return capi.MPI_Comm_rank(handle)[1], capi.MPI_Comm_size(handle)[1]
-
-
-@register_jitable
 def element_datatype(data):
     """``(datatype, derived)`` with one MPI element per array element (S<n>: a contiguous type)."""
     datatype, per_element = element_type(data)
@@ -104,65 +67,6 @@ def element_datatype(data):
     return block, True
 
 
-def c_ints(values):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
-
-
-@overload(c_ints)
-def _c_ints_impl(values):
-    """Counts/displacements as a C ``int`` array: int32 arrays as they are, others converted."""
-    if not isinstance(values, types.Array) or not isinstance(values.dtype, types.Integer) or values.ndim != 1:
-        raise TypingError(f"counts and displacements must be 1-D integer arrays, got {values}")
-    if values.dtype == types.int32 and values.layout == "C":
-        return lambda values: values
-
-    def convert(values):
-        converted = values.astype(np.int32)
-        for i in range(values.size):
-            if converted[i] != values[i]:
-                raise ValueError("mpi4numba: a count or displacement does not fit a C int")
-        return converted
-
-    return convert
-
-
-def displacements_or_default(counts, displacements):  # pragma: no cover - replaced below
-    raise NotImplementedError
-
-
-@overload(displacements_or_default)
-def _displacements_impl(counts, displacements):
-    """Given displacements as C ints, or (None) the blocks packed one after the other."""
-    if isinstance(displacements, (types.NoneType, types.Omitted)):
-
-        def packed(counts, displacements):
-            result = np.zeros(counts.size, np.int32)
-            for i in range(1, counts.size):
-                result[i] = result[i - 1] + counts[i - 1]
-            return result
-
-        return packed
-    return lambda counts, displacements: c_ints(displacements)
-
-
-@register_jitable
-def check_lengths(counts, displacements, size, message):
-    """Every rank checks this before any MPI call: a rank that read past a short counts array
-    would pass garbage to MPI while the others raise, and the job would hang."""
-    if counts.size < size or displacements.size < size:
-        raise ValueError(message)
-
-
-@register_jitable
-def check_layout(counts, displacements, size, capacity, what):
-    """Every block ``[displacement, displacement + count)`` lies inside ``capacity`` elements."""
-    if counts.size < size or displacements.size < size:
-        raise ValueError(TOO_FEW_ENTRIES)
-    for i in range(size):
-        if counts[i] < 0 or displacements[i] < 0 or displacements[i] + counts[i] > capacity:
-            raise ValueError(what)
-
-
 def full_buffer(data, granularity, significant):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
@@ -170,12 +74,10 @@ def full_buffer(data, granularity, significant):  # pragma: no cover - replaced 
 @overload(full_buffer)
 def _full_buffer_impl(data, granularity, significant):
     """A collective's buffer whose blocks are whole multiples of ``granularity`` elements, as
-    ``(array, datatype, derived, divisor, per_unit, spacing)``: MPI sees ``k`` elements
-    starting at element ``i`` (multiples of ``granularity``) as ``k // divisor * per_unit``
-    elements of ``datatype`` at ``array.ctypes.data + i // divisor * spacing``. ``array``
-    is ``data`` itself unless ``data`` had to be copied (then results are copied back
-    with :func:`copy_back`). Nothing is built for a buffer that is not ``significant``
-    (a non-root's)."""
+    the fields of a :class:`~mpi4numba._support.lowering.View` (``MPIEmitter.view`` names
+    them): ``data`` itself or a C-ordered copy, the datatype of a unit, whether it is
+    derived, and how elements map to units and addresses. Nothing is built for a buffer
+    that is not ``significant`` (a non-root's)."""
 
     def contiguous(data, granularity, significant):
         datatype, per_element = element_type(data)
@@ -197,18 +99,6 @@ def _full_buffer_impl(data, granularity, significant):
         return np.ascontiguousarray(data), datatype, False, 1, per_element, data.itemsize
 
     return any_layout
-
-
-@register_jitable
-def mpi_count(view, elements):
-    """The MPI count of ``elements`` elements of a :func:`full_buffer` view."""
-    return elements // view[3] * view[4]
-
-
-@register_jitable
-def block_address(view, index):
-    """The address of element ``index`` (the start of a block) of a :func:`full_buffer` view."""
-    return view[0].ctypes.data + np.uint64(index // view[3]) * np.uint64(view[5])
 
 
 @register_jitable

@@ -45,7 +45,7 @@ def large_datatype(base, count, chunk=CHUNK):
         parts[0] = blocks
         parts[1] = tail
         if code == 0 and code_extent == 0:
-            code, whole = capi.MPI_Type_create_struct_large(2, lengths, displacements, parts)
+            code, whole = capi.MPI_Type_create_struct(2, lengths, displacements, parts)
         capi.MPI_Type_free(blocks)
         capi.MPI_Type_free(tail)
         if code != 0 or code_extent != 0:

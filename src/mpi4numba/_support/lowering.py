@@ -26,7 +26,7 @@ from .._core.scratch import int32_scratch, new_zeros
 from .largecount import NEEDS_FALLBACK
 from .._core.handles import REQUEST_ARRAY
 from .._core.inplace import IN_PLACE_ADDRESS, is_in_place
-from .buffers import element_datatype
+from .buffers import contiguous, copy_back, element_datatype, full_buffer, full_buffer_v
 from .datatypes import _struct_datatype, _whole, buffer, element_type
 from .dtypes import mpi_datatype, pair_type
 from .operators import op_handle, refusal, refused_operators
@@ -72,6 +72,22 @@ class Buffer(NamedTuple):
 def is_contiguous_layout(array: types.Array) -> bool:
     """Whether the Numba type alone says the array's elements are in C order in memory."""
     return array.layout == "C" or (array.ndim <= 1 and array.layout == "F")
+
+
+class View(NamedTuple):
+    """A collective's buffer of several blocks as MPI addresses it (see :func:`full_buffer`):
+    ``k`` elements from element ``i`` (multiples of the blocks' size) are
+    ``k // divisor * per_unit`` elements of ``datatype`` at ``data(array) + i // divisor *
+    spacing``. ``array`` is the caller's array, or a C-ordered copy of it (results are then
+    copied back); a ``derived`` datatype is freed after the call. The fields of a
+    C-contiguous array are known when compiling (Python ints)."""
+
+    array: Value
+    datatype: Value
+    derived: Value
+    divisor: Value | int
+    per_unit: Value | int
+    spacing: Value | int
 
 
 class MPIEmitter(Emitter):
@@ -292,6 +308,63 @@ class MPIEmitter(Emitter):
         with self.loop(entries) as i:
             size, offset = self(operator.getitem, sizes, i), self(operator.getitem, offsets, i)
             self.check((size >= 0) & (offset >= 0) & (offset + size <= capacity), ValueError, message)
+
+    # --- buffers of several blocks (collectives): views ---
+
+    def view(self, data: Value, granularity: Value, significant: Value | bool = True, like: View | None = None) -> View:
+        """:class:`View` of ``data``, whose blocks are multiples of ``granularity`` elements.
+        Nothing is built for a buffer that is not ``significant`` (a non-root's full buffer).
+        A C-contiguous ``data`` of the dtype of a C-contiguous view ``like`` shares its
+        datatype."""
+        if is_contiguous_layout(data.type):
+            if like is not None and isinstance(like.divisor, int) and like.array.type.dtype == data.type.dtype:
+                return like._replace(array=data)
+            datatype, per_element = self.element_type(data)
+            return View(data, datatype, self.const(False), 1, per_element, self.itemsize(data))
+        return View(*self.unpack(self(full_buffer, data, granularity, significant)))
+
+    def view_v(self, data: Value, sizes: Value, offsets: Value, significant: Value | bool = True,
+               like: View | None = None) -> tuple[View, Value, Value]:
+        """``(view, sizes, offsets)`` of the buffer of a v-collective: one MPI element per
+        array element, the blocks' C int ``sizes`` and ``offsets`` in units of the view
+        (``like`` as for :meth:`view`)."""
+        if is_contiguous_layout(data.type):
+            if like is not None and isinstance(like.divisor, int) and like.array.type.dtype == data.type.dtype:
+                return like._replace(array=data), sizes, offsets
+            datatype, derived = self.element_datatype(data)
+            return View(data, datatype, derived, 1, 1, self.itemsize(data)), sizes, offsets
+        view, sizes, offsets = self.unpack(self(full_buffer_v, data, sizes, offsets, significant))
+        return View(*self.unpack(view)), sizes, offsets
+
+    def view_count(self, view: View, elements: Value) -> Value:
+        """The MPI count of ``elements`` elements of ``view``."""
+        units = elements if isinstance(view.divisor, int) and view.divisor == 1 else elements // view.divisor
+        return units if isinstance(view.per_unit, int) and view.per_unit == 1 else units * view.per_unit
+
+    def view_address(self, view: View, index: Value) -> Value:
+        """The address of element ``index`` (the start of a block) of ``view``."""
+        units = index if isinstance(view.divisor, int) and view.divisor == 1 else index // view.divisor
+        spacing = self.const(view.spacing, types.uintp) if isinstance(view.spacing, int) else self.cast(
+            view.spacing, types.uintp)
+        return self.data(view.array) + self.cast(units, types.uintp) * spacing
+
+    def c_ordered(self, data: Value) -> Value:
+        """``data`` in C order for MPI: itself if C-contiguous by its type; other layouts (rare,
+        jitted) itself if C-contiguous at run time, else a copy (results go back with
+        :meth:`copy_back`)."""
+        return data if is_contiguous_layout(data.type) else self(contiguous, data)
+
+    def copy_back(self, data: Value, copy: Value | View, elements: Value) -> None:
+        """The first ``elements`` results received into ``copy`` (an array from
+        :meth:`c_ordered`, or a view's) go back to ``data``, the caller's array."""
+        array = copy.array if isinstance(copy, View) else copy
+        if array is not data:
+            self(copy_back, data, array, elements)
+
+    def release_view(self, *views: View) -> None:
+        """Free the derived datatypes of ``views`` (each once: views made ``like`` another share it)."""
+        for view in {id(view.datatype): view for view in views}.values():
+            self.release_datatype(view.datatype, view.derived)
 
     def element_datatype(self, array: Value) -> tuple[Value, Value]:
         """``(datatype, derived)`` with one MPI element per element of ``array``: a predefined

@@ -36,9 +36,9 @@ def array(value: types.Type, what: str, writable: bool = False) -> types.Array:
     return value
 
 
-def integer_array(value: types.Type, what: str) -> None:
-    if not isinstance(value, types.Array) or not isinstance(value.dtype, types.Integer):
-        raise TypingError(f"mpi4numba: {what} must be an integer array, got {value}")
+def integer_vector(value: types.Type, what: str) -> None:
+    if not isinstance(value, types.Array) or not isinstance(value.dtype, types.Integer) or value.ndim != 1:
+        raise TypingError(f"mpi4numba: {what} must be a 1-D integer array, got {value}")
 
 
 def same_dtype(a: types.Array, b: types.Array) -> None:
@@ -80,11 +80,9 @@ def send_and_receive(send_data: types.Type, recv_data: types.Type, send_in_place
 
 def counts_and_displacements(counts: types.Type, displacements: types.Type) -> None:
     """The per-process counts of a v-collective, and its displacements (None: packed)."""
-    for value, what in ((counts, "counts"), (displacements, "displacements")):
-        if isinstance(value, NOT_GIVEN) and what == "displacements":
-            continue
-        if not isinstance(value, types.Array) or not isinstance(value.dtype, types.Integer) or value.ndim != 1:
-            raise TypingError(f"mpi4numba: {what} must be a 1-D integer array, got {value}")
+    integer_vector(counts, "counts")
+    if not isinstance(displacements, NOT_GIVEN):
+        integer_vector(displacements, "displacements")
 
 
 def c_ordered(value: types.Type, what: str) -> None:
