@@ -1,5 +1,5 @@
 """``python -m mpi4numba``: ``info`` about the MPI setup, or run a program so that a failure
-on any rank aborts the whole MPI job (see :mod:`mpi4numba._info`, :mod:`mpi4numba._run`)."""
+on any rank aborts the whole MPI job (see :mod:`mpi4numba._tools.info`, :mod:`mpi4numba._tools.run`)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ after it ends:
 ``assertion`` arguments are zero or ``MODE_*`` constants or'ed together: promises about
 the epoch that let MPI skip work. Windows are freed collectively with :func:`win_free`.
 
-Here a window is a 1-element array of ``WinType`` (see :mod:`mpi4numba._wintype`) that
+Here a window is a 1-element array of ``WinType`` (see :mod:`mpi4numba._support.wintype`) that
 holds its handle. Every process records the size and ``disp_unit`` of every process's
 part when a window is created (an allgather), in a per-process table of the live
 windows that ``win_free`` leaves: RMA calls check their accesses against it (see

@@ -17,7 +17,7 @@ several processes:
   results at the end, say), and aborting that one would lose its work.
 
 ``MPI4NUMBA_ABORT_ON_ERROR=0`` keeps the reports and skips the aborts. ``python -m
-mpi4numba`` (see :mod:`mpi4numba._run`) also catches failures before mpi4numba is
+mpi4numba`` (see :mod:`mpi4numba._tools.run`) also catches failures before mpi4numba is
 imported and ``raise SystemExit(status)``.
 """
 
@@ -75,7 +75,7 @@ def end_job(status: int, reason: str, text: str = "") -> int:
     ``text`` (a traceback) is printed with each line labelled by the rank. Returns
     ``status`` when there is nothing to abort (one process, or aborting switched off).
 
-    >>> from mpi4numba._abort import end_job
+    >>> from mpi4numba._core.abort import end_job
     >>> end_job(3, "exited with status 3")  # one process: just the status
     3
     """

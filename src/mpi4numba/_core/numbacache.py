@@ -23,7 +23,7 @@ Installed when mpi4numba is imported (before MPI is initialised), for every
   never pairs a signature with the wrong code. A loaded entry whose
   signature is not the one asked for is ignored.
 * **Never stale.** Code compiled for another MPI ABI or another mpi4numba raises
-  :class:`CacheABIMismatch` while it loads (see ``mpi4numba._runtime``); it is
+  :class:`CacheABIMismatch` while it loads (see ``mpi4numba._core.cachetag``); it is
   recompiled with a warning instead of run.
 """
 

@@ -30,7 +30,7 @@ Compiled code finds the state by symbol name (``mpi4numba_thread_state``, export
 :func:`register_state`, re-run before cached code loads), never by address, so
 ``cache=True`` works. Until MPI is initialised the state says ``multiple``: no check.
 
-Wired in :func:`mpi4numba._api.api`'s lowering: every routine whose result is a status or
+Wired in :func:`mpi4numba._support.api.api`'s lowering: every routine whose result is a status or
 starts with one, except the local queries in ``UNGUARDED``.
 """
 

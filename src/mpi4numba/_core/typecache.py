@@ -62,7 +62,7 @@ def cache_info() -> dict[str, int]:
     """Counters of this process's datatype cache: ``hits``, ``cached`` (types built and
     kept), ``uncached`` (types built and freed per call), and ``entries`` in the table.
 
-    >>> from mpi4numba._typecache import cache_info
+    >>> from mpi4numba._core.typecache import cache_info
     >>> sorted(cache_info())
     ['cached', 'entries', 'hits', 'uncached']
     """

@@ -6,7 +6,7 @@ of the arguments (``types.Omitted`` for defaults), validates them (raising
 call, either
 
 * a :func:`lowering` body, run while Numba lowers the caller: the routine's code is
-  emitted straight into the caller (see :mod:`mpi4numba._emit`), so a call site costs no
+  emitted straight into the caller (see :mod:`mpi4numba._core.emit`), so a call site costs no
   compilation of functions of its own; or
 * an implementation, a Python function compiled by Numba like an ``@overload``'s (for
   the paths where plain jitted code is the simpler way to say it).

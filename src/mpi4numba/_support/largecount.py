@@ -1,7 +1,7 @@
 """Messages of more than 2**31 - 1 elements on libraries without MPI-4 large-count routines.
 
 Where the library has them (MPICH >= 4), routines whose prototype says ``bigcount`` call
-the ``_c`` variant with a 64-bit count (see :mod:`mpi4numba._ccall`) and nothing here is
+the ``_c`` variant with a 64-bit count (see :mod:`mpi4numba._core.ccall`) and nothing here is
 used. Elsewhere (Open MPI 5) a count above ``INT_MAX`` is described by one derived
 datatype, so the call sends ``1`` of it:
 

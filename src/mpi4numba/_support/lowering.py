@@ -1,4 +1,4 @@
-"""The MPI vocabulary of routine bodies lowered to LLVM IR (see :mod:`mpi4numba._emit`).
+"""The MPI vocabulary of routine bodies lowered to LLVM IR (see :mod:`mpi4numba._core.emit`).
 
 :class:`MPIEmitter` adds what most routines are made of: predefined handles,
 communicator and operator handles, and arrays as MPI buffers. A C-contiguous buffer of a
@@ -91,7 +91,7 @@ class View(NamedTuple):
 
 
 class MPIEmitter(Emitter):
-    """An :class:`~mpi4numba._emit.Emitter` that also speaks MPI."""
+    """An :class:`~mpi4numba._core.emit.Emitter` that also speaks MPI."""
 
     def handle(self, name: str) -> Value:
         """A predefined handle (``"COMM_WORLD"``, ``"DOUBLE"`` ...) of the running MPI, as intp."""

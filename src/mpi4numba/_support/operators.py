@@ -206,7 +206,7 @@ def refused_operators(operator: types.Type, dtype: types.Type,
     """Check an ``operator`` argument against the elements it combines (MPI's table; REPLACE
     and NO_OP only for one-sided accumulates). An operator written in the code is checked
     now: a TypingError if it does not apply. Otherwise returns the operators that do not
-    apply, for :meth:`~mpi4numba._lowering.MPIEmitter.op` to refuse at run time."""
+    apply, for :meth:`~mpi4numba._support.lowering.MPIEmitter.op` to refuse at run time."""
     if not isinstance(operator, (types.IntEnumMember, types.Integer)):
         raise _TypingError(f"mpi4numba: operator must be an mpi4numba.Operator, got {operator}")
     kind = operand_class(dtype)

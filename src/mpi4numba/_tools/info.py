@@ -293,7 +293,7 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
     """Gather the report on every process; returns (report on the printing process else None,
     exit status). Initialises MPI unless that would abort the process.
 
-    >>> from mpi4numba._info import collect
+    >>> from mpi4numba._tools.info import collect
     >>> report, status = collect()  # doctest: +SKIP
     """
     environ = os.environ if environ is None else environ
@@ -402,7 +402,7 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
 def main(argv: list[str] | None = None) -> int:
     """Print the report; exit status 0 (no problems), 1 (problems) or 2 (bad arguments).
 
-    >>> from mpi4numba._info import main
+    >>> from mpi4numba._tools.info import main
     >>> main(["-q"])  # doctest: +SKIP
     0
     """

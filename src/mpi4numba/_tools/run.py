@@ -10,7 +10,7 @@ traceback with every line labelled ``[rank N]`` and calls ``MPI_Abort`` on
 ``COMM_WORLD``: the other ranks may be blocked in a collective waiting for it.
 ``SystemExit(0)``/``SystemExit(None)`` end normally; any other exit status aborts too,
 with that status. ``MPI4NUMBA_ABORT_ON_ERROR=0`` keeps the report but skips the abort,
-as it does for mpi4numba's exception hook (see :mod:`mpi4numba._abort`), which also
+as it does for mpi4numba's exception hook (see :mod:`mpi4numba._core.abort`), which also
 covers ``python script.py`` once mpi4numba is imported.
 """
 
@@ -88,7 +88,7 @@ def run(kind: str, target: str, args: list[str]) -> int:
     ``kind`` is ``"path"`` (a script, directory or zip file), ``"module"`` (``-m``),
     ``"command"`` (``-c``) or ``"stdin"`` (``-``).
 
-    >>> from mpi4numba._run import run
+    >>> from mpi4numba._tools.run import run
     >>> run("command", "import sys; print(sys.argv)", ["a", "b"])
     ['-c', 'a', 'b']
     0
