@@ -255,9 +255,10 @@ def scatter(send_data, recv_data, count, root, comm=None):
     rank order, into ``recv_data`` (``MPI_Scatter``); returns the status.
 
     >>> import numpy as np, mpi4numba
-    >>> parts = np.arange(2.0 * mpi4numba.size())
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> parts = np.arange(2.0 * size) if rank == 0 else np.zeros(2 * size)  # only the root's are sent
     >>> mine = np.empty(2)
-    >>> mpi4numba.scatter(parts, mine, 2, 0), mine[0] == 2 * mpi4numba.rank()
+    >>> mpi4numba.scatter(parts, mine, 2, 0), mine.tolist() == [2.0 * rank, 2.0 * rank + 1]
     (0, True)
     """
     integer(count, "count")
@@ -272,9 +273,12 @@ def gather(send_data, recv_data, count, root, comm=None):
     ``root``, in rank order (``MPI_Gather``); returns the status.
 
     >>> import numpy as np, mpi4numba
-    >>> everyone = np.empty(mpi4numba.size())
-    >>> mpi4numba.gather(np.array([1.0 * mpi4numba.rank()]), everyone, 1, 0)
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> everyone = np.zeros(size)
+    >>> mpi4numba.gather(np.array([10.0 * rank]), everyone, 1, 0)
     0
+    >>> rank != 0 or everyone.tolist() == [10.0 * r for r in range(size)]  # filled on the root
+    True
     """
     integer(count, "count")
     integer(root, "root")
@@ -288,9 +292,10 @@ def allgather(send_data, recv_data, count, comm=None):
     every process, in rank order (``MPI_Allgather``); returns the status.
 
     >>> import numpy as np, mpi4numba
-    >>> everyone = np.empty(mpi4numba.size())
-    >>> everyone[mpi4numba.rank()] = mpi4numba.rank()
-    >>> mpi4numba.allgather(mpi4numba.IN_PLACE, everyone, 1), everyone[-1] == mpi4numba.size() - 1
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> everyone = np.zeros(size)
+    >>> everyone[rank] = 10.0 * rank  # this process's block, sent from its place
+    >>> mpi4numba.allgather(mpi4numba.IN_PLACE, everyone, 1), everyone.tolist() == [10.0 * r for r in range(size)]
     (0, True)
     """
     integer(count, "count")
@@ -304,9 +309,11 @@ def alltoall(send_data, recv_data, count, comm=None):
     block into block r of ``recv_data`` (``MPI_Alltoall``); returns the status.
 
     >>> import numpy as np, mpi4numba
-    >>> received = np.empty(mpi4numba.size())
-    >>> mpi4numba.alltoall(np.full(mpi4numba.size(), 1.0 * mpi4numba.rank()), received, 1)
-    0
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> outgoing = 100.0 * rank + np.arange(size)  # element r goes to rank r
+    >>> received = np.empty(size)
+    >>> mpi4numba.alltoall(outgoing, received, 1), received.tolist() == [100.0 * r + rank for r in range(size)]
+    (0, True)
     """
     integer(count, "count")
     send_and_receive(send_data, recv_data, True, False)
@@ -320,9 +327,11 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> size, rank = mpi4numba.size(), mpi4numba.rank()
-    >>> counts = np.arange(1, size + 1)
+    >>> counts = np.arange(1, size + 1)  # rank r gets r + 1 elements
+    >>> parts = np.arange(1.0 * counts.sum())  # on the root: 0 | 1 2 | 3 4 5 | ...
     >>> mine = np.empty(rank + 1)
-    >>> mpi4numba.scatterv(np.ones(counts.sum()), counts, None, mine, 0), mine.sum() == rank + 1
+    >>> first = rank * (rank + 1) // 2
+    >>> mpi4numba.scatterv(parts, counts, None, mine, 0), mine.tolist() == list(range(first, first + rank + 1))
     (0, True)
     """
     counts_and_displacements(counts, displacements)
@@ -338,10 +347,12 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> size, rank = mpi4numba.size(), mpi4numba.rank()
-    >>> counts = np.arange(1, size + 1)
+    >>> counts = np.arange(1, size + 1)  # rank r sends r + 1 copies of r
     >>> everyone = np.zeros(counts.sum())
     >>> mpi4numba.gatherv(np.full(rank + 1, 1.0 * rank), everyone, counts, None, 0)
     0
+    >>> rank != 0 or everyone.tolist() == [r for r in range(size) for _ in range(r + 1)]  # 0 1 1 2 2 2 ...
+    True
     """
     counts_and_displacements(counts, displacements)
     integer(root, "root")
@@ -356,9 +367,12 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> size, rank = mpi4numba.size(), mpi4numba.rank()
-    >>> everyone = np.zeros(size * (size + 1) // 2)
-    >>> mpi4numba.allgatherv(np.full(rank + 1, 1.0), everyone, np.arange(1, size + 1)), everyone.sum() == everyone.size
-    (0, True)
+    >>> counts = np.arange(1, size + 1)  # rank r sends r + 1 copies of r
+    >>> everyone = np.zeros(counts.sum())
+    >>> mpi4numba.allgatherv(np.full(rank + 1, 1.0 * rank), everyone, counts)
+    0
+    >>> everyone.tolist() == [r for r in range(size) for _ in range(r + 1)]  # 0 1 1 2 2 2 ...
+    True
     """
     counts_and_displacements(counts, displacements)
     send_and_receive(send_data, recv_data, True, False)
@@ -374,11 +388,13 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
     ``None``) and the blocks of ``recv_data`` are exchanged in place.
 
     >>> import numpy as np, mpi4numba
-    >>> size = mpi4numba.size()
-    >>> ones = np.ones(size, np.int32)
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> ones = np.ones(size, np.int32)  # one element to and from each process, packed
     >>> received = np.empty(size)
-    >>> mpi4numba.alltoallv(np.arange(1.0 * size), ones, None, received, ones, None)
+    >>> mpi4numba.alltoallv(100.0 * rank + np.arange(size), ones, None, received, ones, None)
     0
+    >>> received.tolist() == [100.0 * r + rank for r in range(size)]
+    True
     """
     send_in_place = send_and_receive(send_data, recv_data, True, False) == "send"
     counts_and_displacements(recv_counts, recv_displacements)

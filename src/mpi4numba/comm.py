@@ -130,9 +130,10 @@ def comm_split(color, key=0, comm=None):
     Processes passing ``UNDEFINED`` as ``color`` get ``COMM_NULL``. Collective over ``comm``.
 
     >>> import mpi4numba
-    >>> status, half = mpi4numba.comm_split(mpi4numba.rank() % 2)
-    >>> status, mpi4numba.comm_free(half)
-    (0, 0)
+    >>> rank = mpi4numba.rank()
+    >>> status, half = mpi4numba.comm_split(rank % 2)  # even ranks in one, odd ranks in the other
+    >>> status, mpi4numba.rank(half) == rank // 2, mpi4numba.comm_free(half)  # equal keys: old order
+    (0, True, 0)
     """
     integer(color, "color")
     integer(key, "key")

@@ -32,10 +32,10 @@ def pair_dtype(value: np.dtype | type | str = np.float64) -> np.dtype:
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.datatypes import pair_dtype
     >>> mine = np.zeros(1, pair_dtype(np.float64))
-    >>> mine["value"], mine["index"] = 2.5, mpi4numba.rank()
+    >>> mine["value"], mine["index"] = 2.5, mpi4numba.rank()  # the same value everywhere
     >>> best = np.empty_like(mine)
-    >>> mpi4numba.allreduce(mine, best, mpi4numba.Operator.MAXLOC), best["value"][0]
-    (0, np.float64(2.5))
+    >>> mpi4numba.allreduce(mine, best, mpi4numba.Operator.MAXLOC), best.tolist()  # a tie: the lowest index
+    (0, [(2.5, 0)])
     """
     dtype = np.dtype([("value", np.dtype(value)), ("index", np.int32)], align=True)
     if pair_type(numpy_support.from_dtype(dtype)) is None:

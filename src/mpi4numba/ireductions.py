@@ -80,9 +80,10 @@ def iallreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.ireductions import iallreduce
+    >>> size = mpi4numba.size()
     >>> total = np.empty(1)
-    >>> status, request = iallreduce(1.0, total)
-    >>> status, mpi4numba.wait(request), total[0] == mpi4numba.size()
+    >>> status, request = iallreduce(mpi4numba.rank() + 1.0, total)
+    >>> status, mpi4numba.wait(request), total.tolist() == [size * (size + 1) / 2]  # 1 + ... + size
     (0, 0, True)
     """
     return _without_root("iallreduce", sendobj, recvobj, operator)
@@ -96,9 +97,10 @@ def ireduce(sendobj, recvobj, operator, root, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.ireductions import ireduce
-    >>> total = np.ones(2)
+    >>> size = mpi4numba.size()
+    >>> total = np.array([1.0, 2.0])  # each process's contribution; the root's is replaced by the sum
     >>> status, request = ireduce(mpi4numba.IN_PLACE, total, mpi4numba.Operator.SUM, 0)
-    >>> status, mpi4numba.wait(request), mpi4numba.rank() != 0 or total[0] == mpi4numba.size()
+    >>> status, mpi4numba.wait(request), mpi4numba.rank() != 0 or total.tolist() == [1.0 * size, 2.0 * size]
     (0, 0, True)
     """
     integer(root, "root")
@@ -116,7 +118,7 @@ def iscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> from mpi4numba.ireductions import iscan
     >>> upto = np.empty(1)
     >>> status, request = iscan(1.0, upto)
-    >>> status, mpi4numba.wait(request), upto[0] == mpi4numba.rank() + 1
+    >>> status, mpi4numba.wait(request), upto.tolist() == [mpi4numba.rank() + 1]  # ones of ranks 0..rank
     (0, 0, True)
     """
     return _without_root("iscan", sendobj, recvobj, operator)
@@ -131,7 +133,7 @@ def iexscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> from mpi4numba.ireductions import iexscan
     >>> before = np.zeros(1)
     >>> status, request = iexscan(1.0, before)
-    >>> status, mpi4numba.wait(request), mpi4numba.rank() == 0 or before[0] == mpi4numba.rank()
+    >>> status, mpi4numba.wait(request), mpi4numba.rank() == 0 or before.tolist() == [mpi4numba.rank()]
     (0, 0, True)
     """
     return _without_root("iexscan", sendobj, recvobj, operator)
@@ -162,9 +164,10 @@ def ireduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.ireductions import ireduce_scatter_block
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
     >>> mine = np.empty(2)
-    >>> status, request = ireduce_scatter_block(np.ones(2 * mpi4numba.size()), mine)
-    >>> status, mpi4numba.wait(request), mine[0] == mpi4numba.size()
+    >>> status, request = ireduce_scatter_block(np.arange(2.0 * size), mine)  # the same 0, 1, ... from everyone
+    >>> status, mpi4numba.wait(request), mine.tolist() == [2.0 * rank * size, (2.0 * rank + 1) * size]
     (0, 0, True)
     """
     if _form(sendobj, recvobj, operator) == "scalar":

@@ -364,9 +364,10 @@ def igather(send_data, recv_data, count, root, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.nonblocking import igather
-    >>> everyone = np.zeros(mpi4numba.size())
-    >>> status, request = igather(np.ones(1), everyone, 1, 0)
-    >>> status, mpi4numba.wait(request), mpi4numba.rank() != 0 or everyone.sum() == everyone.size
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> everyone = np.zeros(size)
+    >>> status, request = igather(np.array([10.0 * rank]), everyone, 1, 0)
+    >>> status, mpi4numba.wait(request), rank != 0 or everyone.tolist() == [10.0 * r for r in range(size)]
     (0, 0, True)
     """
     integer(count, "count")
@@ -382,9 +383,11 @@ def iscatter(send_data, recv_data, count, root, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.nonblocking import iscatter
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> parts = np.arange(2.0 * size) if rank == 0 else np.zeros(2 * size)  # only the root's are sent
     >>> mine = np.empty(2)
-    >>> status, request = iscatter(np.arange(2.0 * mpi4numba.size()), mine, 2, 0)
-    >>> status, mpi4numba.wait(request), mine[0] == 2 * mpi4numba.rank()
+    >>> status, request = iscatter(parts, mine, 2, 0)
+    >>> status, mpi4numba.wait(request), mine.tolist() == [2.0 * rank, 2.0 * rank + 1]
     (0, 0, True)
     """
     integer(count, "count")
@@ -401,9 +404,10 @@ def iallgather(send_data, recv_data, count, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.nonblocking import iallgather
-    >>> everyone = np.empty(mpi4numba.size())
-    >>> status, request = iallgather(np.array([1.0 * mpi4numba.rank()]), everyone, 1)
-    >>> status, mpi4numba.wait(request), everyone[-1] == mpi4numba.size() - 1
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> everyone = np.empty(size)
+    >>> status, request = iallgather(np.array([10.0 * rank]), everyone, 1)
+    >>> status, mpi4numba.wait(request), everyone.tolist() == [10.0 * r for r in range(size)]
     (0, 0, True)
     """
     integer(count, "count")
@@ -419,9 +423,11 @@ def ialltoall(send_data, recv_data, count, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.nonblocking import ialltoall
-    >>> received = np.empty(mpi4numba.size())
-    >>> status, request = ialltoall(np.full(mpi4numba.size(), 1.0 * mpi4numba.rank()), received, 1)
-    >>> status, mpi4numba.wait(request), received[-1] == mpi4numba.size() - 1
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> outgoing = 100.0 * rank + np.arange(size)  # element r goes to rank r
+    >>> received = np.empty(size)
+    >>> status, request = ialltoall(outgoing, received, 1)
+    >>> status, mpi4numba.wait(request), received.tolist() == [100.0 * r + rank for r in range(size)]
     (0, 0, True)
     """
     integer(count, "count")
@@ -438,10 +444,13 @@ def igatherv(send_data, recv_data, counts, displacements, root, comm=None):
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.nonblocking import igatherv
     >>> size, rank = mpi4numba.size(), mpi4numba.rank()
-    >>> everyone = np.zeros(size * (size + 1) // 2)
-    >>> status, request = igatherv(np.ones(rank + 1), everyone, np.arange(1, size + 1), None, 0)
-    >>> status, mpi4numba.wait(request), rank != 0 or everyone.sum() == everyone.size
-    (0, 0, True)
+    >>> counts = np.arange(1, size + 1)  # rank r sends r + 1 copies of r
+    >>> everyone = np.zeros(counts.sum())
+    >>> status, request = igatherv(np.full(rank + 1, 1.0 * rank), everyone, counts, None, 0)
+    >>> status, mpi4numba.wait(request)
+    (0, 0)
+    >>> rank != 0 or everyone.tolist() == [r for r in range(size) for _ in range(r + 1)]  # 0 1 1 2 2 2 ...
+    True
     """
     counts_and_displacements(counts, displacements)
     integer(root, "root")
@@ -457,9 +466,12 @@ def iscatterv(send_data, counts, displacements, recv_data, root, comm=None):
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.nonblocking import iscatterv
     >>> size, rank = mpi4numba.size(), mpi4numba.rank()
+    >>> counts = np.arange(1, size + 1)  # rank r gets r + 1 elements
+    >>> parts = np.arange(1.0 * counts.sum())  # on the root: 0 | 1 2 | 3 4 5 | ...
     >>> mine = np.empty(rank + 1)
-    >>> status, request = iscatterv(np.ones(size * (size + 1) // 2), np.arange(1, size + 1), None, mine, 0)
-    >>> status, mpi4numba.wait(request), mine.sum() == rank + 1
+    >>> status, request = iscatterv(parts, counts, None, mine, 0)
+    >>> first = rank * (rank + 1) // 2
+    >>> status, mpi4numba.wait(request), mine.tolist() == list(range(first, first + rank + 1))
     (0, 0, True)
     """
     counts_and_displacements(counts, displacements)
@@ -476,9 +488,10 @@ def iallgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.nonblocking import iallgatherv
     >>> size, rank = mpi4numba.size(), mpi4numba.rank()
-    >>> everyone = np.zeros(size * (size + 1) // 2)
-    >>> status, request = iallgatherv(np.ones(rank + 1), everyone, np.arange(1, size + 1))
-    >>> status, mpi4numba.wait(request), everyone.sum() == everyone.size
+    >>> counts = np.arange(1, size + 1)  # rank r sends r + 1 copies of r
+    >>> everyone = np.zeros(counts.sum())
+    >>> status, request = iallgatherv(np.full(rank + 1, 1.0 * rank), everyone, counts)
+    >>> status, mpi4numba.wait(request), everyone.tolist() == [r for r in range(size) for _ in range(r + 1)]
     (0, 0, True)
     """
     counts_and_displacements(counts, displacements)
@@ -495,10 +508,11 @@ def ialltoallv(send_data, send_counts, send_displacements, recv_data, recv_count
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.nonblocking import ialltoallv
-    >>> size = mpi4numba.size()
-    >>> ones, received = np.ones(size, np.int32), np.empty(size)
-    >>> status, request = ialltoallv(np.arange(1.0 * size), ones, None, received, ones, None)
-    >>> status, mpi4numba.wait(request), received[0] == mpi4numba.rank()
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> ones, received = np.ones(size, np.int32), np.empty(size)  # one element to and from each process
+    >>> outgoing = 100.0 * rank + np.arange(size)
+    >>> status, request = ialltoallv(outgoing, ones, None, received, ones, None)
+    >>> status, mpi4numba.wait(request), received.tolist() == [100.0 * r + rank for r in range(size)]
     (0, 0, True)
     """
     send_in_place = send_and_receive(send_data, recv_data, True, False) == "send"

@@ -138,8 +138,14 @@ def send(data, dest, tag=0, comm=None):
     """Send the array ``data`` to rank ``dest`` (blocking, ``MPI_Send``); returns the status.
 
     >>> import numpy as np, mpi4numba
-    >>> mpi4numba.send(np.arange(4), mpi4numba.PROC_NULL, tag=1)
-    0
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> left, right = (rank - 1) % size, (rank + 1) % size  # a ring (itself, on one process)
+    >>> got = np.empty(4, np.int64)
+    >>> _, request = mpi4numba.irecv(got, left, tag=1)  # posted first, so no send waits forever
+    >>> mpi4numba.send(np.arange(4) + 10 * rank, right, tag=1), mpi4numba.wait(request)
+    (0, 0)
+    >>> got.tolist() == [10 * left + i for i in range(4)]
+    True
     """
     send_data(data, "data")
     integer(dest, "dest")
@@ -152,8 +158,12 @@ def recv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     """Receive into the array ``data`` from ``source`` (blocking, ``MPI_Recv``); returns the status.
 
     >>> import numpy as np, mpi4numba
-    >>> mpi4numba.recv(np.empty(4), mpi4numba.PROC_NULL)
-    0
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> left, right = (rank - 1) % size, (rank + 1) % size  # a ring (itself, on one process)
+    >>> _, request = mpi4numba.isend(np.arange(4.0) + 10 * rank, right)  # started first
+    >>> got = np.empty(4)
+    >>> mpi4numba.recv(got, left), mpi4numba.wait(request), got.tolist() == [10.0 * left + i for i in range(4)]
+    (0, 0, True)
     """
     array(data, "data", writable=True)
     integer(source, "source")
@@ -167,9 +177,11 @@ def sendrecv(senddata, dest, recvdata, source=ANY_SOURCE, sendtag=0, recvtag=ANY
     (``MPI_Sendrecv``); returns the status.
 
     >>> import numpy as np, mpi4numba
-    >>> me, out = mpi4numba.rank(), np.empty(2)
-    >>> mpi4numba.sendrecv(np.array([1.0, 2.0]), me, out, me), out
-    (0, array([1., 2.]))
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> left, right = (rank - 1) % size, (rank + 1) % size  # a ring (itself, on one process)
+    >>> got = np.empty(2)
+    >>> mpi4numba.sendrecv(np.array([1.0, 2.0]) * rank, right, got, left), got.tolist() == [1.0 * left, 2.0 * left]
+    (0, True)
     """
     send_data(senddata, "senddata")
     array(recvdata, "recvdata", writable=True)
@@ -190,9 +202,12 @@ def isend(data, dest, tag=0, comm=None, request=None):
     request is yours).
 
     >>> import numpy as np, mpi4numba
-    >>> status, request = mpi4numba.isend(np.arange(2), mpi4numba.PROC_NULL)
-    >>> status, mpi4numba.wait(request)
-    (0, 0)
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> left, right = (rank - 1) % size, (rank + 1) % size  # a ring (itself, on one process)
+    >>> status, request = mpi4numba.isend(np.arange(2) + 10 * rank, right)  # a temporary, kept alive
+    >>> got = np.empty(2, np.int64)
+    >>> status, mpi4numba.recv(got, left), mpi4numba.wait(request), got.tolist() == [10 * left, 10 * left + 1]
+    (0, 0, 0, True)
     """
     send_data(data, "data", request)
     integer(dest, "dest")
@@ -207,9 +222,14 @@ def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     ``request`` as for :func:`isend`.
 
     >>> import numpy as np, mpi4numba
-    >>> status, request = mpi4numba.irecv(np.empty(2), mpi4numba.PROC_NULL)
-    >>> status, mpi4numba.wait(request)
-    (0, 0)
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> left, right = (rank - 1) % size, (rank + 1) % size  # a ring (itself, on one process)
+    >>> got = np.empty(2)
+    >>> status, request = mpi4numba.irecv(got, left)
+    >>> status, mpi4numba.send(np.array([1.0, 2.0]) * rank, right), mpi4numba.wait(request)
+    (0, 0, 0)
+    >>> got.tolist() == [1.0 * left, 2.0 * left]
+    True
     """
     array(data, "data", writable=True)
     integer(source, "source")
@@ -223,8 +243,14 @@ def ssend(data, dest, tag=0, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.p2p import ssend
-    >>> ssend(np.arange(4), mpi4numba.PROC_NULL, tag=1)
-    0
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> left, right = (rank - 1) % size, (rank + 1) % size  # a ring (itself, on one process)
+    >>> got = np.empty(4, np.int64)
+    >>> _, request = mpi4numba.irecv(got, left, tag=1)  # posted first: ssend returns once it is matched
+    >>> ssend(np.arange(4) + 10 * rank, right, tag=1), mpi4numba.wait(request)
+    (0, 0)
+    >>> got.tolist() == [10 * left + i for i in range(4)]
+    True
     """
     send_data(data, "data")
     integer(dest, "dest")
@@ -239,9 +265,12 @@ def issend(data, dest, tag=0, comm=None, request=None):
 
     >>> import numpy as np, mpi4numba
     >>> from mpi4numba.p2p import issend
-    >>> status, request = issend(np.arange(2), mpi4numba.PROC_NULL)
-    >>> status, mpi4numba.wait(request)
-    (0, 0)
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> left, right = (rank - 1) % size, (rank + 1) % size  # a ring (itself, on one process)
+    >>> status, request = issend(np.arange(2) + 10 * rank, right)
+    >>> got = np.empty(2, np.int64)
+    >>> status, mpi4numba.recv(got, left), mpi4numba.wait(request), got.tolist() == [10 * left, 10 * left + 1]
+    (0, 0, 0, True)
     """
     send_data(data, "data", request)
     integer(dest, "dest")

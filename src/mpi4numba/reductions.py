@@ -183,8 +183,9 @@ def allreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
     into ``recvobj`` on every process (``MPI_Allreduce``); returns the status.
 
     >>> import numpy as np, mpi4numba
+    >>> size = mpi4numba.size()
     >>> total = np.empty(1)
-    >>> mpi4numba.allreduce(1.0, total), total[0] == mpi4numba.size()
+    >>> mpi4numba.allreduce(mpi4numba.rank() + 1.0, total), total.tolist() == [size * (size + 1) / 2]  # 1 + ... + size
     (0, True)
     """
     return _reduction(_ALLREDUCE, sendobj, recvobj, operator)
@@ -196,9 +197,12 @@ def reduce(sendobj, recvobj, operator, root, comm=None):
     (``MPI_Reduce``); returns the status.
 
     >>> import numpy as np, mpi4numba
-    >>> total = np.ones(2)
+    >>> size = mpi4numba.size()
+    >>> total = np.array([1.0, 2.0])  # each process's contribution; the root's is replaced by the sum
     >>> mpi4numba.reduce(mpi4numba.IN_PLACE, total, mpi4numba.Operator.SUM, 0)
     0
+    >>> mpi4numba.rank() != 0 or total.tolist() == [1.0 * size, 2.0 * size]
+    True
     """
     integer(root, "root")
     return _reduction(_REDUCE, sendobj, recvobj, operator)
@@ -210,7 +214,7 @@ def scan(sendobj, recvobj, operator=Operator.SUM, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> upto = np.empty(1)
-    >>> mpi4numba.scan(1.0, upto), upto[0] == mpi4numba.rank() + 1
+    >>> mpi4numba.scan(1.0, upto), upto.tolist() == [mpi4numba.rank() + 1]  # ones of ranks 0..rank
     (0, True)
     """
     return _reduction(_SCAN, sendobj, recvobj, operator)
@@ -223,7 +227,7 @@ def exscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
 
     >>> import numpy as np, mpi4numba
     >>> before = np.zeros(1)
-    >>> mpi4numba.exscan(1.0, before), mpi4numba.rank() == 0 or before[0] == mpi4numba.rank()
+    >>> mpi4numba.exscan(1.0, before), mpi4numba.rank() == 0 or before.tolist() == [mpi4numba.rank()]
     (0, True)
     """
     return _reduction(_EXSCAN, sendobj, recvobj, operator)
@@ -236,9 +240,12 @@ def reduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
     (``size * n`` elements) and the result is its first ``n``.
 
     >>> import numpy as np, mpi4numba
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
     >>> mine = np.empty(2)
-    >>> mpi4numba.reduce_scatter_block(np.ones(2 * mpi4numba.size()), mine), mine[0] == mpi4numba.size()
-    (0, True)
+    >>> mpi4numba.reduce_scatter_block(np.arange(2.0 * size), mine)  # the same 0, 1, ... from everyone
+    0
+    >>> mine.tolist() == [2.0 * rank * size, (2.0 * rank + 1) * size]  # block rank, summed over processes
+    True
     """
     if reduction_operands(sendobj, recvobj, operator) == "scalar":
         raise TypingError("mpi4numba: sendobj must be an array or IN_PLACE")
@@ -252,9 +259,10 @@ def reduce_scatter(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=Non
     ``recvobj`` and the result its first ``recvcounts[rank]`` elements.
 
     >>> import numpy as np, mpi4numba
-    >>> counts = np.ones(mpi4numba.size(), np.int32)
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> counts = np.ones(size, np.int32)  # one element for each process
     >>> mine = np.empty(1)
-    >>> mpi4numba.reduce_scatter(np.ones(mpi4numba.size()), mine, counts), mine[0] == mpi4numba.size()
+    >>> mpi4numba.reduce_scatter(np.arange(1.0 * size), mine, counts), mine.tolist() == [1.0 * rank * size]
     (0, True)
     """
     if reduction_operands(sendobj, recvobj, operator) == "scalar":

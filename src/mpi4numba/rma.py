@@ -228,14 +228,16 @@ def put(origin, target_rank, target_disp, win):
     """Store ``origin`` into the window of ``target_rank`` from ``target_disp`` on (``MPI_Put``).
 
     >>> import numpy as np, mpi4numba
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> left, right = (rank - 1) % size, (rank + 1) % size  # a ring (itself, on one process)
     >>> local = np.zeros(4)
     >>> status, win = mpi4numba.win_create(local)
     >>> mpi4numba.win_fence(win)
     0
-    >>> mpi4numba.put(np.array([1.0, 2.0]), mpi4numba.rank(), 1, win), mpi4numba.win_fence(win)
+    >>> mpi4numba.put(np.array([1.0, 2.0]) + 10 * rank, right, 1, win), mpi4numba.win_fence(win)
     (0, 0)
-    >>> local.tolist(), mpi4numba.win_free(win)
-    ([0.0, 1.0, 2.0, 0.0], 0)
+    >>> local.tolist() == [0.0, 10.0 * left + 1, 10.0 * left + 2, 0.0], mpi4numba.win_free(win)  # left's put
+    (True, 0)
     """
     _check(origin, target_rank, target_disp, win)
     return _PUT
@@ -247,14 +249,16 @@ def get(origin, target_rank, target_disp, win):
     on, into ``origin`` (``MPI_Get``).
 
     >>> import numpy as np, mpi4numba
-    >>> status, win = mpi4numba.win_create(np.arange(4.0))
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> right = (rank + 1) % size  # a ring (itself, on one process)
+    >>> status, win = mpi4numba.win_create(np.arange(4.0) + 10 * rank)
     >>> fetched = np.empty(2)
-    >>> mpi4numba.win_lock(win, mpi4numba.rank(), mpi4numba.LOCK_SHARED)
+    >>> mpi4numba.win_lock(win, right, mpi4numba.LOCK_SHARED)
     0
-    >>> mpi4numba.get(fetched, mpi4numba.rank(), 2, win), mpi4numba.win_unlock(win, mpi4numba.rank())
+    >>> mpi4numba.get(fetched, right, 2, win), mpi4numba.win_unlock(win, right)
     (0, 0)
-    >>> fetched.tolist(), mpi4numba.win_free(win)
-    ([2.0, 3.0], 0)
+    >>> fetched.tolist() == [10.0 * right + 2, 10.0 * right + 3], mpi4numba.win_free(win)
+    (True, 0)
     """
     _check(origin, target_rank, target_disp, win, writable=True)
     return _GET

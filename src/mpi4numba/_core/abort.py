@@ -75,8 +75,11 @@ def end_job(status: int, reason: str, text: str = "") -> int:
     ``text`` (a traceback) is printed with each line labelled by the rank. Returns
     ``status`` when there is nothing to abort (one process, or aborting switched off).
 
-    >>> from mpi4numba._core.abort import end_job
-    >>> end_job(3, "exited with status 3")  # one process: just the status
+    >>> import os
+    >>> from unittest import mock
+    >>> from mpi4numba._core.abort import ABORT_ENV, end_job
+    >>> with mock.patch.dict(os.environ, {ABORT_ENV: "0"}):  # report on stderr, abort nothing
+    ...     end_job(3, "exited with status 3")
     3
     """
     rank, size, MPI = world()

@@ -1,0 +1,84 @@
+"""The ``>>>`` examples of every docstring in the package, run as doctests on every rank.
+
+One test per module that has examples, found by walking the package (modules moved into
+subpackages are found where they are). A module is imported only if its source holds
+``>>>`` (the walk imports packages only, to look inside them). Each docstring's examples run
+in a copy of its module's globals, as the standard ``doctest`` module runs them; the public
+modules' examples import what they use themselves, so they can be pasted into an interpreter.
+
+Every rank runs every example in the same order, so an example may call collectives. Its
+printed output must be the same on every rank and at every job size. An example that fails
+on one rank leaves the others in step: doctest goes on with the next examples (collectives
+included), then the test fails and the suite aborts the job (see ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import inspect
+import pkgutil
+import re
+import sys
+
+import pytest
+
+import mpi4numba
+
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+
+def _modules_with_examples() -> list[str]:
+    """Names of the package's modules whose source holds ``>>>`` (read without importing them)."""
+    names = []
+    for info in pkgutil.walk_packages(mpi4numba.__path__, "mpi4numba."):
+        spec = info.module_finder.find_spec(info.name)
+        if spec is None or spec.loader is None or not spec.has_location or not spec.origin.endswith(".py"):
+            continue
+        with open(spec.origin, encoding="utf-8") as source:
+            if ">>>" in source.read():
+                names.append(info.name)
+    return sorted(names)
+
+
+MODULES = _modules_with_examples()
+
+
+class _Finder(doctest.DocTestFinder):
+    """Reports the lines of the module's source for routines made by ``@api`` too (their
+    code object is the wrapper's, in another file): the docstring after their ``def``."""
+
+    def _find_lineno(self, obj, source_lines):
+        if inspect.isfunction(obj) and source_lines is not None:
+            module = sys.modules.get(obj.__module__)
+            if module is not None and obj.__code__.co_filename != getattr(module, "__file__", None):
+                lines = iter(enumerate(source_lines))
+                for _, line in lines:
+                    if line.lstrip().startswith(f"def {obj.__name__}("):
+                        break
+                for number, line in lines:
+                    if re.match(r"\s*\w*(\"|')", line):  # the docstring's first line, as doctest finds it
+                        return number
+        return super()._find_lineno(obj, source_lines)
+
+
+def test_modules_are_found():
+    """The walk sees the package's public and private modules (also in private subpackages)."""
+    assert "mpi4numba.comm" in MODULES and "mpi4numba.window" in MODULES
+    assert any("._" in name for name in MODULES)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    tests = [test for test in _Finder().find(module, name) if test.examples]
+    assert tests, f"{name} has '>>>' in its source but doctest finds no examples"
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    report: list[str] = []
+    argv, path = sys.argv[:], sys.path[:]  # examples of the program runner set them as python does
+    try:
+        for test in tests:
+            runner.run(test, out=report.append)
+    finally:
+        sys.argv[:], sys.path[:] = argv, path
+    assert runner.failures == 0, f"{runner.failures} of {runner.tries} examples failed in {name}:\n" + "".join(report)
