@@ -18,13 +18,12 @@ from .runtime import ABI, LARGE_COUNT, LIBMPI
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _source_digest() -> str:
-    """A digest of the library's own sources: Numba invalidates a cached function when its
-    file changes, not when the mpi4numba code compiled into it does, so the tag carries it."""
-    package = PACKAGE
+def source_digest(package: str = PACKAGE) -> str:
+    """A digest of the library's own sources, every ``.py`` file below ``package`` (the
+    layers' subfolders too): Numba invalidates a cached function when its file changes,
+    not when the mpi4numba code compiled into it does, so the tag carries it."""
     digest = hashlib.blake2b(digest_size=4)
-    for folder, subfolders, files in sorted(os.walk(package)):
-        subfolders.sort()
+    for folder, _, files in sorted(os.walk(package)):
         for name in sorted(files):
             if name.endswith(".py"):
                 path = os.path.join(folder, name)
@@ -34,7 +33,7 @@ def _source_digest() -> str:
 
 
 CACHE_TAG = (
-    f"mpi4numba-0.1+{_source_digest()}/{ABI.NAME}/h{ABI.HANDLE_BYTES}/s{ABI.STATUS_BYTES}"
+    f"mpi4numba-0.1+{source_digest()}/{ABI.NAME}/h{ABI.HANDLE_BYTES}/s{ABI.STATUS_BYTES}"
     f"/c{64 if LARGE_COUNT else 32}"
 )
 
