@@ -13,7 +13,7 @@ import sys
 
 os.environ.setdefault("NUMBA_NRT_STATS", "1")
 
-import pytest  # noqa: E402
+import pytest
 
 
 def _under_mpiexec() -> bool:

@@ -7,8 +7,8 @@ import numpy as np
 from mpi4py import MPI
 
 import mpi4numba as mpi
-from mpi4numba._core import runtime
 from mpi4numba._abi import mpi4py_handle_values
+from mpi4numba._core import runtime
 from mpi4numba._core.ccall import predefined
 
 HANDLE_NAMES = sorted(runtime.ABI.HANDLES)
@@ -34,7 +34,7 @@ def test_constants_and_sizes():
     assert (mpi.ANY_SOURCE, mpi.ANY_TAG, mpi.PROC_NULL, mpi.UNDEFINED) == (
         MPI.ANY_SOURCE, MPI.ANY_TAG, MPI.PROC_NULL, MPI.UNDEFINED)
     assert abi.HANDLE_BYTES == MPI._sizeof(MPI.Comm) == np.dtype(mpi.RequestType).itemsize
-    assert abi.STATUS_BYTES == MPI._sizeof(MPI.Status)
+    assert MPI._sizeof(MPI.Status) == abi.STATUS_BYTES
     for name, value in abi.ERROR_CLASSES.items():
         assert getattr(MPI, name) == value, name
     for name, value in abi.CONSTANTS.items():

@@ -55,7 +55,7 @@ def probe_and_persistent_loop(outgoing, incoming, requests, persistent, steps):
     right = (mpi.rank() + 1) % mpi.size()
     left = (mpi.rank() - 1) % mpi.size()
     status = 0
-    for step in range(steps):
+    for _step in range(steps):
         status |= startall(persistent)
         status |= mpi.waitall(persistent)
         status |= start(persistent[1:2]) | start(persistent[0:1]) | mpi.wait(persistent[0:1])

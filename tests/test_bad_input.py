@@ -9,8 +9,9 @@ see tests/test_failures.py). The troubleshooting guide lists these cases.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -108,7 +109,7 @@ CASES = [
     Case("irecv read-only", lambda a, s: mpi.irecv(a, s), lambda: (read_only(np.zeros(2)), mpi.PROC_NULL),
          TypingError, "mpi4numba.irecv: data is read-only"),
     # receive buffers shorter than the message: MPI's ERR_TRUNCATE, nothing written past them
-    Case("sendrecv into a short buffer", lambda a, r, b, l: mpi.sendrecv(a, r, b, l),
+    Case("sendrecv into a short buffer", lambda a, r, b, s: mpi.sendrecv(a, r, b, s),
          lambda: (np.arange(4.0), (RANK + 1) % SIZE, np.full(3, -1.0)[:2], (RANK - 1) % SIZE),
          error="ERR_TRUNCATE", check=guard_untouched),
     # buffers too short for a collective: ValueError naming the routine and the buffer

@@ -15,7 +15,7 @@ ALL = [sample(np.float64, 4, r) for r in range(SIZE)]
 
 def test_bcast_arrays_bytes_and_views():
     for root in range(SIZE):
-        data = np.arange(5, dtype=np.int16) * (root + 1) if RANK == root else np.zeros(5, np.int16)
+        data = np.arange(5, dtype=np.int16) * (root + 1) if root == RANK else np.zeros(5, np.int16)
         assert mpi.bcast(data, root) == 0
         np.testing.assert_array_equal(data, np.arange(5) * (root + 1))
     text = np.array(list("mpi4numba"), dtype="S1") if RANK == 0 else np.zeros(9, "S1")
@@ -28,13 +28,13 @@ def test_bcast_arrays_bytes_and_views():
 
 def test_scatter_gather_allgather():
     for root in range(SIZE):
-        parts = np.arange(3 * SIZE, dtype=np.int32) if RANK == root else np.zeros(0, np.int32)
+        parts = np.arange(3 * SIZE, dtype=np.int32) if root == RANK else np.zeros(0, np.int32)
         mine = np.zeros(3, np.int32)
         assert mpi.scatter(parts, mine, 3, root) == 0
         np.testing.assert_array_equal(mine, np.arange(3) + 3 * RANK)
         everyone = np.zeros(3 * SIZE, np.int32)
         assert mpi.gather(mine * 2, everyone, 3, root) == 0
-        if RANK == root:
+        if root == RANK:
             np.testing.assert_array_equal(everyone, np.arange(3 * SIZE) * 2)
     everyone = np.zeros((SIZE, 2), np.complex128)
     assert mpi.allgather(np.array([RANK, 1j * RANK]), everyone, 2) == 0
@@ -81,7 +81,7 @@ def test_allgatherv_scatterv_gatherv():
         assert status == 0
         np.testing.assert_array_equal(everything, ALL_BLOCKS)
         np.testing.assert_array_equal(mine, blocks_of(RANK))
-        if RANK == root:
+        if root == RANK:
             np.testing.assert_array_equal(gathered, ALL_BLOCKS * 2)
 
 

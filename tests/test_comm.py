@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import numba
-import pytest
 import numpy as np
+import pytest
 from mpi4py import MPI
 
 import mpi4numba as mpi

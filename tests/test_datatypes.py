@@ -47,7 +47,7 @@ def _send_then_recv(outgoing, incoming, right, left, steps, request):
     return status
 
 
-def send_then_recv(outgoing, incoming, right, left, steps, request=mpi.request_array(1)):
+def send_then_recv(outgoing, incoming, right, left, steps, request=mpi.request_array(1)):  # noqa: B008  (one request, reused by every call: the point of the test)
     return _send_then_recv(outgoing, incoming, right, left, steps, request)
 
 

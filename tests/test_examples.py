@@ -181,8 +181,8 @@ def test_whole_nodes_sbatch_creates_venv(tmp_path: Path, numba_cache: str) -> No
     assert steps[1:] == [
         f"created {venv}",
         f"per_node=0 ntasks=2: --mpi=pmi2 --cpu-bind=cores {python} examples/helloworld.py",
-        f"per_node=0 ntasks=2: --mpi=pmi2 --cpu-bind=cores {python} examples/pi.py --intervals 3000 --times 20 "
-        "--repeat 1",
+        (f"per_node=0 ntasks=2: --mpi=pmi2 --cpu-bind=cores {python} examples/pi.py --intervals 3000 --times 20 "
+         "--repeat 1"),
         f"{per_node} rm -rf {venv}",
     ]
     assert not venv.exists()  # removed when the job ended

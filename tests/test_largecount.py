@@ -6,14 +6,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+from helpers import ROOT, mpiexec
 
 import mpi4numba as mpi
 from mpi4numba._core import capi
-from mpi4numba._support import largecount
 from mpi4numba._core.ccall import predefined
 from mpi4numba._core.runtime import LARGE_COUNT
-
-from helpers import ROOT, mpiexec
+from mpi4numba._support import largecount
 
 
 @numba.njit(cache=True)

@@ -124,7 +124,7 @@ def _dynamic_imports(module: str):
 @pytest.mark.parametrize("module", sorted(SOURCES))
 def test_no_import_by_name(module):
     """``import_module("mpi4numba.x")`` is an edge the checks above cannot see."""
-    for node, called in _dynamic_imports(module):
+    for node, _called in _dynamic_imports(module):
         text = ast.unparse(node)
         assert "mpi4numba." not in text, f"{module}: {text}"
         target = ast.unparse(node.args[0]) if node.args else ""

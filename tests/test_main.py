@@ -52,7 +52,7 @@ def _run(args: list[str], np_: int = 0, env: dict[str, str] | None = None, cwd: 
 
 def _lines(stdout: str) -> dict[str, str]:
     pairs = [line.split(": ", 1) for line in stdout.splitlines() if ": " in line]
-    return {key: value for key, value in pairs}
+    return dict(pairs)
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,21 @@ from numba.core.runtime import rtsys
 
 import mpi4numba as mpi
 from mpi4numba import (
-    iallgather, iallgatherv, iallreduce, ialltoall, ialltoallv, ibarrier, ibcast, iexscan, igather, igatherv,
-    ireduce, ireduce_scatter_block, iscan, iscatter, iscatterv,
+    iallgather,
+    iallgatherv,
+    iallreduce,
+    ialltoall,
+    ialltoallv,
+    ibarrier,
+    ibcast,
+    iexscan,
+    igather,
+    igatherv,
+    ireduce,
+    ireduce_scatter_block,
+    iscan,
+    iscatter,
+    iscatterv,
 )
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
@@ -48,7 +61,7 @@ def test_ibarrier_and_ibcast_arrays_bytes_and_views():
     done(ibarrier())
     done(ibarrier(MPI.COMM_WORLD))
     for root in range(SIZE):
-        data = np.arange(5, dtype=np.int16) * (root + 1) if RANK == root else np.zeros(5, np.int16)
+        data = np.arange(5, dtype=np.int16) * (root + 1) if root == RANK else np.zeros(5, np.int16)
         done(ibcast(data, root))
         np.testing.assert_array_equal(data, np.arange(5) * (root + 1))
     text = np.array(list("mpi4numba"), dtype="S1") if RANK == 0 else np.zeros(9, "S1")
@@ -62,13 +75,13 @@ def test_ibarrier_and_ibcast_arrays_bytes_and_views():
 
 def test_igather_iscatter_iallgather_ialltoall():
     for root in range(SIZE):
-        parts = np.arange(3 * SIZE, dtype=np.int32) if RANK == root else np.zeros(0, np.int32)
+        parts = np.arange(3 * SIZE, dtype=np.int32) if root == RANK else np.zeros(0, np.int32)
         mine = np.zeros(3, np.int32)
         done(iscatter(parts, mine, 3, root))
         np.testing.assert_array_equal(mine, np.arange(3) + 3 * RANK)
         everyone = np.zeros(3 * SIZE, np.int32)
         done(igather(mine * 2, everyone, 3, root))  # a temporary send buffer
-        if RANK == root:
+        if root == RANK:
             np.testing.assert_array_equal(everyone, np.arange(3 * SIZE) * 2)
     everyone = np.zeros((SIZE, 2), np.complex128)
     done(iallgather(np.array([RANK, 1j * RANK]), everyone, 2))
@@ -84,7 +97,7 @@ def test_in_place_forms_and_strided_blocks():
     full = np.zeros(2 * SIZE)
     full[2 * RANK:2 * RANK + 2] = RANK + 1
     done(igather(mpi.IN_PLACE, full, 2, root))
-    if RANK == root:
+    if root == RANK:
         np.testing.assert_array_equal(full, np.repeat(np.arange(1.0, SIZE + 1), 2))
     source = np.arange(2.0 * SIZE)
     done(iscatter(source, mpi.IN_PLACE, 2, 0))
@@ -160,7 +173,7 @@ def test_iallgatherv_iscatterv_igatherv():
         assert status == 0
         np.testing.assert_array_equal(everything, ALL_BLOCKS)
         np.testing.assert_array_equal(mine, blocks_of(RANK))
-        if RANK == root:
+        if root == RANK:
             np.testing.assert_array_equal(gathered, 2 * ALL_BLOCKS)
 
 
@@ -238,15 +251,15 @@ def test_reduction_forms_scalar_in_place_and_reduce():
     for root in range(SIZE):
         result = np.zeros(3)
         done(ireduce(np.full(3, RANK + 1.0), result, mpi.Operator.PROD, root))
-        if RANK == root:
+        if root == RANK:
             np.testing.assert_array_equal(result, np.prod(np.arange(1.0, SIZE + 1)))
         own = np.full(2, 1.0 + RANK)
         done(ireduce(mpi.IN_PLACE, own, mpi.Operator.SUM, root))
-        if RANK == root:
+        if root == RANK:
             np.testing.assert_array_equal(own, SIZE * (SIZE + 1) / 2)
         scalar = np.zeros(1)
         done(ireduce(2.0, scalar, mpi.Operator.SUM, root, MPI.COMM_WORLD))
-        if RANK == root:
+        if root == RANK:
             assert scalar[0] == 2.0 * SIZE
     mine = np.zeros(2)
     done(ireduce_scatter_block(np.arange(2.0 * SIZE) + RANK, mine))

@@ -18,9 +18,7 @@ from numba.core import config as numba_config
 import mpi4numba as numba_mpi
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
-NUMBA_MPI_NAMES = """rank size initialized query_thread wtime barrier send recv sendrecv isend irecv wait
-waitall waitany test testall testany allreduce reduce bcast scatter gather allgather Operator RequestType
-SUCCESS __version__""".split()
+NUMBA_MPI_NAMES = ["rank", "size", "initialized", "query_thread", "wtime", "barrier", "send", "recv", "sendrecv", "isend", "irecv", "wait", "waitall", "waitany", "test", "testall", "testany", "allreduce", "reduce", "bcast", "scatter", "gather", "allgather", "Operator", "RequestType", "SUCCESS", "__version__"]
 
 
 def test_every_numba_mpi_name_exists():

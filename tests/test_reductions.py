@@ -67,7 +67,7 @@ def test_reduce_to_every_root():
     for root in range(SIZE):
         result = np.zeros(4)
         assert mpi.reduce(ALL[RANK], result, mpi.Operator.SUM, root) == 0
-        if RANK == root:
+        if root == RANK:
             np.testing.assert_allclose(result, np.sum(ALL, axis=0))
 
 
@@ -110,7 +110,7 @@ def test_allreduce_and_reduce_in_place():
     for root in range(SIZE):
         values = ALL[RANK].copy()
         assert mpi.reduce(mpi.IN_PLACE, values, mpi.Operator.SUM, root) == 0  # every rank may pass IN_PLACE
-        if RANK == root:
+        if root == RANK:
             np.testing.assert_allclose(values, np.sum(ALL, axis=0))
 
 

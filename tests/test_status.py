@@ -9,8 +9,19 @@ from mpi4py import MPI
 from numba.core.errors import TypingError
 
 import mpi4numba as mpi
-from mpi4numba.p2p import (improbe, imrecv, iprobe, issend, mprobe, mrecv, probe, recv_init, recv_status,
-                           send_init, ssend)
+from mpi4numba.p2p import (
+    improbe,
+    imrecv,
+    iprobe,
+    issend,
+    mprobe,
+    mrecv,
+    probe,
+    recv_init,
+    recv_status,
+    send_init,
+    ssend,
+)
 from mpi4numba.requests import cancel, request_free, start, startall
 from mpi4numba.status import get_count
 

@@ -21,9 +21,9 @@ from numba.core.registry import cpu_target
 
 from . import _abi
 from ._core import abort, numbacache
-from ._core.threadlevel import after_mpi4py, configure_mpi4py
+
 # usable before MPI is initialised, so not imported lazily (environment's __all__ lists them)
-from ._core.threadlevel import THREAD_LEVELS, set_thread_level  # noqa: F401
+from ._core.threadlevel import THREAD_LEVELS, after_mpi4py, configure_mpi4py, set_thread_level  # noqa: F401
 
 __version__ = "0.1.0"
 

@@ -31,8 +31,8 @@ import operator
 from numba.core import types
 
 from ._core import capi
-from ._support.api import api
 from ._core.inplace import IN_PLACE, is_in_place
+from ._support.api import api
 from ._support.buffers import TOO_FEW_ENTRIES
 from ._support.lowering import lowering
 from ._support.validate import array, counts_and_displacements, integer, send_and_receive

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 from numba.core import types
 
+from ._abi import ERROR_CLASS_NAMES
 from ._core import capi
+from ._core.runtime import ABI
+from ._core.threadlevel import THREAD_LEVELS, set_thread_level
 from ._support.api import api
 from ._support.lowering import lowering
-from ._core.threadlevel import THREAD_LEVELS, set_thread_level
-from ._abi import ERROR_CLASS_NAMES
-from ._core.runtime import ABI
 from ._support.validate import integer
 
 THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE = range(4)

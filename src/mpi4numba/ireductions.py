@@ -10,9 +10,9 @@ from __future__ import annotations
 from numba.core.errors import TypingError
 
 from ._core import capi
-from ._support.api import api
 from ._core.inplace import NO_ADDRESS, is_in_place
 from ._core.keepalive import stash
+from ._support.api import api
 from ._support.lowering import STARTED, lowering
 from ._support.operators import Operator
 from ._support.validate import c_ordered, integer, reduction_operands

@@ -15,14 +15,13 @@ packed displacements.
 
 from __future__ import annotations
 
-
 from numba.core import types
 
 from ._core import capi
+from ._core.runtime import ABI
 from ._support.api import api
 from ._support.lowering import lowering
 from ._support.validate import array, counts_and_displacements, integer, same_dtype, topology_communicator
-from ._core.runtime import ABI
 
 __all__ = ["neighbor_allgather", "neighbor_alltoall", "neighbor_allgatherv", "neighbor_alltoallv"]
 

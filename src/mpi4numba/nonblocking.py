@@ -37,12 +37,12 @@ from numba.core import types
 from numba.extending import overload
 
 from ._core import capi
-from ._support.api import api
 from ._core.inplace import is_in_place
-from ._support.lowering import Buffer, STARTED, is_contiguous_layout, lowering
-from ._support.validate import array, c_ordered, counts_and_displacements, integer, send_and_receive
+from ._support.api import api
 from ._support.buffers import TOO_FEW_ENTRIES
 from ._support.datatypes import buffer, element_type
+from ._support.lowering import STARTED, Buffer, is_contiguous_layout, lowering
+from ._support.validate import array, c_ordered, counts_and_displacements, integer, send_and_receive
 
 __all__ = ["ibarrier", "ibcast", "igather", "iscatter", "iallgather", "ialltoall", "igatherv", "iscatterv",
            "iallgatherv", "ialltoallv"]

@@ -30,13 +30,13 @@ from numba.core.errors import TypingError
 from numba.extending import register_jitable
 
 from ._core import capi
-from ._support.api import api
-from ._core.inplace import IN_PLACE_ADDRESS, NO_ADDRESS, is_in_place
 from ._core.ccall import stack_value
+from ._core.inplace import IN_PLACE_ADDRESS, NO_ADDRESS, is_in_place
+from ._support.api import api
 from ._support.largecount import INT_MAX, NEEDS_FALLBACK
 from ._support.lowering import Lowering, lowering
-from ._support.validate import integer, integer_vector, reduction_operands
 from ._support.operators import Operator
+from ._support.validate import integer, integer_vector, reduction_operands
 
 __all__ = ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"]
 
@@ -57,7 +57,7 @@ def _call_once(kind, send_address, recv_address, count, datatype, op, root, hand
 @register_jitable
 def _slice_address(address, offset):
     """``address + offset``, except for the special addresses IN_PLACE and none."""
-    if address == IN_PLACE_ADDRESS or address == NO_ADDRESS:
+    if address in (IN_PLACE_ADDRESS, NO_ADDRESS):
         return address
     return address + offset
 

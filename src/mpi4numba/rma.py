@@ -43,15 +43,15 @@ from numba.core import types
 from numba.core.errors import TypingError
 
 from ._core import capi
-from ._support.api import api
-from ._support.lowering import lowering
 from ._core.ccall import stack_value
 from ._core.emit import Value
 from ._core.runtime import ABI
+from ._support.api import api
+from ._support.datatypes import mpi_datatype, pair_type
+from ._support.lowering import lowering
+from ._support.operators import datatype_class, refused_operators
 from ._support.validate import array, integer, same_dtype
 from ._support.wintype import OUTSIDE_GROUP, on_live_window, require_window, target_extent
-from ._support.datatypes import mpi_datatype, pair_type
-from ._support.operators import datatype_class, refused_operators
 
 __all__ = ["put", "get", "accumulate", "get_accumulate", "fetch_and_op", "compare_and_swap"]
 
@@ -180,7 +180,7 @@ def _one_element(result) -> None:
 def _operand(value, like) -> None:
     """A scalar, or an array of ``like``'s dtype (its first element is the operand)."""
     if not (isinstance(value, (types.Number, types.Boolean))
-            or isinstance(value, types.Array) and value.dtype == like.dtype):
+            or (isinstance(value, types.Array) and value.dtype == like.dtype)):
         raise TypingError(f"mpi4numba: expected a scalar or an array of {like.dtype}, got {value}")
 
 

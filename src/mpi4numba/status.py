@@ -18,11 +18,11 @@ from numba.core import types
 from numba.core.errors import TypingError
 
 from ._core import capi
-from ._support.api import api
-from ._support.lowering import lowering
 from ._core.runtime import ABI
 from ._core.statustype import StatusType, status_type
+from ._support.api import api
 from ._support.datatypes import mpi_datatype, pair_type
+from ._support.lowering import lowering
 
 __all__ = ["StatusType", "status_type", "get_count"]
 

@@ -20,11 +20,11 @@ from numba.core import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from ._core.cachetag import guard_cache
 from ._core import capi
+from ._core.cachetag import guard_cache
+from ._core.runtime import ABI
 from ._support.api import api
 from ._support.lowering import lowering, new_communicator
-from ._core.runtime import ABI
 from ._support.validate import int_sequence, integer, topology_communicator
 
 CART = ABI.CONSTANTS["CART"]
@@ -115,9 +115,8 @@ def _cart_create(e, dims, periods, reorder, comm):
     e.check(e.size(cdims) == e.size(cperiods), ValueError, "mpi4numba: dims and periods differ in length")
     # Checked here because not every MPI does (MPICH makes a grid of -1 x -1 processes).
     negative = e.variable(False)
-    with e.loop(e.size(cdims)) as i:
-        with e.when(e(operator.getitem, cdims, i) < 0):
-            negative.set(True)
+    with e.loop(e.size(cdims)) as i, e.when(e(operator.getitem, cdims, i) < 0):
+        negative.set(True)
     result = e.variable(e.tuple(e.const(_ERR_DIMS, types.int32), e.handle("COMM_NULL")))
     with e.when(e.not_(negative.get())):
         result.set(e(capi.MPI_Cart_create, e.comm(comm), e.size(cdims), cdims, cperiods, reorder))
@@ -157,9 +156,8 @@ def _CART_GET(e, comm):
     dims, coords = _entries(e, code, ndims), _entries(e, code, ndims)
     cperiods, periods = e.int32_scratch(e.size(dims)), e.zeros(e.size(dims), "boolean")
     code = e.if_success(code, lambda: e(capi.MPI_Cart_get, handle, e.size(dims), dims, cperiods, coords))
-    with e.when(code == 0):
-        with e.loop(e.size(periods)) as i:
-            e(operator.setitem, periods, i, e(operator.getitem, cperiods, i) != 0)
+    with e.when(code == 0), e.loop(e.size(periods)) as i:
+        e(operator.setitem, periods, i, e(operator.getitem, cperiods, i) != 0)
     return e.tuple(code, dims, periods, coords)
 
 

@@ -290,9 +290,9 @@ def make_plan(seed, rnd, size, form):
         plan[k, RMODE] = _uniform(state, 0, NMODES - 1)
         plan[k, TAG] = k + 64 * (rnd % 500)  # < 32767, MPI's least upper bound of tags
         plan[k, KEY] = np.int64(_next(state))
-        if kind == P2P or kind == BCAST:
+        if kind in (P2P, BCAST):
             plan[k, N] = _count(state, ITEMSIZE[dt], MAX_BYTES_LOG2)
-        elif kind == ALLREDUCE or kind == ALLGATHERV:
+        elif kind in (ALLREDUCE, ALLGATHERV):
             plan[k, N] = _count(state, ITEMSIZE[dt], MAX_BYTES_LOG2 - 2)
         elif kind == ALLTOALLV:
             plan[k, N] = _count(state, ITEMSIZE[dt], MAX_BYTES_LOG2 - 4)
@@ -382,7 +382,7 @@ def _post_p2p(marker, plan, k, rank, reqs, bufs, held, persistent, slots):
         base = sentinel_buffer((2 * n if rmode == R_STRIDED else n) + PAD, marker.itemsize)
         bufs[k] = base
         view = base.view(marker.dtype)
-        if rmode == R_IRECV or rmode == R_ANY_SOURCE:
+        if rmode in (R_IRECV, R_ANY_SOURCE):
             status, request = mpi.irecv(view[:n], mpi.ANY_SOURCE if rmode == R_ANY_SOURCE else src, tag)
         elif rmode == R_SLOT:
             status, request = mpi.irecv(view[:n], src, tag, request=slots[2 * k:2 * k + 1])
@@ -612,7 +612,7 @@ def check_any(plan, k, rank, size, base):
     if (kind == P2P and rank != plan[k, DST]) or (kind == BCAST and rank == plan[k, SRC]):
         return 0, 0, 0  # received nothing
     nbytes = base.size
-    if kind == P2P or kind == BCAST:
+    if kind in (P2P, BCAST):
         strided = plan[k, RMODE] == R_STRIDED
         if dt == 0:
             image = expected_received(np.zeros(0, np.int8), n, key, strided, nbytes)

@@ -51,8 +51,8 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 from .cachetag import guard_cache
-from .runtime import ABI, LARGE_COUNT
 from .handles import HANDLE, NATIVE_HANDLE, handle_from_native, handle_to_native, predefined_native
+from .runtime import ABI, LARGE_COUNT
 from .statustype import status_type
 
 HANDLE_KINDS = ("Comm", "Datatype", "Op", "Request", "Group", "Errhandler", "Message", "Win", "Info")
@@ -118,9 +118,9 @@ def _parse(prototype: str) -> tuple[str, str, list[_Param]]:
             params.append(_Param("Status", words[1], direction=direction))
             continue
         kind, name = words[0], words[1]
-        if kind not in ("int", "count", "bigcount", "aint", "ptr") + HANDLE_KINDS:
+        if kind not in ("int", "count", "bigcount", "aint", "ptr", *HANDLE_KINDS):
             raise ValueError(f"{cname}: unknown parameter kind {kind!r}")
-        if direction != "in" and kind not in ("int", "aint", "ptr") + HANDLE_KINDS:
+        if direction != "in" and kind not in ("int", "aint", "ptr", *HANDLE_KINDS):
             raise ValueError(f"{cname}: out/inout parameters are int, aint, ptr or handles, got {raw!r}")
         params.append(_Param(kind, name, direction=direction))
     return restype, cname, params

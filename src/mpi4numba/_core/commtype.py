@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 from numba.core import cgutils, types
-from numba.core.imputils import lower_constant
 from numba.core.errors import TypingError
+from numba.core.imputils import lower_constant
 from numba.extending import (
     NativeValue,
     box,

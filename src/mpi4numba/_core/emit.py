@@ -19,8 +19,9 @@ call site costs what its own instructions cost to compile. Branches are
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from llvmlite import ir
 from numba.core import cgutils, types
@@ -31,7 +32,7 @@ UNKNOWN = object()  # the compile-time value of a Value known only at run time
 class Value:
     """A typed value of the function being lowered (``constant``: its Python value, if fixed)."""
 
-    __slots__ = ("e", "type", "llvm", "constant", "parts")
+    __slots__ = ("constant", "e", "llvm", "parts", "type")
     __hash__ = None  # type: ignore[assignment]  (== builds IR)
 
     def __init__(self, e: Emitter, ty: types.Type, llvm: ir.Value, constant: Any = UNKNOWN,

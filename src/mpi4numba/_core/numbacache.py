@@ -29,6 +29,7 @@ Installed when mpi4numba is imported (before MPI is initialised), for every
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -133,10 +134,8 @@ def _same_signature(cres: Any, sig: Any) -> bool:
 def _tell(message: str) -> None:
     """A note about the cache, as a warning: recompiling is the remedy, so a program that
     turns warnings into errors (``python -We``) goes on without it."""
-    try:
+    with contextlib.suppress(NumbaWarning):
         warnings.warn(message, NumbaWarning, stacklevel=5)
-    except NumbaWarning:
-        pass
 
 
 def _load_checked(cache, sig, target_context, original):
@@ -230,10 +229,8 @@ def _patched_index_save(self, key, data):
         if fd is not None:
             _unlock(fd)
     if replaced and replaced != data_name:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(self._data_path(replaced))
-        except OSError:
-            pass
 
 
 def install() -> None:

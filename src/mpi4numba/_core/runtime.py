@@ -15,9 +15,8 @@ import os
 
 import llvmlite.binding as llvm
 
-from . import abort
-from . import threadlevel
 from .._abi import select as _select_abi
+from . import abort, threadlevel
 
 threadlevel.configure_mpi4py()
 from mpi4py import MPI  # noqa: E402  (after the thread level is configured)

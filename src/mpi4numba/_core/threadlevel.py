@@ -6,7 +6,8 @@ import importlib.abc
 import importlib.util
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 THREAD_LEVEL_ENV = "MPI4NUMBA_THREAD_LEVEL"
 THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")

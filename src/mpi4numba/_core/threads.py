@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import llvmlite.binding as llvm
 import numpy as np

@@ -24,8 +24,9 @@ import hashlib
 import inspect
 import threading
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np

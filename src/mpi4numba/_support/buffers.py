@@ -14,6 +14,7 @@ from numba.extending import overload, register_jitable
 from .._core import capi
 from .datatypes import block_datatype, buffer, element_type
 
+
 def contiguous(data):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
@@ -43,7 +44,7 @@ def copy_back_prefix(destination, source, count):
         if i >= count:
             break
         destination[index] = flat[i]
-        i += 1
+        i += 1  # noqa: SIM113  (enumerate of np.ndindex does not compile in nopython mode)
 
 
 @register_jitable

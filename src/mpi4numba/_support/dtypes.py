@@ -22,7 +22,7 @@ _NUMBA_TO_MPI = {
     types.boolean: "C_BOOL",
 }
 
-SUPPORTED_DTYPES = tuple(np.dtype(str(t)) for t in _NUMBA_TO_MPI) + (np.dtype("S1"),)
+SUPPORTED_DTYPES = (*tuple(np.dtype(str(t)) for t in _NUMBA_TO_MPI), np.dtype("S1"))
 
 
 def _c_pair(value: type) -> tuple[int, int]:

@@ -11,24 +11,24 @@ are compiled only for the call sites that need them.
 from __future__ import annotations
 
 import operator
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from llvmlite import ir
 from numba.core import cgutils, types
 
-from .._core.cachetag import guard_cache
 from .._core import capi
-from .._core.handles import handle_from_native, predefined_native
+from .._core.cachetag import guard_cache
 from .._core.commtype import comm_handle, comm_type, new_comm
 from .._core.emit import Emitter, Value
+from .._core.handles import REQUEST_ARRAY, handle_from_native, predefined_native
+from .._core.inplace import IN_PLACE_ADDRESS, is_in_place
 from .._core.keepalive import new_request, stash
 from .._core.scratch import int32_scratch, new_zeros
-from .largecount import NEEDS_FALLBACK
-from .._core.handles import REQUEST_ARRAY
-from .._core.inplace import IN_PLACE_ADDRESS, is_in_place
 from .buffers import contiguous, copy_back, element_datatype, full_buffer, full_buffer_v
 from .datatypes import _struct_datatype, _whole, buffer, element_type
 from .dtypes import mpi_datatype, pair_type
+from .largecount import NEEDS_FALLBACK
 from .operators import op_handle, refusal, refused_operators
 
 

@@ -17,12 +17,11 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
+from numba.core.errors import TypingError as _TypingError
 from numba.core.imputils import lower_cast
 from numba.core.typeconv import Conversion
 from numba.core.typing.templates import AttributeTemplate, infer_getattr
 from numba.extending import intrinsic, models, register_model
-
-from numba.core.errors import TypingError as _TypingError
 
 from .._core.cachetag import guard_cache
 from .._core.handles import HANDLE, handle_from_native, predefined_native
@@ -171,12 +170,12 @@ _CLASS_OF = {
     "C_BOOL": "logical", "BYTE": "byte",
 }
 _APPLIES_TO = {
-    **dict.fromkeys((Operator.MAX, Operator.MIN), {"integer", "floating point"}),
-    **dict.fromkeys((Operator.SUM, Operator.PROD), {"integer", "floating point", "complex"}),
-    **dict.fromkeys((Operator.LAND, Operator.LOR, Operator.LXOR), {"integer", "logical"}),
-    **dict.fromkeys((Operator.BAND, Operator.BOR, Operator.BXOR), {"integer", "byte"}),
-    **dict.fromkeys((Operator.MINLOC, Operator.MAXLOC), {"pair"}),
-    **dict.fromkeys((Operator.REPLACE, Operator.NO_OP), {*_CLASS_OF.values(), "pair"}),
+    **dict.fromkeys((Operator.MAX, Operator.MIN), frozenset({"integer", "floating point"})),
+    **dict.fromkeys((Operator.SUM, Operator.PROD), frozenset({"integer", "floating point", "complex"})),
+    **dict.fromkeys((Operator.LAND, Operator.LOR, Operator.LXOR), frozenset({"integer", "logical"})),
+    **dict.fromkeys((Operator.BAND, Operator.BOR, Operator.BXOR), frozenset({"integer", "byte"})),
+    **dict.fromkeys((Operator.MINLOC, Operator.MAXLOC), frozenset({"pair"})),
+    **dict.fromkeys((Operator.REPLACE, Operator.NO_OP), frozenset({*_CLASS_OF.values(), "pair"})),
 }
 _ONE_SIDED_ONLY = (Operator.REPLACE, Operator.NO_OP)
 

@@ -22,8 +22,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from .._core import threadlevel
-from .._core import launchers
+from .._core import launchers, threadlevel
 from .._core.launchers import Flavour, LaunchEnvironment
 
 # Text output order; keys missing from a report are skipped.
@@ -216,7 +215,7 @@ def _spans(numbers: list[int]) -> str:
     """``[0, 1, 2, 5]`` -> ``"0-2, 5"``."""
     numbers = sorted(numbers)
     spans, start, previous = [], numbers[0], numbers[0]
-    for number in numbers[1:] + [None]:
+    for number in [*numbers[1:], None]:
         if number is None or number != previous + 1:
             spans.append(str(start) if start == previous else f"{start}-{previous}")
             start = number

@@ -25,6 +25,7 @@ import types
 
 from .._core.abort import end_job, exit_status, flush
 
+
 def _trimmed(tb: types.TracebackType | None) -> types.TracebackType | None:
     """The traceback without the frames of this runner and runpy (as ``python script.py`` shows it)."""
     hidden = {os.path.normcase(__file__), os.path.normcase(runpy.__file__)}
@@ -105,7 +106,7 @@ def run(kind: str, target: str, args: list[str]) -> int:
     except SystemExit as exc:
         status = exit_status(exc.code)
         return 0 if status == 0 else end_job(status, f"exited with status {status}")
-    except BaseException as exc:  # noqa: BLE001 (KeyboardInterrupt too: every rank must stop)
+    except BaseException as exc:
         status = 130 if isinstance(exc, KeyboardInterrupt) else 1
         text = "".join(traceback.format_exception(type(exc), exc, _trimmed(exc.__traceback__)))
         return end_job(status, "unhandled exception", text)
