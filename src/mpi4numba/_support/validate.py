@@ -96,11 +96,12 @@ def int_sequence(value: types.Type, what: str) -> None:
     """A 1-D integer/bool array, or a tuple or list of integers."""
     integers = (types.Integer, types.Boolean)
     if isinstance(value, types.Array):
-        if value.ndim == 1 and isinstance(value.dtype, integers):
-            return
-    elif isinstance(value, (types.UniTuple, types.List)) and isinstance(value.dtype, integers):
-        return
-    elif isinstance(value, types.Tuple) and not value.types:  # ()
+        fits = value.ndim == 1 and isinstance(value.dtype, integers)
+    elif isinstance(value, (types.UniTuple, types.List)):
+        fits = isinstance(value.dtype, integers)
+    else:
+        fits = isinstance(value, types.Tuple) and not value.types  # ()
+    if fits:
         return
     raise TypingError(f"mpi4numba: {what} must be a 1-D integer array, or a tuple or list of integers "
                       f"of one type, got {value}")
