@@ -12,14 +12,13 @@ from __future__ import annotations
 from numba.extending import overload_attribute, overload_method
 
 from numba.core import types
-from numba.core.errors import TypingError
 
 from ._core import capi
 from ._support.api import api
 from ._support.lowering import lowering, new_communicator
 from ._core.commtype import CommType, comm_handle, comm_type, store_comm_handle
 from ._core.runtime import ABI, MPI
-from ._support.validate import communicator, integer
+from ._support.validate import communicator, group_handle, integer
 
 COMM_WORLD = MPI.COMM_WORLD
 COMM_SELF = MPI.COMM_SELF
@@ -36,7 +35,14 @@ __all__ = ["rank", "size", "comm_rank", "comm_size", "comm_dup", "comm_split", "
            "comm_type", "COMM_TYPE_SHARED", "IDENT", "CONGRUENT", "SIMILAR", "UNEQUAL"]
 
 
+def _status_and_value(c_function):
+    """The body of comm_rank/comm_size: ``(status, value)`` of ``c_function(comm)``."""
+    return lowering(types.UniTuple(types.int32, 2))(lambda e, comm: e(c_function, e.comm(comm)))
+
+
 def _value_or_zero(c_function):
+    """The body of rank/size: the value of ``c_function(comm)``, 0 if MPI failed."""
+
     @lowering(types.int64)
     def body(e, comm):
         code, value = e.unpack(e(c_function, e.comm(comm)))
@@ -46,8 +52,7 @@ def _value_or_zero(c_function):
 
 
 _RANK, _SIZE = _value_or_zero(capi.MPI_Comm_rank), _value_or_zero(capi.MPI_Comm_size)
-_COMM_RANK = lowering(types.UniTuple(types.int32, 2))(lambda e, comm: e(capi.MPI_Comm_rank, e.comm(comm)))
-_COMM_SIZE = lowering(types.UniTuple(types.int32, 2))(lambda e, comm: e(capi.MPI_Comm_size, e.comm(comm)))
+_COMM_RANK, _COMM_SIZE = _status_and_value(capi.MPI_Comm_rank), _status_and_value(capi.MPI_Comm_size)
 _COMPARE = lowering(types.UniTuple(types.int32, 2))(
     lambda e, comm1, comm2: e(capi.MPI_Comm_compare, e.comm(comm1), e.comm(comm2)))
 
@@ -191,9 +196,7 @@ def comm_create(group, comm=None):
     >>> status, mpi4numba.group_free(first)[0], mpi4numba.group_free(world)[0]
     (0, 0, 0)
     """
-    if not isinstance(group, types.Integer):
-        raise TypingError(f"mpi4numba: group must be a group handle (an integer), got {group}")
-
+    group_handle(group)
     return new_communicator(lambda e, group, comm: e(capi.MPI_Comm_create, e.comm(comm), group))
 
 
@@ -214,24 +217,16 @@ def comm_free(comm):
     return _FREE
 
 
-@overload_attribute(CommType, "rank")
-def _comm_rank_attribute(comm):
-    return lambda comm: rank(comm)
+def _member(routine):
+    """The overload of a ``Comm`` attribute or method, in compiled code, that is ``routine(comm)``."""
+    return lambda comm: lambda comm: routine(comm)
 
 
-@overload_attribute(CommType, "size")
-def _comm_size_attribute(comm):
-    return lambda comm: size(comm)
-
-
-@overload_method(CommType, "Get_rank")
-def _comm_get_rank(comm):
-    return lambda comm: rank(comm)
-
-
-@overload_method(CommType, "Get_size")
-def _comm_get_size(comm):
-    return lambda comm: size(comm)
+# mpi4py's spellings: comm.rank, comm.size, comm.Get_rank(), comm.Get_size()
+overload_attribute(CommType, "rank")(_member(rank))
+overload_attribute(CommType, "size")(_member(size))
+overload_method(CommType, "Get_rank")(_member(rank))
+overload_method(CommType, "Get_size")(_member(size))
 
 
 @overload_attribute(CommType, "handle")

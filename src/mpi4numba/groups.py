@@ -40,11 +40,15 @@ def _group_or_null(e, code, group):
     return e.tuple(code, e.select(code == 0, group, e.handle("GROUP_NULL")))
 
 
+def _status_and_value(c_function):
+    """The body of group_size/group_rank: ``(status, value)`` of ``c_function(group)``."""
+    return lowering(types.UniTuple(types.int32, 2))(lambda e, group: e(c_function, group))
+
+
 _CODE_GROUP = types.Tuple((types.int32, HANDLE))
 _COMM_GROUP = lowering(_CODE_GROUP)(
     lambda e, comm: _group_or_null(e, *e.unpack(e(capi.MPI_Comm_group, e.comm(comm)))))
-_GROUP_SIZE = lowering(types.UniTuple(types.int32, 2))(lambda e, group: e(capi.MPI_Group_size, group))
-_GROUP_RANK = lowering(types.UniTuple(types.int32, 2))(lambda e, group: e(capi.MPI_Group_rank, group))
+_GROUP_SIZE, _GROUP_RANK = _status_and_value(capi.MPI_Group_size), _status_and_value(capi.MPI_Group_rank)
 
 
 def _subset(c_function):
@@ -59,6 +63,12 @@ def _subset(c_function):
 
 
 _GROUP_INCL, _GROUP_EXCL = _subset(capi.MPI_Group_incl), _subset(capi.MPI_Group_excl)
+
+
+def _subset_arguments(group, ranks) -> None:
+    """The arguments of group_incl/group_excl: a group and ranks in it."""
+    group_handle(group)
+    int_sequence(ranks, "ranks")
 
 
 @lowering(types.Tuple((types.int32, types.Array(types.int32, 1, "C"))))
@@ -103,8 +113,7 @@ def group_incl(group, ranks):
     >>> status, mpi4numba.group_size(first), mpi4numba.group_free(first)[0], mpi4numba.group_free(world)[0]
     (0, (0, 1), 0, 0)
     """
-    group_handle(group)
-    int_sequence(ranks, "ranks")
+    _subset_arguments(group, ranks)
     return _GROUP_INCL
 
 
@@ -120,8 +129,7 @@ def group_excl(group, ranks):
     >>> mpi4numba.group_free(rest)[0], mpi4numba.group_free(world)[0]
     (0, 0)
     """
-    group_handle(group)
-    int_sequence(ranks, "ranks")
+    _subset_arguments(group, ranks)
     return _GROUP_EXCL
 
 

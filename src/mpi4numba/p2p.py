@@ -36,15 +36,15 @@ __all__ = ["send", "recv", "sendrecv", "isend", "irecv", "ssend", "issend", "rec
            "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED"]
 
 
-def _blocking(c_function):
-    """The body of a blocking transfer of one buffer (send, ssend, recv)."""
+def _blocking(c_function, restype=types.int32):
+    """The body of a blocking transfer of one buffer (send, ssend, recv, recv_status)."""
 
-    @lowering(types.int32)
+    @lowering(restype)
     def body(e, data, peer, tag, comm):
         buf = e.buffer(data)
-        code = e(c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm))
+        result = e(c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm))
         e.release(buf)
-        return code
+        return result
 
     return body
 
@@ -62,14 +62,7 @@ def _sendrecv(e, senddata, dest, recvdata, source, sendtag, recvtag, comm):
 
 
 _CODE_STATUS = types.Tuple((types.int32, status_type))
-
-
-@lowering(_CODE_STATUS)
-def _recv_status(e, data, source, tag, comm):
-    buf = e.buffer(data)
-    result = e(capi.MPI_Recv_status, buf.address, buf.count, buf.datatype, source, tag, e.comm(comm))
-    e.release(buf)
-    return result
+_RECV_STATUS = _blocking(capi.MPI_Recv_status, _CODE_STATUS)
 
 
 @lowering(_CODE_STATUS)
@@ -133,6 +126,31 @@ def _imrecv(request):
     return body
 
 
+def _send_arguments(data, dest, tag, request=None) -> None:
+    """The arguments of the routines that send one buffer (``request``: the one a
+    non-blocking routine was given, if any)."""
+    send_data(data, "data", request)
+    integer(dest, "dest")
+    integer(tag, "tag")
+
+
+def _probe_arguments(source, tag) -> None:
+    integer(source, "source")
+    integer(tag, "tag")
+
+
+def _receive_arguments(data, source, tag) -> None:
+    """The arguments of the routines that receive one buffer from ``source``."""
+    array(data, "data", writable=True)
+    _probe_arguments(source, tag)
+
+
+def _matched_arguments(data, message) -> None:
+    """The arguments of the receives of a matched message (mrecv, imrecv)."""
+    array(data, "data", writable=True)
+    integer(message, "message")
+
+
 @api
 def send(data, dest, tag=0, comm=None):
     """Send the array ``data`` to rank ``dest`` (blocking, ``MPI_Send``); returns the status.
@@ -147,9 +165,7 @@ def send(data, dest, tag=0, comm=None):
     >>> got.tolist() == [10 * left + i for i in range(4)]
     True
     """
-    send_data(data, "data")
-    integer(dest, "dest")
-    integer(tag, "tag")
+    _send_arguments(data, dest, tag)
     return _SEND
 
 
@@ -165,9 +181,7 @@ def recv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     >>> mpi4numba.recv(got, left), mpi4numba.wait(request), got.tolist() == [10.0 * left + i for i in range(4)]
     (0, 0, True)
     """
-    array(data, "data", writable=True)
-    integer(source, "source")
-    integer(tag, "tag")
+    _receive_arguments(data, source, tag)
     return _RECV
 
 
@@ -209,9 +223,7 @@ def isend(data, dest, tag=0, comm=None, request=None):
     >>> status, mpi4numba.recv(got, left), mpi4numba.wait(request), got.tolist() == [10 * left, 10 * left + 1]
     (0, 0, 0, True)
     """
-    send_data(data, "data", request)
-    integer(dest, "dest")
-    integer(tag, "tag")
+    _send_arguments(data, dest, tag, request)
     return _ISEND(request)
 
 
@@ -231,9 +243,7 @@ def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     >>> got.tolist() == [1.0 * left, 2.0 * left]
     True
     """
-    array(data, "data", writable=True)
-    integer(source, "source")
-    integer(tag, "tag")
+    _receive_arguments(data, source, tag)
     return _IRECV(request)
 
 
@@ -252,9 +262,7 @@ def ssend(data, dest, tag=0, comm=None):
     >>> got.tolist() == [10 * left + i for i in range(4)]
     True
     """
-    send_data(data, "data")
-    integer(dest, "dest")
-    integer(tag, "tag")
+    _send_arguments(data, dest, tag)
     return _SSEND
 
 
@@ -272,9 +280,7 @@ def issend(data, dest, tag=0, comm=None, request=None):
     >>> status, mpi4numba.recv(got, left), mpi4numba.wait(request), got.tolist() == [10 * left, 10 * left + 1]
     (0, 0, 0, True)
     """
-    send_data(data, "data", request)
-    integer(dest, "dest")
-    integer(tag, "tag")
+    _send_arguments(data, dest, tag, request)
     return _ISSEND(request)
 
 
@@ -288,15 +294,8 @@ def recv_status(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     >>> code, status.source == mpi4numba.PROC_NULL, status.tag == mpi4numba.ANY_TAG
     (0, True, True)
     """
-    array(data, "data", writable=True)
-    integer(source, "source")
-    integer(tag, "tag")
-    return _recv_status
-
-
-def _probe_arguments(source, tag) -> None:
-    integer(source, "source")
-    integer(tag, "tag")
+    _receive_arguments(data, source, tag)
+    return _RECV_STATUS
 
 
 @api
@@ -380,8 +379,7 @@ def mrecv(data, message):
     >>> mrecv(np.empty(2), message)[0]
     0
     """
-    array(data, "data", writable=True)
-    integer(message, "message")
+    _matched_arguments(data, message)
     return _mrecv
 
 
@@ -397,8 +395,7 @@ def imrecv(data, message, request=None):
     >>> code, mpi4numba.wait(request)
     (0, 0)
     """
-    array(data, "data", writable=True)
-    integer(message, "message")
+    _matched_arguments(data, message)
     return _imrecv(request)
 
 
@@ -416,9 +413,7 @@ def send_init(data, dest, tag=0, comm=None, request=None):
     >>> code, start(request), mpi4numba.wait(request), request_free(request)
     (0, 0, 0, 0)
     """
-    send_data(data, "data", request)
-    integer(dest, "dest")
-    integer(tag, "tag")
+    _send_arguments(data, dest, tag, request)
     return _SEND_INIT(request)
 
 
@@ -434,7 +429,5 @@ def recv_init(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     >>> code, start(request), mpi4numba.wait(request), request_free(request)
     (0, 0, 0, 0)
     """
-    array(data, "data", writable=True)
-    integer(source, "source")
-    integer(tag, "tag")
+    _receive_arguments(data, source, tag)
     return _RECV_INIT(request)

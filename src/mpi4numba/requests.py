@@ -18,18 +18,18 @@ with :func:`request_free`.
 from __future__ import annotations
 
 import operator
+from contextlib import contextmanager
 
-import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
-from numba.extending import intrinsic, register_jitable
+from numba.extending import intrinsic
 
 from ._core import capi
 from ._support.api import api
 from ._support.validate import request_collection, request_handles
 from ._support.lowering import lowering
-from ._core.ccall import _slot, predefined, stack_handles
+from ._core.ccall import _slot, stack_handles
 from ._core.handles import HANDLE_DTYPE, REQUEST_ARRAY, handle_from_native, handle_to_native, predefined_native
 
 RequestType = HANDLE_DTYPE
@@ -37,14 +37,6 @@ RequestType = HANDLE_DTYPE
 
 __all__ = ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany",
            "start", "startall", "cancel", "request_free"]
-
-
-@register_jitable
-def _nulls_for_zeros(requests):
-    null = predefined("REQUEST_NULL")
-    for i in range(requests.size):
-        if requests[i] == 0:
-            requests[i] = null
 
 
 @intrinsic
@@ -105,36 +97,19 @@ def _flag_first(e, code, *outs):
     return e.tuple(code, outs[-1] != 0, *outs[:-1])
 
 
-# the same calls, jitted, for lists of requests (from Python)
-_LIST_CALLS = {
-    "waitall": register_jitable(lambda count, address: capi.MPI_Waitall(count, address)),
-    "waitany": register_jitable(lambda count, address: capi.MPI_Waitany(count, address)),
-    "testall": register_jitable(lambda count, address: _flag_first_jit(*capi.MPI_Testall(count, address))),
-    "testany": register_jitable(lambda count, address: _flag_first_jit(*capi.MPI_Testany(count, address))),
-    "startall": register_jitable(lambda count, address: capi.MPI_Startall(count, address)),
-}
-
-
-@register_jitable
-def _flag_first_jit(code, *outs):
-    return (code, outs[-1] != 0) + outs[:-1]
-
-
 def _completion(routine, requests):
-    """The call over an array or a tuple of requests (handles gathered in stack scratch),
-    emitted in place; over a list (copied), a jitted implementation.
-
-    """
+    """The call over an array of requests (its handles in place), a tuple of them (handles
+    gathered in stack scratch) or a list (handles copied into a new array and back)."""
     kind = request_collection(requests)
     restype, emit = _COMPLETIONS[routine]
+
+    @lowering(restype)
+    def on_array(e, requests):
+        with e.loop(e.size(requests)) as i:
+            _zero_to_null(e, requests, i)
+        return emit(e, e.size(requests), e.data(requests))
+
     if kind == "array":
-
-        @lowering(restype)
-        def on_array(e, requests):
-            with e.loop(e.size(requests)) as i:
-                _zero_to_null(e, requests, i)
-            return emit(e, e.size(requests), e.data(requests))
-
         return on_array
     if kind == "tuple":
         count = len(requests)
@@ -149,16 +124,15 @@ def _completion(routine, requests):
 
         return on_tuple
 
-    call = _LIST_CALLS[routine]
-
-    def on_list(requests):
-        flat = np.empty(len(requests), RequestType)
-        for i in range(len(requests)):
-            flat[i] = requests[i][0]
-        _nulls_for_zeros(flat)
-        result = call(flat.size, flat.ctypes.data)
-        for i in range(len(requests)):
-            requests[i][0] = flat[i]
+    @lowering(restype)
+    def on_list(e, requests):
+        count = e(len, requests)
+        flat = e.zeros(count, str(REQUEST_ARRAY.dtype))
+        with e.loop(count) as i:
+            e(operator.setitem, flat, i, e(operator.getitem, e(operator.getitem, requests, i), 0))
+        result = on_array.body(e, flat)
+        with e.loop(count) as i:
+            e(operator.setitem, e(operator.getitem, requests, i), 0, e(operator.getitem, flat, i))
         return result
 
     return on_list
@@ -188,6 +162,12 @@ def request_array(count=1):
     return _REQUEST_ARRAY
 
 
+def _on_request(body, request):
+    """``body``, for the routines on one request: a RequestType array, its first element."""
+    request_handles(request, "request")
+    return body
+
+
 @api
 def wait(request):
     """Wait for ``request`` (a RequestType array; its first element) to complete; returns the status.
@@ -198,24 +178,31 @@ def wait(request):
     >>> mpi4numba.recv(np.empty(1), mpi4numba.rank(), 5), mpi4numba.wait(request)
     (0, 0)
     """
-    request_handles(request, "request")
-    return _WAIT
+    return _on_request(_WAIT, request)
+
+
+@contextmanager
+def _first_request(e, request, skip_null: bool = False):
+    """Code emitted in the block runs on the first request of an array, if it has one (a
+    zero taken as ``REQUEST_NULL``); ``skip_null``: not on a null request, left alone."""
+    with e.when(e.size(request) != 0):
+        _zero_to_null(e, request, 0)
+        if not skip_null:
+            yield
+            return
+        with e.when(e.cast(e(operator.getitem, request, 0), types.intp) != e.handle("REQUEST_NULL")):
+            yield
 
 
 def _on_first(c_function, skip_null: bool = False):
-    """The body of a call on the first request of an array (none: nothing to do);
+    """The body of a call on the first request of an array (none: nothing to do, status 0);
     ``skip_null``: a null request is left alone."""
 
     @lowering(types.int32)
     def body(e, request):
         code = e.variable(e.const(0, types.int32))
-        with e.when(e.size(request) != 0):
-            _zero_to_null(e, request, 0)
-            if skip_null:
-                with e.when(e.cast(e(operator.getitem, request, 0), types.intp) != e.handle("REQUEST_NULL")):
-                    code.set(e(c_function, e.data(request)))
-            else:
-                code.set(e(c_function, e.data(request)))
+        with _first_request(e, request, skip_null):
+            code.set(e(c_function, e.data(request)))
         return code.get()
 
     return body
@@ -228,8 +215,7 @@ _CANCEL, _REQUEST_FREE = _on_first(capi.MPI_Cancel, True), _on_first(capi.MPI_Re
 @lowering(types.Tuple((types.int32, types.boolean)))
 def _TEST(e, request):
     code, flag = e.variable(e.const(0, types.int32)), e.variable(True)
-    with e.when(e.size(request) != 0):
-        _zero_to_null(e, request, 0)
+    with _first_request(e, request):
         status, done = e.unpack(e(capi.MPI_Test, e.data(request)))
         code.set(status)
         flag.set(done != 0)
@@ -272,8 +258,7 @@ def test(request):
     >>> mpi4numba.test(mpi4numba.request_array(1))
     (0, True)
     """
-    request_handles(request, "request")
-    return _TEST
+    return _on_request(_TEST, request)
 
 
 @api
@@ -313,8 +298,7 @@ def start(request):
     >>> request_free(send), request_free(recv)
     (0, 0)
     """
-    request_handles(request, "request")
-    return _START
+    return _on_request(_START, request)
 
 
 @api
@@ -348,8 +332,7 @@ def cancel(request):
     >>> cancel(request), mpi4numba.wait(request)
     (0, 0)
     """
-    request_handles(request, "request")
-    return _CANCEL
+    return _on_request(_CANCEL, request)
 
 
 @api
@@ -365,5 +348,4 @@ def request_free(request):
     >>> request_free(request), mpi4numba.test(request)
     (0, (0, True))
     """
-    request_handles(request, "request")
-    return _REQUEST_FREE
+    return _on_request(_REQUEST_FREE, request)

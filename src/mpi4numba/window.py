@@ -233,10 +233,12 @@ def win_free(win):
     return _WIN_FREE
 
 
-def _sync(win, *integers: tuple[str, object]):
+def _on_window(body, win, **integers):
+    """``body``, for a synchronization routine: ``win`` a window, ``integers`` (by name) integers."""
     require_window(win)
-    for name, value in integers:
+    for name, value in integers.items():
         integer(value, name)
+    return body
 
 
 def _synchronization(call):
@@ -274,8 +276,7 @@ def win_fence(win, assertion=0):
     >>> mpi4numba.win_fence(win, mpi4numba.MODE_NOPRECEDE), mpi4numba.win_fence(win), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    _sync(win, ("assertion", assertion))
-    return _FENCE
+    return _on_window(_FENCE, win, assertion=assertion)
 
 
 @api
@@ -289,8 +290,7 @@ def win_lock(win, rank, lock_type=LOCK_EXCLUSIVE, assertion=0):
     >>> mpi4numba.win_lock(win, me), mpi4numba.win_unlock(win, me), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    _sync(win, ("rank", rank), ("lock_type", lock_type), ("assertion", assertion))
-    return _LOCK
+    return _on_window(_LOCK, win, rank=rank, lock_type=lock_type, assertion=assertion)
 
 
 @api
@@ -303,8 +303,7 @@ def win_unlock(win, rank):
     >>> mpi4numba.win_unlock(win, 0) != 0, mpi4numba.win_free(win)  # no epoch was open
     (True, 0)
     """
-    _sync(win, ("rank", rank))
-    return _UNLOCK
+    return _on_window(_UNLOCK, win, rank=rank)
 
 
 @api
@@ -317,8 +316,7 @@ def win_lock_all(win, assertion=0):
     >>> mpi4numba.win_lock_all(win), mpi4numba.win_unlock_all(win), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    _sync(win, ("assertion", assertion))
-    return _LOCK_ALL
+    return _on_window(_LOCK_ALL, win, assertion=assertion)
 
 
 @api
@@ -330,8 +328,7 @@ def win_unlock_all(win):
     >>> mpi4numba.win_lock_all(win), mpi4numba.win_unlock_all(win), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    _sync(win)
-    return _UNLOCK_ALL
+    return _on_window(_UNLOCK_ALL, win)
 
 
 @api
@@ -347,8 +344,7 @@ def win_flush(win, rank):
     >>> mpi4numba.win_free(win)
     0
     """
-    _sync(win, ("rank", rank))
-    return _FLUSH
+    return _on_window(_FLUSH, win, rank=rank)
 
 
 @api
@@ -362,8 +358,7 @@ def win_flush_all(win):
     >>> mpi4numba.win_free(win)
     0
     """
-    _sync(win)
-    return _FLUSH_ALL
+    return _on_window(_FLUSH_ALL, win)
 
 
 @api
@@ -378,8 +373,7 @@ def win_flush_local(win, rank):
     >>> mpi4numba.win_free(win)
     0
     """
-    _sync(win, ("rank", rank))
-    return _FLUSH_LOCAL
+    return _on_window(_FLUSH_LOCAL, win, rank=rank)
 
 
 @api
@@ -393,8 +387,7 @@ def win_flush_local_all(win):
     >>> mpi4numba.win_free(win)
     0
     """
-    _sync(win)
-    return _FLUSH_LOCAL_ALL
+    return _on_window(_FLUSH_LOCAL_ALL, win)
 
 
 @api
@@ -409,8 +402,7 @@ def win_sync(win):
     >>> mpi4numba.win_free(win)
     0
     """
-    _sync(win)
-    return _SYNC
+    return _on_window(_SYNC, win)
 
 
 def win_to_mpi4py(win: np.ndarray) -> MPI.Win:

@@ -7,7 +7,7 @@ NumPy array in this process's memory, exported to the JIT linker under the symbo
 ``mpi4numba_datatype_cache``), so compiled code, also when loaded from Numba's cache in
 another process, finds the table by symbol name, never by a baked-in address.
 
-A row is ``[kind, word1 .. word(3 + 2 * MAX_NDIM), handle]``:
+A row is ``[kind, key..., handle]``, the key being up to ``3 + 2 * MAX_NDIM`` words:
 
 * strided types: kind 1, ``base handle, elements per item, ndim, shape..., strides...``;
 * struct types: kind 2, ``dtype fingerprint, itemsize, leaf count`` (the fingerprint is a
@@ -39,6 +39,7 @@ SLOTS = 1024  # a power of two
 PROBES = 8
 WORDS = 4 + 2 * MAX_NDIM + 1
 HANDLE_WORD = WORDS - 1
+KEY_WORDS = HANDLE_WORD - 1  # words 1 .. KEY_WORDS of a row: the key of its type
 STRIDED, STRUCT, RESIZED = 1, 2, 3
 MISS_FULL = -(SLOTS + 1)  # lookup result: no row free for this key
 
@@ -84,8 +85,10 @@ def _global(context, builder, symbol: str, length: int) -> ir.Value:
     return table
 
 
-def _address(context, builder, symbol: str, length: int, index: ir.Value) -> ir.Value:
+def _address(context, builder, symbol: str, length: int, index: ir.Value, index_type: types.Integer) -> ir.Value:
+    """The address of word ``index`` (an integer of ``index_type``) of the array ``symbol``."""
     table = _global(context, builder, symbol, length)
+    index = context.cast(builder, index, index_type, types.int64)
     return builder.gep(table, [ir.Constant(ir.IntType(32), 0), index])
 
 
@@ -94,8 +97,7 @@ def table_word(typingctx, index):
     """Word ``index`` of the cache table."""
 
     def codegen(context, builder, sig, args):
-        index = context.cast(builder, args[0], sig.args[0], types.int64)
-        return builder.load(_address(context, builder, _TABLE_SYMBOL, SLOTS * WORDS, index))
+        return builder.load(_address(context, builder, _TABLE_SYMBOL, SLOTS * WORDS, args[0], sig.args[0]))
 
     return types.int64(index), codegen
 
@@ -107,9 +109,8 @@ def set_table_word(typingctx, index, value):
         raise TypingError(f"set_table_word: value must be an integer, got {value}")
 
     def codegen(context, builder, sig, args):
-        index = context.cast(builder, args[0], sig.args[0], types.int64)
         value = context.cast(builder, args[1], sig.args[1], types.int64)
-        builder.store(value, _address(context, builder, _TABLE_SYMBOL, SLOTS * WORDS, index))
+        builder.store(value, _address(context, builder, _TABLE_SYMBOL, SLOTS * WORDS, args[0], sig.args[0]))
         return context.get_dummy_value()
 
     return types.none(index, value), codegen
@@ -120,8 +121,7 @@ def count(typingctx, which):
     """Add one to counter ``which`` of the statistics (HITS, CACHED, UNCACHED)."""
 
     def codegen(context, builder, sig, args):
-        index = context.cast(builder, args[0], sig.args[0], types.int64)
-        slot = _address(context, builder, _STATS_SYMBOL, len(_STATS), index)
+        slot = _address(context, builder, _STATS_SYMBOL, len(_STATS), args[0], sig.args[0])
         builder.store(builder.add(builder.load(slot), ir.Constant(ir.IntType(64), 1)), slot)
         return context.get_dummy_value()
 
@@ -135,26 +135,25 @@ def _mix(h, word):
 
 
 @register_jitable
-def find_strided(base, per_element, shape, strides):
-    """Row holding the strided type of this key (>= 0), ``-(row + 1)`` for a free row to
-    fill, or ``MISS_FULL``."""
-    ndim = len(shape)
-    if ndim > MAX_NDIM:
+def find(kind, key):
+    """Row holding the type of ``kind`` whose key (a tuple of integers: words 1.. of its row)
+    is ``key`` (>= 0), ``-(row + 1)`` for a free row to fill, or ``MISS_FULL`` (also for a
+    key longer than a row holds)."""
+    if len(key) > KEY_WORDS:
         return MISS_FULL
-    h = _mix(_mix(_mix(-3750763034362895579, base), per_element), ndim)
-    for axis in range(ndim):
-        h = _mix(_mix(h, shape[axis]), strides[axis])
+    h = -3750763034362895579  # the kind is compared, not hashed: kinds' keys differ in length
+    for i in range(len(key)):
+        h = _mix(h, key[i])
     for probe in range(PROBES):
         row = (h + probe) & (SLOTS - 1)
         start = row * WORDS
-        kind = table_word(start)
-        if kind == 0:
+        found = table_word(start)
+        if found == 0:
             return -(row + 1)
-        if (kind == STRIDED and table_word(start + 1) == base and table_word(start + 2) == per_element
-                and table_word(start + 3) == ndim):
+        if found == kind:
             same = True
-            for axis in range(ndim):
-                if table_word(start + 4 + axis) != shape[axis] or table_word(start + 4 + MAX_NDIM + axis) != strides[axis]:
+            for i in range(len(key)):
+                if table_word(start + 1 + i) != key[i]:
                     same = False
                     break
             if same:
@@ -163,68 +162,20 @@ def find_strided(base, per_element, shape, strides):
 
 
 @register_jitable
-def store_strided(row, base, per_element, shape, strides, handle):
-    """Fill a free row; the kind word goes last, so a half-written row is never matched."""
-    start = row * WORDS
-    ndim = len(shape)
-    set_table_word(start + 1, base)
-    set_table_word(start + 2, per_element)
-    set_table_word(start + 3, ndim)
-    for axis in range(ndim):
-        set_table_word(start + 4 + axis, shape[axis])
-        set_table_word(start + 4 + MAX_NDIM + axis, strides[axis])
+def keep(row, kind, key, handle):
+    """``(handle, derived)`` of a type just built for a key that :func:`find` did not find
+    (its result is ``row``): stored in the free row, or, when there was none, derived (the
+    caller frees it after use)."""
+    if row == MISS_FULL:
+        count(UNCACHED)
+        return handle, True
+    start = (-row - 1) * WORDS
+    for i in range(len(key)):
+        set_table_word(start + 1 + i, key[i])
     set_table_word(start + HANDLE_WORD, handle)
-    set_table_word(start, STRIDED)
-
-
-@register_jitable
-def find_struct(fingerprint, itemsize, leaves):
-    """Like :func:`find_strided`, for a struct type."""
-    h = _mix(_mix(_mix(7046029254386353131, fingerprint), itemsize), leaves)
-    for probe in range(PROBES):
-        row = (h + probe) & (SLOTS - 1)
-        start = row * WORDS
-        kind = table_word(start)
-        if kind == 0:
-            return -(row + 1)
-        if (kind == STRUCT and table_word(start + 1) == fingerprint and table_word(start + 2) == itemsize
-                and table_word(start + 3) == leaves):
-            return row
-    return MISS_FULL
-
-
-@register_jitable
-def store_struct(row, fingerprint, itemsize, leaves, handle):
-    start = row * WORDS
-    set_table_word(start + 1, fingerprint)
-    set_table_word(start + 2, itemsize)
-    set_table_word(start + 3, leaves)
-    set_table_word(start + HANDLE_WORD, handle)
-    set_table_word(start, STRUCT)
-
-
-@register_jitable
-def find_resized(inner, extent):
-    """Like :func:`find_strided`, for ``inner`` resized to ``extent`` bytes."""
-    h = _mix(_mix(-2401053089408754003, inner), extent)
-    for probe in range(PROBES):
-        row = (h + probe) & (SLOTS - 1)
-        start = row * WORDS
-        kind = table_word(start)
-        if kind == 0:
-            return -(row + 1)
-        if kind == RESIZED and table_word(start + 1) == inner and table_word(start + 2) == extent:
-            return row
-    return MISS_FULL
-
-
-@register_jitable
-def store_resized(row, inner, extent, handle):
-    start = row * WORDS
-    set_table_word(start + 1, inner)
-    set_table_word(start + 2, extent)
-    set_table_word(start + HANDLE_WORD, handle)
-    set_table_word(start, RESIZED)
+    set_table_word(start, kind)  # last, so a half-written row is never matched
+    count(CACHED)
+    return handle, False
 
 
 @register_jitable

@@ -1,17 +1,9 @@
-"""NumPy dtypes as MPI datatypes, and arrays as MPI buffers (pointer, count, datatype).
-
-Supported element types: int8-64, uint8-64, float32/64, complex64/128, bool, fixed-width
-bytes (``S<n>``) and structured dtypes made of these (padding, nested records and
-sub-array fields included). Any other dtype is a Numba typing error that names it.
-
-A message holds an array's elements in C (row-major) index order. C-contiguous arrays
-are passed as they are; any other layout (a strided view, a Fortran-ordered block, a
-negative step) is described to MPI by a derived datatype built from its shape and
-strides, so data is not copied. Structured dtypes become ``MPI_Type_create_struct``
-types resized to the itemsize; a two-field dtype laid out like the C struct
-``{T value; int index;}`` (``np.dtype([("value", "f8"), ("index", "i4")], align=True)``)
-is MPI's predefined pair type (``DOUBLE_INT`` ...), usable with MINLOC/MAXLOC.
-Derived types are built once per process and kept in a cache (see ``_core.typecache``).
+"""Arrays as MPI buffers ``(address, count, datatype, derived)`` where the lowering vocabulary
+(:mod:`mpi4numba._support.lowering`) does not emit them in place: jitted helpers, compiled only
+for the call sites that need them, for the struct types of structured dtypes, the nested types
+of strided layouts, the resized blocks of collectives and counts over INT_MAX. A type is built
+once and kept in :mod:`mpi4numba._core.typecache`; a ``derived`` one (no room there, or a large
+count) is freed after the call. What users see of this is told in :mod:`mpi4numba.datatypes`.
 """
 
 from __future__ import annotations
@@ -88,19 +80,13 @@ def _struct_datatype_impl(array):
     leaves = _leaves(array.dtype, 0)
     lengths = tuple(length for _, length, _ in leaves)
     offsets = tuple(offset for _, _, offset in leaves)
-    fingerprint, itemsize, n = _fingerprint(array.dtype, leaves), array.dtype.size, len(leaves)
+    key = (_fingerprint(array.dtype, leaves), array.dtype.size, len(leaves))
 
     def impl(array):
-        row = cache.find_struct(fingerprint, itemsize, n)
+        row = cache.find(cache.STRUCT, key)
         if row >= 0:
             return cache.cached_handle(row), False
-        datatype = _build_struct(array, lengths, offsets)
-        if row == cache.MISS_FULL:
-            cache.count(cache.UNCACHED)
-            return datatype, True
-        cache.store_struct(-row - 1, fingerprint, itemsize, n, datatype)
-        cache.count(cache.CACHED)
-        return datatype, False
+        return cache.keep(row, cache.STRUCT, key, _build_struct(array, lengths, offsets))
 
     return impl
 
@@ -193,22 +179,18 @@ def layout_datatype(shape, strides, itemsize, base, base_derived, per_element):
         capi.MPI_Type_free(base)  # the new type keeps what it needs of it
         cache.count(cache.UNCACHED)
         return datatype, True
-    row = cache.find_strided(base, per_element, shape, strides)
+    key = (base, per_element, len(shape)) + shape + strides
+    row = cache.find(cache.STRIDED, key)
     if row >= 0:
         return cache.cached_handle(row), False
-    datatype = _build_strided(shape, strides, itemsize, base, per_element)
-    if row == cache.MISS_FULL:
-        cache.count(cache.UNCACHED)
-        return datatype, True
-    cache.store_strided(-row - 1, base, per_element, shape, strides, datatype)
-    cache.count(cache.CACHED)
-    return datatype, False
+    return cache.keep(row, cache.STRIDED, key, _build_strided(shape, strides, itemsize, base, per_element))
 
 
 @register_jitable
 def _resized(inner, inner_derived, extent):
     """``(datatype, derived)``: ``inner`` with its extent set to ``extent`` bytes (cached)."""
-    row = MISS_FULL if inner_derived else cache.find_resized(inner, extent)
+    key = (inner, extent)
+    row = MISS_FULL if inner_derived else cache.find(cache.RESIZED, key)
     if row >= 0:
         return cache.cached_handle(row), False
     code, loose = capi.MPI_Type_create_resized(inner, 0, extent)
@@ -218,12 +200,7 @@ def _resized(inner, inner_derived, extent):
     release(inner, inner_derived)
     if code != 0:
         raise RuntimeError("mpi4numba: MPI could not build a datatype for the blocks of a strided array")
-    if row == MISS_FULL:
-        cache.count(cache.UNCACHED)
-        return datatype, True
-    cache.store_resized(-row - 1, inner, extent, datatype)
-    cache.count(cache.CACHED)
-    return datatype, False
+    return cache.keep(row, cache.RESIZED, key, datatype)
 
 
 @register_jitable
