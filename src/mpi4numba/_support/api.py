@@ -118,7 +118,7 @@ def _call_entry(name: str, entry: Callable, args: tuple, kwargs: dict) -> Any:
 # would be the user's to see, and an error under ``python -We``.
 warnings.filterwarnings(
     "ignore", r"(?s).*type 'reflected list' found for argument '\w+' of function "
-    r"'(_make\.<locals>\.\w+_entry_[0-9a-f]+|_completion\.<locals>\.on_list)'", NumbaPendingDeprecationWarning)
+    r"'_make\.<locals>\.\w+_entry_[0-9a-f]+'", NumbaPendingDeprecationWarning)
 
 # NUMBA_DISABLE_JIT=1, as Numba read it at import
 _DEBUG_MODE = bool(config.DISABLE_JIT)
