@@ -36,21 +36,20 @@ PUBLIC_MODULES = (
 
 def _declared_names(module: str) -> list[str]:
     """A public module's ``__all__``, read from its source: importing the module would
-    initialise MPI. Its items are strings, or ``*NAME`` for a tuple of names of ``_abi``
-    (where the ABI tables keep names that every MPI shares)."""
+    initialise MPI. It is a list of strings, which ``__all__ += list(NAME)`` may extend by
+    a tuple of names of ``_abi`` (where names that every MPI shares are kept)."""
     path = os.path.join(os.path.dirname(__file__), f"{module}.py")
     with open(path, encoding="utf-8") as source:
         tree = ast.parse(source.read(), path)
+    names: list[str] | None = None
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
-            names: list[str] = []
-            for item in node.value.elts:  # type: ignore[attr-defined]
-                if isinstance(item, ast.Starred):
-                    names += getattr(_abi, item.value.id)  # type: ignore[attr-defined]
-                else:
-                    names.append(ast.literal_eval(item))
-            return names
-    raise RuntimeError(f"mpi4numba.{module} declares no __all__")
+            names = list(ast.literal_eval(node.value))
+        elif isinstance(node, ast.AugAssign) and getattr(node.target, "id", None) == "__all__" and names is not None:
+            names += getattr(_abi, node.value.args[0].id)  # type: ignore[attr-defined]
+    if names is None:
+        raise RuntimeError(f"mpi4numba.{module} declares no __all__")
+    return names
 
 
 _MODULE_OF = {name: module for module in PUBLIC_MODULES for name in _declared_names(module)}
