@@ -1,5 +1,5 @@
 """Compile the C baselines (``latency.c``, ``suite.c``) with the MPI compiler wrapper, once
-per version.
+per version, and load them as shared libraries into an MPI job.
 
 The wrapper is ``$MPICC``, else the ``mpicc`` next to the running Python (an MPI wheel's),
 else ``mpicc`` on ``PATH``. Builds go to ``$XDG_CACHE_HOME/mpi4numba/bench`` (default
@@ -9,6 +9,7 @@ hash of the source, the wrapper and the kind of build, so a changed input rebuil
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 SOURCE = Path(__file__).with_name("latency.c")
 
@@ -76,3 +78,27 @@ def build(library: bool = False, timeout: float = 120, source: Path = SOURCE, fl
         raise BuildError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
     os.replace(partial, target)
     return target
+
+
+def load_library(MPI: Any, ops: tuple[str, ...], op_name: str, source: Path = SOURCE,
+                 flags: tuple[str, ...] = ()) -> ctypes.CDLL:
+    """``source`` as a shared library in this MPI job: rank 0 builds it (the others wait),
+    every rank loads it and checks that its function ``op_name(i)`` names ``ops`` in order.
+    Raises BuildError on every rank when rank 0 could not build it."""
+    comm = MPI.COMM_WORLD
+    path, error = None, None
+    if comm.Get_rank() == 0:
+        try:
+            path = str(build(library=True, source=source, flags=flags))
+        except BuildError as exc:
+            error = str(exc)
+    path, error = comm.bcast((path, error), root=0)
+    if error is not None:
+        raise BuildError(error)
+    library = ctypes.CDLL(path)
+    name = getattr(library, op_name)
+    name.argtypes, name.restype = [ctypes.c_int], ctypes.c_char_p
+    names = tuple(name(i).decode() for i in range(len(ops)))
+    if names != ops:
+        raise RuntimeError(f"{source.name} operations {names} differ from {ops}")
+    return library

@@ -39,6 +39,21 @@ def _microseconds(MPI: Any, op: str, elapsed: float, n: int) -> float | None:
     return 1e6 * slowest / n
 
 
+def _each_op(MPI: Any, iterations: dict[str, int],
+             measure: Callable[[str, np.ndarray, np.ndarray, int], float]) -> Result:
+    """µs of every operation (None: needs 2 processes), from this rank's seconds for ``n``
+    timed iterations that ``measure(op, a, b, n)`` returns; meaningful on rank 0."""
+    size = MPI.COMM_WORLD.Get_size()
+    result: Result = {}
+    for op in OPS:
+        if op in P2P and size < 2:
+            result[op] = None
+            continue
+        a, b = buffers(op)
+        result[op] = _microseconds(MPI, op, measure(op, a, b, iterations[op]), iterations[op])
+    return result
+
+
 # --- mpi4numba: each kernel runs n iterations and returns the OR of the status codes ---
 
 def _numba_kernels() -> tuple[dict[str, Callable], Callable]:
@@ -112,18 +127,15 @@ def run_mpi4numba(MPI: Any, iterations: dict[str, int], warmup: int) -> Result:
     if _NUMBA is None:
         _NUMBA = _numba_kernels()
     kernels, timed = _NUMBA
-    rank, size = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
-    result: Result = {}
-    for op in OPS:
-        if op in P2P and size < 2:
-            result[op] = None
-            continue
-        a, b = buffers(op)
-        elapsed, status = timed(kernels[op], a, b, iterations[op], warmup, rank)
+    rank = MPI.COMM_WORLD.Get_rank()
+
+    def measure(op: str, a: np.ndarray, b: np.ndarray, n: int) -> float:
+        elapsed, status = timed(kernels[op], a, b, n, warmup, rank)
         if status != 0:
             raise RuntimeError(f"mpi4numba {op}: MPI returned status {status}")
-        result[op] = _microseconds(MPI, op, elapsed, iterations[op])
-    return result
+        return elapsed
+
+    return _each_op(MPI, iterations, measure)
 
 
 # --- mpi4py: the same loops in Python, buffer API ---
@@ -174,20 +186,17 @@ _PY_KERNELS: dict[str, Callable] = {
 def run_mpi4py(MPI: Any, iterations: dict[str, int], warmup: int) -> Result:
     """Time every operation with mpi4py; the result is meaningful on rank 0."""
     comm = MPI.COMM_WORLD
-    rank, size = comm.Get_rank(), comm.Get_size()
-    result: Result = {}
-    for op in OPS:
-        if op in P2P and size < 2:
-            result[op] = None
-            continue
-        a, b = buffers(op)
-        kernel, n = _PY_KERNELS[op], iterations[op]
+    rank = comm.Get_rank()
+
+    def measure(op: str, a: np.ndarray, b: np.ndarray, n: int) -> float:
+        kernel = _PY_KERNELS[op]
         kernel(comm, a, b, warmup, rank)
         comm.Barrier()
         start = MPI.Wtime()
         kernel(comm, a, b, n, rank)
-        result[op] = _microseconds(MPI, op, MPI.Wtime() - start, n)
-    return result
+        return MPI.Wtime() - start
+
+    return _each_op(MPI, iterations, measure)
 
 
 # --- C: latency.c as a shared library, in this job ---
@@ -199,26 +208,11 @@ def _c_library(MPI: Any) -> ctypes.CDLL:
     """Build (on rank 0 only, the others wait) and load the C baseline as a library."""
     global _LIBRARY
     if _LIBRARY is None:
-        from ._cbuild import BuildError, build
+        from ._cbuild import load_library
 
-        comm = MPI.COMM_WORLD
-        path, error = None, None
-        if comm.Get_rank() == 0:
-            try:
-                path = str(build(library=True, flags=("-DBENCH_NO_MAIN",)))
-            except BuildError as exc:
-                error = str(exc)
-        path, error = comm.bcast((path, error), root=0)
-        if error is not None:
-            raise BuildError(error)
-        library = ctypes.CDLL(path)
+        library = load_library(MPI, OPS, "bench_op_name", flags=("-DBENCH_NO_MAIN",))
         library.bench_latency.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_double)]
         library.bench_latency.restype = ctypes.c_int
-        library.bench_op_name.argtypes = [ctypes.c_int]
-        library.bench_op_name.restype = ctypes.c_char_p
-        names = tuple(library.bench_op_name(i).decode() for i in range(len(OPS)))
-        if names != OPS:
-            raise RuntimeError(f"latency.c operations {names} differ from {OPS}")
         _LIBRARY = library
     return _LIBRARY
 

@@ -7,7 +7,9 @@ allocates: buffers, the acknowledgement and the request array
 (``mpi4numba.request_array(window)``) come from the caller, and ``isend``/``irecv`` fill
 slots of that array (``request=requests[j:j + 1]``, a view). Cached (``cache=True``), and
 one function per operation, so that a job compiles only the operations it runs, its ranks
-can share the compiling, and later runs load the machine code.
+can share the compiling, and later runs load the machine code. :mod:`._suite_numbampi`
+compiles these same functions (``bw`` excepted) with ``mpi`` naming ``numba_mpi``: call
+through ``mpi`` only routines numba-mpi has, with the same arguments.
 """
 
 from __future__ import annotations

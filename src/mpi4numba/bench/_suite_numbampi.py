@@ -1,40 +1,40 @@
 """numba-mpi loops of the ``suite`` benchmark (imported only when ``numba_mpi`` is).
 
-The kernels of :mod:`._suite_numba`, written with numba-mpi's calls. numba-mpi works on
-``COMM_WORLD`` only, has no ``alltoall`` (:data:`MISSING`) and knows uint8, int32, int64,
-float64 and complex dtypes (the suite uses uint8 and int32). Its ``isend``/``irecv``
-return a new request array per call (a preallocated one cannot be passed), so the window
-loop copies each handle into one preallocated array for ``waitall``. Not cached: numba-mpi
-calls MPI through ctypes function pointers, whose addresses differ between processes.
+The kernels of :mod:`._suite_numba`, calling numba-mpi. Its routines take the same
+arguments as mpi4numba's, so the latency and collective loops are those very functions
+compiled again with their global ``mpi`` naming ``numba_mpi`` (:func:`_rebound`): the
+same code but for the library called. numba-mpi works on ``COMM_WORLD`` only, has no
+``alltoall`` (:data:`MISSING`) and knows uint8, int32, int64, float64 and complex dtypes
+(the suite uses uint8 and int32). Its ``isend``/``irecv`` return a new request array per
+call (a preallocated one cannot be passed), so ``bw`` is a loop of its own: it copies
+each handle into one preallocated array for ``waitall``. Not cached: numba-mpi calls MPI
+through ctypes function pointers, whose addresses differ between processes.
 """
 
 from __future__ import annotations
 
+import types
+from typing import Any
+
 import numba
 import numba_mpi as nm
 
+from . import _suite_numba
+
 MISSING = {"alltoall": "numba-mpi has no alltoall"}
+# the globals of _suite_numba's kernels, but ``mpi`` names numba-mpi (and ``_timed`` its twin)
+_GLOBALS = {**vars(_suite_numba), "mpi": nm}
 
 
-@numba.njit
-def _timed(start, i, warmup):
-    return nm.wtime() - start if i >= warmup else 0.0
+def _rebound(kernel: Any) -> Any:
+    """``kernel`` (an njit function of :mod:`._suite_numba`) compiled again, not cached, with
+    :data:`_GLOBALS` as its globals: its calls resolved at compile time, as in ``kernel``."""
+    function = kernel.py_func
+    return numba.njit(types.FunctionType(function.__code__, _GLOBALS, function.__name__, function.__defaults__,
+                                         function.__closure__))
 
 
-@numba.njit
-def latency(a, b, ack, requests, n, warmup, window, rank):
-    status = nm.barrier()
-    start = 0.0
-    for i in range(warmup + n):
-        if i == warmup:
-            start = nm.wtime()
-        if rank == 0:
-            status |= nm.send(a, 1, 1)
-            status |= nm.recv(b, 1, 1)
-        elif rank == 1:
-            status |= nm.recv(b, 0, 1)
-            status |= nm.send(a, 0, 1)
-    return nm.wtime() - start, status
+_GLOBALS["_timed"] = _rebound(_suite_numba._timed)
 
 
 @numba.njit
@@ -61,60 +61,5 @@ def bw(a, b, ack, requests, n, warmup, window, rank):
     return nm.wtime() - start, status
 
 
-@numba.njit
-def allreduce(a, b, ack, requests, n, warmup, window, rank):
-    status, total = nm.barrier(), 0.0
-    for i in range(warmup + n):
-        start = nm.wtime()
-        status |= nm.allreduce(a, b, nm.Operator.SUM)
-        total += _timed(start, i, warmup)
-        status |= nm.barrier()
-    return total, status
-
-
-@numba.njit
-def bcast(a, b, ack, requests, n, warmup, window, rank):
-    status, total = nm.barrier(), 0.0
-    for i in range(warmup + n):
-        start = nm.wtime()
-        status |= nm.bcast(a, 0)
-        total += _timed(start, i, warmup)
-        status |= nm.barrier()
-    return total, status
-
-
-@numba.njit
-def reduce(a, b, ack, requests, n, warmup, window, rank):
-    status, total = nm.barrier(), 0.0
-    for i in range(warmup + n):
-        start = nm.wtime()
-        status |= nm.reduce(a, b, nm.Operator.SUM, 0)
-        total += _timed(start, i, warmup)
-        status |= nm.barrier()
-    return total, status
-
-
-@numba.njit
-def allgather(a, b, ack, requests, n, warmup, window, rank):
-    status, total = nm.barrier(), 0.0
-    for i in range(warmup + n):
-        start = nm.wtime()
-        status |= nm.allgather(a, b, a.size)
-        total += _timed(start, i, warmup)
-        status |= nm.barrier()
-    return total, status
-
-
-@numba.njit
-def barrier(a, b, ack, requests, n, warmup, window, rank):
-    status, total = nm.barrier(), 0.0
-    for i in range(warmup + n):
-        start = nm.wtime()
-        status |= nm.barrier()
-        total += _timed(start, i, warmup)
-        status |= nm.barrier()
-    return total, status
-
-
-KERNELS = {"latency": latency, "bw": bw, "allreduce": allreduce, "bcast": bcast, "reduce": reduce,
-           "allgather": allgather, "barrier": barrier}
+KERNELS = {op: bw if op == "bw" else _rebound(kernel)
+           for op, kernel in _suite_numba.KERNELS.items() if op not in MISSING}

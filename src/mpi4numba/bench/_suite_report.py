@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ._suite_plan import LARGE, OPS, POINT_TO_POINT, STACKS, UNITS, counts
+from ._table import markdown
 
 Values = dict[tuple[str, int, str], list[float]]  # (op, size, stack) -> one value per round
 FIELDS = ("op", "size", "stack", "unit", "min", "median", "max", "ratio_to_c", "iterations", "warmup", "rounds",
@@ -62,16 +63,6 @@ def _number(value: float) -> str:
     return f"{value:.3f}"
 
 
-def _markdown(head: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(cell.rjust(width) for cell, width in zip(cells, widths)) + " |"
-
-    return "\n".join([line(head), "|" + "|".join("-" * (width + 1) + ":" for width in widths) + "|",
-                      *(line(row) for row in rows)])
-
-
 def table(info: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     """One markdown section per op: rows = sizes; per stack median (min–max), and X/C."""
     stacks = [stack for stack in STACKS if stack in info["stacks"]]
@@ -94,7 +85,7 @@ def table(info: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                 if stack != "C" and "C" in stacks:
                     cells.append(f"{r['ratio_to_c']:.2f}" if r and r["ratio_to_c"] is not None else "-")
             body.append(cells)
-        sections.append(f"## {TITLES[op]}\n{_markdown(head, body)}")
+        sections.append(f"## {TITLES[op]}\n{markdown(head, body, left=0)}")
     return "\n\n".join(sections)
 
 

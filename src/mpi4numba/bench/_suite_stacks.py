@@ -22,36 +22,17 @@ SOURCE = Path(__file__).with_name("suite.c")
 CODE = {op: code for code, op in enumerate(OPS)}  # the op numbers of suite.c
 
 
-def build_c_library(timeout: float = 120) -> Path:
-    """Compile ``suite.c`` into a shared library with mpicc (reused while its inputs match)."""
-    from ._cbuild import build
-
-    return build(library=True, timeout=timeout, source=SOURCE)
-
-
 def load_c_library(MPI: Any) -> ctypes.CDLL | str:
-    """The C library (rank 0 builds, every rank loads), or why there is none."""
-    from ._cbuild import BuildError
+    """The C library (rank 0 builds ``suite.c`` with mpicc, every rank loads), or why there is none."""
+    from ._cbuild import BuildError, load_library
 
-    comm = MPI.COMM_WORLD
-    path, error = None, None
-    if comm.Get_rank() == 0:
-        try:
-            path = str(build_c_library())
-        except BuildError as exc:
-            error = str(exc).splitlines()[0]
-    path, error = comm.bcast((path, error), root=0)
-    if error is not None:
-        return error
-    library = ctypes.CDLL(path)
+    try:
+        library = load_library(MPI, OPS, "suite_op_name", source=SOURCE)
+    except BuildError as exc:
+        return str(exc).splitlines()[0]
     library.suite_run.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                                   ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
     library.suite_run.restype = ctypes.c_double
-    library.suite_op_name.argtypes = [ctypes.c_int]
-    library.suite_op_name.restype = ctypes.c_char_p
-    names = tuple(library.suite_op_name(i).decode() for i in range(len(OPS)))
-    if names != OPS:
-        raise RuntimeError(f"suite.c operations {names} differ from {OPS}")
     return library
 
 

@@ -32,6 +32,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ._table import markdown
+
 CASES = {
     "first": "first njit function calling allreduce (float64)",
     "dtype": "the same call site, each new dtype (int64)",
@@ -118,14 +120,7 @@ def table(results: Results) -> str:
             ours, theirs = (statistics.median(results[s][case]) for s in ("mpi4numba", "numba-mpi"))
             row.append(f"{ours / theirs:.2f}")
         rows.append(row)
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-
-    rule = "|" + "|".join(":" + "-" * (w + 1) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(head), rule, *(line(r) for r in rows)])
+    return markdown(head, rows)
 
 
 def report(options: argparse.Namespace, results: Results) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 from ._latency_ops import LABELS, OPS
 from ._launch import MARKER, find_mpiexec, run_job, under_mpi_launcher
 from ._mpi_setup import LEVEL_NAMES, start_mpi, thread_level
+from ._table import markdown
 
 STACKS = ("C", "mpi4numba", "mpi4py")
 ROTATION = ("mpi4numba", "C", "mpi4py")  # first round: mpi4numba first, to learn its level
@@ -184,14 +185,7 @@ def table(results: Results) -> str:
     rows = [[LABELS[op], *(_cell(results[stack][op]) for stack in STACKS),
              _ratio(results["mpi4numba"][op], results["C"][op]), _ratio(results["mpi4py"][op], results["C"][op])]
             for op in OPS]
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-
-    rule = "|" + "|".join("-" * (w + 1) + ":" if i else ":" + "-" * (w + 1) for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(head), rule, *(line(row) for row in rows)])
+    return markdown(head, rows)
 
 
 def _report(options: argparse.Namespace, info: dict[str, Any], results: Results, how: str,

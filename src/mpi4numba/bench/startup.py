@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ._launch import MARKER, find_mpiexec, run_job, under_mpi_launcher
+from ._table import markdown
 
 # timed in a fresh interpreter before anything else is imported; then the worker takes over
 WORKER_CODE = """\
@@ -162,14 +163,7 @@ def table(jobs: dict[str, Any]) -> str:
     head = ["step", *(f"{job} job, s" for job in JOBS)]
     rows = [[label, *(_cell([r["seconds"][key] for r in jobs[job]["ranks"]]) for job in JOBS)]
             for key, label in STEPS.items()]
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-
-    rule = "|" + "|".join("-" * (w + 1) + ":" if i else ":" + "-" * (w + 1) for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(head), rule, *(line(row) for row in rows)])
+    return markdown(head, rows)
 
 
 def extra_startup(jobs: dict[str, Any]) -> float:

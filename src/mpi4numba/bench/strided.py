@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._launch import find_mpiexec, under_mpi_launcher
+from ._table import markdown
 
 FACES = ("a[0]", "a[:,0]", "a[:,:,0]")
 DIRECTIONS = ("send", "receive", "ping-pong")
@@ -69,27 +70,19 @@ def _kernels() -> dict[tuple[str, str], Callable]:
             mpi.recv(incoming, peer, 0)
             face[...] = incoming
 
-    @numba.njit
-    def send(face, contiguous, n, rank, zero_copy):
-        start = mpi.wtime()
-        for _ in range(n):
-            if rank == 0:
-                put_face(face, zero_copy, 1)
-            else:
-                mpi.recv(contiguous, 0, 0)
-        mpi.barrier()
-        return mpi.wtime() - start
+    def one_way(face_step, contiguous_step):  # rank 0 moves the face, rank 1 the contiguous array
+        @numba.njit  # the steps are compile-time constants: direct calls, as if written here
+        def loop(face, contiguous, n, rank, zero_copy):
+            start = mpi.wtime()
+            for _ in range(n):
+                if rank == 0:
+                    face_step(face, zero_copy, 1)
+                else:
+                    contiguous_step(contiguous, 0, 0)
+            mpi.barrier()
+            return mpi.wtime() - start
 
-    @numba.njit
-    def receive(face, contiguous, n, rank, zero_copy):
-        start = mpi.wtime()
-        for _ in range(n):
-            if rank == 0:
-                take_face(face, zero_copy, 1)
-            else:
-                mpi.send(contiguous, 0, 0)
-        mpi.barrier()
-        return mpi.wtime() - start
+        return loop
 
     @numba.njit
     def ping_pong(face, contiguous, n, rank, zero_copy):
@@ -104,7 +97,7 @@ def _kernels() -> dict[tuple[str, str], Callable]:
                 put_face(face, zero_copy, peer)
         return (mpi.wtime() - start) / 2  # per message: half a round trip
 
-    loops = {"send": send, "receive": receive, "ping-pong": ping_pong}
+    loops = {"send": one_way(put_face, mpi.recv), "receive": one_way(take_face, mpi.send), "ping-pong": ping_pong}
     return {(direction, variant): (lambda face, contiguous, n, rank, loop=loop, zero=variant == "zero-copy":
                                    loop(face, contiguous, n, rank, zero))
             for direction, loop in loops.items() for variant in VARIANTS}
@@ -178,13 +171,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         ratio = statistics.median(r["copy"]) / statistics.median(r["zero-copy"])
         allocs = ["n/a" if r[v + " allocs"] is None else f"{r[v + ' allocs']:g}" for v in VARIANTS]
         rows.append([face, _cell(r["zero-copy"]), _cell(r["copy"]), f"{ratio:.2f}", *allocs])
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-
-    rule = "|" + "|".join("-" * (w + 1) + ":" if i else ":" + "-" * (w + 1) for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(head), rule, *(line(row) for row in rows)])
+    return markdown(head, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
