@@ -62,7 +62,7 @@ class RstToMarkdown(Extension):
     def _target(self, name: str, obj: Object, public: dict[str, str]) -> str:
         package = obj.package.path
         if name.startswith(package + "."):
-            rest = name[len(package) + 1:]
+            rest = name[len(package) + 1 :]
             if "." in rest:
                 return name  # mpi4numba.module.name or a module path
             return public.get(rest, name)  # mpi4numba.name -> where it is documented
@@ -103,7 +103,7 @@ class RstToMarkdown(Extension):
                     out.append("")
                 out.append(pad + "```pycon")
                 while i < len(lines) and lines[i].strip():
-                    out.append(pad + DOCTEST_FLAG.sub("", lines[i][len(pad):]))
+                    out.append(pad + DOCTEST_FLAG.sub("", lines[i][len(pad) :]))
                     i += 1
                 out.append(pad + "```")
                 continue

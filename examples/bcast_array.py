@@ -58,8 +58,9 @@ def main() -> int:
     expected = 0.5 * np.arange(args.length, dtype=np.float64) ** 2
     ok = status == 0 and np.array_equal(data, expected)
     with np.printoptions(threshold=20, edgeitems=5, linewidth=1000):  # one line per process
-        print(f"rank {mpi.rank()} of {mpi.size()} has {data} from rank {args.root}: "
-              f"{'OK' if ok else 'WRONG'}", flush=True)
+        print(
+            f"rank {mpi.rank()} of {mpi.size()} has {data} from rank {args.root}: {'OK' if ok else 'WRONG'}", flush=True
+        )
     return 0 if all_agree(ok) else 1
 
 

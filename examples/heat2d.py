@@ -125,7 +125,7 @@ def main() -> int:
     # of the whole grid and a sum brings them together. Simple, but it moves the whole
     # grid from every process: fine for a check, not for production output.
     whole = np.zeros((args.nx, args.ny))
-    whole[x0:x0 + nx, y0:y0 + ny] = u[1:-1, 1:-1]
+    whole[x0 : x0 + nx, y0 : y0 + ny] = u[1:-1, 1:-1]
     total = np.zeros_like(whole)
     status |= mpi.reduce(whole, total, mpi.Operator.SUM, 0, cart)
 
@@ -135,9 +135,11 @@ def main() -> int:
     if rank == 0:
         error = np.abs(total - reference(args.nx, args.ny, args.steps)).max()
         verdict[0] = 0 if failed[0] == 0 and error < 1e-12 else 1
-        print(f"heat2d: {args.nx} x {args.ny} points, {args.steps} steps, {dims[0]} x {dims[1]} processes, "
-              f"{elapsed:.3f} s; max error vs NumPy {error:.3e}, MPI errors: {'yes' if failed[0] else 'none'}: "
-              f"{'OK' if verdict[0] == 0 else 'WRONG'}")
+        print(
+            f"heat2d: {args.nx} x {args.ny} points, {args.steps} steps, {dims[0]} x {dims[1]} processes, "
+            f"{elapsed:.3f} s; max error vs NumPy {error:.3e}, MPI errors: {'yes' if failed[0] else 'none'}: "
+            f"{'OK' if verdict[0] == 0 else 'WRONG'}"
+        )
     mpi.bcast(verdict, 0, cart)
     mpi.comm_free(cart)
     return int(verdict[0])

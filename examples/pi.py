@@ -74,13 +74,16 @@ def main() -> None:
     if comm.Get_rank() == 0:
         level = mpi.THREAD_LEVELS[mpi.query_thread()]
         best = {name: min(values) for name, values in timings.items()}
-        print(f"pi = {results['mpi4numba']:.12f} (error {abs(results['mpi4numba'] - np.pi):.1e}) "
-              f"on {comm.Get_size()} processes, {args.intervals} intervals, {args.times} allreduces, "
-              f"MPI thread level {level}")
+        print(
+            f"pi = {results['mpi4numba']:.12f} (error {abs(results['mpi4numba'] - np.pi):.1e}) "
+            f"on {comm.Get_size()} processes, {args.intervals} intervals, {args.times} allreduces, "
+            f"MPI thread level {level}"
+        )
         for name in ("mpi4numba", "mpi4py"):
             print(f"  {name:10s} {best[name]:.4f} s  ({best[name] / args.times * 1e6:.2f} us per step)")
-        print(f"  speed-up of mpi4numba (njit loop) over mpi4py (Python loop): "
-              f"{best['mpi4py'] / best['mpi4numba']:.2f}x")
+        print(
+            f"  speed-up of mpi4numba (njit loop) over mpi4py (Python loop): {best['mpi4py'] / best['mpi4numba']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

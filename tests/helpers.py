@@ -11,8 +11,19 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMERIC_DTYPES = [
-    np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
-    np.float32, np.float64, np.complex64, np.complex128, np.bool_,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.float32,
+    np.float64,
+    np.complex64,
+    np.complex128,
+    np.bool_,
 ]
 
 
@@ -26,8 +37,9 @@ def sample(dtype, n: int, seed: int) -> np.ndarray:
     return values.astype(dtype)
 
 
-def mpiexec(np_: int, *args: str, env: dict | None = None, timeout: float = 300,
-            python: str = sys.executable) -> subprocess.CompletedProcess:
+def mpiexec(
+    np_: int, *args: str, env: dict | None = None, timeout: float = 300, python: str = sys.executable
+) -> subprocess.CompletedProcess:
     """Run ``python args`` under the mpiexec that belongs to ``python``, with a time limit."""
     launcher = str(Path(python).parent / "mpiexec")
     full_env = {**os.environ, **(env or {})}
@@ -36,5 +48,9 @@ def mpiexec(np_: int, *args: str, env: dict | None = None, timeout: float = 300,
             del full_env[key]
     return subprocess.run(
         [launcher, "-n", str(np_), python, *args],
-        capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=ROOT,
     )

@@ -32,7 +32,11 @@ def test_predefined_handles_equal_mpi4py_values():
 def test_constants_and_sizes():
     abi = runtime.ABI
     assert (mpi.ANY_SOURCE, mpi.ANY_TAG, mpi.PROC_NULL, mpi.UNDEFINED) == (
-        MPI.ANY_SOURCE, MPI.ANY_TAG, MPI.PROC_NULL, MPI.UNDEFINED)
+        MPI.ANY_SOURCE,
+        MPI.ANY_TAG,
+        MPI.PROC_NULL,
+        MPI.UNDEFINED,
+    )
     assert abi.HANDLE_BYTES == MPI._sizeof(MPI.Comm) == np.dtype(mpi.RequestType).itemsize
     assert MPI._sizeof(MPI.Status) == abi.STATUS_BYTES
     for name, value in abi.ERROR_CLASSES.items():

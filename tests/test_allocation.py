@@ -142,8 +142,14 @@ def full_buffer_loop(mine, rows, outgoing, incoming, counts, starts, steps):
 def test_no_heap_allocation_for_strided_full_buffers():
     if not numba.config.NRT_STATS:
         pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")
-    args = (np.ones((2, 5)), np.zeros((2 * SIZE, 8)), np.ones((SIZE, 4)), np.zeros((SIZE, 4)),
-            np.full(SIZE, 2, np.int32), np.arange(0, 2 * SIZE, 2, dtype=np.int32))
+    args = (
+        np.ones((2, 5)),
+        np.zeros((2 * SIZE, 8)),
+        np.ones((SIZE, 4)),
+        np.zeros((SIZE, 4)),
+        np.full(SIZE, 2, np.int32),
+        np.arange(0, 2 * SIZE, 2, dtype=np.int32),
+    )
     assert full_buffer_loop(*args, 1) == 0
 
     def allocations(steps):

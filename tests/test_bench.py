@@ -16,15 +16,25 @@ pytestmark = pytest.mark.driver
 
 ROOT = Path(__file__).resolve().parent.parent
 MPIEXEC = str(Path(sys.executable).parent / "mpiexec")
-LABELS = ("ping-pong 8 B", "ping-pong 1 KiB", "ping-pong 64 KiB", "allreduce 1 double",
-          "bcast 1 double", "barrier", "isend+irecv+waitall 8 B")
+LABELS = (
+    "ping-pong 8 B",
+    "ping-pong 1 KiB",
+    "ping-pong 64 KiB",
+    "allreduce 1 double",
+    "bcast 1 double",
+    "barrier",
+    "isend+irecv+waitall 8 B",
+)
 CELL = re.compile(r"^\d+\.\d{3} \(\d+\.\d{3}\)$")
 
 
 def _env() -> dict[str, str]:
     """This environment, less what would make a child think it is already inside a job."""
-    return {key: value for key, value in os.environ.items()
-            if not key.startswith(("PMI_", "PMIX_", "OMPI_COMM_WORLD", "HYDRA_"))}
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PMI_", "PMIX_", "OMPI_COMM_WORLD", "HYDRA_"))
+    }
 
 
 def _run(command: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
@@ -83,8 +93,18 @@ def _check_table(stdout: str) -> None:
 def test_latency_launcher(tmp_path: Path) -> None:
     _needs_mpicc()
     raw = tmp_path / "raw.json"
-    command = [sys.executable, "-m", "mpi4numba.bench", "latency", "--repeat", "1", "--iterations", "200",
-               "--json", str(raw)]
+    command = [
+        sys.executable,
+        "-m",
+        "mpi4numba.bench",
+        "latency",
+        "--repeat",
+        "1",
+        "--iterations",
+        "200",
+        "--json",
+        str(raw),
+    ]
     done = _run(command, timeout=600)
     _check_table(done.stdout)
     record = json.loads(raw.read_text())
@@ -96,8 +116,22 @@ def test_latency_launcher(tmp_path: Path) -> None:
 def test_latency_thread_level_reaches_every_job(tmp_path: Path) -> None:
     _needs_mpicc()
     raw = tmp_path / "raw.json"
-    command = [sys.executable, "-m", "mpi4numba.bench", "latency", "--repeat", "1", "--iterations", "50",
-               "--warmup", "5", "--thread-level", "serialized", "--json", str(raw)]
+    command = [
+        sys.executable,
+        "-m",
+        "mpi4numba.bench",
+        "latency",
+        "--repeat",
+        "1",
+        "--iterations",
+        "50",
+        "--warmup",
+        "5",
+        "--thread-level",
+        "serialized",
+        "--json",
+        str(raw),
+    ]
     done = _run(command, timeout=600)
     assert "MPI thread level serialized" in done.stdout
     assert {job["thread_level"] for job in json.loads(raw.read_text())["jobs"]} == {"serialized"}
@@ -105,16 +139,39 @@ def test_latency_thread_level_reaches_every_job(tmp_path: Path) -> None:
 
 def test_latency_inside_one_job() -> None:
     _needs_mpicc()
-    command = [MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4numba.bench", "latency", "--repeat", "1",
-               "--iterations", "200"]
+    command = [
+        MPIEXEC,
+        "-n",
+        "2",
+        sys.executable,
+        "-m",
+        "mpi4numba.bench",
+        "latency",
+        "--repeat",
+        "1",
+        "--iterations",
+        "200",
+    ]
     done = _run(command, timeout=600)
     _check_table(done.stdout)
     assert "in one mpiexec job" in done.stdout
 
 
 def test_strided_faces_small_grid() -> None:
-    command = [sys.executable, "-m", "mpi4numba.bench", "strided", "--size", "32", "--repeat", "2",
-               "--iterations", "10", "--warmup", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "mpi4numba.bench",
+        "strided",
+        "--size",
+        "32",
+        "--repeat",
+        "2",
+        "--iterations",
+        "10",
+        "--warmup",
+        "2",
+    ]
     done = _run(command, timeout=600)
     rows = _table(done.stdout)
     rows.pop("face direction")  # the header
@@ -131,8 +188,21 @@ def test_strided_faces_small_grid() -> None:
 
 
 def test_inplace_allreduce_table() -> None:
-    command = [MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4numba.bench", "inplace", "--repeat", "2",
-               "--iterations", "20", "--warmup", "2"]
+    command = [
+        MPIEXEC,
+        "-n",
+        "2",
+        sys.executable,
+        "-m",
+        "mpi4numba.bench",
+        "inplace",
+        "--repeat",
+        "2",
+        "--iterations",
+        "20",
+        "--warmup",
+        "2",
+    ]
     done = _run(command, timeout=600)
     lines = done.stdout.splitlines()
     assert "thread level" in lines[0] and "2 processes" in lines[0], done.stdout
@@ -143,8 +213,14 @@ def test_inplace_allreduce_table() -> None:
 
 
 def test_inplace_rejects_bad_arguments() -> None:
-    done = subprocess.run([sys.executable, "-m", "mpi4numba.bench", "inplace", "--repeat", "0"],
-                          capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "mpi4numba.bench", "inplace", "--repeat", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+        cwd=ROOT,
+    )
     assert done.returncode == 2 and "--repeat must be at least 1" in done.stderr
 
 
@@ -168,8 +244,14 @@ def _mpirun(cache: str, np_: int, *args: str, reference: bool = False) -> subpro
     """``mpiexec -n np_`` running ``python -m mpi4numba.bench`` (mpi4py.bench if ``reference``)."""
     module = "mpi4py.bench" if reference else "mpi4numba.bench"
     command = [MPIEXEC, "-n", str(np_), sys.executable, "-m", module, *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT,
-                          env={**_env(), "NUMBA_CACHE_DIR": cache, "MPIEXEC_TIMEOUT": "240"})
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**_env(), "NUMBA_CACHE_DIR": cache, "MPIEXEC_TIMEOUT": "240"},
+    )
     assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}\n{done.stderr}"
     return done
 
@@ -205,10 +287,13 @@ def test_ringtest_quiet_at_a_thread_level(numba_cache: str) -> None:
     assert _mpirun(numba_cache, 2, "ringtest", "-q", "--thread-level", "single", "-l", "3").stdout == ""
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-l", "0"], "-l/--loop must be at least 1"),
-    (["-s", "x"], "invalid int value"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-l", "0"], "-l/--loop must be at least 1"),
+        (["-s", "x"], "invalid int value"),
+    ],
+)
 def test_ringtest_rejects_bad_arguments(args: list[str], message: str) -> None:
     _refused(["ringtest", *args], message)
 
@@ -223,8 +308,23 @@ def _pingpong_rows(stdout: str) -> list[tuple[str, ...]]:
 
 @pytest.mark.parametrize("np_", [1, 2, 3])
 def test_pingpong_output(np_: int, numba_cache: str) -> None:
-    done = _mpirun(numba_cache, np_, "pingpong", "-n", "4096", "-s", "2", "-l", "20", "--large-size", "1024",
-                   "--skip-large", "1", "--loop-large", "5")
+    done = _mpirun(
+        numba_cache,
+        np_,
+        "pingpong",
+        "-n",
+        "4096",
+        "-s",
+        "2",
+        "-l",
+        "20",
+        "--large-size",
+        "1024",
+        "--skip-large",
+        "1",
+        "--loop-large",
+        "5",
+    )
     rows = _pingpong_rows(done.stdout)
     assert [int(row[0]) for row in rows] == [1 << i for i in range(13)]
     assert [int(row[4]) for row in rows] == [20] * 11 + [5] * 2  # fewer trips above --large-size
@@ -248,12 +348,15 @@ def test_pingpong_without_header_and_stats(numba_cache: str) -> None:
     assert _mpirun(numba_cache, 2, "pingpong", "-q", "-n", "16", "-l", "5").stdout == ""
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-p"], "-p/--pickle is not supported"),
-    (["-a", "none"], "--array none is not supported"),
-    (["-m", "5", "-n", "6"], "no power of two between"),
-    (["-l", "0"], "--loop must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-p"], "-p/--pickle is not supported"),
+        (["-a", "none"], "--array none is not supported"),
+        (["-m", "5", "-n", "6"], "no power of two between"),
+        (["-l", "0"], "--loop must be at least 1"),
+    ],
+)
 def test_pingpong_rejects_bad_arguments(args: list[str], message: str) -> None:
     _refused(["pingpong", *args], message)
 
@@ -265,10 +368,22 @@ def test_pi_table(np_: int, numba_cache: str) -> None:
     done = _mpirun(numba_cache, np_, "pi", "--intervals", "1000", "--calls", "1,10", "--repeat", "1")
     lines = done.stdout.splitlines()
     processes = "1 process" if np_ == 1 else f"{np_} processes"
-    assert re.match(rf"# pi by the midpoint rule over 1000 intervals, {processes}, MPI thread level "
-                    r"(single|funneled|serialized|multiple), ", lines[0]), done.stdout
-    assert lines[2].split() == ["calls", "intervals/call", "mpi4numba", "[s]", "mpi4py", "[s]",
-                                "mpi4py/mpi4numba", "pi", "error"]
+    assert re.match(
+        rf"# pi by the midpoint rule over 1000 intervals, {processes}, MPI thread level "
+        r"(single|funneled|serialized|multiple), ",
+        lines[0],
+    ), done.stdout
+    assert lines[2].split() == [
+        "calls",
+        "intervals/call",
+        "mpi4numba",
+        "[s]",
+        "mpi4py",
+        "[s]",
+        "mpi4py/mpi4numba",
+        "pi",
+        "error",
+    ]
     rows = [PI_ROW.fullmatch(line) for line in lines[3:]]
     assert len(rows) == 2 and all(rows), done.stdout
     assert [row.group(1) for row in rows] == ["1", "10"]
@@ -292,11 +407,14 @@ def test_pi_plot_without_matplotlib(tmp_path: Path) -> None:
     assert not (tmp_path / "ratio.png").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--calls", "1,x"], "--calls must be comma-separated integers"),
-    (["--intervals", "10", "--calls", "100"], "--calls values must lie between 1 and --intervals (10)"),
-    (["--repeat", "0"], "--repeat must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--calls", "1,x"], "--calls must be comma-separated integers"),
+        (["--intervals", "10", "--calls", "100"], "--calls values must lie between 1 and --intervals (10)"),
+        (["--repeat", "0"], "--repeat must be at least 1"),
+    ],
+)
 def test_pi_rejects_bad_arguments(args: list[str], message: str) -> None:
     _refused(["pi", *args], message)
 
@@ -307,9 +425,17 @@ def test_startup_cold_and_warm(tmp_path: Path) -> None:
     assert done.stdout.startswith("# mpi4numba start-up: 1 process per job, MPI thread level "), done.stdout
     assert "# mpi4numba start-up: 2 processes per job" in done.stdout
     rows = _table(done.stdout.split("# mpi4numba start-up: 2 processes")[1])
-    assert list(rows) == ["step", "import numpy", "import numba", "import mpi4numba",
-                          "MPI init (from mpi4py import MPI)", "mpi4numba routines (bind libmpi)",
-                          "step(): compile (cold) / cache load (warm)", "step(): first call", "total"], done.stdout
+    assert list(rows) == [
+        "step",
+        "import numpy",
+        "import numba",
+        "import mpi4numba",
+        "MPI init (from mpi4py import MPI)",
+        "mpi4numba routines (bind libmpi)",
+        "step(): compile (cold) / cache load (warm)",
+        "step(): first call",
+        "total",
+    ], done.stdout
     for label, cells in list(rows.items())[1:]:
         assert len(cells) == 2 and all(STARTUP_CELL.fullmatch(cell) for cell in cells), (label, cells)
     assert "# cold job: step() compiled on 1 of 2 ranks, loaded from the cache by the others" in done.stdout
@@ -330,8 +456,11 @@ def test_compile_side_by_side(tmp_path: Path) -> None:
     done = _run([*BENCH, "compile", "--rounds", "1", "--cases", "dtype,floor", "--json", str(raw)], timeout=600)
     rows = _table(done.stdout)
     stacks = ["mpi4numba"] + (["numba-mpi"] if importlib.util.find_spec("numba_mpi") else [])
-    assert list(rows) == ["case", "the same call site, each new dtype (int64)",
-                          "reference: a first njit function without MPI"], done.stdout
+    assert list(rows) == [
+        "case",
+        "the same call site, each new dtype (int64)",
+        "reference: a first njit function without MPI",
+    ], done.stdout
     results = json.loads(raw.read_text())["results"]
     assert list(results) == stacks
     for stack in stacks:
@@ -339,8 +468,9 @@ def test_compile_side_by_side(tmp_path: Path) -> None:
 
 
 def test_startup_refuses_to_run_under_mpiexec() -> None:
-    done = subprocess.run([MPIEXEC, "-n", "2", *BENCH, "startup"], capture_output=True, text=True, timeout=120,
-                          env=_env(), cwd=ROOT)
+    done = subprocess.run(
+        [MPIEXEC, "-n", "2", *BENCH, "startup"], capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT
+    )
     assert done.returncode == 2 and done.stderr.count("run it without mpiexec") == 1, done.stderr
 
 

@@ -28,8 +28,11 @@ COLLECTIVES = ("allreduce", "bcast", "reduce", "allgather", "alltoall", "barrier
 
 def _env(**extra: str) -> dict[str, str]:
     """This environment, less what would make a child think it is already inside a job."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("PMI_", "PMIX_", "OMPI_COMM_WORLD", "HYDRA_"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PMI_", "PMIX_", "OMPI_COMM_WORLD", "HYDRA_"))
+    }
     return {**env, **extra}
 
 
@@ -74,8 +77,9 @@ def _expected_sizes(op: str, sizes: list[int]) -> list[int]:
     return [size for size in sizes if size % 4 == 0] if op in ("allreduce", "reduce") else sizes
 
 
-def _check(stdout: str, document: dict, ops: tuple[str, ...], sizes: list[int], stacks: tuple[str, ...],
-           processes: int) -> None:
+def _check(
+    stdout: str, document: dict, ops: tuple[str, ...], sizes: list[int], stacks: tuple[str, ...], processes: int
+) -> None:
     """Table, header and JSON agree and hold every (op, size, stack) with sane numbers."""
     assert document["processes"] == processes and document["mpi_library"]
     level = document["thread_level"]
@@ -118,16 +122,32 @@ def test_launcher_two_processes_json_csv(tmp_path: Path) -> None:
     """Every op at 0..64 B, three stacks, -n 2 through the launcher; the files hold it all."""
     _needs_mpicc()
     raw, table = tmp_path / "suite.json", tmp_path / "suite.csv"
-    done = _run([*SUITE, "-n", "2", *TINY, "--max-size", "64", "--stacks", "C,mpi4numba,mpi4py",
-                 "--json", str(raw), "--csv", str(table)], NUMBA_NRT_STATS="1")
+    done = _run(
+        [
+            *SUITE,
+            "-n",
+            "2",
+            *TINY,
+            "--max-size",
+            "64",
+            "--stacks",
+            "C,mpi4numba,mpi4py",
+            "--json",
+            str(raw),
+            "--csv",
+            str(table),
+        ],
+        NUMBA_NRT_STATS="1",
+    )
     document = json.loads(raw.read_text())
     sizes = [0, 1, 2, 4, 8, 16, 32, 64]
     _check(done.stdout, document, P2P + COLLECTIVES, sizes, ("C", "mpi4numba", "mpi4py"), 2)
     assert "# note: bw: 0 B skipped" in done.stdout
     assert "# note: allreduce: 1 B, 2 B skipped" in done.stdout
     # the njit loops allocate nothing per iteration (request slots of a preallocated array)
-    allocations = {(r["op"], r["size"]): r["allocs_per_iteration"] for r in document["results"]
-                   if r["stack"] == "mpi4numba"}
+    allocations = {
+        (r["op"], r["size"]): r["allocs_per_iteration"] for r in document["results"] if r["stack"] == "mpi4numba"
+    }
     assert allocations and set(allocations.values()) == {0.0}, allocations
     with table.open(newline="") as stream:
         rows = list(csv.DictReader(stream))
@@ -144,9 +164,27 @@ def test_collectives_three_processes_in_one_job(tmp_path: Path) -> None:
     """Under mpiexec -n 3 every stack runs in that job, at a chosen thread level."""
     _needs_mpicc()
     raw = tmp_path / "suite.json"
-    command = [MPIEXEC, "-n", "3", *SUITE, *TINY, "--repeat", "1", "--min-size", "4", "--max-size", "16",
-               "--ops", ",".join(COLLECTIVES), "--stacks", "mpi4py,mpi4numba,C", "--thread-level", "serialized",
-               "--json", str(raw)]
+    command = [
+        MPIEXEC,
+        "-n",
+        "3",
+        *SUITE,
+        *TINY,
+        "--repeat",
+        "1",
+        "--min-size",
+        "4",
+        "--max-size",
+        "16",
+        "--ops",
+        ",".join(COLLECTIVES),
+        "--stacks",
+        "mpi4py,mpi4numba,C",
+        "--thread-level",
+        "serialized",
+        "--json",
+        str(raw),
+    ]
     done = _run(command)
     document = json.loads(raw.read_text())
     assert document["thread_level"] == "serialized"
@@ -158,8 +196,20 @@ def test_numba_mpi_beside_the_others(tmp_path: Path) -> None:
     pytest.importorskip("numba_mpi")
     _needs_mpicc()
     raw = tmp_path / "suite.json"
-    done = _run([*SUITE, *TINY, "--repeat", "1", "--max-size", "8", "--ops", "latency,bw,allgather,alltoall",
-                 "--json", str(raw)])
+    done = _run(
+        [
+            *SUITE,
+            *TINY,
+            "--repeat",
+            "1",
+            "--max-size",
+            "8",
+            "--ops",
+            "latency,bw,allgather,alltoall",
+            "--json",
+            str(raw),
+        ]
+    )
     stacks = {(r["op"], r["stack"]) for r in json.loads(raw.read_text())["results"]}
     assert {("latency", "numba-mpi"), ("bw", "numba-mpi"), ("allgather", "numba-mpi")} <= stacks
     assert ("alltoall", "numba-mpi") not in stacks
@@ -168,8 +218,10 @@ def test_numba_mpi_beside_the_others(tmp_path: Path) -> None:
 
 def test_without_c_compiler_the_others_still_run(tmp_path: Path) -> None:
     raw = tmp_path / "suite.json"
-    done = _run([*SUITE, *TINY, "--repeat", "1", "--ops", "barrier", "--stacks", "C,mpi4numba,mpi4py",
-                 "--json", str(raw)], MPICC=str(tmp_path / "no-such-mpicc"))
+    done = _run(
+        [*SUITE, *TINY, "--repeat", "1", "--ops", "barrier", "--stacks", "C,mpi4numba,mpi4py", "--json", str(raw)],
+        MPICC=str(tmp_path / "no-such-mpicc"),
+    )
     assert "# note: C: skipped" in done.stdout
     results = json.loads(raw.read_text())["results"]
     assert sorted(r["stack"] for r in results) == ["mpi4numba", "mpi4py"]
@@ -181,19 +233,36 @@ def test_without_c_compiler_the_others_still_run(tmp_path: Path) -> None:
 def test_plot_writes_a_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     picture = tmp_path / "suite.png"
-    _run([*SUITE, *TINY, "--repeat", "1", "--ops", "latency,allreduce,barrier", "--max-size", "16",
-          "--stacks", "mpi4numba,mpi4py", "--plot", str(picture)])
+    _run(
+        [
+            *SUITE,
+            *TINY,
+            "--repeat",
+            "1",
+            "--ops",
+            "latency,allreduce,barrier",
+            "--max-size",
+            "16",
+            "--stacks",
+            "mpi4numba,mpi4py",
+            "--plot",
+            str(picture),
+        ]
+    )
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("arguments, words", [
-    (["--ops", "allreduce,ping,pong"], ["ping, pong", "latency"]),
-    (["--max-size", "lots"], ["--max-size", "lots"]),
-    (["--min-size", "-8"], ["--min-size"]),
-    (["--min-size", "64", "--max-size", "8"], ["--min-size"]),
-    (["--stacks", "fortran"], ["fortran", "numba-mpi"]),
-    (["--repeat", "0"], ["--repeat"]),
-])
+@pytest.mark.parametrize(
+    "arguments, words",
+    [
+        (["--ops", "allreduce,ping,pong"], ["ping, pong", "latency"]),
+        (["--max-size", "lots"], ["--max-size", "lots"]),
+        (["--min-size", "-8"], ["--min-size"]),
+        (["--min-size", "64", "--max-size", "8"], ["--min-size"]),
+        (["--stacks", "fortran"], ["fortran", "numba-mpi"]),
+        (["--repeat", "0"], ["--repeat"]),
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line(arguments: list[str], words: list[str]) -> None:
     done = subprocess.run([*SUITE, *arguments], capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT)
     assert done.returncode == 2 and done.stdout == ""
@@ -205,8 +274,13 @@ def test_plot_without_matplotlib_fails_before_any_work(tmp_path: Path) -> None:
     hidden = tmp_path / "matplotlib"
     hidden.mkdir()
     (hidden / "__init__.py").write_text("raise ImportError('matplotlib hidden by the test')\n")
-    done = subprocess.run([*SUITE, "--plot", str(tmp_path / "x.png")], capture_output=True, text=True, timeout=120,
-                          env=_env(PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))),
-                          cwd=ROOT)
+    done = subprocess.run(
+        [*SUITE, "--plot", str(tmp_path / "x.png")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))),
+        cwd=ROOT,
+    )
     assert done.returncode == 2 and done.stdout == "" and "matplotlib" in done.stderr, done.stderr
     assert not (tmp_path / "x.png").exists()

@@ -88,14 +88,14 @@ def test_allgatherv_scatterv_gatherv():
 def test_v_collectives_with_displacements_in_place_and_bytes():
     gap_displs = (DISPLS + np.arange(SIZE)).astype(np.int32)  # one spare element after each block
     everything = np.full(ALL_BLOCKS.size + SIZE, -1.0)
-    everything[gap_displs[RANK]: gap_displs[RANK] + RANK + 1] = blocks_of(RANK)
+    everything[gap_displs[RANK] : gap_displs[RANK] + RANK + 1] = blocks_of(RANK)
     assert mpi.allgatherv(mpi.IN_PLACE, everything, COUNTS, gap_displs) == 0
     for r in range(SIZE):
-        np.testing.assert_array_equal(everything[gap_displs[r]: gap_displs[r] + r + 1], blocks_of(r))
+        np.testing.assert_array_equal(everything[gap_displs[r] : gap_displs[r] + r + 1], blocks_of(r))
     assert np.sum(everything == -1.0) == SIZE  # the gaps were not written
     full = everything.copy() if RANK == 0 else np.zeros_like(everything)
     assert mpi.scatterv(full, COUNTS, gap_displs, mpi.IN_PLACE, 0) == 0  # receive into own place
-    np.testing.assert_array_equal(full[gap_displs[RANK]: gap_displs[RANK] + RANK + 1], blocks_of(RANK))
+    np.testing.assert_array_equal(full[gap_displs[RANK] : gap_displs[RANK] + RANK + 1], blocks_of(RANK))
     words = np.array([b"r%dw%d" % (RANK, i) for i in range(RANK + 1)], "S4")
     all_words = np.zeros(COUNTS.sum(), "S4")
     assert mpi.allgatherv(words, all_words, COUNTS) == 0
@@ -121,13 +121,13 @@ def test_alltoall_and_alltoallv():
 
 def test_gather_scatter_in_place_every_rank():
     full = np.full(2 * SIZE, -1)
-    full[2 * RANK: 2 * RANK + 2] = [RANK, RANK]
+    full[2 * RANK : 2 * RANK + 2] = [RANK, RANK]
     assert mpi.gather(mpi.IN_PLACE, full, 2, 0) == 0
     if RANK == 0:
         np.testing.assert_array_equal(full, np.repeat(np.arange(SIZE), 2))
     parts = np.arange(2 * SIZE) if RANK == 0 else np.zeros(2 * SIZE, np.int64)
     assert mpi.scatter(parts, mpi.IN_PLACE, 2, 0) == 0
-    np.testing.assert_array_equal(parts[2 * RANK: 2 * RANK + 2], [2 * RANK, 2 * RANK + 1])
+    np.testing.assert_array_equal(parts[2 * RANK : 2 * RANK + 2], [2 * RANK, 2 * RANK + 1])
 
 
 def test_vector_argument_errors():
@@ -180,11 +180,15 @@ def test_strided_full_buffers_in_place_through_block_datatypes():
     outgoing[:, ::2] = np.arange(2.0 * size).reshape(size, 2) + 1000 * rank
     incoming = np.zeros((size, 4))
     assert mpi.alltoall(outgoing[:, ::2], incoming[:, 1::2], 2) == 0
-    np.testing.assert_array_equal(incoming[:, 1::2], [[1000 * r + 2 * rank, 1000 * r + 2 * rank + 1] for r in range(size)])
+    np.testing.assert_array_equal(
+        incoming[:, 1::2], [[1000 * r + 2 * rank, 1000 * r + 2 * rank + 1] for r in range(size)]
+    )
     assert (incoming[:, ::2] == 0).all()
     incoming[:, 1::2] = outgoing[:, ::2]
     assert mpi.alltoall(mpi.IN_PLACE, incoming[:, 1::2], 2) == 0
-    np.testing.assert_array_equal(incoming[:, 1::2], [[1000 * r + 2 * rank, 1000 * r + 2 * rank + 1] for r in range(size)])
+    np.testing.assert_array_equal(
+        incoming[:, 1::2], [[1000 * r + 2 * rank, 1000 * r + 2 * rank + 1] for r in range(size)]
+    )
     # v-forms: counts and displacements in whole rows of 3 (units of 3), then in single elements
     counts = 3 * np.arange(1, size + 1, dtype=np.int32)
     table = np.full((counts.sum() // 3, 6), -1.0)

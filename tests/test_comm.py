@@ -123,8 +123,12 @@ def compare_in_njit():
     from_world = mpi.COMM_WORLD
     status, dup = mpi.comm_dup()
     status, reversed_order = mpi.comm_split(0, -mpi.rank())
-    results = (comm_compare(from_world, from_world)[1], comm_compare(dup, from_world)[1],
-               comm_compare(reversed_order, from_world)[1], comm_compare(mpi.COMM_SELF, from_world)[1])
+    results = (
+        comm_compare(from_world, from_world)[1],
+        comm_compare(dup, from_world)[1],
+        comm_compare(reversed_order, from_world)[1],
+        comm_compare(mpi.COMM_SELF, from_world)[1],
+    )
     mpi.comm_free(dup)
     mpi.comm_free(reversed_order)
     return results
@@ -171,6 +175,11 @@ print(barriers(3))
 
 @pytest.mark.driver
 def test_a_communicator_as_the_first_name_used_compiles(tmp_path):
-    done = subprocess.run([sys.executable, "-c", FIRST_NAME_A_COMMUNICATOR], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_NAME_A_COMMUNICATOR],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)},
+    )
     assert done.returncode == 0 and done.stdout.split() == ["0"], done.stdout + done.stderr

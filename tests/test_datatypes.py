@@ -93,12 +93,15 @@ def test_repeated_strided_sends_allocate_nothing():
 
 
 PADDED = np.dtype([("flag", "u1"), ("value", "f8"), ("count", "i2")], align=True)
-NESTED = np.dtype([
-    ("id", "i4"),
-    ("point", [("x", "f4"), ("tag", "S3"), ("m", "i2", (2, 3))]),
-    ("history", "f8", (3,)),
-    ("pairs", [("a", "u2"), ("b", "c8")], (2,)),
-], align=True)
+NESTED = np.dtype(
+    [
+        ("id", "i4"),
+        ("point", [("x", "f4"), ("tag", "S3"), ("m", "i2", (2, 3))]),
+        ("history", "f8", (3,)),
+        ("pairs", [("a", "u2"), ("b", "c8")], (2,)),
+    ],
+    align=True,
+)
 PACKED = np.dtype([("a", "i1"), ("b", "f8"), ("c", "u2", (2,))])  # no padding, unaligned fields
 
 

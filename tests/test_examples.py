@@ -62,8 +62,11 @@ exec "$REAL_PYTHON" "$@"
 
 def _env(**extra: str) -> dict[str, str]:
     """This environment, less what would make a child think it is already inside a job."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("PMI_", "PMIX_", "OMPI_COMM_WORLD", "HYDRA_", "SLURM_"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PMI_", "PMIX_", "OMPI_COMM_WORLD", "HYDRA_", "SLURM_"))
+    }
     env.pop("PYTHONUNBUFFERED", None)  # unbuffered, the ranks' print()s can interleave mid-line
     env.setdefault("MPIEXEC_TIMEOUT", "300")
     env.update(extra)
@@ -140,10 +143,18 @@ def _fake_slurm(tmp_path: Path, numba_cache: str, **extra: str) -> dict[str, str
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     return _env(
-        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", FAKE_MPIEXEC=MPIEXEC, REAL_PYTHON=sys.executable,
-        FAKE_SRUN_LOG=str(tmp_path / "srun.log"), NUMBA_CACHE_DIR=numba_cache, TMPDIR=str(tmp_path),
-        SLURM_JOB_ID="4242", SLURM_NTASKS="2", SLURM_JOB_NUM_NODES="1", SLURM_CPUS_PER_TASK="1",
-        SLURM_SUBMIT_DIR=str(ROOT), **extra,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        FAKE_MPIEXEC=MPIEXEC,
+        REAL_PYTHON=sys.executable,
+        FAKE_SRUN_LOG=str(tmp_path / "srun.log"),
+        NUMBA_CACHE_DIR=numba_cache,
+        TMPDIR=str(tmp_path),
+        SLURM_JOB_ID="4242",
+        SLURM_NTASKS="2",
+        SLURM_JOB_NUM_NODES="1",
+        SLURM_CPUS_PER_TASK="1",
+        SLURM_SUBMIT_DIR=str(ROOT),
+        **extra,
     )
 
 
@@ -156,8 +167,10 @@ def test_tasks_anywhere_sbatch_with_existing_venv(tmp_path: Path, numba_cache: s
     _check_bcast(lines[2:], 2, 5, 0)
     steps = (tmp_path / "srun.log").read_text().splitlines()
     python = str(Path(sys.prefix) / "bin" / "python")
-    assert steps == [f"per_node=0 ntasks=2: --mpi=pmi2 {python} examples/helloworld.py",
-                     f"per_node=0 ntasks=2: --mpi=pmi2 {python} examples/bcast_array.py --length 5"]
+    assert steps == [
+        f"per_node=0 ntasks=2: --mpi=pmi2 {python} examples/helloworld.py",
+        f"per_node=0 ntasks=2: --mpi=pmi2 {python} examples/bcast_array.py --length 5",
+    ]
 
 
 def test_whole_nodes_sbatch_creates_venv(tmp_path: Path, numba_cache: str) -> None:
@@ -165,11 +178,16 @@ def test_whole_nodes_sbatch_creates_venv(tmp_path: Path, numba_cache: str) -> No
     if not libmpi:
         pytest.skip("the job's new venv finds MPI through MPI4PY_LIBMPI: needs an MPI wheel in this venv")
     # offline: the new venv sees this one's packages, pip has no index, mpi4py gets the wheel's libmpi
-    env = _fake_slurm(tmp_path, numba_cache, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
-                      MPI4NUMBA_INSTALL="mpi4numba", MPI4PY_LIBMPI=str(libmpi[0]))
+    env = _fake_slurm(
+        tmp_path,
+        numba_cache,
+        PIP_NO_INDEX="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        MPI4NUMBA_INSTALL="mpi4numba",
+        MPI4PY_LIBMPI=str(libmpi[0]),
+    )
     script = ROOT / "examples" / "slurm" / "whole_nodes.sbatch"
-    stdout = _run(["bash", str(script), "examples/pi.py", "--intervals", "3000", "--times", "20", "--repeat", "1"],
-                  env)
+    stdout = _run(["bash", str(script), "examples/pi.py", "--intervals", "3000", "--times", "20", "--repeat", "1"], env)
     venv = tmp_path / "mpi4numba-venv-4242"
     assert f"creating {venv} on 1 node(s): pip install mpi4numba" in stdout
     _check_hello([line for line in stdout.splitlines() if line.startswith("Hello")], 2)
@@ -181,8 +199,10 @@ def test_whole_nodes_sbatch_creates_venv(tmp_path: Path, numba_cache: str) -> No
     assert steps[1:] == [
         f"created {venv}",
         f"per_node=0 ntasks=2: --mpi=pmi2 --cpu-bind=cores {python} examples/helloworld.py",
-        (f"per_node=0 ntasks=2: --mpi=pmi2 --cpu-bind=cores {python} examples/pi.py --intervals 3000 --times 20 "
-         "--repeat 1"),
+        (
+            f"per_node=0 ntasks=2: --mpi=pmi2 --cpu-bind=cores {python} examples/pi.py --intervals 3000 --times 20 "
+            "--repeat 1"
+        ),
         f"{per_node} rm -rf {venv}",
     ]
     assert not venv.exists()  # removed when the job ended
@@ -191,8 +211,18 @@ def test_whole_nodes_sbatch_creates_venv(tmp_path: Path, numba_cache: str) -> No
 def test_docs_build_strict(tmp_path: Path) -> None:
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings_handlers.python")
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(ROOT / "mkdocs.yml"),
-               "-d", str(tmp_path / "site")]
+    command = [
+        sys.executable,
+        "-m",
+        "mkdocs",
+        "build",
+        "--strict",
+        "--quiet",
+        "-f",
+        str(ROOT / "mkdocs.yml"),
+        "-d",
+        str(tmp_path / "site"),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARNING" not in done.stderr, done.stderr

@@ -24,24 +24,29 @@ def test_environment_variable_and_function():
 
 
 def test_uncaught_exception_on_one_rank_aborts_the_job():
-    code = ("import mpi4numba as mpi, numpy as np\n"
-            "if mpi.rank() == 1: raise RuntimeError('boom on one rank')\n"
-            "mpi.bcast(np.zeros(1), 1)\n")  # the other ranks would wait here forever
+    code = (
+        "import mpi4numba as mpi, numpy as np\n"
+        "if mpi.rank() == 1: raise RuntimeError('boom on one rank')\n"
+        "mpi.bcast(np.zeros(1), 1)\n"
+    )  # the other ranks would wait here forever
     done = mpiexec(2, "-c", code, timeout=120)
     assert done.returncode != 0
     assert "[rank 1]" in done.stderr and "boom on one rank" in done.stderr
 
 
-@pytest.mark.parametrize("first", ["import mpi4numba as mpi; from mpi4py import MPI",
-                                   "from mpi4py import MPI; import mpi4numba as mpi"])
+@pytest.mark.parametrize(
+    "first", ["import mpi4numba as mpi; from mpi4py import MPI", "from mpi4py import MPI; import mpi4numba as mpi"]
+)
 def test_a_communicator_is_the_first_thing_njit_code_sees(first):
-    code = (f"{first}; import numba, numpy as np\n"
-            "@numba.njit\n"
-            "def total(comm):\n"
-            "    out = np.zeros(1)\n"
-            "    mpi.allreduce(np.ones(1), out, comm=comm)\n"
-            "    return comm.size, out[0]\n"
-            "import sys; sys.stdout.write('%d %.1f\\n' % total(MPI.COMM_WORLD))\n")  # one write per rank
+    code = (
+        f"{first}; import numba, numpy as np\n"
+        "@numba.njit\n"
+        "def total(comm):\n"
+        "    out = np.zeros(1)\n"
+        "    mpi.allreduce(np.ones(1), out, comm=comm)\n"
+        "    return comm.size, out[0]\n"
+        "import sys; sys.stdout.write('%d %.1f\\n' % total(MPI.COMM_WORLD))\n"
+    )  # one write per rank
     done = mpiexec(2, "-c", code, timeout=180)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2", "2.0"] * 2

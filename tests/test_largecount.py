@@ -22,8 +22,9 @@ def _ring_with_large_datatype(count, chunk):
     send = np.arange(count) + 1000.0 * rank
     recv = np.zeros(count + 3)  # room after the message: it must stay untouched
     datatype = largecount.large_datatype(predefined("DOUBLE"), count, chunk)
-    code = capi.MPI_Sendrecv(send, 1, datatype, (rank + 1) % size, 7,
-                              recv, 1, datatype, (rank - 1) % size, 7, predefined("COMM_WORLD"))
+    code = capi.MPI_Sendrecv(
+        send, 1, datatype, (rank + 1) % size, 7, recv, 1, datatype, (rank - 1) % size, 7, predefined("COMM_WORLD")
+    )
     capi.MPI_Type_free(datatype)
     return code, recv
 

@@ -62,8 +62,9 @@ def imports(module: str) -> set[str]:
             else:
                 origin = node.module or ""
             # "from . import x" names a module when x is one
-            names = [f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in SOURCES else origin
-                     for alias in node.names]
+            names = [
+                f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in SOURCES else origin for alias in node.names
+            ]
         else:
             continue
         for name in names:
@@ -132,7 +133,8 @@ def test_no_import_by_name(module):
             assert "__name__" in text, f"{module}: {text} (only submodules of {module} by name)"
         else:
             assert target.startswith(("'", '"')) and not target.strip("'\"").startswith("."), (
-                f"{module} imports by name: {text}")
+                f"{module} imports by name: {text}"
+            )
 
 
 def test_the_check_sees_late_imports():

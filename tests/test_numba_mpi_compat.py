@@ -18,7 +18,35 @@ from numba.core import config as numba_config
 import mpi4numba as numba_mpi
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
-NUMBA_MPI_NAMES = ["rank", "size", "initialized", "query_thread", "wtime", "barrier", "send", "recv", "sendrecv", "isend", "irecv", "wait", "waitall", "waitany", "test", "testall", "testany", "allreduce", "reduce", "bcast", "scatter", "gather", "allgather", "Operator", "RequestType", "SUCCESS", "__version__"]
+NUMBA_MPI_NAMES = [
+    "rank",
+    "size",
+    "initialized",
+    "query_thread",
+    "wtime",
+    "barrier",
+    "send",
+    "recv",
+    "sendrecv",
+    "isend",
+    "irecv",
+    "wait",
+    "waitall",
+    "waitany",
+    "test",
+    "testall",
+    "testany",
+    "allreduce",
+    "reduce",
+    "bcast",
+    "scatter",
+    "gather",
+    "allgather",
+    "Operator",
+    "RequestType",
+    "SUCCESS",
+    "__version__",
+]
 
 
 def test_every_numba_mpi_name_exists():
@@ -77,8 +105,19 @@ def nonblocking_round(outgoing, incoming):
     status_test, flag = numba_mpi.test(np.zeros_like(request_recv))  # zeros: null requests
     status_any, flag_any, index_any = numba_mpi.testany(requests)
     status_testall, flag_all = numba_mpi.testall(requests)
-    return (status_send, status_recv, status_wait, status_all, status_test, status_any, status_testall,
-            index in (0, 1), flag and flag_any and flag_all, request_send.shape, left)
+    return (
+        status_send,
+        status_recv,
+        status_wait,
+        status_all,
+        status_test,
+        status_any,
+        status_testall,
+        index in (0, 1),
+        flag and flag_any and flag_all,
+        request_send.shape,
+        left,
+    )
 
 
 def test_nonblocking_call_forms():
@@ -143,33 +182,59 @@ def payload(rank, key, dtype, shape=()):
 
 # field: (dtype, shape sent, shape of the receive buffer); numba-mpi's dtypes are uint8,
 # int32, int64, float64, complex64 and complex128
-P2P = {"a": (np.float64, (4,), (4,)), "b": (np.int32, (2, 3), (2, 3)), "c": (np.int64, (), ()),
-       "d": (np.uint8, (5,), (5,)), "e": (np.complex128, (2, 2, 2), (2, 2, 2)),
-       "f": (np.complex64, (6,), (6,)),   # sent as f[::2], received into f[::2]
-       "g": (np.float64, (3, 4), (4, 3)),  # sent as g.T
-       "h": (np.int64, (4, 3), (3, 4))}    # received into h.T
-SENDRECV = {"a": (np.float64, (3,), (3,)), "b": (np.int32, (2, 2), (2, 2)), "c": (np.float64, (), ()),
-            "d": (np.int64, (3,), (6,)),   # received into d[::2]
-            "e": (np.complex128, (2,), (2,))}
-NONBLOCKING = {"a": (np.float64, (3,), (3,)), "b": (np.int32, (2, 2), (2, 2)), "c": (np.int64, (), ()),
-               "d": (np.complex128, (2, 2, 2), (2, 2, 2)), "e": (np.uint8, (4,), (4,)), "f": (np.complex64, (3,), (3,))}
+P2P = {
+    "a": (np.float64, (4,), (4,)),
+    "b": (np.int32, (2, 3), (2, 3)),
+    "c": (np.int64, (), ()),
+    "d": (np.uint8, (5,), (5,)),
+    "e": (np.complex128, (2, 2, 2), (2, 2, 2)),
+    "f": (np.complex64, (6,), (6,)),  # sent as f[::2], received into f[::2]
+    "g": (np.float64, (3, 4), (4, 3)),  # sent as g.T
+    "h": (np.int64, (4, 3), (3, 4)),
+}  # received into h.T
+SENDRECV = {
+    "a": (np.float64, (3,), (3,)),
+    "b": (np.int32, (2, 2), (2, 2)),
+    "c": (np.float64, (), ()),
+    "d": (np.int64, (3,), (6,)),  # received into d[::2]
+    "e": (np.complex128, (2,), (2,)),
+}
+NONBLOCKING = {
+    "a": (np.float64, (3,), (3,)),
+    "b": (np.int32, (2, 2), (2, 2)),
+    "c": (np.int64, (), ()),
+    "d": (np.complex128, (2, 2, 2), (2, 2, 2)),
+    "e": (np.uint8, (4,), (4,)),
+    "f": (np.complex64, (3,), (3,)),
+}
 # (the same dtypes and dimensions as in P2P where the call forms agree: numba-mpi compiles
 # a routine once per argument types, so shared types compile once)
 
 
 def collective_layout(size):
     return {
-        "ar_a": (np.float64, (3,), (3,)), "ar_b": (np.int32, (2, 2), (2, 2)), "ar_c": (np.int64, (), ()),
-        "ar_d": (np.float64, (3,), (3,)), "ar_e": (np.complex128, (2,), (2,)),
+        "ar_a": (np.float64, (3,), (3,)),
+        "ar_b": (np.int32, (2, 2), (2, 2)),
+        "ar_c": (np.int64, (), ()),
+        "ar_d": (np.float64, (3,), (3,)),
+        "ar_e": (np.complex128, (2,), (2,)),
         "ar_f": (np.int64, (2, 3), (2, 2)),  # sent as ar_f[:, ::2]
-        "re_a": (np.float64, (3,), (3,)), "re_b": (np.int32, (2,), (2,)), "re_c": (np.uint8, (4,), (4,)),
+        "re_a": (np.float64, (3,), (3,)),
+        "re_b": (np.int32, (2,), (2,)),
+        "re_c": (np.uint8, (4,), (4,)),
         "re_d": (np.int64, (), ()),
-        "bc_a": (np.float64, (4,), (4,)), "bc_b": (np.int32, (2, 3), (2, 3)), "bc_c": (np.int64, (), ()),
+        "bc_a": (np.float64, (4,), (4,)),
+        "bc_b": (np.int32, (2, 3), (2, 3)),
+        "bc_c": (np.int64, (), ()),
         "bc_d": (np.complex64, (3,), (3,)),
-        "sc_a": (np.float64, (2 * size,), (2,)), "sc_b": (np.int32, (size, 3), (3,)),
+        "sc_a": (np.float64, (2 * size,), (2,)),
+        "sc_b": (np.int32, (size, 3), (3,)),
         "sc_c": (np.complex128, (2 * size,), (1, 2)),
-        "ga_a": (np.float64, (2,), (2 * size,)), "ga_b": (np.int64, (3,), (size, 3)), "ga_c": (np.uint8, (), (size,)),
-        "ag_a": (np.int32, (2,), (2 * size,)), "ag_b": (np.float64, (2, 2), (size, 2, 2)),
+        "ga_a": (np.float64, (2,), (2 * size,)),
+        "ga_b": (np.int64, (3,), (size, 3)),
+        "ga_c": (np.uint8, (), (size,)),
+        "ag_a": (np.int32, (2,), (2 * size,)),
+        "ag_b": (np.float64, (2, 2), (size, 2, 2)),
         "ag_c": (np.complex64, (1,), (size,)),
     }
 
@@ -214,41 +279,57 @@ def program_for(mpi, jit=True):
 
     @compile_
     def environment():
-        return (mpi.rank(), mpi.size(), mpi.initialized(), mpi.query_thread(), mpi.wtime(), mpi.barrier(),
-                mpi.SUCCESS)
+        return (mpi.rank(), mpi.size(), mpi.initialized(), mpi.query_thread(), mpi.wtime(), mpi.barrier(), mpi.SUCCESS)
 
     @compile_
     def sends(s, x, right, left, tag, zero):
         """The send forms; their messages go to receives posted first (so that a process
         may send to itself: MPI_Send to oneself waits for the receive)."""
-        posted = (mpi.irecv(x.a, left, tag)[1], mpi.irecv(x.b, left, tag + 1)[1], mpi.irecv(x.c, left, zero)[1],
-                  mpi.irecv(x.d, left, tag + 3)[1], mpi.irecv(x.e, left, zero)[1], mpi.irecv(x.f, left, tag + 5)[1],
-                  mpi.irecv(x.g, left, tag + 6)[1], mpi.irecv(x.h, left, tag + 7)[1])
-        codes = (mpi.send(s.a, right, tag),
-                 mpi.send(data=s.b, dest=right, tag=tag + 1),
-                 mpi.send(s.c, right),  # tag=0
-                 mpi.send(s.d, right, tag=tag + 3),
-                 mpi.send(s.e, dest=right),
-                 mpi.send(s.f[::2], right, tag + 5),
-                 mpi.send(s.g.T, right, tag + 6),
-                 mpi.send(s.h, right, tag + 7))
+        posted = (
+            mpi.irecv(x.a, left, tag)[1],
+            mpi.irecv(x.b, left, tag + 1)[1],
+            mpi.irecv(x.c, left, zero)[1],
+            mpi.irecv(x.d, left, tag + 3)[1],
+            mpi.irecv(x.e, left, zero)[1],
+            mpi.irecv(x.f, left, tag + 5)[1],
+            mpi.irecv(x.g, left, tag + 6)[1],
+            mpi.irecv(x.h, left, tag + 7)[1],
+        )
+        codes = (
+            mpi.send(s.a, right, tag),
+            mpi.send(data=s.b, dest=right, tag=tag + 1),
+            mpi.send(s.c, right),  # tag=0
+            mpi.send(s.d, right, tag=tag + 3),
+            mpi.send(s.e, dest=right),
+            mpi.send(s.f[::2], right, tag + 5),
+            mpi.send(s.g.T, right, tag + 6),
+            mpi.send(s.h, right, tag + 7),
+        )
         return codes, mpi.waitall(posted)
 
     @compile_
     def recvs(c, r, right, left, tag, zero):
         """The receive forms, of messages sent before (C-contiguous copies of the send forms' data)."""
-        started = (mpi.isend(c.a, right, tag)[1], mpi.isend(c.b, right, tag + 1)[1], mpi.isend(c.c, right, zero)[1],
-                   mpi.isend(c.d, right, tag + 3)[1], mpi.isend(c.e, right, zero)[1],
-                   mpi.isend(c.f, right, tag + 5)[1], mpi.isend(c.g, right, tag + 6)[1],
-                   mpi.isend(c.h, right, tag + 7)[1])
-        codes = (mpi.recv(r.a, left, tag),
-                 mpi.recv(data=r.b, source=left, tag=tag + 1),
-                 mpi.recv(r.c),  # source=ANY_SOURCE, tag=ANY_TAG
-                 mpi.recv(r.d, left),  # tag=ANY_TAG
-                 mpi.recv(r.e, tag=zero),  # source=ANY_SOURCE
-                 mpi.recv(r.f[::2], left, tag + 5),
-                 mpi.recv(r.g, left, tag + 6),
-                 mpi.recv(r.h.T, source=left, tag=tag + 7))
+        started = (
+            mpi.isend(c.a, right, tag)[1],
+            mpi.isend(c.b, right, tag + 1)[1],
+            mpi.isend(c.c, right, zero)[1],
+            mpi.isend(c.d, right, tag + 3)[1],
+            mpi.isend(c.e, right, zero)[1],
+            mpi.isend(c.f, right, tag + 5)[1],
+            mpi.isend(c.g, right, tag + 6)[1],
+            mpi.isend(c.h, right, tag + 7)[1],
+        )
+        codes = (
+            mpi.recv(r.a, left, tag),
+            mpi.recv(data=r.b, source=left, tag=tag + 1),
+            mpi.recv(r.c),  # source=ANY_SOURCE, tag=ANY_TAG
+            mpi.recv(r.d, left),  # tag=ANY_TAG
+            mpi.recv(r.e, tag=zero),  # source=ANY_SOURCE
+            mpi.recv(r.f[::2], left, tag + 5),
+            mpi.recv(r.g, left, tag + 6),
+            mpi.recv(r.h.T, source=left, tag=tag + 7),
+        )
         return codes, mpi.waitall(started)
 
     @compile_
@@ -257,12 +338,13 @@ def program_for(mpi, jit=True):
         right, left = (rank + 1) % size, (rank - 1) % size
         sent = sends(s, x, right, left, tag, zero)
         received = recvs(c, r, right, left, tag, zero)
-        exchanged = (mpi.sendrecv(t.a, right, u.a, left, tag, tag),
-                     mpi.sendrecv(senddata=t.b, dest=right, recvdata=u.b, source=left, sendtag=tag + 1,
-                                  recvtag=tag + 1),
-                     mpi.sendrecv(t.c, right, u.c),  # source=ANY_SOURCE, sendtag=0, recvtag=ANY_TAG
-                     mpi.sendrecv(t.d, right, u.d[::2], left),
-                     mpi.sendrecv(t.e, right, u.e, recvtag=zero))
+        exchanged = (
+            mpi.sendrecv(t.a, right, u.a, left, tag, tag),
+            mpi.sendrecv(senddata=t.b, dest=right, recvdata=u.b, source=left, sendtag=tag + 1, recvtag=tag + 1),
+            mpi.sendrecv(t.c, right, u.c),  # source=ANY_SOURCE, sendtag=0, recvtag=ANY_TAG
+            mpi.sendrecv(t.d, right, u.d[::2], left),
+            mpi.sendrecv(t.e, right, u.e, recvtag=zero),
+        )
         return sent, received, exchanged
 
     @compile_
@@ -304,38 +386,54 @@ def program_for(mpi, jit=True):
             if flag_any and index >= 0:
                 count += 1
         finished = (mpi.testany(sent), mpi.testall(sent), mpi.test(sent[:1]), mpi.waitall(sent), mpi.wait(sent[1:2]))
-        return (started, waited, waitany_status, completed, none_left, (st6, st7, st8, st9, st10, st11),
-                (test_status, flag), (testall_status, flag_all), testany_status, finished, p0, receives, sent)
+        return (
+            started,
+            waited,
+            waitany_status,
+            completed,
+            none_left,
+            (st6, st7, st8, st9, st10, st11),
+            (test_status, flag),
+            (testall_status, flag_all),
+            testany_status,
+            finished,
+            p0,
+            receives,
+            sent,
+        )
 
     @compile_
     def collectives(s, r, first):
         last = mpi.size() - 1
-        return (mpi.allreduce(s.ar_a, r.ar_a),  # operator=Operator.SUM
-                mpi.allreduce(s.ar_b, r.ar_b, mpi.Operator.MIN),
-                mpi.allreduce(sendobj=s.ar_c, recvobj=r.ar_c, operator=mpi.Operator.MAX),
-                mpi.allreduce(s.ar_d, r.ar_d, op_max),
-                mpi.allreduce(s.ar_e, r.ar_e, operator=mpi.Operator.SUM),
-                mpi.allreduce(s.ar_f[:, ::2], r.ar_f),
-                mpi.reduce(s.re_a, r.re_a, mpi.Operator.SUM, first),
-                mpi.reduce(sendobj=s.re_b, recvobj=r.re_b, operator=op_min, root=last),
-                mpi.reduce(s.re_c, r.re_c, mpi.Operator.MAX, root=first),
-                mpi.reduce(s.re_d, r.re_d, operator=mpi.Operator.SUM, root=last),
-                mpi.bcast(r.bc_a, first),
-                mpi.bcast(data=r.bc_b, root=last),
-                mpi.bcast(r.bc_c, root=first),
-                mpi.bcast(r.bc_d, last),
-                mpi.scatter(s.sc_a, r.sc_a, r.sc_a.size, first),
-                mpi.scatter(send_data=s.sc_b, recv_data=r.sc_b, count=r.sc_b.size, root=last),
-                mpi.scatter(s.sc_c, r.sc_c, count=r.sc_c.size, root=first),
-                mpi.gather(s.ga_a, r.ga_a, s.ga_a.size, first),
-                mpi.gather(send_data=s.ga_b, recv_data=r.ga_b, count=s.ga_b.size, root=last),
-                mpi.gather(s.ga_c, r.ga_c, s.ga_c.size, root=first),
-                mpi.allgather(s.ag_a, r.ag_a, s.ag_a.size),
-                mpi.allgather(send_data=s.ag_b, recv_data=r.ag_b, count=s.ag_b.size),
-                mpi.allgather(s.ag_c, r.ag_c, count=s.ag_c.size))
+        return (
+            mpi.allreduce(s.ar_a, r.ar_a),  # operator=Operator.SUM
+            mpi.allreduce(s.ar_b, r.ar_b, mpi.Operator.MIN),
+            mpi.allreduce(sendobj=s.ar_c, recvobj=r.ar_c, operator=mpi.Operator.MAX),
+            mpi.allreduce(s.ar_d, r.ar_d, op_max),
+            mpi.allreduce(s.ar_e, r.ar_e, operator=mpi.Operator.SUM),
+            mpi.allreduce(s.ar_f[:, ::2], r.ar_f),
+            mpi.reduce(s.re_a, r.re_a, mpi.Operator.SUM, first),
+            mpi.reduce(sendobj=s.re_b, recvobj=r.re_b, operator=op_min, root=last),
+            mpi.reduce(s.re_c, r.re_c, mpi.Operator.MAX, root=first),
+            mpi.reduce(s.re_d, r.re_d, operator=mpi.Operator.SUM, root=last),
+            mpi.bcast(r.bc_a, first),
+            mpi.bcast(data=r.bc_b, root=last),
+            mpi.bcast(r.bc_c, root=first),
+            mpi.bcast(r.bc_d, last),
+            mpi.scatter(s.sc_a, r.sc_a, r.sc_a.size, first),
+            mpi.scatter(send_data=s.sc_b, recv_data=r.sc_b, count=r.sc_b.size, root=last),
+            mpi.scatter(s.sc_c, r.sc_c, count=r.sc_c.size, root=first),
+            mpi.gather(s.ga_a, r.ga_a, s.ga_a.size, first),
+            mpi.gather(send_data=s.ga_b, recv_data=r.ga_b, count=s.ga_b.size, root=last),
+            mpi.gather(s.ga_c, r.ga_c, s.ga_c.size, root=first),
+            mpi.allgather(s.ag_a, r.ag_a, s.ag_a.size),
+            mpi.allgather(send_data=s.ag_b, recv_data=r.ag_b, count=s.ag_b.size),
+            mpi.allgather(s.ag_c, r.ag_c, count=s.ag_c.size),
+        )
 
-    return pytypes.SimpleNamespace(environment=environment, point_to_point=point_to_point,
-                                   nonblocking=nonblocking, collectives=collectives)
+    return pytypes.SimpleNamespace(
+        environment=environment, point_to_point=point_to_point, nonblocking=nonblocking, collectives=collectives
+    )
 
 
 def python_lists(mpi, s, r):
@@ -365,8 +463,13 @@ def python_lists(mpi, s, r):
     while not other:
         st3, other = mpi.test([q, p][1 - index])
     testany = (st0, st1, st2, flag, int(index) in (0, 1), st3, other)
-    return {"lists.waitall": waitall, "lists.waitany": waitany, "lists.testall": testall,
-            "lists.testany": testany, "lists.request": (p.shape, p.dtype == np.dtype(mpi.RequestType))}
+    return {
+        "lists.waitall": waitall,
+        "lists.waitany": waitany,
+        "lists.testall": testall,
+        "lists.testany": testany,
+        "lists.request": (p.shape, p.dtype == np.dtype(mpi.RequestType)),
+    }
 
 
 def py_funcs(mpi):
@@ -389,8 +492,17 @@ def run_program(mpi, mode):
     rank, size = RANK, SIZE
     record = {}
     rank_, size_, initialized, thread, wtime, barrier, success = program.environment()
-    record.update({"rank": rank_, "size": size_, "initialized": initialized, "query_thread": thread,
-                   "wtime": isinstance(wtime, float) and wtime > 0, "barrier": barrier, "SUCCESS": success})
+    record.update(
+        {
+            "rank": rank_,
+            "size": size_,
+            "initialized": initialized,
+            "query_thread": thread,
+            "wtime": isinstance(wtime, float) and wtime > 0,
+            "barrier": barrier,
+            "SUCCESS": success,
+        }
+    )
     s, r = buffers("p2p", P2P, P2PBuffers, rank, size)
     c = contiguous(s)
     x = P2PBuffers(*(np.zeros_like(value) for value in c))
@@ -402,9 +514,21 @@ def run_program(mpi, mode):
     record.update({f"sendrecv.{field}": getattr(u, field) for field in SENDRECV})
     s, r = buffers("nonblocking", NONBLOCKING, NonblockingBuffers, rank, size)
     result = program.nonblocking(s, r, 31)
-    labels = ("started", "wait+waitall", "waitany", "waitany.completed", "waitany.none_left", "started again",
-              "test", "testall", "testany", "null requests", "request after wait", "receives after waitany",
-              "sends after testany")
+    labels = (
+        "started",
+        "wait+waitall",
+        "waitany",
+        "waitany.completed",
+        "waitany.none_left",
+        "started again",
+        "test",
+        "testall",
+        "testany",
+        "null requests",
+        "request after wait",
+        "receives after waitany",
+        "sends after testany",
+    )
     record.update({f"nonblocking {label}": value for label, value in zip(labels, result)})
     record.update({f"nonblocking.{field}": getattr(r, field) for field in NONBLOCKING})
     layout = collective_layout(size)
@@ -424,9 +548,18 @@ def expected_record(mode, rank=RANK, size=SIZE):
 
     left, last = (rank - 1) % size, size - 1
     null = np.full(1, MPI.REQUEST_NULL.handle, np.dtype(numba_mpi.RequestType))
-    record = {"rank": rank, "size": size, "initialized": True, "query_thread": MPI.Query_thread(), "wtime": True,
-              "barrier": 0, "SUCCESS": 0, "send": ((0,) * 8, 0),
-              "recv": ((0,) * 8, 0), "sendrecv": (0,) * 5}
+    record = {
+        "rank": rank,
+        "size": size,
+        "initialized": True,
+        "query_thread": MPI.Query_thread(),
+        "wtime": True,
+        "barrier": 0,
+        "SUCCESS": 0,
+        "send": ((0,) * 8, 0),
+        "recv": ((0,) * 8, 0),
+        "sendrecv": (0,) * 5,
+    }
     s = buffers("p2p", P2P, P2PBuffers, left, size)[0]
     for field in "abcde":
         record[f"p2p.{field}"] = getattr(s, field)
@@ -438,13 +571,23 @@ def expected_record(mode, rank=RANK, size=SIZE):
     record.update({f"sendrecv.{field}": getattr(s, field) for field in "abce"})
     record["sendrecv.d"] = np.zeros(6, np.int64)
     record["sendrecv.d"][::2] = s.d
-    record.update({"nonblocking started": (0,) * 6, "nonblocking wait+waitall": (0, 0), "nonblocking waitany": 0,
-                   "nonblocking waitany.completed": np.ones(3, np.bool_),
-                   "nonblocking waitany.none_left": (0, MPI.UNDEFINED), "nonblocking started again": (0,) * 6,
-                   "nonblocking test": (0, True), "nonblocking testall": (0, True), "nonblocking testany": 0,
-                   "nonblocking null requests": ((0, True, MPI.UNDEFINED), (0, True), (0, True), 0, 0),
-                   "nonblocking request after wait": null, "nonblocking receives after waitany": np.tile(null, 3),
-                   "nonblocking sends after testany": np.tile(null, 3)})
+    record.update(
+        {
+            "nonblocking started": (0,) * 6,
+            "nonblocking wait+waitall": (0, 0),
+            "nonblocking waitany": 0,
+            "nonblocking waitany.completed": np.ones(3, np.bool_),
+            "nonblocking waitany.none_left": (0, MPI.UNDEFINED),
+            "nonblocking started again": (0,) * 6,
+            "nonblocking test": (0, True),
+            "nonblocking testall": (0, True),
+            "nonblocking testany": 0,
+            "nonblocking null requests": ((0, True, MPI.UNDEFINED), (0, True), (0, True), 0, 0),
+            "nonblocking request after wait": null,
+            "nonblocking receives after waitany": np.tile(null, 3),
+            "nonblocking sends after testany": np.tile(null, 3),
+        }
+    )
     s = buffers("nonblocking", NONBLOCKING, NonblockingBuffers, left, size)[0]
     record.update({f"nonblocking.{field}": getattr(s, field) for field in NONBLOCKING})
     layout = collective_layout(size)
@@ -460,24 +603,43 @@ def expected_record(mode, rank=RANK, size=SIZE):
         return np.asarray(how(stacked(field, view), axis=0)).astype(layout[field][0])
 
     record["collectives"] = (0,) * 23
-    record.update({f"collectives.{field}": value for field, value in {
-        "ar_a": reduced("ar_a", np.sum), "ar_b": reduced("ar_b", np.min), "ar_c": reduced("ar_c", np.max),
-        "ar_d": reduced("ar_d", np.max), "ar_e": reduced("ar_e", np.sum),
-        "ar_f": reduced("ar_f", np.sum, view=lambda a: a[:, ::2]),
-        "re_a": reduced("re_a", np.sum, 0), "re_b": reduced("re_b", np.min, last),
-        "re_c": reduced("re_c", np.max, 0), "re_d": reduced("re_d", np.sum, last),
-        **{field: getattr(every[_root_of(field, size)], field) for field in BCAST_ROOTS},
-        "sc_a": every[0].sc_a[2 * rank:2 * rank + 2], "sc_b": every[last].sc_b[rank],
-        "sc_c": every[0].sc_c[2 * rank:2 * rank + 2].reshape(1, 2),
-        "ga_a": stacked("ga_a").ravel() if rank == 0 else mine.ga_a,
-        "ga_b": stacked("ga_b") if rank == last else mine.ga_b,
-        "ga_c": stacked("ga_c") if rank == 0 else mine.ga_c,
-        "ag_a": stacked("ag_a").ravel(), "ag_b": stacked("ag_b"), "ag_c": stacked("ag_c").ravel(),
-    }.items()})
+    record.update(
+        {
+            f"collectives.{field}": value
+            for field, value in {
+                "ar_a": reduced("ar_a", np.sum),
+                "ar_b": reduced("ar_b", np.min),
+                "ar_c": reduced("ar_c", np.max),
+                "ar_d": reduced("ar_d", np.max),
+                "ar_e": reduced("ar_e", np.sum),
+                "ar_f": reduced("ar_f", np.sum, view=lambda a: a[:, ::2]),
+                "re_a": reduced("re_a", np.sum, 0),
+                "re_b": reduced("re_b", np.min, last),
+                "re_c": reduced("re_c", np.max, 0),
+                "re_d": reduced("re_d", np.sum, last),
+                **{field: getattr(every[_root_of(field, size)], field) for field in BCAST_ROOTS},
+                "sc_a": every[0].sc_a[2 * rank : 2 * rank + 2],
+                "sc_b": every[last].sc_b[rank],
+                "sc_c": every[0].sc_c[2 * rank : 2 * rank + 2].reshape(1, 2),
+                "ga_a": stacked("ga_a").ravel() if rank == 0 else mine.ga_a,
+                "ga_b": stacked("ga_b") if rank == last else mine.ga_b,
+                "ga_c": stacked("ga_c") if rank == 0 else mine.ga_c,
+                "ag_a": stacked("ag_a").ravel(),
+                "ag_b": stacked("ag_b"),
+                "ag_c": stacked("ag_c").ravel(),
+            }.items()
+        }
+    )
     if mode != "compiled":
-        record.update({"lists.waitall": (0, 0, 0), "lists.waitany": (0, 0, 0, True, 0),
-                       "lists.testall": (0, 0, 0, True), "lists.testany": (0, 0, 0, True, True, 0, True),
-                       "lists.request": ((1,), True)})
+        record.update(
+            {
+                "lists.waitall": (0, 0, 0),
+                "lists.waitany": (0, 0, 0, True, 0),
+                "lists.testall": (0, 0, 0, True),
+                "lists.testany": (0, 0, 0, True, True, 0, True),
+                "lists.request": ((1,), True),
+            }
+        )
         s = buffers("lists", NONBLOCKING, NonblockingBuffers, left, size)[0]
         record.update({f"lists.{field}": getattr(s, field) for field in "abcd"})
     return record
@@ -556,18 +718,27 @@ def test_every_routine_has_py_func_and_numba_mpi_signatures():
         theirs = getattr(original, name)
         theirs = list(inspect.signature(getattr(theirs, "py_func", theirs)).parameters.values())
         mine = list(inspect.signature(getattr(numba_mpi, name)).parameters.values())
-        assert [p.name for p in mine[:len(theirs)]] == [p.name for p in theirs], name
+        assert [p.name for p in mine[: len(theirs)]] == [p.name for p in theirs], name
         for p, q in zip(mine, theirs):
             # Operator.SUM by name: the values differ (see the migration page)
             assert getattr(p.default, "name", p.default) == getattr(q.default, "name", q.default), (name, p.name)
-        assert all(p.default is not inspect.Parameter.empty for p in mine[len(theirs):]), name
+        assert all(p.default is not inspect.Parameter.empty for p in mine[len(theirs) :]), name
 
 
 # Scalars as send buffers and character arrays (forms numba-mpi takes; kept apart so that
 # they can be followed on their own).
-SCALARS = {"a": (np.float64, (1,)), "b": (np.int64, (1,)), "c": (np.float64, ()), "d": (np.float64, (1,)),
-           "e": (np.float64, (1,)), "f": (np.int64, ()), "g": (np.float64, (1,)), "h": (np.int64, (1,)),
-           "i": (np.float64, (1,)), "j": (np.int64, (1,))}
+SCALARS = {
+    "a": (np.float64, (1,)),
+    "b": (np.int64, (1,)),
+    "c": (np.float64, ()),
+    "d": (np.float64, (1,)),
+    "e": (np.float64, (1,)),
+    "f": (np.int64, ()),
+    "g": (np.float64, (1,)),
+    "h": (np.int64, (1,)),
+    "i": (np.float64, (1,)),
+    "j": (np.int64, (1,)),
+}
 ScalarBuffers = collections.namedtuple("ScalarBuffers", list(SCALARS))
 
 
@@ -583,17 +754,25 @@ def scalar_program_for(mpi, jit=True):
         right, left = (rank + 1) % size, (rank - 1) % size
         value, number = 1.5 + rank, np.int64(10 * rank + 7)
         posted = (mpi.irecv(r.a, left, tag)[1], mpi.irecv(r.b, left, tag + 1)[1], mpi.irecv(r.c, left, zero)[1])
-        sent = (mpi.send(value, right, tag), mpi.send(data=number, dest=right, tag=tag + 1), mpi.send(2 * value, right),
-                mpi.waitall(posted))
+        sent = (
+            mpi.send(value, right, tag),
+            mpi.send(data=number, dest=right, tag=tag + 1),
+            mpi.send(2 * value, right),
+            mpi.waitall(posted),
+        )
         st0, q = mpi.irecv(r.d, left, tag + 3)
         st1, p = mpi.isend(value, right, tag + 3)
         started = (st0, st1, mpi.waitall((q, p)))
-        exchanged = (mpi.sendrecv(value, right, r.e, left),
-                     mpi.sendrecv(senddata=number, dest=right, recvdata=r.f, source=left))
-        reduced = (mpi.allreduce(value, r.g),
-                   mpi.allreduce(sendobj=number, recvobj=r.h, operator=mpi.Operator.MAX),
-                   mpi.reduce(value, r.i, mpi.Operator.SUM, zero),
-                   mpi.reduce(sendobj=number, recvobj=r.j, operator=op_min, root=size - 1))
+        exchanged = (
+            mpi.sendrecv(value, right, r.e, left),
+            mpi.sendrecv(senddata=number, dest=right, recvdata=r.f, source=left),
+        )
+        reduced = (
+            mpi.allreduce(value, r.g),
+            mpi.allreduce(sendobj=number, recvobj=r.h, operator=mpi.Operator.MAX),
+            mpi.reduce(value, r.i, mpi.Operator.SUM, zero),
+            mpi.reduce(sendobj=number, recvobj=r.j, operator=op_min, root=size - 1),
+        )
         return sent, started, exchanged, reduced
 
     return scalars
@@ -612,8 +791,13 @@ def run_scalar_program(mpi, mode):
     routines = mpi if mode != "py_func" else py_funcs(mpi)
     r = ScalarBuffers(*(np.zeros(shape, dtype) for dtype, shape in SCALARS.values()))
     sent, started, exchanged, reduced = scalar_program_for(routines, jit=mode == "compiled")(r, 71, 0)
-    record = {"scalars send": sent, "scalars isend": started, "scalars sendrecv": exchanged,
-              "scalars reductions": reduced, **{f"scalars.{field}": getattr(r, field) for field in SCALARS}}
+    record = {
+        "scalars send": sent,
+        "scalars isend": started,
+        "scalars sendrecv": exchanged,
+        "scalars reductions": reduced,
+        **{f"scalars.{field}": getattr(r, field) for field in SCALARS},
+    }
     if mode != "compiled":
         record.update(python_chars(routines))
     return record
@@ -622,15 +806,29 @@ def run_scalar_program(mpi, mode):
 def expected_scalar_record(mode, rank=RANK, size=SIZE):
     left, last = (rank - 1) % size, size - 1
     value, number = 1.5 + left, 10 * left + 7
-    values = {"a": value, "b": number, "c": 2 * value, "d": value, "e": value, "f": number,
-              "g": sum(1.5 + other for other in range(size)), "h": 10 * last + 7,
-              "i": sum(1.5 + other for other in range(size)) if rank == 0 else 0, "j": 7 if rank == last else 0}
-    record = {"scalars send": (0, 0, 0, 0), "scalars isend": (0, 0, 0), "scalars sendrecv": (0, 0),
-              "scalars reductions": (0, 0, 0, 0),
-              **{f"scalars.{field}": np.full(shape, values[field], dtype) for field, (dtype, shape) in SCALARS.items()}}
+    values = {
+        "a": value,
+        "b": number,
+        "c": 2 * value,
+        "d": value,
+        "e": value,
+        "f": number,
+        "g": sum(1.5 + other for other in range(size)),
+        "h": 10 * last + 7,
+        "i": sum(1.5 + other for other in range(size)) if rank == 0 else 0,
+        "j": 7 if rank == last else 0,
+    }
+    record = {
+        "scalars send": (0, 0, 0, 0),
+        "scalars isend": (0, 0, 0),
+        "scalars sendrecv": (0, 0),
+        "scalars reductions": (0, 0, 0, 0),
+        **{f"scalars.{field}": np.full(shape, values[field], dtype) for field, (dtype, shape) in SCALARS.items()},
+    }
     if mode != "compiled":
-        record.update({"chars": (0, 0), "chars.text": np.array("hello", "c"),
-                       "chars.letters": np.array([b"a", b"b", b"c"], "S1")})
+        record.update(
+            {"chars": (0, 0), "chars.text": np.array("hello", "c"), "chars.letters": np.array([b"a", b"b", b"c"], "S1")}
+        )
     return record
 
 

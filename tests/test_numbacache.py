@@ -111,8 +111,7 @@ def test_cache_saves_write_unique_data_files_before_the_index_entry(tmp_path):
     for writer in writers:
         save_data, save_index = writer._save_data, writer._save_index
         writer._save_data = lambda name, data, f=save_data: (events.append(("data", name)), f(name, data))
-        writer._save_index = lambda overloads, f=save_index: (events.append(("index", dict(overloads))),
-                                                              f(overloads))
+        writer._save_index = lambda overloads, f=save_index: (events.append(("index", dict(overloads))), f(overloads))
     writers[0].save("sig-a", ("code", "a"))
     (tmp_path / "f-1.py311.nbi").unlink()  # the second writer read the index before the first wrote it
     writers[1].save("sig-b", ("code", "b"))
@@ -137,8 +136,9 @@ def test_code_compiled_against_other_mpi4numba_sources_is_recompiled(tmp_path):
     """The cache tag carries a digest of mpi4numba's sources: a changed mpi4numba never runs
     machine code compiled into a cached function by the old one."""
     copy = tmp_path / "src"
-    shutil.copytree(ROOT / "src" / "mpi4numba", copy / "mpi4numba",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    shutil.copytree(
+        ROOT / "src" / "mpi4numba", copy / "mpi4numba", ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc")
+    )
     env = {"PYTHONPATH": str(copy)}
     first = run(tmp_path, 2, env)
     assert compiles(first, "ring") == 1

@@ -35,8 +35,9 @@ def test_allreduce_every_dtype(dtype):
     np.testing.assert_array_equal(result, expected)
 
 
-@pytest.mark.parametrize("operator, numpy_op", [(mpi.Operator.MIN, np.min), (mpi.Operator.MAX, np.max),
-                                                (mpi.Operator.PROD, np.prod)])
+@pytest.mark.parametrize(
+    "operator, numpy_op", [(mpi.Operator.MIN, np.min), (mpi.Operator.MAX, np.max), (mpi.Operator.PROD, np.prod)]
+)
 def test_allreduce_operators(operator, numpy_op):
     result = np.empty(4)
     assert mpi.allreduce(ALL[RANK], result, operator) == 0
@@ -116,11 +117,13 @@ def test_allreduce_and_reduce_in_place():
 
 def test_integer_and_logical_operators():
     contributions = [np.array([r + 1, 3 * r, r % 2, 5], np.int32) for r in range(SIZE)]
-    for operator, expected in ((mpi.Operator.BAND, np.bitwise_and.reduce(contributions)),
-                               (mpi.Operator.BOR, np.bitwise_or.reduce(contributions)),
-                               (mpi.Operator.BXOR, np.bitwise_xor.reduce(contributions)),
-                               (mpi.Operator.LAND, np.logical_and.reduce(contributions).astype(np.int32)),
-                               (mpi.Operator.LXOR, (np.sum(np.array(contributions) != 0, axis=0) % 2).astype(np.int32))):
+    for operator, expected in (
+        (mpi.Operator.BAND, np.bitwise_and.reduce(contributions)),
+        (mpi.Operator.BOR, np.bitwise_or.reduce(contributions)),
+        (mpi.Operator.BXOR, np.bitwise_xor.reduce(contributions)),
+        (mpi.Operator.LAND, np.logical_and.reduce(contributions).astype(np.int32)),
+        (mpi.Operator.LXOR, (np.sum(np.array(contributions) != 0, axis=0) % 2).astype(np.int32)),
+    ):
         result = np.zeros(4, np.int32)
         assert mpi.allreduce(contributions[RANK], result, operator) == 0
         if operator in (mpi.Operator.LAND, mpi.Operator.LXOR):  # logical: any non-zero is true
@@ -145,14 +148,14 @@ def test_reduce_scatter_and_block():
     counts = np.array([1 + r % 2 for r in range(SIZE)], np.int32)
     status, block, mine, in_place = scatter_reductions(values[RANK], counts)
     assert status == 0
-    np.testing.assert_allclose(block, total[2 * RANK: 2 * RANK + 2])
+    np.testing.assert_allclose(block, total[2 * RANK : 2 * RANK + 2])
     start = counts[:RANK].sum()
-    np.testing.assert_allclose(mine, total[start: start + counts[RANK]])
-    np.testing.assert_allclose(in_place[:2], total[2 * RANK: 2 * RANK + 2])
+    np.testing.assert_allclose(mine, total[start : start + counts[RANK]])
+    np.testing.assert_allclose(in_place[:2], total[2 * RANK : 2 * RANK + 2])
     # int64 counts work too (converted), and an in-place reduce_scatter
     in_place = values[RANK].copy()
     assert mpi.reduce_scatter(mpi.IN_PLACE, in_place, counts.astype(np.int64)) == 0
-    np.testing.assert_allclose(in_place[: counts[RANK]], total[start: start + counts[RANK]])
+    np.testing.assert_allclose(in_place[: counts[RANK]], total[start : start + counts[RANK]])
 
 
 def test_minloc_maxloc_pairs_in_reduce_scatter_and_exscan():
@@ -163,9 +166,11 @@ def test_minloc_maxloc_pairs_in_reduce_scatter_and_exscan():
     mine = np.zeros(2, pair)
     assert mpi.reduce_scatter_block(values, mine, mpi.Operator.MAXLOC) == 0
     everything = [(np.arange(2 * SIZE) + r) % 3 for r in range(SIZE)]
-    best = np.max(everything, axis=0)[2 * RANK:2 * RANK + 2]
+    best = np.max(everything, axis=0)[2 * RANK : 2 * RANK + 2]
     np.testing.assert_array_equal(mine["value"], best)
-    first = [min(r for r in range(SIZE) if everything[r][i] == best[k]) for k, i in enumerate(range(2 * RANK, 2 * RANK + 2))]
+    first = [
+        min(r for r in range(SIZE) if everything[r][i] == best[k]) for k, i in enumerate(range(2 * RANK, 2 * RANK + 2))
+    ]
     np.testing.assert_array_equal(mine["index"], first)
     before = np.zeros(2 * SIZE, pair)
     assert mpi.exscan(values, before, mpi.Operator.MINLOC) == 0

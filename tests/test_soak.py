@@ -28,18 +28,27 @@ def test_soak_of_concurrent_nonblocking_exchanges(tmp_path):
     env = {"NUMBA_NRT_STATS": "1", "MPI4NUMBA_ABORT_ON_ERROR": "1"}
     if not os.environ.get("NUMBA_CACHE_DIR"):  # ./dev gives each leg a cache
         env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
-    done = mpiexec(NP, str(ROOT / "tests" / "scripts" / "soak.py"), str(SECONDS), str(SEED),
-                   env=env, python=sys.executable, timeout=SECONDS + COMPILE_ALLOWANCE)
+    done = mpiexec(
+        NP,
+        str(ROOT / "tests" / "scripts" / "soak.py"),
+        str(SECONDS),
+        str(SEED),
+        env=env,
+        python=sys.executable,
+        timeout=SECONDS + COMPILE_ALLOWANCE,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    reports = [json.loads(line[len("SOAK "):]) for line in done.stdout.splitlines() if line.startswith("SOAK ")]
+    reports = [json.loads(line[len("SOAK ") :]) for line in done.stdout.splitlines() if line.startswith("SOAK ")]
     assert sorted(r["rank"] for r in reports) == list(range(NP)), output
     print(f"\nsoak: {SECONDS:g} s at {NP} processes on {reports[0]['mpi']}")
     for r in sorted(reports, key=lambda r: r["rank"]):
-        print(f"rank {r['rank']}: {r['rounds']} rounds {r['rounds_by_form']}, {r['p2p_messages']} messages "
-              f"received, {r['p2p_sent']} sent, {r['collectives']} collective results, {r['bytes']} bytes, "
-              f"{r['mismatches']} mismatches, {r['errors']} errors, NRT leaked {r['nrt_leaked']} "
-              f"({r['nrt_allocations']} allocations), warm-up {r['warmup']['seconds']} s")
+        print(
+            f"rank {r['rank']}: {r['rounds']} rounds {r['rounds_by_form']}, {r['p2p_messages']} messages "
+            f"received, {r['p2p_sent']} sent, {r['collectives']} collective results, {r['bytes']} bytes, "
+            f"{r['mismatches']} mismatches, {r['errors']} errors, NRT leaked {r['nrt_leaked']} "
+            f"({r['nrt_allocations']} allocations), warm-up {r['warmup']['seconds']} s"
+        )
 
     for r in reports:
         assert r["nrt_stats"], "NUMBA_NRT_STATS=1 did not reach the ranks"

@@ -93,7 +93,7 @@ def test_mprobe_and_mrecv_from_njit():
     result = matched_receive(np.arange(2 + RANK, dtype=np.int64) * (RANK + 1), incoming, 32 + RANK)
     assert result == (0, LEFT, 32 + LEFT, 2 + LEFT, LEFT, 32 + LEFT)
     np.testing.assert_array_equal(incoming[: 2 + LEFT], np.arange(2 + LEFT) * (LEFT + 1))
-    assert not incoming[2 + LEFT:].any()
+    assert not incoming[2 + LEFT :].any()
 
 
 def test_improbe_and_imrecv_from_python():

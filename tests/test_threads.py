@@ -40,26 +40,35 @@ def cache_dir(tmp_path_factory) -> str:
 
 
 def run(np_: int, cache: str, level: str, layer: str | None = None, code: str | None = None):
-    env = {"MPI4NUMBA_THREAD_LEVEL": level, "NUMBA_NUM_THREADS": str(THREADS), "NUMBA_CACHE_DIR": cache,
-           "MPIEXEC_TIMEOUT": str(TIMEOUT), "MPI4NUMBA_ABORT_ON_ERROR": "1"}
+    env = {
+        "MPI4NUMBA_THREAD_LEVEL": level,
+        "NUMBA_NUM_THREADS": str(THREADS),
+        "NUMBA_CACHE_DIR": cache,
+        "MPIEXEC_TIMEOUT": str(TIMEOUT),
+        "MPI4NUMBA_ABORT_ON_ERROR": "1",
+    }
     if layer:
         env["NUMBA_THREADING_LAYER"] = layer
     args = ("-c", code) if code else (SCRIPT, str(ROUNDS))
     done = mpiexec(np_, *args, env=env, python=sys.executable, timeout=TIMEOUT + 60)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    return output, [json.loads(line[len("THREADS "):]) for line in done.stdout.splitlines()
-                    if line.startswith("THREADS ")]
+    return output, [
+        json.loads(line[len("THREADS ") :]) for line in done.stdout.splitlines() if line.startswith("THREADS ")
+    ]
 
 
-@pytest.mark.parametrize("np_, layer", [(1, None), (2, None), (3, None), (2, "workqueue")],
-                         ids=["np1", "np2", "np3", "np2-workqueue"])
+@pytest.mark.parametrize(
+    "np_, layer", [(1, None), (2, None), (3, None), (2, "workqueue")], ids=["np1", "np2", "np3", "np2-workqueue"]
+)
 def test_prange_threads_exchange_messages_at_multiple(cache_dir, np_, layer):
     output, reports = run(np_, cache_dir, "multiple", layer)
     assert sorted(r["rank"] for r in reports) == list(range(np_)), output
     cases = ["exchange", "crossed_by_threads", "crossed_on_main", "reduce"] + (["blocking"] if np_ > 1 else [])
-    print(f"\n{np_} processes, layer {reports[0]['threading_layer']}: "
-          + ", ".join(f"{c} {reports[0][c]['seconds']} s" for c in cases))
+    print(
+        f"\n{np_} processes, layer {reports[0]['threading_layer']}: "
+        + ", ".join(f"{c} {reports[0][c]['seconds']} s" for c in cases)
+    )
     for r in reports:
         assert r["thread_level"] == "multiple" and r["lanes"] == THREADS and r["size"] == np_, r
         if layer:

@@ -156,9 +156,8 @@ def test_neighbor_v_collectives_on_grid(grid):
     assert nb.neighbor_allgatherv(mine, got, recv_counts, displacements, cart) == 0
     expected = np.full(9, -1.0)
     for slot, r in enumerate(flat):
-        expected[displacements[slot]:displacements[slot] + recv_counts[slot]] = r
+        expected[displacements[slot] : displacements[slot] + recv_counts[slot]] = r
     np.testing.assert_array_equal(got, expected)
-
 
 
 def test_neighbor_alltoallv_symmetric_counts(grid):
@@ -176,7 +175,7 @@ def test_neighbor_alltoallv_symmetric_counts(grid):
             for slot, other, their_slot in ((2 * axis, behind, from_behind), (2 * axis + 1, ahead, from_ahead)):
                 if other != PROC_NULL:
                     n = counts[slot]
-                    result[starts[slot]:starts[slot] + n] = (np.arange(6) + 10 * other)[starts[their_slot]:][:n]
+                    result[starts[slot] : starts[slot] + n] = (np.arange(6) + 10 * other)[starts[their_slot] :][:n]
         return result
 
     assert_either_pairing(got, expected)
@@ -215,8 +214,9 @@ def test_dist_graph_with_no_neighbours_and_weights():
     # rank 0 sends to everyone else; only rank 0 has no sources (MPI_WEIGHTS_EMPTY)
     sources = np.array([0] if RANK else [], np.int64)
     destinations = np.arange(1, SIZE) if RANK == 0 else np.zeros(0, np.int64)
-    status, star = topo.dist_graph_create_adjacent(sources, destinations, np.ones(sources.size, np.int32),
-                                                   np.ones(destinations.size, np.int32))
+    status, star = topo.dist_graph_create_adjacent(
+        sources, destinations, np.ones(sources.size, np.int32), np.ones(destinations.size, np.int32)
+    )
     assert status == 0
     assert topo.dist_graph_neighbors_count(star) == (0, sources.size, destinations.size, 1)
     got = np.full(1, -1.0)
@@ -235,7 +235,7 @@ def test_graph_ring():
     status, ring = topo.graph_create(index, edges)
     assert status == 0 and topo.topo_test(ring) == (0, topo.GRAPH)
     status, mine = topo.graph_neighbors(RANK, ring)
-    assert status == 0 and mine.tolist() == edges[2 * RANK:2 * RANK + 2].tolist()
+    assert status == 0 and mine.tolist() == edges[2 * RANK : 2 * RANK + 2].tolist()
     got = np.zeros(2)
     assert nb.neighbor_allgather(np.array([1.0 * RANK]), got, 1, ring) == 0
     np.testing.assert_array_equal(got, mine)
@@ -289,8 +289,14 @@ def test_errors():
     assert mpi.error_class(nb.neighbor_alltoall(np.zeros(4), np.zeros(4), 1, cart)) == mpi.ERR_COMM
     assert mpi.error_class(topo.cart_rank((0, 0), cart)[0]) == mpi.ERR_COMM
     assert mpi.error_class(nb.neighbor_allgather(np.zeros(1), np.zeros(4), 1, MPI.COMM_WORLD)) == MPI.ERR_TOPOLOGY
-    assert mpi.error_class(nb.neighbor_alltoallv(np.zeros(1), np.ones(1, np.int32), None, np.zeros(1), np.ones(1, np.int32), None,
-                                                 MPI.COMM_WORLD)) == MPI.ERR_TOPOLOGY
+    assert (
+        mpi.error_class(
+            nb.neighbor_alltoallv(
+                np.zeros(1), np.ones(1, np.int32), None, np.zeros(1), np.ones(1, np.int32), None, MPI.COMM_WORLD
+            )
+        )
+        == MPI.ERR_TOPOLOGY
+    )
     assert topo.cart_create((SIZE + 1,), (False,))[0] != 0  # more processes than the communicator has
     with pytest.raises(ValueError, match="dims and periods differ"):
         topo.cart_create((SIZE,), (False, False))
@@ -322,8 +328,7 @@ def test_cart_create_refuses_negative_dims():
 @pytest.mark.jit_only
 def test_many_neighbours_beyond_the_stack_scratch():
     # 20 self-loops: counts that are not int32 and packed displacements go to the heap, freed after each call
-    status, loops = topo.dist_graph_create_adjacent(np.zeros(20, np.int64), np.zeros(20, np.int64),
-                                                    comm=MPI.COMM_SELF)
+    status, loops = topo.dist_graph_create_adjacent(np.zeros(20, np.int64), np.zeros(20, np.int64), comm=MPI.COMM_SELF)
     assert status == 0
     got = np.zeros(40)
     assert nb.neighbor_allgatherv(np.array([1.0, 2.0]), got, np.full(20, 2), None, loops) == 0

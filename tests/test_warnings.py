@@ -81,8 +81,13 @@ def assert_clean(done: subprocess.CompletedProcess, ranks: int) -> None:
 
 
 def test_import_is_clean():
-    done = subprocess.run([sys.executable, "-We", "-c", "import mpi4numba, mpi4numba.bench"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-We", "-c", "import mpi4numba, mpi4numba.bench"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert done.returncode == 0 and not done.stderr, done.stderr
 
 
@@ -104,8 +109,9 @@ def test_a_cache_written_by_another_mpi4numba_is_replaced_quietly(program, tmp_p
     """Cached code compiled against other mpi4numba sources (an upgrade) is recompiled;
     the note saying so is a warning, which under -We must not stop the program."""
     copy = tmp_path / "src"
-    shutil.copytree(ROOT / "src" / "mpi4numba", copy / "mpi4numba",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    shutil.copytree(
+        ROOT / "src" / "mpi4numba", copy / "mpi4numba", ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc")
+    )
     env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(copy)}
     assert_clean(mpiexec(2, "-We", str(program), env=env, timeout=600), 2)
     for run in ("-We", "-Wdefault"):  # the same upgrade twice; without -We the note shows
@@ -116,4 +122,3 @@ def test_a_cache_written_by_another_mpi4numba_is_replaced_quietly(program, tmp_p
             assert_clean(done, 2)
         else:
             assert done.returncode == 0 and "mpi4numba: recompiling" in done.stderr, done.stdout + done.stderr
-

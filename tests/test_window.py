@@ -36,7 +36,7 @@ def test_put_to_neighbour_every_dtype(dtype):
     status, local = ring_put(sample(dtype, 3, RANK), 3)
     assert status == 0
     expected = np.zeros(3 * SIZE, dtype)
-    expected[LEFT * 3:LEFT * 3 + 3] = sample(dtype, 3, LEFT)
+    expected[LEFT * 3 : LEFT * 3 + 3] = sample(dtype, 3, LEFT)
     np.testing.assert_array_equal(local, expected)
 
 
@@ -244,9 +244,15 @@ def use_after_free():
     status, win = w.win_create(local)
     copy = win
     status |= w.win_free(win)
-    codes = (rma.put(local, 0, 0, copy), rma.get(local, 0, 0, copy), w.win_fence(copy),
-             w.win_lock_all(copy), w.win_free(copy), w.win_shared_query(copy, 0, np.float64)[0],
-             rma.fetch_and_op(1.0, local, 0, 0, mpi.Operator.SUM, copy))
+    codes = (
+        rma.put(local, 0, 0, copy),
+        rma.get(local, 0, 0, copy),
+        w.win_fence(copy),
+        w.win_lock_all(copy),
+        w.win_free(copy),
+        w.win_shared_query(copy, 0, np.float64)[0],
+        rma.fetch_and_op(1.0, local, 0, 0, mpi.Operator.SUM, copy),
+    )
     return status, codes
 
 
@@ -340,8 +346,8 @@ def guarded(n, dtype=np.int64):
     """A window base of ``n`` elements in the middle of a larger array: the guards around
     it must never change."""
     memory = np.full(n + 2 * GUARD, SENTINEL, dtype)
-    memory[GUARD:GUARD + n] = 0
-    return memory, memory[GUARD:GUARD + n]
+    memory[GUARD : GUARD + n] = 0
+    return memory, memory[GUARD : GUARD + n]
 
 
 def elements(rank):
@@ -386,7 +392,7 @@ def outside_accesses(win, target, n, unit_bytes):
 
 def check_guarded_window(memory, n, left):
     expected = np.full(n + 2 * GUARD, SENTINEL, np.int64)
-    expected[GUARD:GUARD + n] = 0
+    expected[GUARD : GUARD + n] = 0
     expected[GUARD + n - 2] = 100 + left  # the put that fits
     expected[GUARD + n - 1] = 101 + left  # ... and the fetch_and_op on its last element
     np.testing.assert_array_equal(memory, expected)
@@ -427,7 +433,7 @@ def test_refusals_from_python_ranks_and_proc_null():
     assert w.win_unlock_all(win) == 0
     assert w.win_fence(win) == 0
     expected = np.full(len(memory), SENTINEL)
-    expected[GUARD:GUARD + elements(RANK)] = 1
+    expected[GUARD : GUARD + elements(RANK)] = 1
     np.testing.assert_array_equal(memory, expected)
     assert w.win_free(win) == 0
 
@@ -437,9 +443,11 @@ def allocated_outside(n, target_n, target):
     status, win, memory = w.win_allocate(n, np.int32)
     memory[:] = 3
     status |= w.win_fence(win)
-    codes = (rma.put(np.ones(1, np.int32), target, target_n, win),
-             rma.accumulate(np.ones(target_n + 1, np.int32), target, 0, mpi.Operator.SUM, win),
-             rma.put(np.ones(target_n, np.int32), target, 0, win))
+    codes = (
+        rma.put(np.ones(1, np.int32), target, target_n, win),
+        rma.accumulate(np.ones(target_n + 1, np.int32), target, 0, mpi.Operator.SUM, win),
+        rma.put(np.ones(target_n, np.int32), target, 0, win),
+    )
     status |= w.win_fence(win)
     total = memory.sum()
     status |= w.win_free(win)
@@ -494,6 +502,7 @@ def test_window_made_by_mpi4py_is_not_a_window_here():
 
 # --- operators that do not apply to the dtype never reach MPI ---
 
+
 @numba.njit
 def band_on_doubles(win):
     return rma.accumulate(np.ones(2), 0, 0, mpi.Operator.BAND, win)
@@ -526,10 +535,18 @@ def test_operators_that_apply_by_the_standard_table():
     cases = [
         (np.array([6, 5], np.int64), np.array([3, 3], np.int64), mpi.Operator.BAND, [2, 1]),
         (np.array([True, False]), np.array([True, True]), mpi.Operator.LXOR, [False, True]),
-        (np.array([b"ab", b"\x01\x01"], "S2"), np.array([b"\x03\x03", b"\x01\x01"], "S2"), mpi.Operator.BXOR,
-         [b"ba", b""]),
-        (np.array([(1.0, 4), (2.0, 5)], pair), np.array([(3.0, 1), (0.5, 2)], pair), mpi.Operator.MAXLOC,
-         [(3.0, 1), (2.0, 5)]),
+        (
+            np.array([b"ab", b"\x01\x01"], "S2"),
+            np.array([b"\x03\x03", b"\x01\x01"], "S2"),
+            mpi.Operator.BXOR,
+            [b"ba", b""],
+        ),
+        (
+            np.array([(1.0, 4), (2.0, 5)], pair),
+            np.array([(3.0, 1), (0.5, 2)], pair),
+            mpi.Operator.MAXLOC,
+            [(3.0, 1), (2.0, 5)],
+        ),
         (np.array([1 + 1j]), np.array([2j]), mpi.Operator.PROD, [-2 + 2j]),
     ]
     for initial, origin, operator, expected in cases:
@@ -555,14 +572,29 @@ def test_dtypes_no_operator_applies_to_are_typing_errors():
 
 # --- after win_free: ERR_WIN from every routine, in compiled code and from Python ---
 
+
 @numba.njit
 def every_call(win, data, result):
-    return (w.win_fence(win), w.win_lock(win, 0), w.win_unlock(win, 0), w.win_lock_all(win), w.win_unlock_all(win),
-            w.win_flush(win, 0), w.win_flush_all(win), w.win_flush_local(win, 0), w.win_flush_local_all(win),
-            w.win_sync(win), w.win_shared_query(win, 0, np.float64)[0], w.win_free(win),
-            rma.put(data, 0, 0, win), rma.get(data, 0, 0, win), rma.accumulate(data, 0, 0, SUM, win),
-            rma.get_accumulate(data, result, 0, 0, SUM, win), rma.fetch_and_op(1.0, result, 0, 0, SUM, win),
-            rma.compare_and_swap(1, 0, np.zeros(1, np.int64), 0, 0, win))
+    return (
+        w.win_fence(win),
+        w.win_lock(win, 0),
+        w.win_unlock(win, 0),
+        w.win_lock_all(win),
+        w.win_unlock_all(win),
+        w.win_flush(win, 0),
+        w.win_flush_all(win),
+        w.win_flush_local(win, 0),
+        w.win_flush_local_all(win),
+        w.win_sync(win),
+        w.win_shared_query(win, 0, np.float64)[0],
+        w.win_free(win),
+        rma.put(data, 0, 0, win),
+        rma.get(data, 0, 0, win),
+        rma.accumulate(data, 0, 0, SUM, win),
+        rma.get_accumulate(data, result, 0, 0, SUM, win),
+        rma.fetch_and_op(1.0, result, 0, 0, SUM, win),
+        rma.compare_and_swap(1, 0, np.zeros(1, np.int64), 0, 0, win),
+    )
 
 
 @pytest.mark.jit_only

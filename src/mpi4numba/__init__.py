@@ -29,8 +29,22 @@ __version__ = "0.1.0"
 
 # The modules whose ``__all__`` is mpi4numba's namespace, in the order of the reference.
 PUBLIC_MODULES = (
-    "comm", "groups", "topology", "neighbor", "p2p", "requests", "status", "collectives", "nonblocking",
-    "reductions", "ireductions", "operators", "environment", "window", "rma", "datatypes",
+    "comm",
+    "groups",
+    "topology",
+    "neighbor",
+    "p2p",
+    "requests",
+    "status",
+    "collectives",
+    "nonblocking",
+    "reductions",
+    "ireductions",
+    "operators",
+    "environment",
+    "window",
+    "rma",
+    "datatypes",
 )
 
 

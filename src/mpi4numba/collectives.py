@@ -37,8 +37,19 @@ from ._support.buffers import TOO_FEW_ENTRIES
 from ._support.lowering import lowering
 from ._support.validate import array, counts_and_displacements, integer, send_and_receive
 
-__all__ = ["barrier", "bcast", "scatter", "gather", "allgather", "scatterv", "gatherv", "allgatherv",
-           "alltoall", "alltoallv", "IN_PLACE"]
+__all__ = [
+    "barrier",
+    "bcast",
+    "scatter",
+    "gather",
+    "allgather",
+    "scatterv",
+    "gatherv",
+    "allgatherv",
+    "alltoall",
+    "alltoallv",
+    "IN_PLACE",
+]
 
 
 @lowering(types.int32)
@@ -65,15 +76,21 @@ def _rooted(c_function, full_name: str, block_name: str):
         rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
         full, block = (send_data, recv_data) if sends_full else (recv_data, send_data)
         if is_in_place(block.type):
-            e.check(e.size(full) >= count * size, ValueError,
-                    f"mpi4numba: with IN_PLACE, {full_name} needs count * size elements")
+            e.check(
+                e.size(full) >= count * size,
+                ValueError,
+                f"mpi4numba: with IN_PLACE, {full_name} needs count * size elements",
+            )
             whole = e.view(full, count)
             mine = e.select(rank == root, e.in_place(), e.view_address(whole, rank * count))
             own = whole
         else:
             e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than count elements")
-            e.check((rank != root) | (e.size(full) >= count * size), ValueError,
-                    f"mpi4numba: {full_name} on root has fewer than count * size elements")
+            e.check(
+                (rank != root) | (e.size(full) >= count * size),
+                ValueError,
+                f"mpi4numba: {full_name} on root has fewer than count * size elements",
+            )
             whole = e.view(full, count, rank == root)
             own = e.view(block, count, like=whole)
             mine = e.data(own.array)
@@ -104,19 +121,29 @@ def _everyone(c_function, send_blocks: str):
     def body(e, send_data, recv_data, count, comm):
         handle = e.comm(comm)
         size = e(capi.MPI_Comm_size, handle)[1]
-        e.check(e.size(recv_data) >= count * size, ValueError,
-                "mpi4numba: recv_data has fewer than count * size elements")
+        e.check(
+            e.size(recv_data) >= count * size, ValueError, "mpi4numba: recv_data has fewer than count * size elements"
+        )
         target = e.view(recv_data, count)
         if is_in_place(send_data.type):
             source, address = target, e.in_place()
         else:
             needed = count if send_blocks == "count" else count * size
-            e.check(e.size(send_data) >= needed, ValueError,
-                    f"mpi4numba: send_data has fewer than {send_blocks} elements")
+            e.check(
+                e.size(send_data) >= needed, ValueError, f"mpi4numba: send_data has fewer than {send_blocks} elements"
+            )
             source = e.view(send_data, count, like=target)
             address = e.data(source.array)
-        code = e(c_function, address, e.view_count(source, count), source.datatype, e.data(target.array),
-                 e.view_count(target, count), target.datatype, handle)
+        code = e(
+            c_function,
+            address,
+            e.view_count(source, count),
+            source.datatype,
+            e.data(target.array),
+            e.view_count(target, count),
+            target.datatype,
+            handle,
+        )
         e.copy_back(recv_data, target, count * size)
         e.release_view(source, target)
         return code
@@ -143,23 +170,41 @@ def _rooted_v(c_function, full_name: str, block_name: str):
         with e.when(in_place or rank == root):  # only the root's full buffer holds every block
             e.blocks_inside(sizes, offsets, size, e.size(full), f"mpi4numba: a block lies outside {full_name}")
         if not in_place:
-            e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] "
-                    "elements")
+            e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] elements")
         whole, units, starts = e.view_v(full, sizes, offsets, in_place or rank == root)
         if in_place:
             own = whole
-            address = e.select(rank == root, e.in_place(),
-                               e.view_address(whole, e(operator.getitem, offsets, rank)))
+            address = e.select(rank == root, e.in_place(), e.view_address(whole, e(operator.getitem, offsets, rank)))
             n_own = e(operator.getitem, units, rank)
         else:
             own = e.view(block, count, like=whole)
             address, n_own = e.data(own.array), e.view_count(own, count)
         if sends_full:
-            code = e(c_function, e.data(whole.array), e.data(units), e.data(starts), whole.datatype, address, n_own,
-                     own.datatype, root, handle)
+            code = e(
+                c_function,
+                e.data(whole.array),
+                e.data(units),
+                e.data(starts),
+                whole.datatype,
+                address,
+                n_own,
+                own.datatype,
+                root,
+                handle,
+            )
         else:
-            code = e(c_function, address, n_own, own.datatype, e.data(whole.array), e.data(units), e.data(starts),
-                     whole.datatype, root, handle)
+            code = e(
+                c_function,
+                address,
+                n_own,
+                own.datatype,
+                e.data(whole.array),
+                e.data(units),
+                e.data(starts),
+                whole.datatype,
+                root,
+                handle,
+            )
         if sends_full and own is not whole:
             e.copy_back(block, own, count)
         else:
@@ -168,10 +213,16 @@ def _rooted_v(c_function, full_name: str, block_name: str):
         return code
 
     if sends_full:
-        return lowering(types.int32)(lambda e, send_data, counts, displacements, recv_data, root, comm: body(
-            e, send_data, recv_data, counts, displacements, root, comm))
-    return lowering(types.int32)(lambda e, send_data, recv_data, counts, displacements, root, comm: body(
-        e, recv_data, send_data, counts, displacements, root, comm))
+        return lowering(types.int32)(
+            lambda e, send_data, counts, displacements, recv_data, root, comm: body(
+                e, send_data, recv_data, counts, displacements, root, comm
+            )
+        )
+    return lowering(types.int32)(
+        lambda e, send_data, recv_data, counts, displacements, root, comm: body(
+            e, recv_data, send_data, counts, displacements, root, comm
+        )
+    )
 
 
 _SCATTERV = _rooted_v(capi.MPI_Scatterv, "send_data", "recv_data")
@@ -193,8 +244,17 @@ def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
     else:
         source = e.view(send_data, count, like=target)
         address, count = e.data(source.array), e.view_count(source, count)
-    code = e(capi.MPI_Allgatherv, address, count, source.datatype, e.data(target.array), e.data(units),
-             e.data(starts), target.datatype, handle)
+    code = e(
+        capi.MPI_Allgatherv,
+        address,
+        count,
+        source.datatype,
+        e.data(target.array),
+        e.data(units),
+        e.data(starts),
+        target.datatype,
+        handle,
+    )
     e.copy_back(recv_data, target, e.size(recv_data))
     e.release_view(source, target)
     return code
@@ -215,8 +275,18 @@ def _ALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_co
     else:
         source, s_units, s_starts = e.view_v(send_data, s_sizes, s_offsets, like=target)
         address = e.data(source.array)
-    code = e(capi.MPI_Alltoallv, address, e.data(s_units), e.data(s_starts), source.datatype, e.data(target.array),
-             e.data(r_units), e.data(r_starts), target.datatype, handle)
+    code = e(
+        capi.MPI_Alltoallv,
+        address,
+        e.data(s_units),
+        e.data(s_starts),
+        source.datatype,
+        e.data(target.array),
+        e.data(r_units),
+        e.data(r_starts),
+        target.datatype,
+        handle,
+    )
     e.copy_back(recv_data, target, e.size(recv_data))
     e.release_view(source, target)
     return code

@@ -9,15 +9,14 @@ errors come back as return codes.
 
 from __future__ import annotations
 
+from numba.core import types
 from numba.extending import overload_attribute, overload_method
 
-from numba.core import types
-
 from ._core import capi
-from ._support.api import api
-from ._support.lowering import lowering, new_communicator
 from ._core.commtype import CommType, comm_handle, comm_type, store_comm_handle
 from ._core.runtime import ABI, MPI
+from ._support.api import api
+from ._support.lowering import lowering, new_communicator
 from ._support.validate import communicator, group_handle, integer
 
 COMM_WORLD = MPI.COMM_WORLD
@@ -30,9 +29,28 @@ CONGRUENT = ABI.CONSTANTS["CONGRUENT"]
 SIMILAR = ABI.CONSTANTS["SIMILAR"]
 UNEQUAL = ABI.CONSTANTS["UNEQUAL"]
 
-__all__ = ["rank", "size", "comm_rank", "comm_size", "comm_dup", "comm_split", "comm_split_type",
-           "comm_compare", "comm_create", "comm_free", "COMM_WORLD", "COMM_SELF", "COMM_NULL", "Comm",
-           "comm_type", "COMM_TYPE_SHARED", "IDENT", "CONGRUENT", "SIMILAR", "UNEQUAL"]
+__all__ = [
+    "rank",
+    "size",
+    "comm_rank",
+    "comm_size",
+    "comm_dup",
+    "comm_split",
+    "comm_split_type",
+    "comm_compare",
+    "comm_create",
+    "comm_free",
+    "COMM_WORLD",
+    "COMM_SELF",
+    "COMM_NULL",
+    "Comm",
+    "comm_type",
+    "COMM_TYPE_SHARED",
+    "IDENT",
+    "CONGRUENT",
+    "SIMILAR",
+    "UNEQUAL",
+]
 
 
 def _status_and_value(c_function):
@@ -54,7 +72,8 @@ def _value_or_zero(c_function):
 _RANK, _SIZE = _value_or_zero(capi.MPI_Comm_rank), _value_or_zero(capi.MPI_Comm_size)
 _COMM_RANK, _COMM_SIZE = _status_and_value(capi.MPI_Comm_rank), _status_and_value(capi.MPI_Comm_size)
 _COMPARE = lowering(types.UniTuple(types.int32, 2))(
-    lambda e, comm1, comm2: e(capi.MPI_Comm_compare, e.comm(comm1), e.comm(comm2)))
+    lambda e, comm1, comm2: e(capi.MPI_Comm_compare, e.comm(comm1), e.comm(comm2))
+)
 
 
 @lowering(types.int32)
@@ -160,8 +179,11 @@ def comm_split_type(split_type=COMM_TYPE_SHARED, key=0, comm=None):
     integer(split_type, "split_type")
     integer(key, "key")
 
-    return new_communicator(lambda e, split_type, key, comm: e(
-        capi.MPI_Comm_split_type, e.comm(comm), split_type, key, e.handle("INFO_NULL")))
+    return new_communicator(
+        lambda e, split_type, key, comm: e(
+            capi.MPI_Comm_split_type, e.comm(comm), split_type, key, e.handle("INFO_NULL")
+        )
+    )
 
 
 @api

@@ -19,8 +19,19 @@ THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE = range(4)
 ERROR_CLASSES: dict[str, int] = dict(ABI.ERROR_CLASSES)
 globals().update(ERROR_CLASSES)
 
-__all__ = ["initialized", "query_thread", "wtime", "error_class", "error_string", "set_thread_level", "THREAD_LEVELS",
-           "THREAD_SINGLE", "THREAD_FUNNELED", "THREAD_SERIALIZED", "THREAD_MULTIPLE"]
+__all__ = [
+    "initialized",
+    "query_thread",
+    "wtime",
+    "error_class",
+    "error_string",
+    "set_thread_level",
+    "THREAD_LEVELS",
+    "THREAD_SINGLE",
+    "THREAD_FUNNELED",
+    "THREAD_SERIALIZED",
+    "THREAD_MULTIPLE",
+]
 __all__ += list(ERROR_CLASS_NAMES)  # SUCCESS, ERR_COUNT ...: every ABI table has these names
 
 

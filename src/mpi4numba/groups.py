@@ -16,14 +16,13 @@ arrays they are converted for the call (on the stack when short).
 
 from __future__ import annotations
 
-
 from numba.core import types
 
 from ._core import capi
-from ._support.api import api
-from ._support.lowering import lowering
 from ._core.handles import HANDLE
 from ._core.runtime import ABI, MPI
+from ._support.api import api
+from ._support.lowering import lowering
 from ._support.validate import group_handle, int_sequence
 
 # For comparisons in Python only: on Open MPI these are addresses that differ between
@@ -32,8 +31,8 @@ GROUP_NULL = MPI._handleof(MPI.GROUP_NULL)
 GROUP_EMPTY = MPI._handleof(MPI.GROUP_EMPTY)
 _ERR_GROUP = ABI.ERROR_CLASSES["ERR_GROUP"]
 
-__all__ = ["comm_group", "group_incl", "group_excl", "group_size", "group_rank", "group_translate_ranks",
-           "group_free"]
+__all__ = ["comm_group", "group_incl", "group_excl", "group_size", "group_rank", "group_translate_ranks", "group_free"]
+
 
 def _group_or_null(e, code, group):
     """``(code, group)``, the group ``GROUP_NULL`` if MPI failed (it may leave it unset)."""
@@ -46,8 +45,7 @@ def _status_and_value(c_function):
 
 
 _CODE_GROUP = types.Tuple((types.int32, HANDLE))
-_COMM_GROUP = lowering(_CODE_GROUP)(
-    lambda e, comm: _group_or_null(e, *e.unpack(e(capi.MPI_Comm_group, e.comm(comm)))))
+_COMM_GROUP = lowering(_CODE_GROUP)(lambda e, comm: _group_or_null(e, *e.unpack(e(capi.MPI_Comm_group, e.comm(comm)))))
 _GROUP_SIZE, _GROUP_RANK = _status_and_value(capi.MPI_Group_size), _status_and_value(capi.MPI_Group_rank)
 
 

@@ -49,8 +49,11 @@ def _start_reduction(e, kind: str, form: str, sendobj, recvobj, operator, root, 
         if reduces:  # a non-root rank contributes recvobj
             source, target = e.select(is_root, source, target), e.select(is_root, target, NO_ADDRESS)
     if form != "in_place":
-        e.check((e.size(recvobj) >= count) | e.not_(is_root), ValueError,
-                "mpi4numba: recvobj has fewer elements than sendobj")
+        e.check(
+            (e.size(recvobj) >= count) | e.not_(is_root),
+            ValueError,
+            "mpi4numba: recvobj has fewer elements than sendobj",
+        )
     if form == "array":
         e.require_c_order(sendobj, _NOT_C_ORDER)
     e.require_c_order(recvobj, _NOT_C_ORDER)
@@ -68,8 +71,9 @@ def _start_reduction(e, kind: str, form: str, sendobj, recvobj, operator, root, 
 def _without_root(kind: str, sendobj, recvobj, operator):
     """The lowering of iallreduce, iscan or iexscan (``kind``)."""
     form = _form(sendobj, recvobj, operator)
-    return lowering(STARTED)(lambda e, sendobj, recvobj, operator, comm:
-                             _start_reduction(e, kind, form, sendobj, recvobj, operator, 0, comm))
+    return lowering(STARTED)(
+        lambda e, sendobj, recvobj, operator, comm: _start_reduction(e, kind, form, sendobj, recvobj, operator, 0, comm)
+    )
 
 
 @api
@@ -105,8 +109,11 @@ def ireduce(sendobj, recvobj, operator, root, comm=None):
     """
     integer(root, "root")
     form = _form(sendobj, recvobj, operator)
-    return lowering(STARTED)(lambda e, sendobj, recvobj, operator, root, comm:
-                             _start_reduction(e, "ireduce", form, sendobj, recvobj, operator, root, comm))
+    return lowering(STARTED)(
+        lambda e, sendobj, recvobj, operator, root, comm: _start_reduction(
+            e, "ireduce", form, sendobj, recvobj, operator, root, comm
+        )
+    )
 
 
 @api
@@ -147,13 +154,20 @@ def _IREDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
     if is_in_place(sendobj.type):  # the input is recvobj: size blocks
         source, count = e.in_place(), e.size(recvobj) // size
     else:
-        e.check(e.size(sendobj) >= e.size(recvobj) * size, ValueError,
-                "mpi4numba: sendobj has fewer than size * recvobj.size elements")
+        e.check(
+            e.size(sendobj) >= e.size(recvobj) * size,
+            ValueError,
+            "mpi4numba: sendobj has fewer than size * recvobj.size elements",
+        )
         e.require_c_order(sendobj, _NOT_C_ORDER)
         source, count = e.data(sendobj), e.size(recvobj)
     op, datatype = e.reduction(operator, recvobj)
-    return e.started((sendobj, recvobj), lambda request: e(
-        capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle, e.data(request)))
+    return e.started(
+        (sendobj, recvobj),
+        lambda request: e(
+            capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle, e.data(request)
+        ),
+    )
 
 
 @api

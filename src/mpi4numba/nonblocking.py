@@ -44,8 +44,19 @@ from ._support.datatypes import buffer, element_type
 from ._support.lowering import STARTED, Buffer, is_contiguous_layout, lowering
 from ._support.validate import array, c_ordered, counts_and_displacements, integer, send_and_receive
 
-__all__ = ["ibarrier", "ibcast", "igather", "iscatter", "iallgather", "ialltoall", "igatherv", "iscatterv",
-           "iallgatherv", "ialltoallv"]
+__all__ = [
+    "ibarrier",
+    "ibcast",
+    "igather",
+    "iscatter",
+    "iallgather",
+    "ialltoall",
+    "igatherv",
+    "iscatterv",
+    "iallgatherv",
+    "ialltoallv",
+]
+
 
 def _strided_block(data, count):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
@@ -99,8 +110,10 @@ def _IBARRIER(e, comm):
 @lowering(STARTED)
 def _IBCAST(e, data, root, comm):
     buf = e.buffer(data)
-    result = e.started((data,), lambda request: e(
-        capi.MPI_Ibcast, buf.address, buf.count, buf.datatype, root, e.comm(comm), e.data(request)))
+    result = e.started(
+        (data,),
+        lambda request: e(capi.MPI_Ibcast, buf.address, buf.count, buf.datatype, root, e.comm(comm), e.data(request)),
+    )
     e.release(buf)
     return result
 
@@ -118,22 +131,27 @@ def _rooted(c_function, full_name: str, block_name: str):
         rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
         in_place = is_in_place(block.type)
         room = e.size(full) >= count * size
-        e.check(room if in_place else room | (rank != root), ValueError,
-                f"mpi4numba: {full_name} has fewer than count * size elements")
+        e.check(
+            room if in_place else room | (rank != root),
+            ValueError,
+            f"mpi4numba: {full_name} has fewer than count * size elements",
+        )
         e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
         if not in_place:
-            e.check(e.size(block) >= count, ValueError,
-                    f"mpi4numba: {block_name} has fewer than count elements")
+            e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than count elements")
         datatype, per_element = e.element_type(full)
         n = count * per_element
         if in_place:
-            own = Buffer(e.select(rank == root, e.in_place(), e.element_address(full, rank * count)), n, datatype,
-                         e.const(False))
+            own = Buffer(
+                e.select(rank == root, e.in_place(), e.element_address(full, rank * count)), n, datatype, e.const(False)
+            )
         else:
             own = _block(e, block, count)
         mine, whole = (own.address, own.count, own.datatype), (e.data(full), n, datatype)
-        result = e.started((send_data, recv_data), lambda request: e(
-            c_function, *(mine + whole if gathers else whole + mine), root, handle, e.data(request)))
+        result = e.started(
+            (send_data, recv_data),
+            lambda request: e(c_function, *(mine + whole if gathers else whole + mine), root, handle, e.data(request)),
+        )
         e.release(own)
         return result
 
@@ -152,8 +170,9 @@ def _everyone(c_function, sends_all_blocks: bool):
     def body(e, send_data, recv_data, count, comm):
         handle = e.comm(comm)
         size = e(capi.MPI_Comm_size, handle)[1]
-        e.check(e.size(recv_data) >= count * size, ValueError,
-                "mpi4numba: recv_data has fewer than count * size elements")
+        e.check(
+            e.size(recv_data) >= count * size, ValueError, "mpi4numba: recv_data has fewer than count * size elements"
+        )
         e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
         datatype, per_element = e.element_type(recv_data)
         n = count * per_element
@@ -163,8 +182,20 @@ def _everyone(c_function, sends_all_blocks: bool):
             own = Buffer(e.data(send_data), n, datatype, e.const(False))
         else:
             own = _send_block(e, send_data, recv_data, count)
-        result = e.started((send_data, recv_data), lambda request: e(
-            c_function, own.address, own.count, own.datatype, e.data(recv_data), n, datatype, handle, e.data(request)))
+        result = e.started(
+            (send_data, recv_data),
+            lambda request: e(
+                c_function,
+                own.address,
+                own.count,
+                own.datatype,
+                e.data(recv_data),
+                n,
+                datatype,
+                handle,
+                e.data(request),
+            ),
+        )
         e.release(own)
         return result
 
@@ -192,8 +223,9 @@ def _check_layout(e, counts, displacements, size, capacity, significant, message
     for values in (counts,) if packed else (counts, displacements):
         if values.type.dtype != types.int32:
             with e.loop(e.size(values)) as i:
-                e.check(_fits_c_int(e, values[i]), ValueError,
-                        "mpi4numba: a count or displacement does not fit a C int")
+                e.check(
+                    _fits_c_int(e, values[i]), ValueError, "mpi4numba: a count or displacement does not fit a C int"
+                )
     enough = e.size(counts) >= size
     if not packed:
         enough = enough & (e.size(displacements) >= size)
@@ -241,13 +273,19 @@ def _rooted_v(c_function, full_name: str, block_name: str):
         handle = e.comm(comm)
         rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
         in_place = is_in_place(block.type)
-        _check_layout(e, counts, displacements, size, e.size(full), e.const(True) if in_place else rank == root,
-                      f"mpi4numba: a block lies outside {full_name}")
+        _check_layout(
+            e,
+            counts,
+            displacements,
+            size,
+            e.size(full),
+            e.const(True) if in_place else rank == root,
+            f"mpi4numba: a block lies outside {full_name}",
+        )
         e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
         count = e.cast(counts[rank], types.int32)
         if not in_place:
-            e.check(e.size(block) >= count, ValueError,
-                    f"mpi4numba: {block_name} has fewer than counts[rank] elements")
+            e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] elements")
             own = _block(e, block, count)
         datatype, derived = e.element_datatype(full)
         sizes, offsets = _c_int_layout(e, counts, displacements)
@@ -255,17 +293,27 @@ def _rooted_v(c_function, full_name: str, block_name: str):
             address = e.select(rank == root, e.in_place(), e.element_address(full, offsets[rank]))
             own = Buffer(address, count, datatype, e.const(False))
         mine, blocks = (own.address, own.count, own.datatype), (e.data(full), e.data(sizes), e.data(offsets), datatype)
-        result = e.started((full, block, sizes, offsets), lambda request: e(
-            c_function, *(mine + blocks if gathers else blocks + mine), root, handle, e.data(request)))
+        result = e.started(
+            (full, block, sizes, offsets),
+            lambda request: e(
+                c_function, *(mine + blocks if gathers else blocks + mine), root, handle, e.data(request)
+            ),
+        )
         e.release(own)
         e.release_datatype(datatype, derived)
         return result
 
     if gathers:
-        return lowering(STARTED)(lambda e, send_data, recv_data, counts, displacements, root, comm: body(
-            e, recv_data, send_data, counts, displacements, root, comm))
-    return lowering(STARTED)(lambda e, send_data, counts, displacements, recv_data, root, comm: body(
-        e, send_data, recv_data, counts, displacements, root, comm))
+        return lowering(STARTED)(
+            lambda e, send_data, recv_data, counts, displacements, root, comm: body(
+                e, recv_data, send_data, counts, displacements, root, comm
+            )
+        )
+    return lowering(STARTED)(
+        lambda e, send_data, counts, displacements, recv_data, root, comm: body(
+            e, send_data, recv_data, counts, displacements, root, comm
+        )
+    )
 
 
 _IGATHERV = _rooted_v(capi.MPI_Igatherv, "recv_data", "send_data")
@@ -276,15 +324,28 @@ _ISCATTERV = _rooted_v(capi.MPI_Iscatterv, "send_data", "recv_data")
 def _IALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
     handle = e.comm(comm)
     rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
-    _check_layout(e, counts, displacements, size, e.size(recv_data), e.const(True),
-                  "mpi4numba: a block lies outside recv_data")
+    _check_layout(
+        e, counts, displacements, size, e.size(recv_data), e.const(True), "mpi4numba: a block lies outside recv_data"
+    )
     e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
     own = _send_block(e, send_data, recv_data, e.cast(counts[rank], types.int32))
     datatype, derived = e.element_datatype(recv_data)
     sizes, offsets = _c_int_layout(e, counts, displacements)
-    result = e.started((send_data, recv_data, sizes, offsets), lambda request: e(
-        capi.MPI_Iallgatherv, own.address, own.count, own.datatype, e.data(recv_data), e.data(sizes), e.data(offsets),
-        datatype, handle, e.data(request)))
+    result = e.started(
+        (send_data, recv_data, sizes, offsets),
+        lambda request: e(
+            capi.MPI_Iallgatherv,
+            own.address,
+            own.count,
+            own.datatype,
+            e.data(recv_data),
+            e.data(sizes),
+            e.data(offsets),
+            datatype,
+            handle,
+            e.data(request),
+        ),
+    )
     e.release(own)
     e.release_datatype(datatype, derived)
     return result
@@ -294,13 +355,27 @@ def _IALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
 def _IALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
     handle = e.comm(comm)
     size = e(capi.MPI_Comm_size, handle)[1]
-    _check_layout(e, recv_counts, recv_displacements, size, e.size(recv_data), e.const(True),
-                  "mpi4numba: a block lies outside recv_data")
+    _check_layout(
+        e,
+        recv_counts,
+        recv_displacements,
+        size,
+        e.size(recv_data),
+        e.const(True),
+        "mpi4numba: a block lies outside recv_data",
+    )
     e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
     in_place = is_in_place(send_data.type)
     if not in_place:
-        _check_layout(e, send_counts, send_displacements, size, e.size(send_data), e.const(True),
-                      "mpi4numba: a block lies outside send_data")
+        _check_layout(
+            e,
+            send_counts,
+            send_displacements,
+            size,
+            e.size(send_data),
+            e.const(True),
+            "mpi4numba: a block lies outside send_data",
+        )
         e.require_c_order(send_data, "mpi4numba: send_data must be C-contiguous")
     datatype, derived = e.element_datatype(recv_data)
     r_sizes, r_offsets = _c_int_layout(e, recv_counts, recv_displacements)
@@ -311,9 +386,22 @@ def _IALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_c
         s_sizes, s_offsets = _c_int_layout(e, send_counts, send_displacements)
         source = e.data(send_data)
         held = (send_data, recv_data, s_sizes, s_offsets, r_sizes, r_offsets)
-    result = e.started(held, lambda request: e(
-        capi.MPI_Ialltoallv, source, e.data(s_sizes), e.data(s_offsets), datatype, e.data(recv_data),
-        e.data(r_sizes), e.data(r_offsets), datatype, handle, e.data(request)))
+    result = e.started(
+        held,
+        lambda request: e(
+            capi.MPI_Ialltoallv,
+            source,
+            e.data(s_sizes),
+            e.data(s_offsets),
+            datatype,
+            e.data(recv_data),
+            e.data(r_sizes),
+            e.data(r_offsets),
+            datatype,
+            handle,
+            e.data(request),
+        ),
+    )
     e.release_datatype(datatype, derived)
     return result
 

@@ -18,22 +18,40 @@ from __future__ import annotations
 from numba.core import types
 
 from ._core import capi
-from ._support.api import api
-from ._support.lowering import lowering
 from ._core.handles import HANDLE
 from ._core.runtime import ABI
-from ._support.validate import array, integer, request_type, send_data
-
 from ._core.statustype import status_type
+from ._support.api import api
+from ._support.lowering import lowering
+from ._support.validate import array, integer, request_type, send_data
 
 ANY_SOURCE = ABI.ANY_SOURCE
 ANY_TAG = ABI.ANY_TAG
 PROC_NULL = ABI.PROC_NULL
 UNDEFINED = ABI.UNDEFINED
 
-__all__ = ["send", "recv", "sendrecv", "isend", "irecv", "ssend", "issend", "recv_status",
-           "probe", "iprobe", "mprobe", "improbe", "mrecv", "imrecv", "send_init", "recv_init",
-           "ANY_SOURCE", "ANY_TAG", "PROC_NULL", "UNDEFINED"]
+__all__ = [
+    "send",
+    "recv",
+    "sendrecv",
+    "isend",
+    "irecv",
+    "ssend",
+    "issend",
+    "recv_status",
+    "probe",
+    "iprobe",
+    "mprobe",
+    "improbe",
+    "mrecv",
+    "imrecv",
+    "send_init",
+    "recv_init",
+    "ANY_SOURCE",
+    "ANY_TAG",
+    "PROC_NULL",
+    "UNDEFINED",
+]
 
 
 def _blocking(c_function, restype=types.int32):
@@ -55,8 +73,20 @@ _SEND, _SSEND, _RECV = (_blocking(f) for f in (capi.MPI_Send, capi.MPI_Ssend, ca
 @lowering(types.int32)
 def _sendrecv(e, senddata, dest, recvdata, source, sendtag, recvtag, comm):
     out, into = e.buffer(senddata), e.buffer(recvdata)
-    code = e(capi.MPI_Sendrecv, out.address, out.count, out.datatype, dest, sendtag,
-             into.address, into.count, into.datatype, source, recvtag, e.comm(comm))
+    code = e(
+        capi.MPI_Sendrecv,
+        out.address,
+        out.count,
+        out.datatype,
+        dest,
+        sendtag,
+        into.address,
+        into.count,
+        into.datatype,
+        source,
+        recvtag,
+        e.comm(comm),
+    )
     e.release(out, into)
     return code
 
@@ -102,8 +132,13 @@ def _starting(c_function):
     def for_request(request):
         @lowering(types.Tuple((types.int32, request_type(request))))
         def body(e, data, peer, tag, comm, request):
-            return e.start_request(data, request, lambda buf, address: e(
-                c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm), address))
+            return e.start_request(
+                data,
+                request,
+                lambda buf, address: e(
+                    c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm), address
+                ),
+            )
 
         return body
 
@@ -120,8 +155,11 @@ _RECV_INIT = _starting(capi.MPI_Recv_init)
 def _imrecv(request):
     @lowering(types.Tuple((types.int32, request_type(request))))
     def body(e, data, message, request):
-        return e.start_request(data, request, lambda buf, address: e(
-            capi.MPI_Imrecv, buf.address, buf.count, buf.datatype, message, address)[0])
+        return e.start_request(
+            data,
+            request,
+            lambda buf, address: e(capi.MPI_Imrecv, buf.address, buf.count, buf.datatype, message, address)[0],
+        )
 
     return body
 

@@ -68,8 +68,16 @@ def _call_in_slices(kind, send_address, recv_address, count, itemsize, datatype,
     while code == 0 and done < count:
         n = min(count - done, INT_MAX)
         offset = np.uint64(done) * np.uint64(itemsize)
-        code = _call_once(kind, _slice_address(send_address, offset), _slice_address(recv_address, offset),
-                          n, datatype, op, root, handle)
+        code = _call_once(
+            kind,
+            _slice_address(send_address, offset),
+            _slice_address(recv_address, offset),
+            n,
+            datatype,
+            op,
+            root,
+            handle,
+        )
         done += n
     return code
 
@@ -96,8 +104,11 @@ def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
         count = e.size(sendobj) if form == "array" else capacity
     if form != "in_place":
         room = capacity >= count
-        e.check(room if kind != _REDUCE else room | e.not_(is_root), ValueError,
-                "mpi4numba: recvobj has fewer elements than sendobj")
+        e.check(
+            room if kind != _REDUCE else room | e.not_(is_root),
+            ValueError,
+            "mpi4numba: recvobj has fewer elements than sendobj",
+        )
     received = e.c_ordered(recvobj)
     target = e.data(received)
     if form == "scalar":
@@ -132,8 +143,11 @@ def _REDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
         received = e.c_ordered(recvobj)
         source, target, count = e.in_place(), e.data(received), e.size(recvobj) // size
     else:
-        e.check(e.size(sendobj) >= e.size(recvobj) * size, ValueError,
-                "mpi4numba: sendobj has fewer than size * recvobj.size elements")
+        e.check(
+            e.size(sendobj) >= e.size(recvobj) * size,
+            ValueError,
+            "mpi4numba: sendobj has fewer than size * recvobj.size elements",
+        )
         received = e.c_ordered(recvobj)
         source, target, count = e.data(e.c_ordered(sendobj)), e.data(received), e.size(recvobj)
     code = e(capi.MPI_Reduce_scatter_block, source, target, count, datatype, op, handle)
@@ -153,13 +167,17 @@ def _REDUCE_SCATTER(e, sendobj, recvobj, recvcounts, operator, comm):
     mine = e(operator_module.getitem, counts, rank)
     e.check(e.size(recvobj) >= mine, ValueError, "mpi4numba: recvobj has fewer than recvcounts[rank] elements")
     if is_in_place(sendobj.type):
-        e.check(e.size(recvobj) >= total.get(), ValueError,
-                "mpi4numba: with IN_PLACE, recvobj needs sum(recvcounts) elements")
+        e.check(
+            e.size(recvobj) >= total.get(),
+            ValueError,
+            "mpi4numba: with IN_PLACE, recvobj needs sum(recvcounts) elements",
+        )
         received = e.c_ordered(recvobj)
         source = e.in_place()
     else:
-        e.check(e.size(sendobj) >= total.get(), ValueError,
-                "mpi4numba: sendobj has fewer than sum(recvcounts) elements")
+        e.check(
+            e.size(sendobj) >= total.get(), ValueError, "mpi4numba: sendobj has fewer than sum(recvcounts) elements"
+        )
         received = e.c_ordered(recvobj)
         source = e.data(e.c_ordered(sendobj))
     code = e(capi.MPI_Reduce_scatter, source, e.data(received), e.data(counts), datatype, op, handle)
@@ -171,10 +189,14 @@ def _reduction(kind: int, sendobj, recvobj, operator) -> Lowering:
     """The body of allreduce, reduce, scan or exscan (``kind``)."""
     form = reduction_operands(sendobj, recvobj, operator)
     if kind == _REDUCE:
-        return lowering(types.int32)(lambda e, sendobj, recvobj, operator, root, comm: _emit_reduction(
-            e, kind, form, sendobj, recvobj, operator, root, comm))
-    return lowering(types.int32)(lambda e, sendobj, recvobj, operator, comm: _emit_reduction(
-        e, kind, form, sendobj, recvobj, operator, 0, comm))
+        return lowering(types.int32)(
+            lambda e, sendobj, recvobj, operator, root, comm: _emit_reduction(
+                e, kind, form, sendobj, recvobj, operator, root, comm
+            )
+        )
+    return lowering(types.int32)(
+        lambda e, sendobj, recvobj, operator, comm: _emit_reduction(e, kind, form, sendobj, recvobj, operator, 0, comm)
+    )
 
 
 @api

@@ -26,17 +26,29 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 from ._core import capi
-from ._support.api import api
-from ._support.validate import request_collection, request_handles
-from ._support.lowering import lowering
 from ._core.ccall import _slot, stack_handles
 from ._core.handles import HANDLE_DTYPE, REQUEST_ARRAY, handle_from_native, handle_to_native, predefined_native
+from ._support.api import api
+from ._support.lowering import lowering
+from ._support.validate import request_collection, request_handles
 
 RequestType = HANDLE_DTYPE
 
 
-__all__ = ["RequestType", "request_array", "wait", "waitall", "waitany", "test", "testall", "testany",
-           "start", "startall", "cancel", "request_free"]
+__all__ = [
+    "RequestType",
+    "request_array",
+    "wait",
+    "waitall",
+    "waitany",
+    "test",
+    "testall",
+    "testany",
+    "start",
+    "startall",
+    "cancel",
+    "request_free",
+]
 
 
 @intrinsic
@@ -52,7 +64,9 @@ def _gather(typingctx, requests, scratch):
             value = context.cast(builder, builder.load(data), item_type.dtype, types.intp)
             is_zero = builder.icmp_signed("==", value, ir.Constant(value.type, 0))
             handle = builder.select(is_zero, null, value)
-            builder.store(handle_to_native(builder, handle), _slot(builder, args[1], ir.Constant(ir.IntType(64), index)))
+            builder.store(
+                handle_to_native(builder, handle), _slot(builder, args[1], ir.Constant(ir.IntType(64), index))
+            )
         return context.get_dummy_value()
 
     return types.none(requests, scratch), codegen
@@ -84,10 +98,14 @@ def _zero_to_null(e, requests, index) -> None:
 _COMPLETIONS = {
     "waitall": (types.int32, lambda e, n, address: e(capi.MPI_Waitall, n, address)),
     "waitany": (types.UniTuple(types.int32, 2), lambda e, n, address: e(capi.MPI_Waitany, n, address)),
-    "testall": (types.Tuple((types.int32, types.boolean)), lambda e, n, address: _flag_first(
-        e, *e.unpack(e(capi.MPI_Testall, n, address)))),
-    "testany": (types.Tuple((types.int32, types.boolean, types.int32)), lambda e, n, address: _flag_first(
-        e, *e.unpack(e(capi.MPI_Testany, n, address)))),
+    "testall": (
+        types.Tuple((types.int32, types.boolean)),
+        lambda e, n, address: _flag_first(e, *e.unpack(e(capi.MPI_Testall, n, address))),
+    ),
+    "testany": (
+        types.Tuple((types.int32, types.boolean, types.int32)),
+        lambda e, n, address: _flag_first(e, *e.unpack(e(capi.MPI_Testany, n, address))),
+    ),
     "startall": (types.int32, lambda e, n, address: e(capi.MPI_Startall, n, address)),
 }
 

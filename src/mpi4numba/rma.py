@@ -123,18 +123,21 @@ def _transfer(e, c_function, origin, target_rank, target_disp, win, *op):
     def call(handle):
         buf = e.buffer(origin)
         count, datatype = _target_region(e, origin)
-        code = e(c_function, buf.address, buf.count, buf.datatype, target_rank, target_disp, count, datatype, *op,
-                 handle)
+        code = e(
+            c_function, buf.address, buf.count, buf.datatype, target_rank, target_disp, count, datatype, *op, handle
+        )
         e.release(buf)
         return code
 
     return _rma(e, win, target_rank, target_disp, _bytes(e, origin), call)
 
 
-_PUT = lowering(types.int64)(lambda e, origin, target_rank, target_disp, win: _transfer(
-    e, capi.MPI_Put, origin, target_rank, target_disp, win))
-_GET = lowering(types.int64)(lambda e, origin, target_rank, target_disp, win: _transfer(
-    e, capi.MPI_Get, origin, target_rank, target_disp, win))
+_PUT = lowering(types.int64)(
+    lambda e, origin, target_rank, target_disp, win: _transfer(e, capi.MPI_Put, origin, target_rank, target_disp, win)
+)
+_GET = lowering(types.int64)(
+    lambda e, origin, target_rank, target_disp, win: _transfer(e, capi.MPI_Get, origin, target_rank, target_disp, win)
+)
 
 
 def _accumulate(refused):
@@ -153,15 +156,29 @@ def _get_accumulate(refused):
         no_op = op == e.handle("NO_OP")
 
         def prepare():
-            e.check((e.size(origin) == e.size(result)) | no_op, ValueError,
-                    "mpi4numba: origin and result differ in size")
+            e.check(
+                (e.size(origin) == e.size(result)) | no_op, ValueError, "mpi4numba: origin and result differ in size"
+            )
             return ()
 
         def call(handle):
             out, into = e.buffer(origin), e.buffer(result)
             count, datatype = _target_region(e, result)
-            code = e(capi.MPI_Get_accumulate, out.address, e.select(no_op, 0, out.count), out.datatype,
-                     into.address, into.count, into.datatype, target_rank, target_disp, count, datatype, op, handle)
+            code = e(
+                capi.MPI_Get_accumulate,
+                out.address,
+                e.select(no_op, 0, out.count),
+                out.datatype,
+                into.address,
+                into.count,
+                into.datatype,
+                target_rank,
+                target_disp,
+                count,
+                datatype,
+                op,
+                handle,
+            )
             e.release(out, into)
             return code
 
@@ -173,14 +190,17 @@ def _get_accumulate(refused):
 def _one_element(result) -> None:
     array(result, "result", writable=True)
     if mpi_datatype(result.dtype)[1] != 1 or (
-            isinstance(result.dtype, types.Record) and pair_type(result.dtype) is None):
+        isinstance(result.dtype, types.Record) and pair_type(result.dtype) is None
+    ):
         raise TypingError(f"mpi4numba: {result.dtype} is not a single-element MPI datatype")
 
 
 def _operand(value, like) -> None:
     """A scalar, or an array of ``like``'s dtype (its first element is the operand)."""
-    if not (isinstance(value, (types.Number, types.Boolean))
-            or (isinstance(value, types.Array) and value.dtype == like.dtype)):
+    if not (
+        isinstance(value, (types.Number, types.Boolean))
+        or (isinstance(value, types.Array) and value.dtype == like.dtype)
+    ):
         raise TypingError(f"mpi4numba: expected a scalar or an array of {like.dtype}, got {value}")
 
 

@@ -26,6 +26,7 @@ from ._support.lowering import lowering
 
 __all__ = ["StatusType", "status_type", "get_count"]
 
+
 def _element_type(like: types.Type) -> types.Type:
     """The element type that ``like`` (an array, a NumPy scalar type or a dtype) names."""
     if isinstance(like, types.Array):
@@ -76,7 +77,8 @@ def _counting(datatype, per_element: int = 1):
     undefined = ABI.UNDEFINED
     if per_element == 1:
         return lowering(types.UniTuple(types.int32, 2))(
-            lambda e, status, like: e(capi.MPI_Get_count, status, datatype(e, like)))
+            lambda e, status, like: e(capi.MPI_Get_count, status, datatype(e, like))
+        )
 
     @lowering(types.Tuple((types.int32, types.int64)))
     def in_elements(e, status, like):

@@ -35,9 +35,25 @@ _ERR_DIMS = ABI.ERROR_CLASSES["ERR_DIMS"]
 _ERR_RANK = ABI.ERROR_CLASSES["ERR_RANK"]
 _ERR_TOPOLOGY = ABI.ERROR_CLASSES["ERR_TOPOLOGY"]
 
-__all__ = ["dims_create", "cart_create", "cartdim_get", "cart_get", "cart_coords", "cart_rank", "cart_shift",
-           "cart_sub", "topo_test", "graph_create", "graph_neighbors", "dist_graph_create_adjacent",
-           "dist_graph_neighbors_count", "dist_graph_neighbors", "CART", "GRAPH", "DIST_GRAPH"]
+__all__ = [
+    "dims_create",
+    "cart_create",
+    "cartdim_get",
+    "cart_get",
+    "cart_coords",
+    "cart_rank",
+    "cart_shift",
+    "cart_sub",
+    "topo_test",
+    "graph_create",
+    "graph_neighbors",
+    "dist_graph_create_adjacent",
+    "dist_graph_neighbors_count",
+    "dist_graph_neighbors",
+    "CART",
+    "GRAPH",
+    "DIST_GRAPH",
+]
 
 _INT32_ARRAY = types.Array(types.int32, 1, "C")
 
@@ -95,8 +111,7 @@ def _weights(e, weights, degree):
     if weights.type == types.none:
         return e(_weights_constant, "UNWEIGHTED")
     cweights = e.c_ints(weights)
-    e.check(e.size(cweights) == degree, ValueError,
-            "mpi4numba: weights need one entry per neighbour")
+    e.check(e.size(cweights) == degree, ValueError, "mpi4numba: weights need one entry per neighbour")
     return e.select(e.size(cweights) == 0, e(_weights_constant, "WEIGHTS_EMPTY"), e.data(cweights))
 
 
@@ -138,15 +153,26 @@ def _dist_graph_create_adjacent(e, sources, destinations, source_weights, dest_w
     csources, cdestinations = e.c_ints(sources), e.c_ints(destinations)
     source_address = _weights(e, source_weights, e.size(csources))
     dest_address = _weights(e, dest_weights, e.size(cdestinations))
-    return e(capi.MPI_Dist_graph_create_adjacent, e.comm(comm), e.size(csources), csources, source_address,
-             e.size(cdestinations), cdestinations, dest_address, e.handle("INFO_NULL"), reorder)
+    return e(
+        capi.MPI_Dist_graph_create_adjacent,
+        e.comm(comm),
+        e.size(csources),
+        csources,
+        source_address,
+        e.size(cdestinations),
+        cdestinations,
+        dest_address,
+        e.handle("INFO_NULL"),
+        reorder,
+    )
 
 
 _CODE_INT = types.UniTuple(types.int32, 2)
 _CARTDIM_GET = lowering(_CODE_INT)(lambda e, comm: e(capi.MPI_Cartdim_get, e.comm(comm)))
 _TOPO_TEST = lowering(_CODE_INT)(lambda e, comm: e(capi.MPI_Topo_test, e.comm(comm)))
 _DIST_GRAPH_NEIGHBORS_COUNT = lowering(types.UniTuple(types.int32, 4))(
-    lambda e, comm: e(capi.MPI_Dist_graph_neighbors_count, e.comm(comm)))
+    lambda e, comm: e(capi.MPI_Dist_graph_neighbors_count, e.comm(comm))
+)
 
 
 @lowering(types.Tuple((types.int32, _INT32_ARRAY, types.Array(types.boolean, 1, "C"), _INT32_ARRAY)))
@@ -170,8 +196,11 @@ def _cart_coords(coords_type):
         handle = e.comm(comm)
         code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
         if given:
-            e.check((code != 0) | (e.size(coords) >= ndims), ValueError,
-                    "mpi4numba: coords has fewer entries than the grid has dimensions")
+            e.check(
+                (code != 0) | (e.size(coords) >= ndims),
+                ValueError,
+                "mpi4numba: coords has fewer entries than the grid has dimensions",
+            )
         else:
             coords = _entries(e, code, ndims)
         code = e.if_success(code, lambda: _rank_check(e, handle, rank))
@@ -217,8 +246,19 @@ def _DIST_GRAPH_NEIGHBORS(e, comm):
     sources, destinations = _entries(e, code, indegree), _entries(e, code, outdegree)
     # for the weights of a weighted graph, which are not returned
     source_weights, dest_weights = e.int32_scratch(e.size(sources)), e.int32_scratch(e.size(destinations))
-    code = e.if_success(code, lambda: e(capi.MPI_Dist_graph_neighbors, handle, e.size(sources), sources,
-                                         source_weights, e.size(destinations), destinations, dest_weights))
+    code = e.if_success(
+        code,
+        lambda: e(
+            capi.MPI_Dist_graph_neighbors,
+            handle,
+            e.size(sources),
+            sources,
+            source_weights,
+            e.size(destinations),
+            destinations,
+            dest_weights,
+        ),
+    )
     return e.tuple(code, sources, destinations)
 
 
@@ -300,8 +340,13 @@ def cart_coords(rank, comm, coords=None):
     """
     integer(rank, "rank")
     topology_communicator(comm)
-    if coords != types.none and not (isinstance(coords, types.Array) and coords.dtype == types.int32
-                                     and coords.ndim == 1 and coords.layout == "C" and coords.mutable):
+    if coords != types.none and not (
+        isinstance(coords, types.Array)
+        and coords.dtype == types.int32
+        and coords.ndim == 1
+        and coords.layout == "C"
+        and coords.mutable
+    ):
         raise TypingError(f"mpi4numba: coords must be a writable C-contiguous int32 array, got {coords}")
     return _cart_coords(coords)
 
@@ -402,8 +447,7 @@ def graph_neighbors(rank, comm):
 
 
 @api
-def dist_graph_create_adjacent(sources, destinations, source_weights=None, dest_weights=None, reorder=False,
-                               comm=None):
+def dist_graph_create_adjacent(sources, destinations, source_weights=None, dest_weights=None, reorder=False, comm=None):
     """``(status, graphcomm)``: a distributed graph where this process receives from
     ``sources`` and sends to ``destinations`` (``MPI_Dist_graph_create_adjacent``); the
     neighbour collectives then follow the order given here. Weights are optional (None:

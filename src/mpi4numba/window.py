@@ -45,11 +45,23 @@ from numba.core import types
 from numba.np.numpy_support import as_dtype
 
 from ._core import capi
+from ._core.runtime import ABI, MPI
 from ._support.api import api
 from ._support.lowering import is_contiguous_layout, lowering
-from ._core.runtime import ABI, MPI
 from ._support.validate import array, integer
-from ._support.wintype import ROW_BITS, on_live_window, WinType, element_dtype, forget_window, memory_view, new_window, register_window, require_window, store_window_handle, window_array_type
+from ._support.wintype import (
+    ROW_BITS,
+    WinType,
+    element_dtype,
+    forget_window,
+    memory_view,
+    new_window,
+    on_live_window,
+    register_window,
+    require_window,
+    store_window_handle,
+    window_array_type,
+)
 
 LOCK_EXCLUSIVE = ABI.CONSTANTS["LOCK_EXCLUSIVE"]
 LOCK_SHARED = ABI.CONSTANTS["LOCK_SHARED"]
@@ -59,11 +71,32 @@ MODE_NOPUT = ABI.CONSTANTS["MODE_NOPUT"]
 MODE_NOPRECEDE = ABI.CONSTANTS["MODE_NOPRECEDE"]
 MODE_NOSUCCEED = ABI.CONSTANTS["MODE_NOSUCCEED"]
 
-__all__ = ["WinType", "win_create", "win_allocate", "win_allocate_shared", "win_shared_query", "win_free",
-           "win_fence", "win_lock", "win_unlock", "win_lock_all", "win_unlock_all", "win_flush",
-           "win_flush_all", "win_flush_local", "win_flush_local_all", "win_sync", "win_to_mpi4py",
-           "LOCK_EXCLUSIVE", "LOCK_SHARED", "MODE_NOCHECK", "MODE_NOSTORE", "MODE_NOPUT", "MODE_NOPRECEDE",
-           "MODE_NOSUCCEED"]
+__all__ = [
+    "WinType",
+    "win_create",
+    "win_allocate",
+    "win_allocate_shared",
+    "win_shared_query",
+    "win_free",
+    "win_fence",
+    "win_lock",
+    "win_unlock",
+    "win_lock_all",
+    "win_unlock_all",
+    "win_flush",
+    "win_flush_all",
+    "win_flush_local",
+    "win_flush_local_all",
+    "win_sync",
+    "win_to_mpi4py",
+    "LOCK_EXCLUSIVE",
+    "LOCK_SHARED",
+    "MODE_NOCHECK",
+    "MODE_NOSTORE",
+    "MODE_NOPUT",
+    "MODE_NOPRECEDE",
+    "MODE_NOSUCCEED",
+]
 
 
 def _check_disp_unit(disp_unit) -> None:
@@ -97,8 +130,7 @@ def _finish(e, code, handle, base, comm, size, disp_unit):
 @lowering(types.Tuple((types.int32, window_array_type)))
 def _WIN_CREATE(e, base, disp_unit, comm):
     if not is_contiguous_layout(base.type):
-        e.check(e.attr(e.attr(base, "flags"), "c_contiguous"), ValueError,
-                "mpi4numba: base must be C-contiguous")
+        e.check(e.attr(e.attr(base, "flags"), "c_contiguous"), ValueError, "mpi4numba: base must be C-contiguous")
     size, unit, handle = e.attr(base, "nbytes"), _unit(e, disp_unit, e.itemsize(base)), e.comm(comm)
     code, created = e.unpack(e(capi.MPI_Win_create, e.data(base), size, unit, e.handle("INFO_NULL"), handle))
     return e.tuple(*_finish(e, code, created, base, handle, size, unit))
@@ -244,8 +276,9 @@ def _on_window(body, win, **integers):
 def _synchronization(call):
     """The body of a synchronization routine ``(win, *arguments)``: ``call(e, handle,
     *arguments)`` on a live window."""
-    return lowering(types.int64)(lambda e, win, *arguments: on_live_window(
-        e, win, lambda handle, extents: call(e, handle, *arguments)))
+    return lowering(types.int64)(
+        lambda e, win, *arguments: on_live_window(e, win, lambda handle, extents: call(e, handle, *arguments))
+    )
 
 
 def _handle_last(c_function):
@@ -254,8 +287,9 @@ def _handle_last(c_function):
 
 
 _FENCE = _handle_last(capi.MPI_Win_fence)
-_LOCK = _synchronization(lambda e, handle, rank, lock_type, assertion: e(
-    capi.MPI_Win_lock, lock_type, rank, assertion, handle))
+_LOCK = _synchronization(
+    lambda e, handle, rank, lock_type, assertion: e(capi.MPI_Win_lock, lock_type, rank, assertion, handle)
+)
 _UNLOCK = _handle_last(capi.MPI_Win_unlock)
 _LOCK_ALL = _handle_last(capi.MPI_Win_lock_all)
 _UNLOCK_ALL = _handle_last(capi.MPI_Win_unlock_all)

@@ -71,21 +71,30 @@ def main() -> None:
         assert mpi.recv(back, source=first, tag=1) == 0
         assert mpi.send(back, dest=first, tag=2) == 0
         assert np.array_equal(back, data)
-        listing = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True,
-                                 text=True, check=True).stdout
+        listing = subprocess.run(
+            ["ss", "-tnpH", "state", "established"], capture_output=True, text=True, check=True
+        ).stdout
         # sockets of this process alone (not the ones it shares with Hydra's proxy)
-        connections = [" ".join(line.split()) for line in listing.splitlines()
-                       if set(re.findall(r"pid=(\d+),", line)) == {str(os.getpid())}]
-        assert any(f" {peer}:" in f" {line}" for line in connections), \
+        connections = [
+            " ".join(line.split())
+            for line in listing.splitlines()
+            if set(re.findall(r"pid=(\d+),", line)) == {str(os.getpid())}
+        ]
+        assert any(f" {peer}:" in f" {line}" for line in connections), (
             f"rank {rank}: no TCP connection of its own to {peer}:\n{listing}"
+        )
     connections = world.gather(connections, root=0)
     if rank == 0:
         for name, ranks in by_host.items():
             print(f"check: host {name}: ranks {ranks}")
-        print(f"check: MPI_Comm_split_type(SHARED): {len(groups)} groups {sorted(groups)}; "
-              f"{NBYTES >> 20} MiB rank {first} -> {second} -> {first}: ok")
-        print(f"check: TCP connections of rank {second}'s process alone (on {names[second]}, ss -tnp; "
-              "Recv-Q Send-Q local peer):")
+        print(
+            f"check: MPI_Comm_split_type(SHARED): {len(groups)} groups {sorted(groups)}; "
+            f"{NBYTES >> 20} MiB rank {first} -> {second} -> {first}: ok"
+        )
+        print(
+            f"check: TCP connections of rank {second}'s process alone (on {names[second]}, ss -tnp; "
+            "Recv-Q Send-Q local peer):"
+        )
         for line in connections[second]:
             print(f"check:   {line}")
     world.Barrier()

@@ -45,8 +45,21 @@ from numba.np import numpy_support
 import mpi4numba as mpi
 
 # dtype codes
-DTYPES = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
-          np.float32, np.float64, np.complex64, np.complex128, np.bool_)
+DTYPES = (
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.float32,
+    np.float64,
+    np.complex64,
+    np.complex128,
+    np.bool_,
+)
 ITEMSIZE = np.array([np.dtype(t).itemsize for t in DTYPES], np.int64)
 MARKERS = [np.zeros(0, t) for t in DTYPES]  # from Python: the dtype of an operation
 NDTYPES = len(DTYPES)
@@ -95,6 +108,7 @@ ONE = np.uint64(1)
 
 # ---------------------------------------------------------------- deterministic values
 
+
 @numba.njit(cache=True)
 def mix(x):
     """splitmix64's finaliser: a well-spread uint64 from a uint64."""
@@ -126,32 +140,45 @@ def _value_of(a, h, small):
     dt = a.dtype
     nt = numpy_support.as_dtype(dt).type
     if isinstance(dt, types.Boolean):
+
         def impl(a, h, small):
             if small:
                 return h % np.uint64(5) == np.uint64(0)
             return (h & ONE) == ONE
     elif isinstance(dt, types.Integer) and dt.signed:
+
         def impl(a, h, small):
             if small:
                 return nt(np.int64(h % np.uint64(41)) - 20)
             return nt(h)
     elif isinstance(dt, types.Integer):
+
         def impl(a, h, small):
             if small:
                 return nt(h % np.uint64(40))
             return nt(h)
     elif isinstance(dt, types.Float):
+
         def impl(a, h, small):
             if small:
                 return nt(np.float64(np.int64(h % np.uint64(2001))) - 1000.0)
             return nt(np.float64(np.int64(h >> S11)) * 2.0**-40 - 4096.0)
     elif isinstance(dt, types.Complex):
+
         def impl(a, h, small):
             if small:
-                return nt(complex(np.float64(np.int64(h % np.uint64(2001))) - 1000.0,
-                                  np.float64(np.int64((h >> S20) % np.uint64(2001))) - 1000.0))
-            return nt(complex(np.float64(np.int64(h >> S11)) * 2.0**-40 - 4096.0,
-                              np.float64(np.int64(h & np.uint64(0xFFFFF))) * 2.0**-8 - 2048.0))
+                return nt(
+                    complex(
+                        np.float64(np.int64(h % np.uint64(2001))) - 1000.0,
+                        np.float64(np.int64((h >> S20) % np.uint64(2001))) - 1000.0,
+                    )
+                )
+            return nt(
+                complex(
+                    np.float64(np.int64(h >> S11)) * 2.0**-40 - 4096.0,
+                    np.float64(np.int64(h & np.uint64(0xFFFFF))) * 2.0**-8 - 2048.0,
+                )
+            )
     else:
         return None
     return impl
@@ -205,7 +232,7 @@ def make_blocks(marker, counts, key, me):
     a = np.empty(counts.sum(), marker.dtype)
     offset = 0
     for d in range(counts.size):
-        fill(a[offset:offset + counts[d]], sub_key(key, me, d), False)
+        fill(a[offset : offset + counts[d]], sub_key(key, me, d), False)
         offset += counts[d]
     return a
 
@@ -240,6 +267,7 @@ def bytes_differing(received, expected):
 
 
 # ---------------------------------------------------------------- the plan
+
 
 @numba.njit(cache=True)
 def _next(state):
@@ -360,6 +388,7 @@ def a2a_counts(key, size, n):
 # _post_p2p and _post_collective run compiled (post_p2p, post_collective) and as plain
 # Python (rounds from Python: every mpi4numba call through its Python entry).
 
+
 def start_allreduce(send, recv):
     return mpi.iallreduce(send, recv, mpi.Operator.LOR if recv.dtype == np.bool_ else mpi.Operator.SUM)
 
@@ -385,9 +414,9 @@ def _post_p2p(marker, plan, k, rank, reqs, bufs, held, persistent, slots):
         if rmode in (R_IRECV, R_ANY_SOURCE):
             status, request = mpi.irecv(view[:n], mpi.ANY_SOURCE if rmode == R_ANY_SOURCE else src, tag)
         elif rmode == R_SLOT:
-            status, request = mpi.irecv(view[:n], src, tag, request=slots[2 * k:2 * k + 1])
+            status, request = mpi.irecv(view[:n], src, tag, request=slots[2 * k : 2 * k + 1])
         elif rmode == R_STRIDED:
-            status, request = mpi.irecv(view[0:2 * n:2], src, tag)
+            status, request = mpi.irecv(view[0 : 2 * n : 2], src, tag)
         else:
             status, request = mpi.recv_init(view[:n], src, tag)
             status |= mpi.start(request)
@@ -403,7 +432,7 @@ def _post_p2p(marker, plan, k, rank, reqs, bufs, held, persistent, slots):
             data = np.empty(n * marker.itemsize, np.uint8)
             held.append(data)
             fill(data.view(marker.dtype), key, False)
-            status, request = mpi.isend(data.view(marker.dtype), dst, tag, request=slots[2 * k + 1:2 * k + 2])
+            status, request = mpi.isend(data.view(marker.dtype), dst, tag, request=slots[2 * k + 1 : 2 * k + 2])
         elif smode == S_STRIDED:  # every other element of a temporary
             status, request = mpi.isend(make_spread(marker, n, key)[::2], dst, tag)
         else:
@@ -441,7 +470,7 @@ def _post_collective(marker, plan, k, rank, size, reqs, bufs):
             bufs[k] = base
             view = base.view(marker.dtype)
             if strided:
-                status, request = mpi.ibcast(view[0:2 * n:2], root)
+                status, request = mpi.ibcast(view[0 : 2 * n : 2], root)
             else:
                 status, request = mpi.ibcast(view[:n], root)
     elif kind == ALLGATHERV:  # smode odd: gaps between the blocks (int64), else int32 counts
@@ -454,11 +483,16 @@ def _post_collective(marker, plan, k, rank, size, reqs, bufs):
         bufs[k] = base
         view = base.view(marker.dtype)[:extent]
         if smode & 1:
-            status, request = mpi.iallgatherv(make(marker, counts[rank], sub_key(key, rank, 0)), view,
-                                              gv_counts(key, size, n), gv_displacements(key, size, n))
+            status, request = mpi.iallgatherv(
+                make(marker, counts[rank], sub_key(key, rank, 0)),
+                view,
+                gv_counts(key, size, n),
+                gv_displacements(key, size, n),
+            )
         else:
-            status, request = mpi.iallgatherv(make(marker, counts[rank], sub_key(key, rank, 0)), view,
-                                              gv_counts(key, size, n).astype(np.int32))
+            status, request = mpi.iallgatherv(
+                make(marker, counts[rank], sub_key(key, rank, 0)), view, gv_counts(key, size, n).astype(np.int32)
+            )
     else:  # ALLTOALLV; smode & 2: int32 counts (used as they are), else int64 (converted)
         counts = a2a_counts(key, size, n)
         incoming = counts[:, rank].sum()
@@ -467,12 +501,22 @@ def _post_collective(marker, plan, k, rank, size, reqs, bufs):
         view = base.view(marker.dtype)[:incoming]
         if smode & 2:
             status, request = mpi.ialltoallv(
-                make_blocks(marker, counts[rank].copy(), key, rank), counts[rank].astype(np.int32), None,
-                view, counts[:, rank].astype(np.int32), None)
+                make_blocks(marker, counts[rank].copy(), key, rank),
+                counts[rank].astype(np.int32),
+                None,
+                view,
+                counts[:, rank].astype(np.int32),
+                None,
+            )
         else:
             status, request = mpi.ialltoallv(
-                make_blocks(marker, counts[rank].copy(), key, rank), counts[rank].copy(), None,
-                view, counts[:, rank].copy(), None)
+                make_blocks(marker, counts[rank].copy(), key, rank),
+                counts[rank].copy(),
+                None,
+                view,
+                counts[:, rank].copy(),
+                None,
+            )
     reqs.append(request)
     return 1 if status != 0 else 0
 
@@ -494,6 +538,7 @@ def post_from_python(plan, k, rank, size, reqs, bufs, held, persistent, slots):
 
 
 # ---------------------------------------------------------------- completion
+
 
 def _complete(reqs, strategy, key):
     """Complete every request in ``reqs`` (a list) by ``strategy``; returns the failures."""
@@ -568,13 +613,14 @@ def scribble(plan, key):
 # A receive buffer is compared byte for byte with its expected image: a sentinel buffer of
 # the same size with the expected elements written where MPI should have written them.
 
+
 @numba.njit(cache=True)
 def expected_received(marker, n, key, strided, nbytes):
     """The image of a point-to-point or ibcast receive buffer."""
     image = sentinel_buffer(nbytes // marker.itemsize, marker.itemsize)
     view = image.view(marker.dtype)
     if strided:
-        fill(view[0:2 * n:2], key, False)
+        fill(view[0 : 2 * n : 2], key, False)
     else:
         fill(view[:n], key, False)
     return image
@@ -592,12 +638,12 @@ def expected_collective(marker, plan, k, rank, size, nbytes):
         counts = gv_counts(key, size, n)
         displacements = gv_displacements(key, size, n) if plan[k, SMODE] & 1 else np.cumsum(counts) - counts
         for r in range(size):
-            fill(view[displacements[r]:displacements[r] + counts[r]], sub_key(key, r, 0), False)
+            fill(view[displacements[r] : displacements[r] + counts[r]], sub_key(key, r, 0), False)
     else:
         counts = a2a_counts(key, size, n)
         at = 0
         for s in range(size):
-            fill(view[at:at + counts[s, rank]], sub_key(key, s, rank), False)
+            fill(view[at : at + counts[s, rank]], sub_key(key, s, rank), False)
             at += counts[s, rank]
     return image
 
@@ -662,6 +708,7 @@ def check_any(plan, k, rank, size, base):
 
 
 # ---------------------------------------------------------------- rounds
+
 
 @numba.njit(cache=True)
 def jit_round(plan, rank, size, strategy, key, totals, complete_here):
@@ -854,8 +901,14 @@ def main() -> None:
         errors += run_round(form, warm_plan(size, form), rank, size, form + 1, 99, totals)
         log(rank, f"warm-up {FORM_NAMES[form]} done at {time.perf_counter() - started:.1f} s")
     assert mpi.barrier() == 0
-    log(rank, "compiled versions: " + ", ".join(f"{f.__name__} {len(f.signatures)}" for f in (
-        post_p2p, post_collective, expected_received, expected_collective, jit_round, check_any)))
+    log(
+        rank,
+        "compiled versions: "
+        + ", ".join(
+            f"{f.__name__} {len(f.signatures)}"
+            for f in (post_p2p, post_collective, expected_received, expected_collective, jit_round, check_any)
+        ),
+    )
     warm_totals, totals = totals, np.zeros_like(totals)
     warm_seconds = time.perf_counter() - started
 
@@ -890,20 +943,32 @@ def main() -> None:
     del plan
     after, allocations_after = nrt_stats()
     report = {
-        "rank": rank, "size": size, "seed": seed, "rounds": rnd,
+        "rank": rank,
+        "size": size,
+        "seed": seed,
+        "rounds": rnd,
         "rounds_by_form": dict(zip(FORM_NAMES, rounds_by_form)),
         "strategies": dict(zip(STRATEGY_NAMES, strategies)),
-        "p2p_messages": int(totals[P2P_MESSAGES]), "p2p_sent": int(totals[P2P_SENT]),
+        "p2p_messages": int(totals[P2P_MESSAGES]),
+        "p2p_sent": int(totals[P2P_SENT]),
         "collectives": int(totals[COLLECTIVES]),
-        "bytes": int(totals[BYTES]), "mismatches": int(totals[MISMATCHES]),
+        "bytes": int(totals[BYTES]),
+        "mismatches": int(totals[MISMATCHES]),
         "mismatches_by_kind": {name: int(totals[BY_KIND + i]) for i, name in enumerate(KIND_NAMES)},
-        "held_sends": int(totals[HELD]), "errors": int(errors),
-        "warmup": {"p2p_messages": int(warm_totals[P2P_MESSAGES]), "collectives": int(warm_totals[COLLECTIVES]),
-                   "mismatches": int(warm_totals[MISMATCHES]), "seconds": round(warm_seconds, 1)},
-        "nrt_live_before": before, "nrt_live_after": after,
+        "held_sends": int(totals[HELD]),
+        "errors": int(errors),
+        "warmup": {
+            "p2p_messages": int(warm_totals[P2P_MESSAGES]),
+            "collectives": int(warm_totals[COLLECTIVES]),
+            "mismatches": int(warm_totals[MISMATCHES]),
+            "seconds": round(warm_seconds, 1),
+        },
+        "nrt_live_before": before,
+        "nrt_live_after": after,
         "nrt_leaked": [after[0] - before[0], after[1] - before[1]],
         "nrt_allocations": allocations_after - allocations_before,
-        "soak_seconds": round(soak_seconds, 1), "nrt_stats": bool(numba.config.NRT_STATS),
+        "soak_seconds": round(soak_seconds, 1),
+        "nrt_stats": bool(numba.config.NRT_STATS),
         "mpi": MPI.Get_library_version().splitlines()[0].strip().rstrip("\x00"),
     }
     print("SOAK " + json.dumps(report), flush=True)

@@ -129,15 +129,19 @@ def crossed(lanes, rounds, on_main, stats, threads, completers):
             tag = TAG_CROSSED + lane
             _fill(outgoing[lane, :n], rank, lane, r)
             incoming[lane, :n] = -1.0
-            stats[lane, 1] += mpi.irecv(incoming[lane, :n], left, tag, request=requests[2 * lane:2 * lane + 1])[0] != 0
-            stats[lane, 1] += mpi.isend(outgoing[lane, :n], right, tag, request=requests[2 * lane + 1:2 * lane + 2])[0] != 0
+            stats[lane, 1] += (
+                mpi.irecv(incoming[lane, :n], left, tag, request=requests[2 * lane : 2 * lane + 1])[0] != 0
+            )
+            stats[lane, 1] += (
+                mpi.isend(outgoing[lane, :n], right, tag, request=requests[2 * lane + 1 : 2 * lane + 2])[0] != 0
+            )
         if on_main:
             stats[0, 1] += mpi.waitall(requests) != 0
         else:
             for lane in prange(lanes):
                 other = (lane + 1) % lanes  # started by another thread
                 completers[lane] = numba.get_thread_id()
-                stats[lane, 1] += mpi.waitall(requests[2 * other:2 * other + 2]) != 0
+                stats[lane, 1] += mpi.waitall(requests[2 * other : 2 * other + 2]) != 0
         for lane in range(lanes):
             stats[lane, 0] += _wrong(incoming[lane, :n], left, lane, r)
             stats[lane, 2] += 1
@@ -173,8 +177,13 @@ def main() -> None:
 
     lanes = numba.get_num_threads()
     comms = tuple(MPI.COMM_WORLD.Dup() for _ in range(lanes))
-    report: dict = {"rank": mpi.rank(), "size": mpi.size(), "lanes": lanes,
-                    "thread_level": mpi.THREAD_LEVELS[mpi.query_thread()], "mpi": MPI.Get_library_version().split("\n")[0][:60]}
+    report: dict = {
+        "rank": mpi.rank(),
+        "size": mpi.size(),
+        "lanes": lanes,
+        "thread_level": mpi.THREAD_LEVELS[mpi.query_thread()],
+        "mpi": MPI.Get_library_version().split("\n")[0][:60],
+    }
     cases = {
         "blocking": lambda s, t: blocking(lanes, rounds, s, t),
         "exchange": lambda s, t: exchange(lanes, rounds, s, t),
@@ -193,13 +202,16 @@ def main() -> None:
         seconds = time.perf_counter() - start
         MPI.COMM_WORLD.Barrier()
         report[name] = {
-            "mismatches": int(stats[:, 0].sum()), "errors": int(stats[:, 1].sum()),
-            "messages": int(stats[:, 2].sum()), "threads": sorted(set(threads.tolist())),
+            "mismatches": int(stats[:, 0].sum()),
+            "errors": int(stats[:, 1].sum()),
+            "messages": int(stats[:, 2].sum()),
+            "threads": sorted(set(threads.tolist())),
             "seconds": round(seconds, 3),
         }
         if name == "crossed_by_threads":  # lane t's requests were completed by lane t-1's thread
             report[name]["completed_by_another_thread"] = int(
-                sum(completed_by[(t - 1) % lanes] != threads[t] for t in range(lanes)))
+                sum(completed_by[(t - 1) % lanes] != threads[t] for t in range(lanes))
+            )
     for comm in comms:
         comm.Free()
     report["threading_layer"] = numba.threading_layer()

@@ -147,8 +147,11 @@ def _at_exit() -> None:
     deadline = time.monotonic() + timeout
     while not ended.Test():
         if time.monotonic() > deadline:
-            end_job(1, f"reached the end of the program, but not every process did within {timeout:g} s "
-                       f"({EXIT_TIMEOUT_ENV}): one may wait in a collective this one skipped, or be stuck")
+            end_job(
+                1,
+                f"reached the end of the program, but not every process did within {timeout:g} s "
+                f"({EXIT_TIMEOUT_ENV}): one may wait in a collective this one skipped, or be stuck",
+            )
             return
         time.sleep(0.001)
 

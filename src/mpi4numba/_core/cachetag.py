@@ -33,16 +33,14 @@ def source_digest(package: str = PACKAGE) -> str:
 
 
 CACHE_TAG = (
-    f"mpi4numba-0.1+{source_digest()}/{ABI.NAME}/h{ABI.HANDLE_BYTES}/s{ABI.STATUS_BYTES}"
-    f"/c{64 if LARGE_COUNT else 32}"
+    f"mpi4numba-0.1+{source_digest()}/{ABI.NAME}/h{ABI.HANDLE_BYTES}/s{ABI.STATUS_BYTES}/c{64 if LARGE_COUNT else 32}"
 )
 
 
 def _check_cache_tag(tag: str) -> None:
     if tag != CACHE_TAG:
         raise CacheABIMismatch(
-            f"cached code was compiled for {tag!r} but this process runs {CACHE_TAG!r} "
-            f"(library {LIBMPI})"
+            f"cached code was compiled for {tag!r} but this process runs {CACHE_TAG!r} (library {LIBMPI})"
         )
 
 

@@ -112,9 +112,7 @@ MPI_Recv_status = c_function(  # MPI_Recv, declared a second time with its statu
 MPI_Get_count = c_function("int MPI_Get_count(Status status, Datatype datatype, out int count)")
 MPI_Probe = c_function("int MPI_Probe(int source, int tag, Comm comm, out Status status)")
 MPI_Iprobe = c_function("int MPI_Iprobe(int source, int tag, Comm comm, out int flag, out Status status)")
-MPI_Mprobe = c_function(
-    "int MPI_Mprobe(int source, int tag, Comm comm, out Message message, out Status status)"
-)
+MPI_Mprobe = c_function("int MPI_Mprobe(int source, int tag, Comm comm, out Message message, out Status status)")
 MPI_Improbe = c_function(
     "int MPI_Improbe(int source, int tag, Comm comm, out int flag, out Message message, out Status status)"
 )
@@ -139,8 +137,7 @@ MPI_Request_free = c_function("int MPI_Request_free(ptr request)")
 MPI_Ibarrier = c_function("int MPI_Ibarrier(Comm comm, ptr request)")
 MPI_Ibcast = c_function("int MPI_Ibcast(ptr buffer, count count, Datatype datatype, int root, Comm comm, ptr request)")
 MPI_Ireduce = c_function(
-    "int MPI_Ireduce(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, int root, Comm comm,"
-    " ptr request)"
+    "int MPI_Ireduce(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, int root, Comm comm, ptr request)"
 )
 MPI_Iallreduce = c_function(
     "int MPI_Iallreduce(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, Comm comm, ptr request)"
@@ -250,9 +247,7 @@ MPI_Neighbor_alltoallv = c_function(
 )
 
 # One-sided communication (window.py)
-MPI_Win_create = c_function(
-    "int MPI_Win_create(ptr base, aint size, int disp_unit, Info info, Comm comm, out Win win)"
-)
+MPI_Win_create = c_function("int MPI_Win_create(ptr base, aint size, int disp_unit, Info info, Comm comm, out Win win)")
 MPI_Win_allocate = c_function(
     "int MPI_Win_allocate(aint size, int disp_unit, Info info, Comm comm, out ptr baseptr, out Win win)"
 )

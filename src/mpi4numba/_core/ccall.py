@@ -170,7 +170,9 @@ class CFunction:
         for param, ty in zip(self.inputs, argtys):
             self._check_arg(param, ty)
         code = types.float64 if self.restype == "double" else types.int32
-        outs = [{"int": types.int32, "aint": types.int64, "Status": status_type}.get(p.kind, HANDLE) for p in self.outputs]
+        outs = [
+            {"int": types.int32, "aint": types.int64, "Status": status_type}.get(p.kind, HANDLE) for p in self.outputs
+        ]
         restype = types.Tuple((code, *outs)) if outs else code
         return restype(*argtys)
 
@@ -199,7 +201,9 @@ class CFunction:
 
     def _codegen(self, context, builder, sig, args):
         guard_cache(context)
-        fnty = ir.FunctionType(_i32 if self.restype == "int" else ir.DoubleType(), [self._llvm_type(p) for p in self.params])
+        fnty = ir.FunctionType(
+            _i32 if self.restype == "int" else ir.DoubleType(), [self._llvm_type(p) for p in self.params]
+        )
         fn = cgutils.get_or_insert_function(builder.module, fnty, self.symbol)
         inputs = iter(zip(self.inputs, sig.args, args))
         cargs, slots, checks = [], [], []

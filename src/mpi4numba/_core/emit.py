@@ -35,8 +35,9 @@ class Value:
     __slots__ = ("constant", "e", "llvm", "parts", "type")
     __hash__ = None  # type: ignore[assignment]  (== builds IR)
 
-    def __init__(self, e: Emitter, ty: types.Type, llvm: ir.Value, constant: Any = UNKNOWN,
-                 parts: tuple[Value, ...] = ()):
+    def __init__(
+        self, e: Emitter, ty: types.Type, llvm: ir.Value, constant: Any = UNKNOWN, parts: tuple[Value, ...] = ()
+    ):
         self.e, self.type, self.llvm, self.constant, self.parts = e, ty, llvm, constant, parts
 
     def __repr__(self) -> str:
@@ -124,8 +125,7 @@ class Emitter:
         return Value(self, ty, self.context.make_tuple(self.builder, ty, [v.llvm for v in values]), parts=values)
 
     def unpack(self, value: Value) -> tuple[Value, ...]:
-        return tuple(Value(self, ty, self.builder.extract_value(value.llvm, i))
-                     for i, ty in enumerate(value.type))
+        return tuple(Value(self, ty, self.builder.extract_value(value.llvm, i)) for i, ty in enumerate(value.type))
 
     def undefined(self, ty: types.Type) -> Value:
         """A value of ``ty`` that the code does not read (zeros)."""
@@ -224,7 +224,7 @@ class Emitter:
         """Raise ``exception(message)`` from the compiled function unless ``ok``; a message of
         a shared helper, ``"mpi4numba: ..."``, is given the routine's name."""
         if self.routine and message.startswith("mpi4numba: "):
-            message = f"{self.routine}: {message[len('mpi4numba: '):]}"
+            message = f"{self.routine}: {message[len('mpi4numba: ') :]}"
         ok = self.const(ok)
         if ok.constant is True:
             return

@@ -115,8 +115,10 @@ def stash(typingctx, request, value, like):
         data = make_array(sig.args[0])(context, builder, args[0]).data
         slot = builder.gep(builder.bitcast(data, cgutils.int8_t.as_pointer()), [ir.Constant(_i64, STASH_OFFSET)])
         converted = context.cast(builder, args[1], sig.args[1], dtype)
-        builder.store(context.get_value_as_data(builder, dtype, converted),
-                      builder.bitcast(slot, context.get_data_type(dtype).as_pointer()))
+        builder.store(
+            context.get_value_as_data(builder, dtype, converted),
+            builder.bitcast(slot, context.get_data_type(dtype).as_pointer()),
+        )
         return builder.ptrtoint(slot, _i64)
 
     return types.uintp(request, value, like), codegen

@@ -118,8 +118,14 @@ def query_launcher(path: str, timeout: float = 10.0) -> tuple[Flavour, str]:
     Flavour(family='unknown', vendor='unknown', version='')
     """
     try:
-        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=timeout,
-                              env=clean_environment(), stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [path, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=clean_environment(),
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return UNKNOWN, f"`{path} --version` failed: {exc}"
     text = (done.stdout + done.stderr).strip()
@@ -226,23 +232,31 @@ def detect_launch(environ: Mapping[str, str] | None = None) -> LaunchEnvironment
     if "OMPI_COMM_WORLD_SIZE" in environ or "OMPI_COMM_WORLD_RANK" in environ:
         size, size_text = _integer(environ, "OMPI_COMM_WORLD_SIZE")
         rank, rank_text = _integer(environ, "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
-        return LaunchEnvironment("Open MPI's mpiexec", "openmpi", rank, size,
-                                 ", ".join(filter(None, (rank_text, size_text))))
+        return LaunchEnvironment(
+            "Open MPI's mpiexec", "openmpi", rank, size, ", ".join(filter(None, (rank_text, size_text)))
+        )
     slurm_size, slurm_size_text = _integer(environ, "SLURM_STEP_NUM_TASKS")
     if any(key in environ for key in ("PMI_RANK", "PMI_SIZE", "PMI_FD", "PMI_PORT")):
         size, size_text = _integer(environ, "PMI_SIZE")
         rank, rank_text = _integer(environ, "PMI_RANK")
         name = "srun --mpi=pmi2" if slurm_size is not None else "an MPICH-family mpiexec"
-        return LaunchEnvironment(name, "mpich", rank, size if size is not None else slurm_size,
-                                 ", ".join(filter(None, (rank_text, size_text or slurm_size_text))))
+        return LaunchEnvironment(
+            name,
+            "mpich",
+            rank,
+            size if size is not None else slurm_size,
+            ", ".join(filter(None, (rank_text, size_text or slurm_size_text))),
+        )
     if "PMIX_RANK" in environ:
         rank, rank_text = _integer(environ, "PMIX_RANK")
-        return LaunchEnvironment("a PMIx launcher", "openmpi", rank, slurm_size,
-                                 ", ".join(filter(None, (rank_text, slurm_size_text))))
+        return LaunchEnvironment(
+            "a PMIx launcher", "openmpi", rank, slurm_size, ", ".join(filter(None, (rank_text, slurm_size_text)))
+        )
     if slurm_size is not None and "SLURM_STEP_ID" in environ:
         rank, rank_text = _integer(environ, "SLURM_PROCID")
-        return LaunchEnvironment("srun without PMI", "slurm", rank, slurm_size,
-                                 ", ".join(filter(None, (rank_text, slurm_size_text))))
+        return LaunchEnvironment(
+            "srun without PMI", "slurm", rank, slurm_size, ", ".join(filter(None, (rank_text, slurm_size_text)))
+        )
     return LaunchEnvironment("none", None, None, None, "")
 
 
@@ -256,5 +270,6 @@ def init_would_abort(launch: LaunchEnvironment, library: Flavour, environ: Mappi
     """
     environ = os.environ if environ is None else environ
     has_pmi = any(key in environ for key in ("PMI_FD", "PMI_PORT", "PMI_RANK"))
-    return launch.family == "openmpi" and "OMPI_COMM_WORLD_SIZE" in environ and library.family == "mpich" \
-        and not has_pmi
+    return (
+        launch.family == "openmpi" and "OMPI_COMM_WORLD_SIZE" in environ and library.family == "mpich" and not has_pmi
+    )

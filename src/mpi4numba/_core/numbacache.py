@@ -105,8 +105,10 @@ def _try_lock(path: str, wait: bool) -> tuple[int | None, bool]:
             return fd, waited
         except BlockingIOError:
             if wait and time.monotonic() > deadline:
-                _tell(f"mpi4numba: another process has compiled for over {os.environ.get(WAIT_ENV, '600')} s "
-                      f"(lock {path}); compiling here too")
+                _tell(
+                    f"mpi4numba: another process has compiled for over {os.environ.get(WAIT_ENV, '600')} s "
+                    f"(lock {path}); compiling here too"
+                )
             if not wait or time.monotonic() > deadline:
                 os.close(fd)
                 return None, waited

@@ -53,13 +53,27 @@ _SERIALIZED = 2
 
 # Local queries that touch no shared state, and routines whose integer result is a value
 # (a rank, a size), not a status that could carry the error code: never guarded.
-UNGUARDED = frozenset({"rank", "size", "comm_rank", "comm_size", "initialized", "query_thread", "wtime",
-                       "error_class", "error_string", "request_array"})
+UNGUARDED = frozenset(
+    {
+        "rank",
+        "size",
+        "comm_rank",
+        "comm_size",
+        "initialized",
+        "query_thread",
+        "wtime",
+        "error_class",
+        "error_string",
+        "request_array",
+    }
+)
 
 # at most 255 characters (Open MPI's MPI_MAX_ERROR_STRING is 256)
-MESSAGE = ("mpi4numba: MPI called from a thread other than MPI's main one at thread level single or "
-           "funneled; the call was not made (prange loops that call MPI need "
-           "MPI4NUMBA_THREAD_LEVEL=multiple)")
+MESSAGE = (
+    "mpi4numba: MPI called from a thread other than MPI's main one at thread level single or "
+    "funneled; the call was not made (prange loops that call MPI need "
+    "MPI4NUMBA_THREAD_LEVEL=multiple)"
+)
 
 
 _i8, _i32, _i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -95,8 +109,13 @@ def register_state() -> None:
 
 def state() -> dict[str, int]:
     """The state compiled code reads (for tests and ``python -m mpi4numba info``)."""
-    return {"level": int(_STATE[LEVEL]), "main_thread": int(_STATE[MAIN]), "code": int(_STATE[CODE]),
-            "warned": int(_STATE[WARNED]), "ready": int(_STATE[READY])}
+    return {
+        "level": int(_STATE[LEVEL]),
+        "main_thread": int(_STATE[MAIN]),
+        "code": int(_STATE[CODE]),
+        "warned": int(_STATE[WARNED]),
+        "ready": int(_STATE[READY]),
+    }
 
 
 def _word(builder: ir.IRBuilder, index: int) -> ir.Value:

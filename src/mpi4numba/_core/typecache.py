@@ -24,15 +24,14 @@ build the type; one of them then stays unreferenced, which is harmless.
 
 from __future__ import annotations
 
-import numpy as np
 import llvmlite.binding as llvm
+import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, register_jitable
 
 from .cachetag import guard_cache
-
 
 MAX_NDIM = 8
 SLOTS = 1024  # a power of two

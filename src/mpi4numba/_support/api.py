@@ -94,8 +94,10 @@ def _refuse_python_objects(name: str, args: tuple, kwargs: dict) -> None:
     """Numba cannot type arrays of Python objects at all: say so in the routine's words."""
     for value in (*args, *kwargs.values()):
         if isinstance(value, np.ndarray) and value.dtype.hasobject:
-            raise TypingError(f"mpi4numba.{name}: unsupported dtype {value.dtype} (arrays of Python objects "
-                              "cannot be sent: MPI moves bytes, not objects; mpi4py's lowercase methods pickle)")
+            raise TypingError(
+                f"mpi4numba.{name}: unsupported dtype {value.dtype} (arrays of Python objects "
+                "cannot be sent: MPI moves bytes, not objects; mpi4py's lowercase methods pickle)"
+            )
 
 
 def _call_entry(name: str, entry: Callable, args: tuple, kwargs: dict) -> Any:
@@ -117,8 +119,11 @@ def _call_entry(name: str, entry: Callable, args: tuple, kwargs: dict) -> Any:
 # plans to deprecate (for lists the callee changes: ours only read them); the warning
 # would be the user's to see, and an error under ``python -We``.
 warnings.filterwarnings(
-    "ignore", r"(?s).*type 'reflected list' found for argument '\w+' of function "
-    r"'_make\.<locals>\.\w+_entry_[0-9a-f]+'", NumbaPendingDeprecationWarning)
+    "ignore",
+    r"(?s).*type 'reflected list' found for argument '\w+' of function "
+    r"'_make\.<locals>\.\w+_entry_[0-9a-f]+'",
+    NumbaPendingDeprecationWarning,
+)
 
 # NUMBA_DISABLE_JIT=1, as Numba read it at import
 _DEBUG_MODE = bool(config.DISABLE_JIT)
@@ -207,20 +212,23 @@ def api(typing_function: Callable) -> Callable:
             except TypeError as exc:
                 raise TypingError(f"mpi4numba.{name}: {exc}") from None
             given_count = max((i + 1 for i, p in enumerate(parameters) if p.name in bound.arguments), default=0)
-            given = tuple(bound.arguments[p.name] if p.name in bound.arguments else types.Omitted(p.default)
-                          for p in parameters[:given_count])
+            given = tuple(
+                bound.arguments[p.name] if p.name in bound.arguments else types.Omitted(p.default)
+                for p in parameters[:given_count]
+            )
             decision = decisions.get(given)
             if decision is None:
                 # as inside a jitted function, a default has the type of its value
                 full = tuple(_resolved(self.context, ty) for ty in given) + tuple(
-                    _default_type(self.context, p.default) for p in parameters[given_count:])
+                    _default_type(self.context, p.default) for p in parameters[given_count:]
+                )
                 try:
                     result = typing_function(*full)
                 except TypingError as exc:  # shared checks say "mpi4numba: ...": name the routine
                     text = str(exc)
                     if not text.startswith("mpi4numba: "):
                         raise
-                    raise TypingError(f"mpi4numba.{name}: {text[len('mpi4numba: '):]}") from None
+                    raise TypingError(f"mpi4numba.{name}: {text[len('mpi4numba: ') :]}") from None
                 if isinstance(result, Lowering):
                     decision = result
                 else:
@@ -243,17 +251,21 @@ def api(typing_function: Callable) -> Callable:
         decision = decisions[tuple(sig.args)]
         if isinstance(decision, _Legacy):
             stub_sig = decision.signature
-            values = [context.get_constant_generic(builder, ty, p.default)
-                      if i >= len(args) or isinstance(sig.args[i], types.Omitted) else args[i]
-                      for i, (ty, p) in enumerate(zip(stub_sig.args, parameters))]
+            values = [
+                context.get_constant_generic(builder, ty, p.default)
+                if i >= len(args) or isinstance(sig.args[i], types.Omitted)
+                else args[i]
+                for i, (ty, p) in enumerate(zip(stub_sig.args, parameters))
+            ]
             implementation = context.get_function(decision.function_type, stub_sig)
             result = implementation(builder, values)
             context.add_linking_libs(getattr(implementation, "libs", ()))
             return result
         e = MPIEmitter(context, builder, f"mpi4numba.{name}")
         values = [e.argument(ty, value) for ty, value in zip(sig.args, args)]
-        values += [e.const(p.default) for p in parameters[len(values):]]
-        return threads.guarded(context, builder, name, sig.return_type,
-                                lambda: e.finish(decision.body(e, *values), sig.return_type))
+        values += [e.const(p.default) for p in parameters[len(values) :]]
+        return threads.guarded(
+            context, builder, name, sig.return_type, lambda: e.finish(decision.body(e, *values), sig.return_type)
+        )
 
     return public

@@ -32,6 +32,7 @@ def _contiguous_impl(data):
 
     return copy_unless_contiguous
 
+
 TOO_FEW_ENTRIES = "mpi4numba: counts and displacements need one entry per process"
 
 
@@ -149,7 +150,11 @@ def _full_buffer_v_impl(data, sizes, offsets, significant):
         if elements == 1:
             return (data, block, derived, 1, 1, spacing), sizes, offsets
         if elements > 1:
-            return (data, block, derived, elements, 1, spacing), _in_units(sizes, elements), _in_units(offsets, elements)
+            return (
+                (data, block, derived, elements, 1, spacing),
+                _in_units(sizes, elements),
+                _in_units(offsets, elements),
+            )
         return _element_view(np.ascontiguousarray(data)), sizes, offsets
 
     return any_layout

@@ -16,15 +16,16 @@ from numba.core import types
 from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import intrinsic, overload, register_jitable
 
-from .._core.cachetag import guard_cache
 from .._core import capi
 from .._core import typecache as cache
+from .._core.cachetag import guard_cache
 from .._core.ccall import predefined
 from .._core.handles import HANDLE_DTYPE, NATIVE_HANDLE, predefined_native
-from .largecount import INT_MAX, NEEDS_FALLBACK, large_datatype
 from .._core.typecache import MISS_FULL
 from . import validate
 from .dtypes import _leaves, mpi_datatype, pair_type
+from .largecount import INT_MAX, NEEDS_FALLBACK, large_datatype
+
 
 def _fingerprint(record: types.Record, leaves: list) -> int:
     """A 63-bit digest of the layout: the same in every process, so cached code may use it."""
@@ -179,7 +180,7 @@ def layout_datatype(shape, strides, itemsize, base, base_derived, per_element):
         capi.MPI_Type_free(base)  # the new type keeps what it needs of it
         cache.count(cache.UNCACHED)
         return datatype, True
-    key = (base, per_element, len(shape)) + shape + strides
+    key = (base, per_element, len(shape), *shape, *strides)
     row = cache.find(cache.STRIDED, key)
     if row >= 0:
         return cache.cached_handle(row), False
@@ -300,7 +301,6 @@ def _buffer_impl(array):
         return array.ctypes.data, 1, datatype, derived
 
     return strided
-
 
 
 def element_type(array):  # pragma: no cover - replaced by the overload below

@@ -15,10 +15,18 @@ from numba.core import types
 from numba.core.errors import TypingError
 
 _NUMBA_TO_MPI = {
-    types.int8: "INT8_T", types.int16: "INT16_T", types.int32: "INT32_T", types.int64: "INT64_T",
-    types.uint8: "UINT8_T", types.uint16: "UINT16_T", types.uint32: "UINT32_T", types.uint64: "UINT64_T",
-    types.float32: "FLOAT", types.float64: "DOUBLE",
-    types.complex64: "C_FLOAT_COMPLEX", types.complex128: "C_DOUBLE_COMPLEX",
+    types.int8: "INT8_T",
+    types.int16: "INT16_T",
+    types.int32: "INT32_T",
+    types.int64: "INT64_T",
+    types.uint8: "UINT8_T",
+    types.uint16: "UINT16_T",
+    types.uint32: "UINT32_T",
+    types.uint64: "UINT64_T",
+    types.float32: "FLOAT",
+    types.float64: "DOUBLE",
+    types.complex64: "C_FLOAT_COMPLEX",
+    types.complex128: "C_DOUBLE_COMPLEX",
     types.boolean: "C_BOOL",
 }
 
@@ -68,11 +76,15 @@ def pair_problem(record: types.Type) -> str:
     fields = _pair_fields(record) if isinstance(record, types.Record) else None
     if fields is None:
         values = ", ".join(str(t) for t in _PAIRS)
-        return (f"MINLOC/MAXLOC reduce (value, index) pairs: a structured dtype with a value field "
-                f"({values}) and an int32 index field, got {record}")
+        return (
+            f"MINLOC/MAXLOC reduce (value, index) pairs: a structured dtype with a value field "
+            f"({values}) and an int32 index field, got {record}"
+        )
     name, offset, size = _PAIRS[fields[0].type]
-    return (f"the pair dtype {record} is not laid out like MPI's {name} (C struct: index at offset "
-            f"{offset}, itemsize {size}); create it with np.dtype([...], align=True)")
+    return (
+        f"the pair dtype {record} is not laid out like MPI's {name} (C struct: index at offset "
+        f"{offset}, itemsize {size}); create it with np.dtype([...], align=True)"
+    )
 
 
 def _leaves(dtype: types.Type, offset: int) -> list[tuple[str, int, int]]:

@@ -258,8 +258,11 @@ class MPIEmitter(Emitter):
 
         def store(scratch: Value, index: Value | int, value: Value) -> None:
             narrow = self.cast(value, types.int32)
-            if not (isinstance(value.type, types.Boolean) or value.type.bitwidth < 32
-                    or (value.type.bitwidth == 32 and value.type.signed)):
+            if not (
+                isinstance(value.type, types.Boolean)
+                or value.type.bitwidth < 32
+                or (value.type.bitwidth == 32 and value.type.signed)
+            ):
                 self.check(narrow == value, ValueError, message)
             self(operator.setitem, scratch, index, narrow)
 
@@ -323,8 +326,9 @@ class MPIEmitter(Emitter):
             return View(data, datatype, self.const(False), 1, per_element, self.itemsize(data))
         return View(*self.unpack(self(full_buffer, data, granularity, significant)))
 
-    def view_v(self, data: Value, sizes: Value, offsets: Value, significant: Value | bool = True,
-               like: View | None = None) -> tuple[View, Value, Value]:
+    def view_v(
+        self, data: Value, sizes: Value, offsets: Value, significant: Value | bool = True, like: View | None = None
+    ) -> tuple[View, Value, Value]:
         """``(view, sizes, offsets)`` of the buffer of a v-collective: one MPI element per
         array element, the blocks' C int ``sizes`` and ``offsets`` in units of the view
         (``like`` as for :meth:`view`)."""
@@ -344,8 +348,11 @@ class MPIEmitter(Emitter):
     def view_address(self, view: View, index: Value) -> Value:
         """The address of element ``index`` (the start of a block) of ``view``."""
         units = index if isinstance(view.divisor, int) and view.divisor == 1 else index // view.divisor
-        spacing = self.const(view.spacing, types.uintp) if isinstance(view.spacing, int) else self.cast(
-            view.spacing, types.uintp)
+        spacing = (
+            self.const(view.spacing, types.uintp)
+            if isinstance(view.spacing, int)
+            else self.cast(view.spacing, types.uintp)
+        )
         return self.data(view.array) + self.cast(units, types.uintp) * spacing
 
     def c_ordered(self, data: Value) -> Value:

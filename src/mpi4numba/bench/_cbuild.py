@@ -62,8 +62,9 @@ def build(library: bool = False, timeout: float = 120, source: Path = SOURCE, fl
     extra = [*(["-shared", "-fPIC"] if library else []), *flags]
     real = Path(shutil.which(mpicc) or mpicc).resolve()
     stamp = real.stat().st_mtime_ns if real.exists() else 0
-    key = hashlib.sha256(b"\0".join([source.read_bytes(), str(real).encode(), str(stamp).encode(),
-                                     " ".join(extra).encode()])).hexdigest()[:16]
+    key = hashlib.sha256(
+        b"\0".join([source.read_bytes(), str(real).encode(), str(stamp).encode(), " ".join(extra).encode()])
+    ).hexdigest()[:16]
     target = _cache_dir() / (f"{source.stem}-{key}.so" if library else f"{source.stem}-{key}")
     if target.exists():
         return target
@@ -80,8 +81,9 @@ def build(library: bool = False, timeout: float = 120, source: Path = SOURCE, fl
     return target
 
 
-def load_library(MPI: Any, ops: tuple[str, ...], op_name: str, source: Path = SOURCE,
-                 flags: tuple[str, ...] = ()) -> ctypes.CDLL:
+def load_library(
+    MPI: Any, ops: tuple[str, ...], op_name: str, source: Path = SOURCE, flags: tuple[str, ...] = ()
+) -> ctypes.CDLL:
     """``source`` as a shared library in this MPI job: rank 0 builds it (the others wait),
     every rank loads it and checks that its function ``op_name(i)`` names ``ops`` in order.
     Raises BuildError on every rank when rank 0 could not build it."""

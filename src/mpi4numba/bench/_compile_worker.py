@@ -43,11 +43,15 @@ def main(stack: str, case: str) -> None:
     x, y, z = np.ones(4), np.zeros(4), np.zeros(4)
     xi, yi = np.ones(4, np.int64), np.zeros(4, np.int64)
     warm = {  # what each case compiles, untimed, before the timed call
-        "floor": [], "first": [], "dtype": [lambda: reduce_site(x, y)],
+        "floor": [],
+        "first": [],
+        "dtype": [lambda: reduce_site(x, y)],
         "multi": [lambda: reduce_site(x, y), lambda: reduce_site(xi, yi), lambda: _warm_routines(mpi, x, z)],
     }[case]
     timed = {
-        "floor": lambda: floor(x, y), "first": lambda: reduce_site(x, y), "dtype": lambda: reduce_site(xi, yi),
+        "floor": lambda: floor(x, y),
+        "first": lambda: reduce_site(x, y),
+        "dtype": lambda: reduce_site(xi, yi),
         "multi": lambda: six_calls(x, y, z),
     }[case]
     for step in warm:
@@ -63,8 +67,10 @@ def _warm_routines(mpi, x, z) -> None:
     import numba
 
     for function, args in (
-        (numba.njit(lambda: mpi.rank()), ()), (numba.njit(lambda: mpi.size()), ()),
-        (numba.njit(lambda a: mpi.bcast(a, 0)), (x,)), (numba.njit(lambda: mpi.barrier()), ()),
+        (numba.njit(lambda: mpi.rank()), ()),
+        (numba.njit(lambda: mpi.size()), ()),
+        (numba.njit(lambda a: mpi.bcast(a, 0)), (x,)),
+        (numba.njit(lambda: mpi.barrier()), ()),
         (numba.njit(lambda a, b: mpi.sendrecv(a, mpi.rank(), b, mpi.rank())), (x, z)),
     ):
         function(*args)

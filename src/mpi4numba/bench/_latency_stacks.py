@@ -10,7 +10,8 @@ through ctypes here (the same code is the program the launcher runs).
 from __future__ import annotations
 
 import ctypes
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +40,9 @@ def _microseconds(MPI: Any, op: str, elapsed: float, n: int) -> float | None:
     return 1e6 * slowest / n
 
 
-def _each_op(MPI: Any, iterations: dict[str, int],
-             measure: Callable[[str, np.ndarray, np.ndarray, int], float]) -> Result:
+def _each_op(
+    MPI: Any, iterations: dict[str, int], measure: Callable[[str, np.ndarray, np.ndarray, int], float]
+) -> Result:
     """µs of every operation (None: needs 2 processes), from this rank's seconds for ``n``
     timed iterations that ``measure(op, a, b, n)`` returns; meaningful on rank 0."""
     size = MPI.COMM_WORLD.Get_size()
@@ -55,6 +57,7 @@ def _each_op(MPI: Any, iterations: dict[str, int],
 
 
 # --- mpi4numba: each kernel runs n iterations and returns the OR of the status codes ---
+
 
 def _numba_kernels() -> tuple[dict[str, Callable], Callable]:
     import numba
@@ -114,7 +117,7 @@ def _numba_kernels() -> tuple[dict[str, Callable], Callable]:
         return mpi4numba.wtime() - start, status
 
     kernels = {"allreduce": allreduce, "bcast": bcast, "barrier": barrier, "exchange": exchange}
-    kernels.update({op: pingpong for op in PINGPONG_BYTES})
+    kernels.update(dict.fromkeys(PINGPONG_BYTES, pingpong))
     return kernels, timed
 
 
@@ -139,6 +142,7 @@ def run_mpi4numba(MPI: Any, iterations: dict[str, int], warmup: int) -> Result:
 
 
 # --- mpi4py: the same loops in Python, buffer API ---
+
 
 def _py_pingpong(comm: Any, a: np.ndarray, b: np.ndarray, n: int, rank: int) -> None:
     if rank == 0:
@@ -178,8 +182,11 @@ def _py_exchange(comm: Any, a: np.ndarray, b: np.ndarray, n: int, rank: int) -> 
 
 
 _PY_KERNELS: dict[str, Callable] = {
-    "allreduce": _py_allreduce, "bcast": _py_bcast, "barrier": _py_barrier, "exchange": _py_exchange,
-    **{op: _py_pingpong for op in PINGPONG_BYTES},
+    "allreduce": _py_allreduce,
+    "bcast": _py_bcast,
+    "barrier": _py_barrier,
+    "exchange": _py_exchange,
+    **dict.fromkeys(PINGPONG_BYTES, _py_pingpong),
 }
 
 
@@ -228,5 +235,7 @@ def run_c(MPI: Any, iterations: dict[str, int], warmup: int) -> Result:
 
 
 RUNNERS: dict[str, Callable[[Any, dict[str, int], int], Result]] = {
-    "C": run_c, "mpi4numba": run_mpi4numba, "mpi4py": run_mpi4py,
+    "C": run_c,
+    "mpi4numba": run_mpi4numba,
+    "mpi4py": run_mpi4py,
 }

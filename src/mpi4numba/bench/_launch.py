@@ -33,8 +33,9 @@ def find_mpiexec() -> str:
 
 def run_job(command: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
     """Run one mpiexec job with a time limit; the JSON record its rank 0 printed."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env, start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -43,10 +44,11 @@ def run_job(command: list[str], env: dict[str, str], timeout: float) -> dict[str
     except BaseException:  # Ctrl-C: the job is in its own session, so end it here
         stop(process)
         raise
-    records = [line[len(MARKER):] for line in out.splitlines() if line.startswith(MARKER)]
+    records = [line[len(MARKER) :] for line in out.splitlines() if line.startswith(MARKER)]
     if process.returncode != 0 or len(records) != 1:
-        raise RuntimeError(f"failed (exit status {process.returncode}): {' '.join(command)}\n"
-                           f"{out[-3000:]}{err[-3000:]}")
+        raise RuntimeError(
+            f"failed (exit status {process.returncode}): {' '.join(command)}\n{out[-3000:]}{err[-3000:]}"
+        )
     return json.loads(records[0])
 
 

@@ -27,8 +27,12 @@ class Progress:
         now = time.monotonic()
         if self.enabled and now - self.start >= 3 and now - self.last >= (0.5 if self.tty else 5):
             self.last, self.shown = now, True
-            print(f"\rsuite: {text}\x1b[K" if self.tty else f"suite: {text}", end="" if self.tty else "\n",
-                  file=sys.stderr, flush=True)
+            print(
+                f"\rsuite: {text}\x1b[K" if self.tty else f"suite: {text}",
+                end="" if self.tty else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.tty and self.shown:
@@ -73,8 +77,9 @@ def _stacks_in_job(MPI: Any, options: argparse.Namespace, notes: list[str]) -> t
             stacks.remove("numba-mpi")
             numba_mpi = None
         else:
-            notes.extend(f"numba-mpi: {op} skipped, {why}" for op, why in numba_mpi.MISSING.items()
-                         if op in options.ops)
+            notes.extend(
+                f"numba-mpi: {op} skipped, {why}" for op, why in numba_mpi.MISSING.items() if op in options.ops
+            )
     return stacks, library, numba_mpi
 
 
@@ -90,8 +95,10 @@ def _machine_notes(MPI: Any) -> list[str]:
     if ranks_here > cores:
         notes.append(f"{ranks_here} ranks share {cores} cores: timings include waiting for a core")
     elif load >= cores:
-        notes.append(f"the machine was busy at the start (load average {load:.1f} on {cores} cores): "
-                     "timings may include other programs' work")
+        notes.append(
+            f"the machine was busy at the start (load average {load:.1f} on {cores} cores): "
+            "timings may include other programs' work"
+        )
     return MPI.COMM_WORLD.bcast(notes, root=0)
 
 
@@ -136,8 +143,14 @@ def in_job(options: argparse.Namespace) -> int:
                     allocations[(op, size)] = max(allocations.get((op, size), 0.0), runner.allocations)
     progress.close()
     if rank == 0:
-        info = {"processes": nprocs, "thread_level": thread_level(MPI),
-                "mpi_library": " ".join(MPI.Get_library_version().split("\n", 1)[0].split()),
-                "stacks": stacks, "rounds": options.repeat, "window": options.window, "notes": notes}
+        info = {
+            "processes": nprocs,
+            "thread_level": thread_level(MPI),
+            "mpi_library": " ".join(MPI.Get_library_version().split("\n", 1)[0].split()),
+            "stacks": stacks,
+            "rounds": options.repeat,
+            "window": options.window,
+            "notes": notes,
+        }
         report(options, info, values, allocations)
     return 0

@@ -52,18 +52,19 @@ def bw(a, b, ack, requests, n, warmup, window, rank):
             start = mpi.wtime()
         if rank == 0:
             for j in range(window):
-                status |= mpi.isend(a, 1, 100, request=requests[j:j + 1])[0]
+                status |= mpi.isend(a, 1, 100, request=requests[j : j + 1])[0]
             status |= mpi.waitall(requests)
             status |= mpi.recv(ack, 1, 101)
         elif rank == 1:
             for j in range(window):
-                status |= mpi.irecv(b, 0, 100, request=requests[j:j + 1])[0]
+                status |= mpi.irecv(b, 0, 100, request=requests[j : j + 1])[0]
             status |= mpi.waitall(requests)
             status |= mpi.send(ack, 0, 101)
     return mpi.wtime() - start, status
 
 
 # The collectives, as OSU times them: each call alone, a barrier after it; the timed sum.
+
 
 @numba.njit(cache=True)
 def allreduce(a, b, ack, requests, n, warmup, window, rank):
@@ -139,5 +140,13 @@ def arguments(a, b, ack, requests, n, warmup, window, rank):
     return 0.0, 0
 
 
-KERNELS = {"latency": latency, "bw": bw, "allreduce": allreduce, "bcast": bcast, "reduce": reduce,
-           "allgather": allgather, "alltoall": alltoall, "barrier": barrier}
+KERNELS = {
+    "latency": latency,
+    "bw": bw,
+    "allreduce": allreduce,
+    "bcast": bcast,
+    "reduce": reduce,
+    "allgather": allgather,
+    "alltoall": alltoall,
+    "barrier": barrier,
+}

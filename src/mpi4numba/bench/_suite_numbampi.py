@@ -30,8 +30,9 @@ def _rebound(kernel: Any) -> Any:
     """``kernel`` (an njit function of :mod:`._suite_numba`) compiled again, not cached, with
     :data:`_GLOBALS` as its globals: its calls resolved at compile time, as in ``kernel``."""
     function = kernel.py_func
-    return numba.njit(types.FunctionType(function.__code__, _GLOBALS, function.__name__, function.__defaults__,
-                                         function.__closure__))
+    return numba.njit(
+        types.FunctionType(function.__code__, _GLOBALS, function.__name__, function.__defaults__, function.__closure__)
+    )
 
 
 _GLOBALS["_timed"] = _rebound(_suite_numba._timed)
@@ -61,5 +62,6 @@ def bw(a, b, ack, requests, n, warmup, window, rank):
     return nm.wtime() - start, status
 
 
-KERNELS = {op: bw if op == "bw" else _rebound(kernel)
-           for op, kernel in _suite_numba.KERNELS.items() if op not in MISSING}
+KERNELS = {
+    op: bw if op == "bw" else _rebound(kernel) for op, kernel in _suite_numba.KERNELS.items() if op not in MISSING
+}

@@ -15,8 +15,11 @@ STACKS = ("C", "mpi4numba", "mpi4py", "numba-mpi")
 ROTATION = ("mpi4numba", "C", "mpi4py", "numba-mpi")
 UNITS = {op: "MB/s" if op == "bw" else "us" for op in OPS}
 LARGE = 8192  # OSU: above this many bytes, the "large" iteration counts
-OSU_COUNTS = {"latency": ((10000, 100), (1000, 10)), "bw": ((100, 10), (20, 2)),
-              "collective": ((1000, 100), (100, 10))}  # ((iterations, warm-up) small, large)
+OSU_COUNTS = {
+    "latency": ((10000, 100), (1000, 10)),
+    "bw": ((100, 10), (20, 2)),
+    "collective": ((1000, 100), (100, 10)),
+}  # ((iterations, warm-up) small, large)
 
 
 def sizes(minimum: int, maximum: int) -> list[int]:

@@ -13,8 +13,24 @@ from ._suite_plan import LARGE, OPS, POINT_TO_POINT, STACKS, UNITS, counts
 from ._table import markdown
 
 Values = dict[tuple[str, int, str], list[float]]  # (op, size, stack) -> one value per round
-FIELDS = ("op", "size", "stack", "unit", "min", "median", "max", "ratio_to_c", "iterations", "warmup", "rounds",
-          "values", "thread_level", "mpi_library", "processes", "allocs_per_iteration")
+FIELDS = (
+    "op",
+    "size",
+    "stack",
+    "unit",
+    "min",
+    "median",
+    "max",
+    "ratio_to_c",
+    "iterations",
+    "warmup",
+    "rounds",
+    "values",
+    "thread_level",
+    "mpi_library",
+    "processes",
+    "allocs_per_iteration",
+)
 TITLES = {
     "latency": "latency: ping-pong between ranks 0 and 1, half round trip (µs)",
     "bw": "bw: windows of isends from rank 0 to rank 1 (MB/s; above 1 against C is faster)",
@@ -35,23 +51,37 @@ def size_label(size: int) -> str:
     return f"{size} B"
 
 
-def records(options: argparse.Namespace, info: dict[str, Any], values: Values,
-            allocations: dict[tuple[str, int], float]) -> list[dict[str, Any]]:
+def records(
+    options: argparse.Namespace, info: dict[str, Any], values: Values, allocations: dict[tuple[str, int], float]
+) -> list[dict[str, Any]]:
     """One record per (op, size, stack), in table order, with every number."""
     result = []
-    for (op, size, stack), found in sorted(values.items(), key=lambda item: (
-            OPS.index(item[0][0]), item[0][1], STACKS.index(item[0][2]))):
+    for (op, size, stack), found in sorted(
+        values.items(), key=lambda item: (OPS.index(item[0][0]), item[0][1], STACKS.index(item[0][2]))
+    ):
         median = statistics.median(found)
         baseline = values.get((op, size, "C"))
         n, warmup = counts(op, size, options.iterations, options.warmup)
-        result.append({
-            "op": op, "size": size, "stack": stack, "unit": UNITS[op], "min": min(found), "median": median,
-            "max": max(found), "ratio_to_c": median / statistics.median(baseline) if baseline else None,
-            "iterations": n, "warmup": warmup, "rounds": len(found), "values": found,
-            "thread_level": info["thread_level"], "mpi_library": info["mpi_library"],
-            "processes": info["processes"],
-            "allocs_per_iteration": allocations.get((op, size)) if stack == "mpi4numba" else None,
-        })
+        result.append(
+            {
+                "op": op,
+                "size": size,
+                "stack": stack,
+                "unit": UNITS[op],
+                "min": min(found),
+                "median": median,
+                "max": max(found),
+                "ratio_to_c": median / statistics.median(baseline) if baseline else None,
+                "iterations": n,
+                "warmup": warmup,
+                "rounds": len(found),
+                "values": found,
+                "thread_level": info["thread_level"],
+                "mpi_library": info["mpi_library"],
+                "processes": info["processes"],
+                "allocs_per_iteration": allocations.get((op, size)) if stack == "mpi4numba" else None,
+            }
+        )
     return result
 
 
@@ -97,19 +127,28 @@ def header(options: argparse.Namespace, info: dict[str, Any]) -> str:
         n, warmup = counts(op, size, options.iterations, options.warmup)
         return f"{n} ({warmup})"
 
-    return "\n".join([
-        f"# mpi4numba suite (OSU-style): {processes}, MPI thread level {info['thread_level']} (every stack), "
-        f"{info['mpi_library']}",
-        f"# {', '.join(info['stacks'])} in one mpiexec job, {info['rounds']} round(s) in rotating order; "
-        "cells: median (min–max) over rounds; X/C: ratio of the medians",
-        f"# iterations (warm-up) up to {size_label(LARGE)} / above: latency {pair('latency', 0)} / "
-        f"{pair('latency', LARGE + 1)}, bw {pair('bw', 0)} / {pair('bw', LARGE + 1)} windows of "
-        f"{info['window']}, collectives {pair('barrier', 0)} / {pair('barrier', LARGE + 1)}",
-    ])
+    return "\n".join(
+        [
+            (
+                f"# mpi4numba suite (OSU-style): {processes}, MPI thread level {info['thread_level']} (every stack), "
+                f"{info['mpi_library']}"
+            ),
+            (
+                f"# {', '.join(info['stacks'])} in one mpiexec job, {info['rounds']} round(s) in rotating order; "
+                "cells: median (min–max) over rounds; X/C: ratio of the medians"
+            ),
+            (
+                f"# iterations (warm-up) up to {size_label(LARGE)} / above: latency {pair('latency', 0)} / "
+                f"{pair('latency', LARGE + 1)}, bw {pair('bw', 0)} / {pair('bw', LARGE + 1)} windows of "
+                f"{info['window']}, collectives {pair('barrier', 0)} / {pair('barrier', LARGE + 1)}"
+            ),
+        ]
+    )
 
 
-def report(options: argparse.Namespace, info: dict[str, Any], values: Values,
-           allocations: dict[tuple[str, int], float]) -> None:
+def report(
+    options: argparse.Namespace, info: dict[str, Any], values: Values, allocations: dict[tuple[str, int], float]
+) -> None:
     """Print the table (stdout) and write the files the options ask for."""
     rows = records(options, info, values, allocations)
     notes = "".join(f"\n# note: {note}" for note in info["notes"])
@@ -145,8 +184,13 @@ def plot(path: str, info: dict[str, Any], rows: list[dict[str, Any]]) -> None:
                 continue
             color = f"C{STACKS.index(stack)}"  # a stack keeps its colour in every panel
             if op == "barrier":  # no sizes: one bar per stack
-                ax.bar(stack, mine[0]["median"], color=color, capsize=3,
-                       yerr=[[mine[0]["median"] - mine[0]["min"]], [mine[0]["max"] - mine[0]["median"]]])
+                ax.bar(
+                    stack,
+                    mine[0]["median"],
+                    color=color,
+                    capsize=3,
+                    yerr=[[mine[0]["median"] - mine[0]["min"]], [mine[0]["max"] - mine[0]["median"]]],
+                )
                 continue
             x = [r["size"] for r in mine]
             ax.plot(x, [r["median"] for r in mine], marker=".", color=color, label=stack)
@@ -159,10 +203,12 @@ def plot(path: str, info: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         ax.set_ylabel("MB/s" if op == "bw" else "µs")
         ax.set_title(op if op not in POINT_TO_POINT else f"{op} (ranks 0-1)")
         ax.grid(True, which="both", alpha=0.3)
-    for ax in list(axes.flat)[len(ops):]:
+    for ax in list(axes.flat)[len(ops) :]:
         ax.set_visible(False)
-    figure.suptitle(f"mpi4numba suite: {info['processes']} processes, thread level {info['thread_level']}, "
-                    f"{info['mpi_library']}", fontsize="medium")
+    figure.suptitle(
+        f"mpi4numba suite: {info['processes']} processes, thread level {info['thread_level']}, {info['mpi_library']}",
+        fontsize="medium",
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,16 @@ def load_c_library(MPI: Any) -> ctypes.CDLL | str:
         library = load_library(MPI, OPS, "suite_op_name", source=SOURCE)
     except BuildError as exc:
         return str(exc).splitlines()[0]
-    library.suite_run.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                                  ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+    library.suite_run.argtypes = [
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.POINTER(ctypes.c_int),
+    ]
     library.suite_run.restype = ctypes.c_double
     return library
 
@@ -52,8 +61,9 @@ def import_numba_mpi(MPI: Any) -> Any | str:
 class Stacks:
     """Buffers for sizes up to ``max_size`` and the runners of the stacks in this job."""
 
-    def __init__(self, MPI: Any, max_size: int, window: int, c_library: ctypes.CDLL | None,
-                 numba_mpi: Any | None) -> None:
+    def __init__(
+        self, MPI: Any, max_size: int, window: int, c_library: ctypes.CDLL | None, numba_mpi: Any | None
+    ) -> None:
         import mpi4numba
 
         self.MPI, self.comm = MPI, MPI.COMM_WORLD
@@ -68,18 +78,20 @@ class Stacks:
             self.nm_requests = np.zeros(window, numba_mpi.nm.RequestType)
         self.allocations: float | None = None  # NRT allocations per iteration, last mpi4numba run
         self.runners: dict[str, Callable[[str, int, int, int], float]] = {
-            "C": self._run_c, "mpi4numba": self._run_mpi4numba, "mpi4py": self._run_mpi4py,
+            "C": self._run_c,
+            "mpi4numba": self._run_mpi4numba,
+            "mpi4py": self._run_mpi4py,
             "numba-mpi": self._run_numba_mpi,
         }
 
     def views(self, op: str, size: int) -> tuple[np.ndarray, np.ndarray]:
         """Send and receive arrays of ``op`` at ``size`` bytes (per process)."""
         if op in REDUCTIONS:
-            return self.a.view(np.int32)[:size // 4], self.b.view(np.int32)[:size // 4]
+            return self.a.view(np.int32)[: size // 4], self.b.view(np.int32)[: size // 4]
         total = size * self.nprocs
         if op == "alltoall":
             return self.a[:total], self.b[:total]
-        return self.a[:size], self.b[:total if op == "allgather" else size]
+        return self.a[:size], self.b[: total if op == "allgather" else size]
 
     def run(self, stack: str, op: str, size: int, n: int, warmup: int) -> float:
         """Seconds on this rank for ``n`` timed iterations of ``op`` (see suite.c)."""
@@ -100,8 +112,9 @@ class Stacks:
             shared.append((_suite_numba.arguments, self._kernel_args(a, b, self.requests, 1, 0)))
             if self.numba_mpi is not None and op in self.numba_mpi.KERNELS:
                 own.append((self.numba_mpi.KERNELS[op], self._kernel_args(a, b, self.nm_requests, 1, 0)))
-        shared = list({(id(kernel), tuple(map(numba.typeof, args))): (kernel, args)
-                       for kernel, args in shared}.values())  # each signature once
+        shared = list(
+            {(id(kernel), tuple(map(numba.typeof, args))): (kernel, args) for kernel, args in shared}.values()
+        )  # each signature once
         workers = max(1, min(self.nprocs, os.cpu_count() or 1))
         for index, (kernel, args) in enumerate(shared):
             if index % workers == self.rank:
@@ -114,8 +127,9 @@ class Stacks:
     def _kernel_args(self, a: np.ndarray, b: np.ndarray, requests: np.ndarray, n: int, warmup: int) -> tuple:
         return (a, b, self.ack, requests, n, warmup, self.window, self.rank)
 
-    def _run_njit(self, kernels: dict[str, Any], requests: np.ndarray, op: str, size: int, n: int,
-                  warmup: int) -> float:
+    def _run_njit(
+        self, kernels: dict[str, Any], requests: np.ndarray, op: str, size: int, n: int, warmup: int
+    ) -> float:
         a, b = self.views(op, size)
         seconds, status = kernels[op](*self._kernel_args(a, b, requests, n, warmup))
         if status != 0:
@@ -148,8 +162,9 @@ class Stacks:
     def _run_c(self, op: str, size: int, n: int, warmup: int) -> float:
         a, b = self.views(op, size)
         status = ctypes.c_int(0)
-        seconds = self.c_library.suite_run(CODE[op], a.ctypes.data, b.ctypes.data, size, n, warmup, self.window,
-                                           ctypes.byref(status))
+        seconds = self.c_library.suite_run(
+            CODE[op], a.ctypes.data, b.ctypes.data, size, n, warmup, self.window, ctypes.byref(status)
+        )
         if status.value != 0:
             raise RuntimeError(f"C {op} {size} B: status {status.value}")
         return seconds
@@ -163,8 +178,19 @@ class Stacks:
 
 # --- mpi4py: the loops of suite.c in Python, buffer API with NumPy arrays ---
 
-def _py_point_to_point(MPI: Any, comm: Any, op: str, a: np.ndarray, b: np.ndarray, ack: np.ndarray, n: int,
-                       warmup: int, window: int, rank: int) -> float:
+
+def _py_point_to_point(
+    MPI: Any,
+    comm: Any,
+    op: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    ack: np.ndarray,
+    n: int,
+    warmup: int,
+    window: int,
+    rank: int,
+) -> float:
     wtime, waitall = MPI.Wtime, MPI.Request.Waitall
     comm.Barrier()
     start = 0.0
@@ -191,9 +217,12 @@ def _py_collective(MPI: Any, comm: Any, op: str, a: np.ndarray, b: np.ndarray, n
     # the bound method and its arguments are looked up once: the loop pays what a user's
     # comm.Allreduce(a, b, MPI.SUM) pays, and no extra Python frame
     method, args = {
-        "allreduce": (comm.Allreduce, (a, b, MPI.SUM)), "bcast": (comm.Bcast, (a, 0)),
-        "reduce": (comm.Reduce, (a, b, MPI.SUM, 0)), "allgather": (comm.Allgather, (a, b)),
-        "alltoall": (comm.Alltoall, (a, b)), "barrier": (comm.Barrier, ()),
+        "allreduce": (comm.Allreduce, (a, b, MPI.SUM)),
+        "bcast": (comm.Bcast, (a, 0)),
+        "reduce": (comm.Reduce, (a, b, MPI.SUM, 0)),
+        "allgather": (comm.Allgather, (a, b)),
+        "alltoall": (comm.Alltoall, (a, b)),
+        "barrier": (comm.Barrier, ()),
     }[op]
     wtime, barrier = MPI.Wtime, comm.Barrier
     barrier()

@@ -13,9 +13,18 @@ def markdown(head: list[str], rows: list[list[str]], left: int = 1) -> str:
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(cell.ljust(width) if i < left else cell.rjust(width)
-                                 for i, (cell, width) in enumerate(zip(cells, widths))) + " |"
+        return (
+            "| "
+            + " | ".join(
+                cell.ljust(width) if i < left else cell.rjust(width)
+                for i, (cell, width) in enumerate(zip(cells, widths))
+            )
+            + " |"
+        )
 
-    rule = "|" + "|".join(":" + "-" * (width + 1) if i < left else "-" * (width + 1) + ":"
-                          for i, width in enumerate(widths)) + "|"
+    rule = (
+        "|"
+        + "|".join(":" + "-" * (width + 1) if i < left else "-" * (width + 1) + ":" for i, width in enumerate(widths))
+        + "|"
+    )
     return "\n".join([line(head), rule, *(line(row) for row in rows)])

@@ -73,12 +73,16 @@ def stacks() -> list[str]:
 def measure(stack: str, case: str, timeout: float) -> float:
     """Seconds of one cold measurement in a fresh interpreter and an empty Numba cache."""
     cache = tempfile.mkdtemp(prefix="mpi4numba-compile-")
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("PMI_", "PMIX_", "OMPI_COMM_WORLD", "HYDRA_"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PMI_", "PMIX_", "OMPI_COMM_WORLD", "HYDRA_"))
+    }
     env["NUMBA_CACHE_DIR"] = cache
     try:
-        done = subprocess.run([sys.executable, str(WORKER), stack, case], capture_output=True, text=True,
-                              timeout=timeout, env=env)
+        done = subprocess.run(
+            [sys.executable, str(WORKER), stack, case], capture_output=True, text=True, timeout=timeout, env=env
+        )
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -132,8 +136,10 @@ def report(options: argparse.Namespace, results: Results) -> None:
         from importlib.metadata import version
 
         versions += f", numba-mpi {version('numba-mpi')}"
-    print(f"# cold compile, fresh interpreter and empty NUMBA_CACHE_DIR per measurement, {options.rounds} "
-          f"rounds; {versions}")
+    print(
+        f"# cold compile, fresh interpreter and empty NUMBA_CACHE_DIR per measurement, {options.rounds} "
+        f"rounds; {versions}"
+    )
     print("# seconds of the timed first call (compile + run): median (minimum)")
     print(table(results), flush=True)
     if options.json:
@@ -149,4 +155,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mpi4numba.bench compile: {exc}", file=sys.stderr)
         return 1
     return 0
-

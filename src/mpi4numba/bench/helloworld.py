@@ -57,8 +57,10 @@ def helloworld(verbose: bool = True) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m mpi4numba.bench helloworld``."""
-    parser = argparse.ArgumentParser(prog=f"{Path(sys.executable).name} -m mpi4numba.bench helloworld",
-                                     description="Hello, World! from every process, in rank order.")
+    parser = argparse.ArgumentParser(
+        prog=f"{Path(sys.executable).name} -m mpi4numba.bench helloworld",
+        description="Hello, World! from every process, in rank order.",
+    )
     parser.add_argument("-q", "--quiet", action="store_false", dest="verbose", help="quiet output")
     helloworld(parser.parse_args(argv).verbose)
     return 0

@@ -33,8 +33,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         description="allreduce with IN_PLACE vs separate send and receive buffers, from njit code",
     )
     parser.add_argument("--repeat", type=int, default=7, help="rounds (default 7)")
-    parser.add_argument("--iterations", type=int, default=2000,
-                        help="timed calls per size and round (default 2000; a tenth for 1 MiB)")
+    parser.add_argument(
+        "--iterations", type=int, default=2000, help="timed calls per size and round (default 2000; a tenth for 1 MiB)"
+    )
     parser.add_argument("--warmup", type=int, default=50, help="untimed calls first (default 50)")
     options = parser.parse_args(argv)
     for name in ("repeat", "iterations"):
@@ -73,8 +74,9 @@ def _kernels():
 
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
-    import mpi4numba as mpi
     from mpi4py import MPI
+
+    import mpi4numba as mpi
 
     kernels = _kernels()
     world = MPI.COMM_WORLD

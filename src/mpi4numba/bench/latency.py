@@ -46,11 +46,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("-n", "--np", type=int, default=2, help="processes per job (launcher; default 2)")
     parser.add_argument("--repeat", type=int, default=5, help="rounds over the three stacks (default 5)")
-    parser.add_argument("--iterations", type=int, default=10000,
-                        help="timed iterations per operation (default 10000; 64 KiB ping-pong: a fifth)")
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=10000,
+        help="timed iterations per operation (default 10000; 64 KiB ping-pong: a fifth)",
+    )
     parser.add_argument("--warmup", type=int, default=100, help="untimed iterations first (default 100)")
-    parser.add_argument("--thread-level", choices=LEVEL_NAMES,
-                        help="MPI thread level of every job (default: mpi4numba's)")
+    parser.add_argument(
+        "--thread-level", choices=LEVEL_NAMES, help="MPI thread level of every job (default: mpi4numba's)"
+    )
     parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per job (default 300)")
     parser.add_argument("--worker", choices=STACKS, help=argparse.SUPPRESS)
@@ -70,9 +75,13 @@ def iteration_counts(iterations: int) -> dict[str, int]:
 
 # --- inside an MPI job ---
 
+
 def _job_info(MPI: Any, level: str) -> dict[str, Any]:
-    return {"thread_level": level, "size": MPI.COMM_WORLD.Get_size(),
-            "library": " ".join(MPI.Get_library_version().split("\n", 1)[0].split())}
+    return {
+        "thread_level": level,
+        "size": MPI.COMM_WORLD.Get_size(),
+        "library": " ".join(MPI.Get_library_version().split("\n", 1)[0].split()),
+    }
 
 
 def worker(options: argparse.Namespace) -> None:
@@ -110,11 +119,17 @@ def in_job(options: argparse.Namespace) -> None:
                     results[stack][op].append(value)
     if rank == 0:
         info = _job_info(MPI, thread_level(MPI))
-        _report(options, info, results, "in one mpiexec job, C code loaded as a shared library",
-                raw={"mode": "in-job", **info, "results": results})
+        _report(
+            options,
+            info,
+            results,
+            "in one mpiexec job, C code loaded as a shared library",
+            raw={"mode": "in-job", **info, "results": results},
+        )
 
 
 # --- launcher ---
+
 
 def _rotation(round_: int) -> tuple[str, ...]:
     shift = round_ % len(ROTATION)
@@ -127,8 +142,17 @@ def launch(options: argparse.Namespace) -> None:
 
     program = str(build())
     mpiexec = [find_mpiexec(), "-n", str(options.np)]
-    python = [sys.executable, "-m", "mpi4numba.bench", "latency", "--iterations", str(options.iterations),
-              "--warmup", str(options.warmup), "--worker"]
+    python = [
+        sys.executable,
+        "-m",
+        "mpi4numba.bench",
+        "latency",
+        "--iterations",
+        str(options.iterations),
+        "--warmup",
+        str(options.warmup),
+        "--worker",
+    ]
     env = dict(os.environ)
     level = options.thread_level
     if level:
@@ -140,33 +164,49 @@ def launch(options: argparse.Namespace) -> None:
         print(f"# round {round_ + 1}/{options.repeat}: {', '.join(order)}", file=sys.stderr, flush=True)
         for stack in order:
             if stack == "C":
-                command = [*mpiexec, program, level, str(options.iterations),
-                           str(iteration_counts(options.iterations)["pingpong_65536"]), str(options.warmup)]
+                command = [
+                    *mpiexec,
+                    program,
+                    level,
+                    str(options.iterations),
+                    str(iteration_counts(options.iterations)["pingpong_65536"]),
+                    str(options.warmup),
+                ]
             else:
                 command = [*mpiexec, *python, stack]
             started = time.perf_counter()
-            record = run_job(command, {**env, "MPI4PY_RC_THREAD_LEVEL": level} if level else env,
-                             options.timeout)
+            record = run_job(command, {**env, "MPI4PY_RC_THREAD_LEVEL": level} if level else env, options.timeout)
             record.update(round=round_, seconds=round(time.perf_counter() - started, 3))
             records.append(record)
             if level is None:  # the first job is mpi4numba's: its level is everyone's
                 level = record["thread_level"]
             if record["size"] != options.np:  # e.g. $MPICC of another MPI than this mpiexec
-                raise RuntimeError(f"the {stack} job ran {record['size']} process(es), not {options.np}: "
-                                   f"do {command[0]} and {'mpicc' if stack == 'C' else 'mpi4py'} belong "
-                                   "to the same MPI?")
+                raise RuntimeError(
+                    f"the {stack} job ran {record['size']} process(es), not {options.np}: "
+                    f"do {command[0]} and {'mpicc' if stack == 'C' else 'mpi4py'} belong "
+                    "to the same MPI?"
+                )
             if record["thread_level"] != level:
                 raise RuntimeError(f"{stack} ran at thread level {record['thread_level']}, not {level}")
             for op, value in record["usec"].items():
                 if value is not None:
                     results[stack][op].append(value)
-    info = {"thread_level": level, "size": options.np,
-            "library": next((r["library"] for r in records if "library" in r), "?")}
-    _report(options, info, results, "separate mpiexec jobs, rotating order",
-            raw={"mode": "launcher", **info, "jobs": records, "results": results})
+    info = {
+        "thread_level": level,
+        "size": options.np,
+        "library": next((r["library"] for r in records if "library" in r), "?"),
+    }
+    _report(
+        options,
+        info,
+        results,
+        "separate mpiexec jobs, rotating order",
+        raw={"mode": "launcher", **info, "jobs": records, "results": results},
+    )
 
 
 # --- report ---
+
 
 def _cell(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f})" if values else "-"
@@ -182,23 +222,34 @@ def _ratio(values: list[float], baseline: list[float]) -> str:
 def table(results: Results) -> str:
     """Markdown table: per operation the median (min) µs of each stack and the ratios to C."""
     head = ["operation", "C µs", "mpi4numba µs", "mpi4py µs", "mpi4numba/C", "mpi4py/C"]
-    rows = [[LABELS[op], *(_cell(results[stack][op]) for stack in STACKS),
-             _ratio(results["mpi4numba"][op], results["C"][op]), _ratio(results["mpi4py"][op], results["C"][op])]
-            for op in OPS]
+    rows = [
+        [
+            LABELS[op],
+            *(_cell(results[stack][op]) for stack in STACKS),
+            _ratio(results["mpi4numba"][op], results["C"][op]),
+            _ratio(results["mpi4py"][op], results["C"][op]),
+        ]
+        for op in OPS
+    ]
     return markdown(head, rows)
 
 
-def _report(options: argparse.Namespace, info: dict[str, Any], results: Results, how: str,
-            raw: dict[str, Any]) -> None:
+def _report(options: argparse.Namespace, info: dict[str, Any], results: Results, how: str, raw: dict[str, Any]) -> None:
     counts = iteration_counts(options.iterations)
     processes = f"{info['size']} process" + ("es" if info["size"] != 1 else "")
-    print(f"# mpi4numba latency benchmark: {processes}, MPI thread level "
-          f"{info['thread_level']} (every stack), {info['library']}")
-    print(f"# {options.repeat} round(s) of C, mpi4numba, mpi4py ({how}); {counts['pingpong_8']} timed "
-          f"iterations ({counts['pingpong_65536']} for 64 KiB) after {options.warmup} warm-up")
-    print("# microseconds, median over rounds (min): ping-pong = half round trip and "
-          "isend+irecv+waitall = one exchange, on rank 0; allreduce, bcast, barrier = per call, "
-          "slowest rank")
+    print(
+        f"# mpi4numba latency benchmark: {processes}, MPI thread level "
+        f"{info['thread_level']} (every stack), {info['library']}"
+    )
+    print(
+        f"# {options.repeat} round(s) of C, mpi4numba, mpi4py ({how}); {counts['pingpong_8']} timed "
+        f"iterations ({counts['pingpong_65536']} for 64 KiB) after {options.warmup} warm-up"
+    )
+    print(
+        "# microseconds, median over rounds (min): ping-pong = half round trip and "
+        "isend+irecv+waitall = one exchange, on rank 0; allreduce, bcast, barrier = per call, "
+        "slowest rank"
+    )
     print(table(results), flush=True)
     if options.json:
         Path(options.json).write_text(json.dumps({"options": vars(options), **raw}, indent=1) + "\n")

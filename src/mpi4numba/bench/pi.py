@@ -39,12 +39,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=f"{Path(sys.executable).name} -m mpi4numba.bench pi",
         description="pi by the midpoint rule over N intervals, split across ranks: allreduce inside "
-                    "@numba.njit (mpi4numba) vs from a Python loop (mpi4py), sweeping the number of "
-                    "allreduce calls per N intervals.",
+        "@numba.njit (mpi4numba) vs from a Python loop (mpi4py), sweeping the number of "
+        "allreduce calls per N intervals.",
     )
     parser.add_argument("--intervals", type=int, default=100_000, help="N (default 100000)")
-    parser.add_argument("--calls", default=DEFAULT_CALLS,
-                        help=f"comma-separated allreduce calls per N intervals, each 1..N (default {DEFAULT_CALLS})")
+    parser.add_argument(
+        "--calls",
+        default=DEFAULT_CALLS,
+        help=f"comma-separated allreduce calls per N intervals, each 1..N (default {DEFAULT_CALLS})",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per point and stack, best kept (default 3)")
     parser.add_argument("--plot", metavar="FILE", help="write a figure of the ratio vs calls (needs matplotlib)")
     options = parser.parse_args(argv)
@@ -116,7 +119,7 @@ def tolerance(intervals: int) -> float:
     It stays below the 2h that one skipped interval would cost (for N up to ~10**7).
     """
     h = 1.0 / intervals
-    return h * h / 12 + h ** 4 + 4 * intervals * EPSILON
+    return h * h / 12 + h**4 + 4 * intervals * EPSILON
 
 
 def _best_time(MPI: Any, run: Any, args: tuple[int, ...], repeat: int) -> tuple[float, float]:
@@ -153,19 +156,27 @@ def sweep(options: argparse.Namespace) -> list[dict[str, float]]:
         t_py, pi_py = _best_time(MPI, lambda n, c: pi_mpi4py(n, c, rank, size), args, options.repeat)
         for name, value in (("mpi4numba", pi_numba), ("mpi4py", pi_py)):
             if not abs(value - math.pi) <= tolerance(options.intervals):
-                raise RuntimeError(f"mpi4numba.bench pi: {name} computed pi = {value!r} with {calls} calls, "
-                                   f"off by more than {tolerance(options.intervals):.1e}")
+                raise RuntimeError(
+                    f"mpi4numba.bench pi: {name} computed pi = {value!r} with {calls} calls, "
+                    f"off by more than {tolerance(options.intervals):.1e}"
+                )
         rows.append({"calls": calls, "mpi4numba": t_numba, "mpi4py": t_py, "error": abs(pi_numba - math.pi)})
     return rows
 
 
 def table(rows: list[dict[str, float]], intervals: int) -> str:
     """Fixed-width table, one line per sweep point."""
-    lines = [f"{'calls':>8} {'intervals/call':>14} {'mpi4numba [s]':>14} {'mpi4py [s]':>11} "
-             f"{'mpi4py/mpi4numba':>16} {'pi error':>9}"]
+    lines = [
+        (
+            f"{'calls':>8} {'intervals/call':>14} {'mpi4numba [s]':>14} {'mpi4py [s]':>11} "
+            f"{'mpi4py/mpi4numba':>16} {'pi error':>9}"
+        )
+    ]
     for row in rows:
-        lines.append(f"{row['calls']:>8d} {intervals / row['calls']:>14.6g} {row['mpi4numba']:>14.6f} "
-                     f"{row['mpi4py']:>11.6f} {_ratio(row['mpi4py'], row['mpi4numba']):>16} {row['error']:>9.1e}")
+        lines.append(
+            f"{row['calls']:>8d} {intervals / row['calls']:>14.6g} {row['mpi4numba']:>14.6f} "
+            f"{row['mpi4py']:>11.6f} {_ratio(row['mpi4py'], row['mpi4numba']):>16} {row['error']:>9.1e}"
+        )
     return "\n".join(lines)
 
 
@@ -205,10 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     library = " ".join(MPI.Get_library_version().split("\n", 1)[0].split())
     size = MPI.COMM_WORLD.Get_size()
     processes = f"{size} process" + ("es" if size != 1 else "")
-    print(f"# pi by the midpoint rule over {options.intervals} intervals, {processes}, "
-          f"MPI thread level {level}, {library}")
-    print(f"# wall time of the whole sum, slowest rank, best of {options.repeat}: allreduce in @njit "
-          "(mpi4numba) vs Comm.Allreduce from a Python loop (mpi4py)")
+    print(
+        f"# pi by the midpoint rule over {options.intervals} intervals, {processes}, "
+        f"MPI thread level {level}, {library}"
+    )
+    print(
+        f"# wall time of the whole sum, slowest rank, best of {options.repeat}: allreduce in @njit "
+        "(mpi4numba) vs Comm.Allreduce from a Python loop (mpi4py)"
+    )
     print(table(rows, options.intervals), flush=True)
     if options.plot:
         plot(rows, f"pi, N = {options.intervals}, {processes}, thread level {level}", options.plot)

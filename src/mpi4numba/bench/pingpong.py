@@ -30,23 +30,33 @@ import mpi4numba as mpi
 
 LEVEL_NAMES = ("single", "funneled", "serialized", "multiple")
 # mpi4py's options that have no meaning for a compiled loop over NumPy buffers
-PICKLE_OPTIONS = (("pickle", "-p/--pickle"), ("outband", "-o/--outband"), ("protocol", "--protocol"),
-                  ("threshold", "--threshold"))
+PICKLE_OPTIONS = (
+    ("pickle", "-p/--pickle"),
+    ("outband", "-o/--outband"),
+    ("protocol", "--protocol"),
+    ("threshold", "--threshold"),
+)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options of ``pingpong`` (mpi4py's, plus ``--thread-level``)."""
-    parser = argparse.ArgumentParser(prog=f"{Path(sys.executable).name} -m mpi4numba.bench pingpong",
-                                     description="Time messages between processes 0 and 1 "
-                                                 "(send/recv inside @numba.njit).")
+    parser = argparse.ArgumentParser(
+        prog=f"{Path(sys.executable).name} -m mpi4numba.bench pingpong",
+        description="Time messages between processes 0 and 1 (send/recv inside @numba.njit).",
+    )
     add = parser.add_argument
     add("-q", "--quiet", action="store_false", dest="verbose", help="quiet output")
     add("-m", "--min-size", type=int, default=1, help="minimum message size (default 1)")
     add("-n", "--max-size", type=int, default=1 << 30, help="maximum message size (default 2**30)")
     add("-s", "--skip", type=int, default=100, help="number of warm-up iterations (default 100)")
     add("-l", "--loop", type=int, default=10000, help="number of iterations (default 10000)")
-    add("-a", "--array", default="numpy", choices=["numpy", "cupy", "numba", "none"],
-        help="array type; only numpy is supported")
+    add(
+        "-a",
+        "--array",
+        default="numpy",
+        choices=["numpy", "cupy", "numba", "none"],
+        help="array type; only numpy is supported",
+    )
     add("-p", "--pickle", action="store_true", help="not supported (mpi4py's pickle-based send/recv)")
     add("--protocol", type=int, help="not supported (pickle protocol)")
     add("-o", "--outband", action="store_true", help="not supported (out-of-band pickle)")
@@ -138,8 +148,11 @@ def _print_line(options: argparse.Namespace, nbytes: int, mean: float, stdev: fl
     if options.print_header:
         options.print_header = False
         print("# MPI PingPong Test")
-        print("# Size [B]  Bandwidth [MB/s]" + (" | Time Mean [s] \u00b1 StdDev [s]  Samples"
-                                                 if options.print_stats else ""), flush=True)
+        print(
+            "# Size [B]  Bandwidth [MB/s]"
+            + (" | Time Mean [s] \u00b1 StdDev [s]  Samples" if options.print_stats else ""),
+            flush=True,
+        )
     bandwidth = nbytes / mean if mean > 0 else float("inf")  # a clock too coarse for one trip
     line = f"{nbytes:10d}{bandwidth / 1e6:18.2f}"
     if options.print_stats:

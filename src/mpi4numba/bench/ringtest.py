@@ -28,9 +28,10 @@ FILL = 42  # the byte rank 0 sends; it must come back unchanged
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options of ``ringtest`` (those of mpi4py's, plus ``--thread-level``)."""
-    parser = argparse.ArgumentParser(prog=f"{Path(sys.executable).name} -m mpi4numba.bench ringtest",
-                                     description="Time a message going around the ring of processes "
-                                                 "(send/recv inside @numba.njit).")
+    parser = argparse.ArgumentParser(
+        prog=f"{Path(sys.executable).name} -m mpi4numba.bench ringtest",
+        description="Time a message going around the ring of processes (send/recv inside @numba.njit).",
+    )
     parser.add_argument("-q", "--quiet", action="store_false", dest="verbose", help="quiet output")
     parser.add_argument("-n", "--size", type=int, default=1, help="message size in bytes (default 1)")
     parser.add_argument("-s", "--skip", type=int, default=0, help="number of warm-up iterations (default 0)")
@@ -47,8 +48,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 @numba.njit(cache=True)  # compiling send/recv takes seconds: reruns load it instead
-def ring(sendmsg: np.ndarray, recvmsg: np.ndarray, rank: int, size: int, loop: int,
-         skip: int) -> tuple[float, int]:
+def ring(sendmsg: np.ndarray, recvmsg: np.ndarray, rank: int, size: int, loop: int, skip: int) -> tuple[float, int]:
     """``skip + loop`` trips around the ring; the seconds of the last ``loop`` and the status."""
     source, dest = (rank - 1) % size, (rank + 1) % size
     status = 0
@@ -85,8 +85,9 @@ def ringtest(options: argparse.Namespace) -> float:
     if rank == 0 and not np.all(recvmsg == FILL):
         raise RuntimeError("mpi4numba.bench ringtest: the message came back changed")
     if options.verbose and rank == 0:
-        sys.stdout.write(f"time for {options.loop} loops = {elapsed:g} seconds "
-                         f"({size} processes, {options.size} bytes)\n")
+        sys.stdout.write(
+            f"time for {options.loop} loops = {elapsed:g} seconds ({size} processes, {options.size} bytes)\n"
+        )
         sys.stdout.flush()
     return elapsed
 

@@ -70,10 +70,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=f"{Path(sys.executable).name} -m mpi4numba.bench startup",
         description="Import time, cold JIT compile time and warm Numba-cache load time, per rank "
-                    "(a launcher: run it without mpiexec).",
+        "(a launcher: run it without mpiexec).",
     )
-    parser.add_argument("-n", "--np", default="2",
-                        help="processes per job, or a comma-separated list of counts (default 2)")
+    parser.add_argument(
+        "-n", "--np", default="2", help="processes per job, or a comma-separated list of counts (default 2)"
+    )
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per job (default 300)")
     parser.add_argument("--json", metavar="FILE", help="write every rank's timings to FILE")
     options = parser.parse_args(argv)
@@ -89,6 +90,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 # --- inside a job, in the interpreter WORKER_CODE started ---
+
 
 def worker(marks: list[float]) -> None:
     """Time the rest of the start-up on this rank; rank 0 prints every rank's record."""
@@ -121,17 +123,29 @@ def worker(marks: list[float]) -> None:
     seconds.update(routines=routines, compile=compile_, first_call=first_call)
     seconds["total"] = sum(seconds.values())
     stats = step.stats
-    record = {"seconds": seconds, "cache_hits": sum(stats.cache_hits.values()),
-              "cache_misses": sum(stats.cache_misses.values())}
+    record = {
+        "seconds": seconds,
+        "cache_hits": sum(stats.cache_hits.values()),
+        "cache_misses": sum(stats.cache_misses.values()),
+    }
     records = comm.gather(record, root=0)
     if rank == 0:
-        print(MARKER + json.dumps({
-            "size": size, "thread_level": mpi4numba.THREAD_LEVELS[mpi4numba.query_thread()],
-            "library": " ".join(MPI.Get_library_version().split("\n", 1)[0].split()), "ranks": records,
-        }), flush=True)
+        print(
+            MARKER
+            + json.dumps(
+                {
+                    "size": size,
+                    "thread_level": mpi4numba.THREAD_LEVELS[mpi4numba.query_thread()],
+                    "library": " ".join(MPI.Get_library_version().split("\n", 1)[0].split()),
+                    "ranks": records,
+                }
+            ),
+            flush=True,
+        )
 
 
 # --- launcher ---
+
 
 def launch(options: argparse.Namespace, np_: int) -> dict[str, Any]:
     """Run the cold and the warm job of ``np_`` processes on a fresh cache directory; their
@@ -149,8 +163,10 @@ def launch(options: argparse.Namespace, np_: int) -> dict[str, Any]:
     cold_misses = sum(r["cache_misses"] for r in jobs["cold"]["ranks"])
     warm_misses = sum(r["cache_misses"] for r in jobs["warm"]["ranks"])
     if not cold_misses or warm_misses:  # then the numbers would not be what the table says
-        raise RuntimeError("the cold job must compile step() and the warm job load it from the cache "
-                           f"(cold job compiles: {cold_misses}, warm job compiles: {warm_misses})")
+        raise RuntimeError(
+            "the cold job must compile step() and the warm job load it from the cache "
+            f"(cold job compiles: {cold_misses}, warm job compiles: {warm_misses})"
+        )
     return jobs
 
 
@@ -161,15 +177,18 @@ def _cell(values: list[float]) -> str:
 def table(jobs: dict[str, Any]) -> str:
     """Markdown table: per step the slowest rank's seconds (fastest) in each job."""
     head = ["step", *(f"{job} job, s" for job in JOBS)]
-    rows = [[label, *(_cell([r["seconds"][key] for r in jobs[job]["ranks"]]) for job in JOBS)]
-            for key, label in STEPS.items()]
+    rows = [
+        [label, *(_cell([r["seconds"][key] for r in jobs[job]["ranks"]]) for job in JOBS)]
+        for key, label in STEPS.items()
+    ]
     return markdown(head, rows)
 
 
 def extra_startup(jobs: dict[str, Any]) -> float:
     """Seconds the cold job's slowest rank spent over the warm job's slowest rank."""
     return max(r["seconds"]["total"] for r in jobs["cold"]["ranks"]) - max(
-        r["seconds"]["total"] for r in jobs["warm"]["ranks"])
+        r["seconds"]["total"] for r in jobs["warm"]["ranks"]
+    )
 
 
 def report(options: argparse.Namespace, runs: dict[int, dict[str, Any]]) -> None:
@@ -178,20 +197,26 @@ def report(options: argparse.Namespace, runs: dict[int, dict[str, Any]]) -> None
     for jobs in runs.values():
         info = jobs["cold"]
         processes = f"{info['size']} process" + ("es" if info["size"] != 1 else "")
-        print(f"# mpi4numba start-up: {processes} per job, MPI thread level {info['thread_level']}, "
-              f"{info['library']}")
-        print("# seconds per rank from a fresh interpreter, slowest rank (fastest); cold job: empty "
-              "NUMBA_CACHE_DIR, warm job: the cache the cold job wrote")
+        print(f"# mpi4numba start-up: {processes} per job, MPI thread level {info['thread_level']}, {info['library']}")
+        print(
+            "# seconds per rank from a fresh interpreter, slowest rank (fastest); cold job: empty "
+            "NUMBA_CACHE_DIR, warm job: the cache the cold job wrote"
+        )
         print(table(jobs))
         compiled = sum(r["cache_misses"] for r in jobs["cold"]["ranks"])
         if info["size"] > 1:
-            print(f"# cold job: step() compiled on {compiled} of {info['size']} ranks, loaded from the cache by "
-                  "the others", flush=True)
+            print(
+                f"# cold job: step() compiled on {compiled} of {info['size']} ranks, loaded from the cache by "
+                "the others",
+                flush=True,
+            )
     if len(runs) > 1:
         first_count, first = next(iter(runs.items()))
         base = extra_startup(first)
-        print("# extra start-up of the cold job over the warm one (slowest rank's total), and its ratio to -n "
-              f"{first_count}'s")
+        print(
+            "# extra start-up of the cold job over the warm one (slowest rank's total), and its ratio to -n "
+            f"{first_count}'s"
+        )
         for count, jobs in runs.items():
             extra = extra_startup(jobs)
             ratio = f"{extra / base:.2f}" if base > 0 else "-"
@@ -206,8 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     if under_mpi_launcher():
         if all(os.environ.get(name, "0") == "0" for name in _RANK_VARIABLES):  # say it once
-            print("mpi4numba.bench startup: it starts its own mpiexec jobs; run it without mpiexec "
-                  "(use -n for the number of processes)", file=sys.stderr)
+            print(
+                "mpi4numba.bench startup: it starts its own mpiexec jobs; run it without mpiexec "
+                "(use -n for the number of processes)",
+                file=sys.stderr,
+            )
         return 2
     try:
         report(options, {count: launch(options, count) for count in options.counts})

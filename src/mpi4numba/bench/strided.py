@@ -22,8 +22,9 @@ import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -98,9 +99,15 @@ def _kernels() -> dict[tuple[str, str], Callable]:
         return (mpi.wtime() - start) / 2  # per message: half a round trip
 
     loops = {"send": one_way(put_face, mpi.recv), "receive": one_way(take_face, mpi.send), "ping-pong": ping_pong}
-    return {(direction, variant): (lambda face, contiguous, n, rank, loop=loop, zero=variant == "zero-copy":
-                                   loop(face, contiguous, n, rank, zero))
-            for direction, loop in loops.items() for variant in VARIANTS}
+    return {
+        (direction, variant): (
+            lambda face, contiguous, n, rank, loop=loop, zero=variant == "zero-copy": loop(
+                face, contiguous, n, rank, zero
+            )
+        )
+        for direction, loop in loops.items()
+        for variant in VARIANTS
+    }
 
 
 def _faces(grid: np.ndarray) -> dict[str, np.ndarray]:
@@ -163,8 +170,7 @@ def _cell(values: list[float]) -> str:
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     """Markdown table: µs per message for both variants, ratio, allocations per message."""
-    head = ["face direction", "zero-copy µs", "copy µs", "copy/zero-copy", "allocs/msg zero-copy",
-            "allocs/msg copy"]
+    head = ["face direction", "zero-copy µs", "copy µs", "copy/zero-copy", "allocs/msg zero-copy", "allocs/msg copy"]
     rows = []
     for face in (f"{face} {direction}" for face in FACES for direction in DIRECTIONS):
         r = results[face]
@@ -186,9 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         from mpi4py import MPI
 
         edge = options.size
-        print(f"# mpi4numba strided benchmark: faces of a {edge}x{edge}x{edge} float64 grid "
-              f"({edge * edge * 8 // 1024} KiB each), 2 ranks, {MPI.Get_library_version().splitlines()[0].strip()}")
-        print(f"# µs per message (ping-pong: half a round trip), median over {options.repeat} rounds of "
-              f"{options.iterations} messages (min); allocations per message from NRT statistics (rank 0)")
+        print(
+            f"# mpi4numba strided benchmark: faces of a {edge}x{edge}x{edge} float64 grid "
+            f"({edge * edge * 8 // 1024} KiB each), 2 ranks, {MPI.Get_library_version().splitlines()[0].strip()}"
+        )
+        print(
+            f"# µs per message (ping-pong: half a round trip), median over {options.repeat} rounds of "
+            f"{options.iterations} messages (min); allocations per message from NRT statistics (rank 0)"
+        )
         print(table(results), flush=True)
     return 0

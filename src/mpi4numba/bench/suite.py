@@ -76,8 +76,9 @@ def _names(known: tuple[str, ...], what: str) -> Any:
         names = [name.strip() for name in text.split(",") if name.strip()]
         unknown = [name for name in names if name.lower() not in lower]
         if unknown or not names:
-            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown) or repr(text)} "
-                                             f"(choose from {', '.join(known)})")
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(unknown) or repr(text)} (choose from {', '.join(known)})"
+            )
         return [lower[name.lower()] for name in dict.fromkeys(names)]
 
     return parse
@@ -85,29 +86,48 @@ def _names(known: tuple[str, ...], what: str) -> Any:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     """Command-line options of ``suite``; bad ones exit with status 2 and one line."""
-    parser = _Parser(prog=f"{Path(sys.executable).name} -m mpi4numba.bench suite",
-                     description="OSU-style latency, bandwidth and collective latency of C, mpi4numba, "
-                                 "mpi4py and numba-mpi, side by side.")
+    parser = _Parser(
+        prog=f"{Path(sys.executable).name} -m mpi4numba.bench suite",
+        description="OSU-style latency, bandwidth and collective latency of C, mpi4numba, "
+        "mpi4py and numba-mpi, side by side.",
+    )
     parser.add_argument("-n", "--np", type=int, default=2, help="processes of the job (launcher; default 2)")
-    parser.add_argument("--ops", type=_names(OPS, "op"), default=list(OPS),
-                        help=f"comma-separated operations (default all: {','.join(OPS)})")
-    parser.add_argument("--stacks", type=_names(STACKS, "stack"), default=list(STACKS),
-                        help=f"comma-separated stacks (default all available: {','.join(STACKS)})")
+    parser.add_argument(
+        "--ops",
+        type=_names(OPS, "op"),
+        default=list(OPS),
+        help=f"comma-separated operations (default all: {','.join(OPS)})",
+    )
+    parser.add_argument(
+        "--stacks",
+        type=_names(STACKS, "stack"),
+        default=list(STACKS),
+        help=f"comma-separated stacks (default all available: {','.join(STACKS)})",
+    )
     parser.add_argument("--min-size", type=_size, default=0, help="smallest message, bytes (default 0)")
     parser.add_argument("--max-size", type=_size, default=4 << 20, help="largest message (default 4M)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds over the stacks (default 3)")
-    parser.add_argument("--iterations", type=int, default=10000,
-                        help="latency iterations for small messages (default 10000, OSU's); "
-                             "every other count is scaled by the same factor")
-    parser.add_argument("--warmup", type=int, default=100,
-                        help="latency warm-up for small messages (default 100); others scaled alike")
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=10000,
+        help="latency iterations for small messages (default 10000, OSU's); "
+        "every other count is scaled by the same factor",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=100, help="latency warm-up for small messages (default 100); others scaled alike"
+    )
     parser.add_argument("--window", type=int, default=64, help="isends per bw iteration (default 64)")
     parser.add_argument("--thread-level", choices=LEVEL_NAMES, help="MPI thread level (default: mpi4numba's)")
     parser.add_argument("--json", metavar="FILE", help="write every result to FILE as JSON")
     parser.add_argument("--csv", metavar="FILE", help="write every result to FILE as CSV")
     parser.add_argument("--plot", metavar="FILE", help="plot latency/bandwidth vs size to FILE (matplotlib)")
-    parser.add_argument("--timeout", type=float, default=3600,
-                        help="seconds allowed for the job (launcher, also as MPIEXEC_TIMEOUT; default 3600)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3600,
+        help="seconds allowed for the job (launcher, also as MPIEXEC_TIMEOUT; default 3600)",
+    )
     options = parser.parse_args(argv)
     for name in ("np", "repeat", "iterations", "window"):
         if getattr(options, name) < 1:
@@ -127,6 +147,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 # --- launcher ---
+
 
 def launch(options: argparse.Namespace, argv: list[str]) -> int:
     """Run this command under ``mpiexec -n N`` with a time limit, its output passed through."""
