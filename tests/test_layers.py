@@ -137,6 +137,22 @@ def test_no_import_by_name(module):
             )
 
 
+@pytest.mark.parametrize("module", sorted(SOURCES))
+def test_no_private_name_crosses_modules(module):
+    """What one module offers another is a public name (or a module); a private one is
+    a detail of its own module."""
+    tree = ast.parse(SOURCES[module].read_text())
+    package = module if is_package(module) else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
+            origin = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                public = not alias.name.startswith("_") or alias.name.endswith("__")  # __version__ too
+                is_module = f"{origin}.{alias.name}" in SOURCES
+                assert public or is_module, f"{module} imports {origin}.{alias.name}"
+
+
 def test_the_check_sees_late_imports():
     """The parser finds imports inside functions, and relative ones from subpackages."""
     assert "mpi4numba._core.runtime" in GRAPH["mpi4numba._core.numbacache"]

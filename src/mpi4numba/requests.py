@@ -26,7 +26,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 from ._core import capi
-from ._core.ccall import _slot, stack_handles
+from ._core.ccall import handle_slot, stack_handles
 from ._core.handles import HANDLE_DTYPE, REQUEST_ARRAY, handle_from_native, handle_to_native, predefined_native
 from ._support.api import api
 from ._support.lowering import lowering
@@ -65,7 +65,7 @@ def _gather(typingctx, requests, scratch):
             is_zero = builder.icmp_signed("==", value, ir.Constant(value.type, 0))
             handle = builder.select(is_zero, null, value)
             builder.store(
-                handle_to_native(builder, handle), _slot(builder, args[1], ir.Constant(ir.IntType(64), index))
+                handle_to_native(builder, handle), handle_slot(builder, args[1], ir.Constant(ir.IntType(64), index))
             )
         return context.get_dummy_value()
 
@@ -80,7 +80,7 @@ def _scatter(typingctx, requests, scratch):
         tuple_type = sig.args[0]
         for index, (item_type, item) in enumerate(zip(tuple_type, cgutils.unpack_tuple(builder, args[0]))):
             data = context.make_array(item_type)(context, builder, item).data
-            native = builder.load(_slot(builder, args[1], ir.Constant(ir.IntType(64), index)))
+            native = builder.load(handle_slot(builder, args[1], ir.Constant(ir.IntType(64), index)))
             value = context.cast(builder, handle_from_native(builder, native), types.intp, item_type.dtype)
             builder.store(value, data)
         return context.get_dummy_value()

@@ -302,7 +302,7 @@ def stack_handles(typingctx, count):
     return types.intp(count), codegen
 
 
-def _slot(builder, base, index):
+def handle_slot(builder, base, index):
     """Address of native handle number ``index`` in the array at integer address ``base``."""
     array = builder.inttoptr(base, NATIVE_HANDLE.as_pointer())
     return builder.gep(array, [index])

@@ -23,7 +23,7 @@ from .._core.ccall import predefined
 from .._core.handles import HANDLE_DTYPE, NATIVE_HANDLE, predefined_native
 from .._core.typecache import MISS_FULL
 from . import validate
-from .dtypes import _leaves, mpi_datatype, pair_type
+from .dtypes import dtype_leaves, mpi_datatype, pair_type
 from .largecount import INT_MAX, NEEDS_FALLBACK, large_datatype
 
 
@@ -37,7 +37,7 @@ def _fingerprint(record: types.Record, leaves: list) -> int:
 def _store_leaf_types(typingctx, address, like):
     """Write the predefined type of every leaf of ``like``'s record dtype, as native
     handles, into the array at ``address``."""
-    leaves = _leaves(like.dtype, 0)
+    leaves = dtype_leaves(like.dtype, 0)
 
     def codegen(context, builder, sig, args):
         guard_cache(context)
@@ -71,14 +71,14 @@ def _build_struct(array, lengths, offsets):
     return datatype
 
 
-def _struct_datatype(array):  # pragma: no cover - replaced by the overload below
+def struct_datatype(array):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-@overload(_struct_datatype)
+@overload(struct_datatype)
 def _struct_datatype_impl(array):
     """``(datatype, derived)`` of a structured dtype: cached, or built per call (derived)."""
-    leaves = _leaves(array.dtype, 0)
+    leaves = dtype_leaves(array.dtype, 0)
     lengths = tuple(length for _, length, _ in leaves)
     offsets = tuple(offset for _, _, offset in leaves)
     key = (_fingerprint(array.dtype, leaves), array.dtype.size, len(leaves))
@@ -102,7 +102,7 @@ def _element_base_impl(array):
     a pair type, or the (cached) struct type of a structured dtype."""
     validate.array(array, "the buffer")
     if isinstance(array.dtype, types.Record) and pair_type(array.dtype) is None:
-        return lambda array: (*_struct_datatype(array), 1)
+        return lambda array: (*struct_datatype(array), 1)
     name, per_element = mpi_datatype(array.dtype)
     return lambda array: (predefined(name), False, per_element)
 
@@ -260,12 +260,12 @@ def buffer(array):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-def _whole(address, count, base, derived):  # pragma: no cover - replaced by the overload below
+def whole_buffer(address, count, base, derived):  # pragma: no cover - replaced by the overload below
     raise NotImplementedError
 
 
-@overload(_whole)
-def _whole_impl(address, count, base, derived):
+@overload(whole_buffer)
+def _whole_buffer_impl(address, count, base, derived):
     """A contiguous buffer as ``(address, count, datatype, derived)``. Where the library has
     no large-count routines, more than INT_MAX elements become one element of a derived type."""
     if not NEEDS_FALLBACK:
@@ -289,14 +289,14 @@ def _buffer_impl(array):
 
         def contiguous(array):
             base, derived, per_element = element_base(array)
-            return _whole(array.ctypes.data, array.size * per_element, base, derived)
+            return whole_buffer(array.ctypes.data, array.size * per_element, base, derived)
 
         return contiguous
 
     def strided(array):
         base, base_derived, per_element = element_base(array)
         if array.flags.c_contiguous or array.size == 0:
-            return _whole(array.ctypes.data, array.size * per_element, base, base_derived)
+            return whole_buffer(array.ctypes.data, array.size * per_element, base, base_derived)
         datatype, derived = strided_datatype(array, base, base_derived, per_element)
         return array.ctypes.data, 1, datatype, derived
 

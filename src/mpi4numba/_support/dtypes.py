@@ -87,7 +87,7 @@ def pair_problem(record: types.Type) -> str:
     )
 
 
-def _leaves(dtype: types.Type, offset: int) -> list[tuple[str, int, int]]:
+def dtype_leaves(dtype: types.Type, offset: int) -> list[tuple[str, int, int]]:
     """(predefined type, block length, byte offset) of every basic field, nested ones included."""
     if dtype in _NUMBA_TO_MPI:
         return [(_NUMBA_TO_MPI[dtype], 1, offset)]
@@ -95,18 +95,20 @@ def _leaves(dtype: types.Type, offset: int) -> list[tuple[str, int, int]]:
         return [("BYTE", dtype.count, offset)]
     if isinstance(dtype, types.NestedArray):
         if isinstance(dtype.dtype, types.Record):
-            return [leaf for i in range(dtype.nitems) for leaf in _leaves(dtype.dtype, offset + i * dtype.dtype.size)]
-        ((name, length, _),) = _leaves(dtype.dtype, 0)
+            return [
+                leaf for i in range(dtype.nitems) for leaf in dtype_leaves(dtype.dtype, offset + i * dtype.dtype.size)
+            ]
+        ((name, length, _),) = dtype_leaves(dtype.dtype, 0)
         return [(name, length * dtype.nitems, offset)]
     if isinstance(dtype, types.Record):
-        return [leaf for field in dtype.fields.values() for leaf in _leaves(field.type, offset + field.offset)]
+        return [leaf for field in dtype.fields.values() for leaf in dtype_leaves(field.type, offset + field.offset)]
     supported = ", ".join(str(t) for t in _NUMBA_TO_MPI) + ", bytes (S<n>), structured dtypes of these"
     raise TypingError(f"mpi4numba: unsupported dtype {dtype}; mpi4numba supports {supported}")
 
 
 def leaf_types(record: types.Record) -> set[str]:
     """The predefined MPI types that a structured dtype's fields (nested ones included) are made of."""
-    return {name for name, _, _ in _leaves(record, 0)}
+    return {name for name, _, _ in dtype_leaves(record, 0)}
 
 
 def mpi_datatype(dtype: types.Type) -> tuple[str, int]:
@@ -120,6 +122,6 @@ def mpi_datatype(dtype: types.Type) -> tuple[str, int]:
     if isinstance(dtype, types.CharSeq):
         return "BYTE", dtype.count
     if isinstance(dtype, types.Record):
-        _leaves(dtype, 0)
+        dtype_leaves(dtype, 0)
         return pair_type(dtype) or "BYTE", 1 if pair_type(dtype) else dtype.size
-    return _leaves(dtype, 0)[0][:2]  # raises: unsupported
+    return dtype_leaves(dtype, 0)[0][:2]  # raises: unsupported

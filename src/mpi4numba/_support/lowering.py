@@ -26,7 +26,7 @@ from .._core.inplace import IN_PLACE_ADDRESS, is_in_place
 from .._core.keepalive import new_request, stash
 from .._core.scratch import int32_scratch, new_zeros
 from .buffers import contiguous, copy_back, element_datatype, full_buffer, full_buffer_v
-from .datatypes import _struct_datatype, _whole, buffer, element_type
+from .datatypes import buffer, element_type, struct_datatype, whole_buffer
 from .dtypes import mpi_datatype, pair_type
 from .largecount import NEEDS_FALLBACK
 from .operators import op_handle, refusal, refused_operators
@@ -158,14 +158,14 @@ class MPIEmitter(Emitter):
             return Buffer(*self.unpack(self(buffer, array)))
         address, size = self.data(array), self.size(array)
         if isinstance(ty.dtype, types.Record) and pair_type(ty.dtype) is None:
-            datatype, derived = self.unpack(self(_struct_datatype, array))
+            datatype, derived = self.unpack(self(struct_datatype, array))
             count = size
         else:
             name, per_element = mpi_datatype(ty.dtype)
             datatype, derived = self.handle(name), self.const(False)
             count = size if per_element == 1 else size * per_element
         if NEEDS_FALLBACK:  # more than INT_MAX elements: one element of a derived type
-            return Buffer(*self.unpack(self(_whole, address, count, datatype, derived)))
+            return Buffer(*self.unpack(self(whole_buffer, address, count, datatype, derived)))
         return Buffer(address, count, datatype, derived)
 
     def scalar_buffer(self, value: Value, address: Value | None = None) -> Buffer:
