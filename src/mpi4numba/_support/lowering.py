@@ -90,6 +90,12 @@ class View(NamedTuple):
     spacing: Value | int
 
 
+def _shares_datatype(like: View | None, data: Value) -> bool:
+    """Whether C-contiguous ``data`` can use the datatype of view ``like``: a view of a
+    C-contiguous array (its fields known when compiling) of the same dtype."""
+    return like is not None and isinstance(like.divisor, int) and like.array.type.dtype == data.type.dtype
+
+
 class MPIEmitter(Emitter):
     """An :class:`~mpi4numba._core.emit.Emitter` that also speaks MPI."""
 
@@ -320,7 +326,7 @@ class MPIEmitter(Emitter):
         A C-contiguous ``data`` of the dtype of a C-contiguous view ``like`` shares its
         datatype."""
         if is_contiguous_layout(data.type):
-            if like is not None and isinstance(like.divisor, int) and like.array.type.dtype == data.type.dtype:
+            if _shares_datatype(like, data):
                 return like._replace(array=data)
             datatype, per_element = self.element_type(data)
             return View(data, datatype, self.const(False), 1, per_element, self.itemsize(data))
@@ -333,7 +339,7 @@ class MPIEmitter(Emitter):
         array element, the blocks' C int ``sizes`` and ``offsets`` in units of the view
         (``like`` as for :meth:`view`)."""
         if is_contiguous_layout(data.type):
-            if like is not None and isinstance(like.divisor, int) and like.array.type.dtype == data.type.dtype:
+            if _shares_datatype(like, data):
                 return like._replace(array=data), sizes, offsets
             datatype, derived = self.element_datatype(data)
             return View(data, datatype, derived, 1, 1, self.itemsize(data)), sizes, offsets
