@@ -40,9 +40,12 @@ def sample(dtype, n: int, seed: int) -> np.ndarray:
 def mpiexec(
     np_: int, *args: str, env: dict | None = None, timeout: float = 300, python: str = sys.executable
 ) -> subprocess.CompletedProcess:
-    """Run ``python args`` under the mpiexec that belongs to ``python``, with a time limit."""
+    """Run ``python args`` under the mpiexec that belongs to ``python``, with a time limit
+    (``env`` adds variables; a value of None removes one)."""
     launcher = str(Path(python).parent / "mpiexec")
     full_env = {**os.environ, **(env or {})}
+    for key in [key for key, value in full_env.items() if value is None]:
+        del full_env[key]
     for key in list(full_env):  # a clean launch, even from inside another MPI job
         if key.startswith(("PMI_", "PMIX_", "OMPI_COMM_WORLD", "HYDRA_")):
             del full_env[key]

@@ -128,13 +128,22 @@ def test_latency_thread_level_reaches_every_job(tmp_path: Path) -> None:
         "--warmup",
         "5",
         "--thread-level",
-        "serialized",
+        "serialized,funneled",
         "--json",
         str(raw),
     ]
     done = _run(command, timeout=600)
-    assert "MPI thread level serialized" in done.stdout
-    assert {job["thread_level"] for job in json.loads(raw.read_text())["jobs"]} == {"serialized"}
+    for level in ("serialized", "funneled"):  # a whole comparison at each level
+        assert f"MPI thread level {level} (every stack)" in done.stdout
+        jobs = json.loads(Path(f"{raw}.{level}").read_text())["jobs"]
+        assert sorted(job["stack"] for job in jobs) == ["C", "mpi4numba", "mpi4py"]
+        assert {job["thread_level"] for job in jobs} == {level}
+    # then what each level costs mpi4numba, against the first
+    summary = done.stdout.split("# mpi4numba at each MPI thread level")[1]
+    head = summary.splitlines()[1]
+    assert "serialized µs" in head and "funneled µs" in head and "funneled / serialized" in head, summary
+    levels = json.loads(raw.read_text())["levels"]
+    assert set(levels) == {"serialized", "funneled"} and levels["funneled"]["mpi4numba"]["barrier"], levels
 
 
 def test_latency_inside_one_job() -> None:
@@ -421,7 +430,7 @@ def test_pi_rejects_bad_arguments(args: list[str], message: str) -> None:
 
 def test_startup_cold_and_warm(tmp_path: Path) -> None:
     raw = tmp_path / "startup.json"
-    done = _run([*BENCH, "startup", "-n", "1,2", "--json", str(raw)], timeout=600)
+    done = _run([*BENCH, "startup", "-n", "1,2", "--functions", "2", "--json", str(raw)], timeout=600)
     assert done.stdout.startswith("# mpi4numba start-up: 1 process per job, MPI thread level "), done.stdout
     assert "# mpi4numba start-up: 2 processes per job" in done.stdout
     rows = _table(done.stdout.split("# mpi4numba start-up: 2 processes")[1])
@@ -432,21 +441,21 @@ def test_startup_cold_and_warm(tmp_path: Path) -> None:
         "import mpi4numba",
         "MPI init (from mpi4py import MPI)",
         "mpi4numba routines (bind libmpi)",
-        "step(): compile (cold) / cache load (warm)",
-        "step(): first call",
+        "cached functions: compile (cold) / cache load (warm)",
+        "cached functions: first call",
         "total",
     ], done.stdout
     for label, cells in list(rows.items())[1:]:
         assert len(cells) == 2 and all(STARTUP_CELL.fullmatch(cell) for cell in cells), (label, cells)
-    assert "# cold job: step() compiled on 1 of 2 ranks, loaded from the cache by the others" in done.stdout
+    assert "# cold job: 2 compiles of 2 function(s) on 2 ranks (the rest loaded from the cache)" in done.stdout
     assert re.search(r"^-n 1: \d+\.\d{3} s \(1\.00\)$", done.stdout, re.M), done.stdout
     assert re.search(r"^-n 2: -?\d+\.\d{3} s \(-?\d+\.\d\d\)$", done.stdout, re.M), done.stdout
     runs = json.loads(raw.read_text())["runs"]
     for count, jobs in runs.items():
         assert [len(jobs[job]["ranks"]) for job in ("cold", "warm")] == [int(count)] * 2
-        # the ranks of the node compile once between them; the warm job loads everything
-        assert sum(r["cache_misses"] for r in jobs["cold"]["ranks"]) == 1
-        assert all(r["cache_hits"] == 1 and r["cache_misses"] == 0 for r in jobs["warm"]["ranks"])
+        # the ranks of the node compile each function once between them; the warm job loads everything
+        assert sum(r["cache_misses"] for r in jobs["cold"]["ranks"]) == 2
+        assert all(r["cache_hits"] == 2 and r["cache_misses"] == 0 for r in jobs["warm"]["ranks"])
         compile_ = {job: max(r["seconds"]["compile"] for r in jobs[job]["ranks"]) for job in ("cold", "warm")}
         assert compile_["cold"] > compile_["warm"], compile_
 
@@ -476,3 +485,8 @@ def test_startup_refuses_to_run_under_mpiexec() -> None:
 
 def test_startup_rejects_bad_arguments() -> None:
     _refused(["startup", "-n", "0"], "-n/--np must be at least 1")
+    _refused(["startup", "--functions", "5"], "--functions: invalid choice")
+
+
+def test_latency_rejects_an_unknown_thread_level() -> None:
+    _refused(["latency", "--thread-level", "funneled,fast"], "--thread-level: unknown level 'fast'")

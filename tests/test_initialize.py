@@ -6,21 +6,30 @@ from helpers import mpiexec
 pytestmark = pytest.mark.driver
 
 
+UNSET = {"MPI4NUMBA_THREAD_LEVEL": None, "MPI4PY_RC_THREAD_LEVEL": None}
+
+
 def query(code: str, **env: str) -> int:
-    done = mpiexec(1, "-c", code, env=env, timeout=120)
+    done = mpiexec(1, "-c", code, env={**UNSET, **env}, timeout=120)
     assert done.returncode == 0, done.stderr
     return int(done.stdout.split()[-1])
 
 
-def test_default_is_funneled_even_if_mpi4py_is_imported_first():
-    assert query("import mpi4numba; print(mpi4numba.query_thread())") == 1
-    assert query("import mpi4numba; from mpi4py import MPI; print(MPI.Query_thread())") == 1
+def test_default_is_what_mpi4py_chooses_even_if_mpi4py_is_imported_first():
+    """Importing mpi4numba changes nothing: MPI starts at mpi4py's level, "multiple" by default."""
+    assert query("import mpi4numba; print(mpi4numba.query_thread())") == 3
+    assert query("import mpi4numba; from mpi4py import MPI; print(MPI.Query_thread())") == 3
+    assert query("import mpi4numba; print(mpi4numba.query_thread())", MPI4PY_RC_THREAD_LEVEL="funneled") == 1
+    assert (
+        query("import mpi4py; mpi4py.rc.thread_level = 'serialized'; import mpi4numba; print(mpi4numba.query_thread())")
+        == 2
+    )
 
 
 def test_environment_variable_and_function():
     assert query("import mpi4numba; print(mpi4numba.query_thread())", MPI4NUMBA_THREAD_LEVEL="single") == 0
     assert query("import mpi4numba; mpi4numba.set_thread_level('serialized'); print(mpi4numba.query_thread())") == 2
-    assert query("import mpi4numba; print(mpi4numba.query_thread())", MPI4NUMBA_THREAD_LEVEL="multiple") == 3
+    assert query("import mpi4numba; print(mpi4numba.query_thread())", MPI4NUMBA_THREAD_LEVEL="funneled") == 1
 
 
 def test_uncaught_exception_on_one_rank_aborts_the_job():

@@ -115,7 +115,7 @@ def test_info_lines_exit_zero(info_json: dict) -> None:
     assert lines["handle size"] == ("4 bytes" if lines["implementation"] == "mpich" else "8 bytes")
     assert lines["mpiexec"].startswith(MPIEXEC) and "matches the library" in lines["mpiexec"]
     assert lines["launched by"] == "no launcher (singleton)" and lines["world size"] == "1"
-    assert lines["thread level"].startswith("funneled")  # mpi4numba's default
+    assert lines["thread level"].startswith("multiple")  # mpi4py's default
     assert lines["cuda aware"].split()[0] in ("yes", "no", "unknown")
     assert lines["python"].startswith(sys.executable)
     assert lines["mpi vendor"] == str(info_json["mpi_vendor"]["vendor"] + " " + info_json["mpi_vendor"]["version"])
@@ -140,6 +140,7 @@ def test_info_json_and_quiet(info_json: dict) -> None:
         "cuda_aware",
         "numba_version",
         "numba_cache_dir",
+        "numba_cache_coordination",
         "mpi4numba_version",
         "mpi4py_version",
         "numpy_version",
@@ -152,7 +153,8 @@ def test_info_json_and_quiet(info_json: dict) -> None:
     assert info_json["mpiexec"]["matches"] is True
     assert info_json["handle_size"] in (4, 8) and info_json["status_size"] >= 20
     assert isinstance(info_json["large_count"], bool)
-    assert info_json["thread_level"] == {"provided": "funneled", "requested": "funneled"}
+    assert info_json["thread_level"] == {"provided": "multiple", "requested": "multiple"}  # mpi4py's default
+    assert info_json["numba_cache_coordination"] == {"compile_once": True, "cache_guard": "active", "why": ""}
     quiet = _run(["-m", "mpi4numba", "info", "-q"])
     assert (quiet.returncode, quiet.stdout) == (0, ""), quiet.stderr
 

@@ -1,6 +1,7 @@
 """Numba's cache shared by the ranks of a job: compiled once per node, never corrupt, never stale."""
 
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -87,6 +88,11 @@ def test_ranks_of_a_node_compile_each_function_once(tmp_path):
     # each signature compiled by one rank; the others waited and loaded it
     assert compiles(cold, "ring") == 2 and compiles(cold, "total") == 2, cold
     assert compiles(cold, "odd_only") == 1
+    # The first compile starts MPI, whose MPI_Init waits for every rank: each rank either
+    # held a lock then, or saw the holder's mark while waiting and started MPI too.
+    for report in cold:
+        coordination = report["coordination"]
+        assert coordination["compiled_holding_lock"] or coordination["joined_mpi_start"], cold
     warm = run(tmp_path, 4, {"DTYPES": "f8,i8"})
     assert all(r["stats"]["ring"] == [2, 0] and r["stats"]["total"] == [2, 0] for r in warm), warm
 
@@ -99,9 +105,9 @@ def test_ranks_that_cannot_coordinate_never_load_another_signatures_code(tmp_pat
         run(tmp_path, 3, env)
 
 
-def test_cache_saves_write_unique_data_files_before_the_index_entry(tmp_path):
-    """What makes racing saves safe: no data file is ever rewritten by another save, and an
-    index entry only ever names a data file that is complete."""
+def test_cache_saves_name_data_files_by_key_and_write_them_before_the_index_entry(tmp_path):
+    """What makes racing saves safe: a data file's name comes from its key (another
+    signature never rewrites it), and an index entry only ever names a complete file."""
     from numba.core.caching import IndexDataCacheFile
 
     import mpi4numba  # noqa: F401  (installs the patched save)
@@ -119,6 +125,12 @@ def test_cache_saves_write_unique_data_files_before_the_index_entry(tmp_path):
     assert len(set(data_names)) == 2  # Numba alone would have written "f-1.py311.1.nbc" twice
     assert events[0][0] == "data" and events[1] == ("index", {"sig-a": data_names[0]})
     assert writers[1].load("sig-b") == ("code", "b") and writers[1].load("sig-a") is None
+    # the race lost sig-a's entry; its data file, named by no index, was deleted
+    assert sorted(p.name for p in tmp_path.glob("*.nbc")) == [data_names[1]]
+    # the same key and source always get the same name: the index is reproducible
+    writers[0].save("sig-a", ("code", "a"))
+    assert events[-2] == ("data", data_names[0])
+    assert sorted(p.name for p in tmp_path.glob("*.nbc")) == sorted(data_names)
 
 
 def test_without_a_lock_directory_every_rank_compiles_after_one_warning(tmp_path):
@@ -129,7 +141,8 @@ def test_without_a_lock_directory_every_rank_compiles_after_one_warning(tmp_path
 
 def test_compile_once_can_be_turned_off(tmp_path):
     reports = run(tmp_path, 2, {"MPI4NUMBA_COMPILE_ONCE": "0"})
-    assert all(r["coordination"] == {"waited": 0, "compiled_holding_lock": 0, "fallbacks": 0} for r in reports)
+    off = {"waited": 0, "compiled_holding_lock": 0, "fallbacks": 0, "joined_mpi_start": 0}
+    assert all(r["coordination"] == off for r in reports)
 
 
 def test_code_compiled_against_other_mpi4numba_sources_is_recompiled(tmp_path):
@@ -142,9 +155,198 @@ def test_code_compiled_against_other_mpi4numba_sources_is_recompiled(tmp_path):
     env = {"PYTHONPATH": str(copy)}
     first = run(tmp_path, 2, env)
     assert compiles(first, "ring") == 1
-    with open(copy / "mpi4numba" / "_lowering.py", "a") as source:
+    changed_source = copy / "mpi4numba" / "_core" / "ccall.py"  # compiled into every MPI call
+    assert changed_source.is_file()
+    with open(changed_source, "a") as source:
         source.write("\n# a changed mpi4numba\n")
     changed = run(tmp_path, 2, env)
     assert compiles(changed, "ring") >= 1 and "recompiling" in changed[0]["stderr"], changed
     again = run(tmp_path, 2, env)
     assert compiles(again, "ring") == 0
+
+
+WITHOUT_MPI = textwrap.dedent(
+    """
+    import json, os, sys
+    import numba
+    import numpy as np
+    import mpi4numba
+
+    @numba.njit(cache=True)
+    def plain(x):
+        return x + 1
+
+    @numba.njit(cache=True, parallel=True)
+    def parallel(n):
+        total = 0
+        for i in numba.prange(n):
+            total += i
+        return total
+
+    @numba.vectorize(["float64(float64)"], cache=True)
+    def twice(x):
+        return 2 * x
+
+    @numba.guvectorize(["void(float64[:], float64[:])"], "(n)->()", cache=True)
+    def sum_of(a, out):
+        out[0] = a.sum()
+
+    @numba.cfunc("int64(int64)", cache=True)
+    def plus_two(x):
+        return x + 2
+
+    values = [plain(1), parallel(10), float(twice(1.5)), float(sum_of(np.ones(4))), plus_two.ctypes(1)]
+    started = "mpi4py.MPI" in sys.modules
+    mpi4numba.set_thread_level("serialized")  # still possible: nothing started MPI
+
+    @numba.njit(cache=True)
+    def ranks_total(rank):
+        out = np.zeros(1)
+        return mpi4numba.allreduce(np.array([rank + 1.0]), out), out[0]
+
+    rank = int(os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0")))
+    report = {"values": values, "started_before": started, "level": mpi4numba.query_thread(),
+              "allreduce": list(ranks_total(rank)), "hits": sum(plain.stats.cache_hits.values())}
+    with open(os.path.join(os.environ["REPORTS"], f"{rank}.json"), "w") as out:
+        json.dump(report, out)
+    """
+)
+
+
+def test_cached_code_without_mpi_never_starts_mpi(tmp_path):
+    """Under a launcher, compiling and loading cached functions of every kind that make no
+    MPI call leaves MPI alone: the thread level can still be chosen afterwards."""
+    script, reports_dir = tmp_path / "no_mpi.py", tmp_path / "reports"
+    script.write_text(WITHOUT_MPI)
+    reports_dir.mkdir()
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "REPORTS": str(reports_dir)}
+    for hits in (1, 2):  # cold (one rank compiles, the other loads), then warm
+        done = mpiexec(2, str(script), env=env, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        reports = [json.loads(path.read_text()) for path in sorted(reports_dir.glob("*.json"))]
+        assert len(reports) == 2
+        for report in reports:
+            assert report["values"] == [2, 45, 3.0, 4.0, 3] and not report["started_before"], report
+            assert report["level"] == 2 and report["allreduce"] == [0, 3.0], report
+        assert sum(report["hits"] for report in reports) == hits, reports
+
+
+NODE = textwrap.dedent(
+    """
+    import importlib, os, sys, time
+    sys.path.insert(0, os.environ["MODULE_DIR"])
+    import numpy as np
+    import mpi4numba  # noqa: F401
+    path = os.path.join(os.environ["MODULE_DIR"], "edited.py")
+    for version in range(int(os.environ["EDITS"])):
+        text = f"import numba\\n@numba.njit(cache=True)\\ndef step(x):\\n    return x + {version}\\n"
+        if not os.path.exists(path) or open(path).read() != text:
+            with open(path + f".{os.getpid()}", "w") as new:
+                new.write(text)
+            os.replace(path + f".{os.getpid()}", path)
+        module = importlib.import_module("edited") if version == 0 else importlib.reload(sys.modules["edited"])
+        for value in (np.float64(1), np.int64(1), np.float32(1)):
+            module.step(value)
+    """
+)
+
+
+def test_the_cache_directory_holds_only_live_files(tmp_path):
+    """Two "nodes" (no shared locks) edit and recompile one cached source 20 times at once:
+    afterwards every data file is named by its function's index and every name has its file."""
+    import pickle
+    import subprocess
+
+    cache = tmp_path / "cache"
+    (tmp_path / "node.py").write_text(NODE)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(tmp_path / "node.py")],
+            env={
+                **os.environ,
+                "NUMBA_CACHE_DIR": str(cache),
+                "MODULE_DIR": str(tmp_path),
+                "EDITS": "20",
+                "MPI4NUMBA_LOCK_DIR": str(tmp_path / f"locks-{node}"),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for node in (0, 1)
+    ]
+    for process in processes:
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, output
+    indexes = list(cache.rglob("*.nbi"))
+    assert len(indexes) == 1, indexes
+    with open(indexes[0], "rb") as index:
+        pickle.load(index)  # Numba's version
+        _, overloads = pickle.loads(index.read())
+    named = set(overloads.values())
+    present = {path.name for path in indexes[0].parent.glob("*.nbc")}
+    assert present == named and 1 <= len(named) <= 3, (present, named)
+
+
+RAISING = textwrap.dedent(
+    """
+    import fcntl, os, sys
+    import numba
+    import numpy as np
+    import mpi4numba  # noqa: F401
+    from mpi4numba._core import numbacache
+
+    def bad(x):
+        return x + "a string"
+
+    def bad_kernel(a, out):
+        out[0] = a + "a string"
+
+    compilers = {
+        "njit": lambda: numba.njit(cache=True)(bad)(1.0),
+        "cfunc": lambda: numba.cfunc("float64(float64)", cache=True)(bad),
+        "vectorize": lambda: numba.vectorize(["float64(float64)"], cache=True)(bad),
+        "guvectorize": lambda: numba.guvectorize(["void(float64[:], float64[:])"], "(n)->()", cache=True)(bad_kernel),
+    }
+    compilers[sys.argv[1]]()  # raises: a typing error
+    """
+)
+
+
+@pytest.mark.parametrize("path", ["njit", "cfunc", "vectorize", "guvectorize"])
+def test_a_compile_that_raises_releases_its_lock(tmp_path, path):
+    """Whatever Numba compile path raised, no compile lock stays held (a peer would wait for
+    it up to MPI4NUMBA_COMPILE_WAIT seconds per function)."""
+    import subprocess
+
+    script = tmp_path / "raising.py"
+    script.write_text(
+        RAISING.replace("compilers[sys.argv[1]]()  # raises: a typing error", "")
+        + textwrap.dedent(
+            """
+            try:
+                compilers[sys.argv[1]]()
+            except numba.core.errors.TypingError:
+                pass
+            else:
+                raise SystemExit("the compile did not raise")
+            held = []
+            for name in os.listdir(os.environ["MPI4NUMBA_LOCK_DIR"]):
+                with open(os.path.join(os.environ["MPI4NUMBA_LOCK_DIR"], name), "rb") as lock:
+                    try:  # another open file description: conflicts with a held flock
+                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        held.append(name)
+            assert os.listdir(os.environ["MPI4NUMBA_LOCK_DIR"]), "no lock was taken"
+            print("HELD", len(held), len(numbacache._held.entries))
+            """
+        )
+    )
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+        "MPI4NUMBA_LOCK_DIR": str(tmp_path / "locks"),
+    }
+    done = subprocess.run([sys.executable, str(script), path], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "HELD 0 0" in done.stdout, done.stdout + done.stderr

@@ -8,7 +8,10 @@ element is checked on the receiving rank; here every rank's report must show no
 mismatch, no error status, the expected number of checked messages and more than one
 thread making MPI calls.
 
-At ``funneled`` (the default level) a prange thread's call is refused with an ERR_OTHER
+With no setting at all MPI starts at ``multiple`` (mpi4py's default): a PyMPDATA-style
+program written for numba-mpi runs unchanged (checked at 1, 2 and 3 processes).
+
+At ``funneled`` (one setting away) a prange thread's call is refused with an ERR_OTHER
 code and a message (``mpi4numba._core.threads``): checked at one process.
 
 Any threading layer works (tbb, omp, workqueue): the prange loops start on the main
@@ -39,9 +42,10 @@ def cache_dir(tmp_path_factory) -> str:
     return os.environ.get("NUMBA_CACHE_DIR") or str(tmp_path_factory.mktemp("numba-cache"))
 
 
-def run(np_: int, cache: str, level: str, layer: str | None = None, code: str | None = None):
+def run(np_: int, cache: str, level: str | None, layer: str | None = None, code: str | None = None):
     env = {
-        "MPI4NUMBA_THREAD_LEVEL": level,
+        "MPI4NUMBA_THREAD_LEVEL": level,  # None: unset
+        "MPI4PY_RC_THREAD_LEVEL": None,
         "NUMBA_NUM_THREADS": str(THREADS),
         "NUMBA_CACHE_DIR": cache,
         "MPIEXEC_TIMEOUT": str(TIMEOUT),
@@ -112,3 +116,49 @@ def test_prange_threads_are_refused_at_funneled(cache_dir):
     assert THREADS - 1 <= int(count) <= THREADS and all_other == "True", output
     assert "at thread level single or funneled" in rest and rest.endswith(" 0"), output
     assert output.count("mpi4numba: MPI called from a thread other than") >= 2, output  # + stderr
+
+
+NUMBA_MPI_PROGRAM = """
+import sys
+import numba, numpy as np
+from mpi4py import MPI
+import mpi4numba as numba_mpi  # a program written for numba-mpi
+
+assert MPI.Query_thread() == MPI.THREAD_MULTIPLE  # as PyMPDATA-MPI asserts
+
+@numba.njit(parallel=True)
+def exchange(lanes, n, rounds, received, thread_ids):
+    right = (numba_mpi.rank() + 1) % numba_mpi.size()
+    left = (numba_mpi.rank() - 1) % numba_mpi.size()
+    codes = np.zeros(lanes, np.int64)
+    for lane in numba.prange(lanes):
+        thread_ids[lane] = numba.get_thread_id()
+        for r in range(rounds):
+            outgoing = np.full(n, 1000.0 * numba_mpi.rank() + 10 * lane + r)
+            if numba_mpi.size() == 1:  # MPICH's send to itself waits for the receive
+                codes[lane] |= numba_mpi.sendrecv(outgoing, right, received[lane, r], left, lane, lane)
+            else:
+                codes[lane] |= numba_mpi.send(outgoing, dest=right, tag=lane)
+                codes[lane] |= numba_mpi.recv(received[lane, r], source=left, tag=lane)
+    return codes.max()
+
+lanes, n, rounds = numba.get_num_threads(), 5, 10
+received = np.zeros((lanes, rounds, n))
+thread_ids = np.zeros(lanes, np.int64)
+status = exchange(lanes, n, rounds, received, thread_ids)
+left = (numba_mpi.rank() - 1) % numba_mpi.size()
+expected = 1000.0 * left + 10 * np.arange(lanes)[:, None, None] + np.arange(rounds)[None, :, None]
+fields = (numba_mpi.rank(), status, bool((received == expected).all()), len(set(thread_ids)))
+sys.stdout.write("EXCHANGED %d %d %s %d\\n" % fields)  # one write: ranks share the pipe
+sys.stdout.flush()
+"""
+
+
+@pytest.mark.parametrize("np_", [1, 2, 3])
+def test_a_numba_mpi_program_with_prange_threads_runs_with_no_setting(cache_dir, np_):
+    """PyMPDATA-MPI's pattern: send/recv by keyword from prange threads, a tag per thread,
+    THREAD_MULTIPLE asserted; through mpi4numba with no thread-level variable set."""
+    output, _ = run(np_, cache_dir, None, code=NUMBA_MPI_PROGRAM)
+    lines = sorted(line.split() for line in output.splitlines() if line.startswith("EXCHANGED "))
+    assert [line[1:4] for line in lines] == [[str(rank), "0", "True"] for rank in range(np_)], output
+    assert all(int(line[4]) > 1 for line in lines), output  # calls came from several threads

@@ -23,7 +23,13 @@ from . import _abi
 from ._core import abort, numbacache
 
 # usable before MPI is initialised, so not imported lazily (environment's __all__ lists them)
-from ._core.threadlevel import THREAD_LEVELS, after_mpi4py, configure_mpi4py, set_thread_level  # noqa: F401
+from ._core.threadlevel import (  # noqa: F401
+    THREAD_LEVELS,
+    after_mpi4py,
+    before_mpi4py,
+    configure_mpi4py,
+    set_thread_level,
+)
 
 __version__ = "0.1.0"
 
@@ -79,6 +85,7 @@ def _type_communicators() -> None:
 configure_mpi4py()
 after_mpi4py(_type_communicators)
 numbacache.install()  # before any cached function of the program compiles
+before_mpi4py(numbacache.before_mpi_start)  # MPI_Init waits for every rank: never while others wait for us
 abort.install()  # a failure on one rank ends the job, also before MPI is initialised
 
 

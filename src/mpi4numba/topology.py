@@ -73,7 +73,7 @@ def _weights_constant(typingctx, name):
         i64 = ir.IntType(64)
         if isinstance(spec, int):
             return ir.Constant(i64, spec)
-        guard_cache(context)
+        guard_cache(context, builder)
         voidptr = ir.IntType(8).as_pointer()
         variable = builder.module.globals.get(spec)
         if variable is None:

@@ -1,9 +1,10 @@
 """The cache key of compiled code: mpi4numba's sources, the MPI ABI and the count width.
 
 Numba invalidates a cached function when its own file changes, not when the mpi4numba
-code compiled into it does, nor when another MPI library runs it. Every compiled MPI call
-registers :data:`cache_guard`, which compares the tag the code was compiled for with this
-process's :data:`CACHE_TAG` before the code is loaded.
+code compiled into it does, nor when another MPI library runs it. Every lowering that
+emits MPI code calls :func:`guard_cache`; the cache entries of such code carry
+:data:`CACHE_TAG` and are checked by :func:`restore` before they are loaded
+(``mpi4numba._core.cacheguard``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import pickle
+from collections.abc import Callable
+from typing import Any
 
-from .numbacache import CacheABIMismatch
+from .cacheguard import CacheABIMismatch, mark, note_restored
 from .runtime import ABI, LARGE_COUNT, LIBMPI
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,12 +48,22 @@ def _check_cache_tag(tag: str) -> None:
         )
 
 
-# Numba runs it before loading a function from its cache, so stale machine code for
-# another MPI is never executed (mpi4numba._core.numbacache recompiles instead).
+# What cache entries written by mpi4numba 0.1 before guarded entries hold (Numba ran it as a
+# reload function): kept so that such entries are refused, and recompiled, like any other tag.
 cache_guard = functools.partial(_check_cache_tag, CACHE_TAG)
 
 
-def guard_cache(context) -> None:
-    """Make the function being compiled in ``context`` check the tag when it is loaded
-    from Numba's cache: every code path that calls MPI or reads its handles does this."""
-    context.active_code_library._reload_init.add(cache_guard)
+def restore(tag: str, loaders: tuple[Callable[[], None], ...], payload: bytes) -> Any:
+    """Unpickle a guarded cache entry (see ``cacheguard.Guarded``): refuse another tag, then
+    export the tables the code needs to the JIT linker, then unpickle Numba's own data."""
+    _check_cache_tag(tag)
+    for loader in loaders:
+        loader()
+    note_restored(loaders)
+    return pickle.loads(payload)
+
+
+def guard_cache(context: Any, builder: Any, *loaders: Callable[[], None]) -> None:
+    """The function being compiled in ``context`` emits MPI code (``builder``): its cache
+    entry is checked against this process's tag, and ``loaders`` run before it loads."""
+    mark(context, builder, *loaders)

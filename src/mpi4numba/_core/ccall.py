@@ -200,7 +200,7 @@ class CFunction:
         return handle_to_native(builder, context.cast(builder, value, ty, types.intp)), None
 
     def _codegen(self, context, builder, sig, args):
-        guard_cache(context)
+        guard_cache(context, builder)
         fnty = ir.FunctionType(
             _i32 if self.restype == "int" else ir.DoubleType(), [self._llvm_type(p) for p in self.params]
         )
@@ -279,7 +279,7 @@ def predefined(typingctx, name):
     handle_name = name.literal_value
 
     def codegen(context, builder, sig, args):
-        guard_cache(context)
+        guard_cache(context, builder)
         return handle_from_native(builder, predefined_native(builder, handle_name))
 
     return HANDLE(name), codegen

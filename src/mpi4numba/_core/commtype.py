@@ -117,7 +117,7 @@ def _constant_comm(context, builder, ty, pyval):
     comm = cgutils.create_struct_proxy(ty)(context, builder)
     name = _predefined_name(pyval)
     if name is not None:
-        guard_cache(context)
+        guard_cache(context, builder)
         comm.handle = handle_from_native(builder, predefined_native(builder, name))
     else:
         # A communicator created at run time (Numba then marks the function as not
@@ -147,7 +147,7 @@ def comm_handle(typingctx, comm):
     if isinstance(comm, (types.NoneType, types.Omitted)):
 
         def codegen(context, builder, sig, args):
-            guard_cache(context)
+            guard_cache(context, builder)
             return handle_from_native(builder, predefined_native(builder, "COMM_WORLD"))
 
     elif isinstance(comm, CommType):

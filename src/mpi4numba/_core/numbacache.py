@@ -1,30 +1,33 @@
-"""Numba's on-disk cache, made safe and shared by the ranks of a job.
+"""Numba's on-disk cache, shared safely by the ranks of a job.
 
-Installed when mpi4numba is imported (before MPI is initialised), for every
-``@njit(cache=True)`` function of the process, mpi4numba's or not:
+Installed when mpi4numba is imported, for every cached function of the process (``@njit``,
+``cfunc``, ``vectorize``, ``guvectorize``, with or without ``parallel=True``), mpi4numba's
+or not, provided Numba's internals have the shape this module expects
+(``mpi4numba._core.numbainternals``); otherwise nothing is patched, one warning names what
+changed, and code that calls MPI is kept out of the cache (``mpi4numba._core.cacheguard``).
 
-* **Compile once per node.** When a function misses the cache, the process takes a lock
-  named after the function's cache index and the signature, in a node-local directory (``$TMPDIR``, or
-  ``MPI4NUMBA_LOCK_DIR``). The first rank to take it compiles and writes the cache; the
-  others wait for it, then load what it wrote. A process that already holds such a lock
-  (a cached function compiled while compiling another) never waits: it compiles
-  itself, so ranks that call functions in different orders or take different branches
-  cannot deadlock. A rank that waited and still misses (the function could not be
-  cached) compiles without the lock, in parallel with the others. The lock dies with its
-  process. Under an MPI launcher, MPI is initialised before a rank takes or waits for a
-  lock (MPI_Init waits for every rank). ``MPI4NUMBA_COMPILE_ONCE=0`` turns this off; where no lock can be taken
-  (no writable lock directory, no ``flock``) every rank compiles, after one warning.
-* **Writes that never corrupt.** Numba numbers data files 1, 2 ... and writes the index
-  before the data, so two processes saving different signatures of a function (ranks on
-  different nodes sharing a filesystem) could leave an index entry pointing at another
-  signature's machine code. Here every data file has a unique name and is written
-  (atomically, by rename) before the index entry that names it; a lost race loses an
-  entry (a later miss; ranks of one node update the index under a lock and lose none),
-  never pairs a signature with the wrong code. A loaded entry whose
-  signature is not the one asked for is ignored.
-* **Never stale.** Code compiled for another MPI ABI or another mpi4numba raises
-  :class:`CacheABIMismatch` while it loads (see ``mpi4numba._core.cachetag``); it is
-  recompiled with a warning instead of run.
+* **Compile once per node.** A process that misses the cache takes a lock named after the
+  function's cache index and the signature (``mpi4numba._core.nodelock``). The first rank to
+  take it compiles and writes the cache; the others wait for it, then load what it wrote.
+  A process that already holds such a lock (a cached function compiled while compiling
+  another) never waits: it compiles itself, so ranks that call functions in different
+  orders cannot deadlock. A rank that waited and still misses (the function could not be
+  cached) compiles without the lock. Locks are released when the entry is saved, and, if
+  the compile raised, when the thread leaves Numba's compiler lock. None of this starts
+  MPI: a holder that starts MPI while compiling (``MPI_Init`` waits for every rank) marks
+  its locks first, and a rank waiting on a marked lock starts MPI too.
+  ``MPI4NUMBA_COMPILE_ONCE=0`` turns this off.
+* **Writes that never corrupt, a directory that stays clean.** Numba numbers data files
+  1, 2 ... and writes the index before the data, so two processes saving different
+  signatures (ranks on different nodes sharing a filesystem) could leave an index entry
+  naming another signature's code. Here a data file is named by a hash of its key and the
+  source stamp, and written (atomically) before the index entry that names it; the index
+  is rewritten under a node lock, and data files of the function that it no longer names
+  are deleted. A lost race between nodes loses an entry (a later miss), never pairs a
+  signature with the wrong code; the index is byte-for-byte reproducible, as Numba intends.
+* **Never stale.** A guarded entry (code that calls MPI) compiled for another MPI ABI or
+  another mpi4numba raises :class:`CacheABIMismatch` while it loads; it is recompiled with
+  a warning instead of run.
 """
 
 from __future__ import annotations
@@ -32,44 +35,70 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import re
 import threading
-import time
-import uuid
 import warnings
 from typing import Any
 
-from numba.core import caching, dispatcher, sigutils
+from numba.core import caching, compiler_lock, sigutils
 from numba.core.errors import NumbaWarning
 
-from .launchers import JOB_VARIABLE_PREFIXES
+from . import cacheguard, nodelock, numbainternals
+from .cacheguard import CacheABIMismatch
 
 COMPILE_ONCE_ENV = "MPI4NUMBA_COMPILE_ONCE"
-LOCK_DIR_ENV = "MPI4NUMBA_LOCK_DIR"
-WAIT_ENV = "MPI4NUMBA_COMPILE_WAIT"  # seconds a rank waits for another's compile (default 600)
+LOCK_DIR_ENV = nodelock.LOCK_DIR_ENV
+WAIT_ENV = nodelock.WAIT_ENV
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None  # type: ignore[assignment]
+__all__ = ["CacheABIMismatch", "install", "state"]
 
-
-class CacheABIMismatch(RuntimeError):
-    """Code in Numba's cache was compiled for another MPI ABI or mpi4numba version."""
-
-
-class _State(threading.local):
-    def __init__(self) -> None:
-        self.held: list[tuple[Any, Any, int]] = []  # (cache, sig, lock file descriptor)
-
-
-_state = _State()
+stats = {"waited": 0, "compiled_holding_lock": 0, "fallbacks": 0, "joined_mpi_start": 0}
+_problems: list[str] = []  # Numba internals that changed: nothing patched
+_installed = False
 _warned = False
-stats = {"waited": 0, "compiled_holding_lock": 0, "fallbacks": 0}
+
+
+class _Held:
+    """Compile locks held by this process: (thread, cache, signature, lock)."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, Any, Any, nodelock.Lock]] = []
+        self.mutex = threading.Lock()
+
+    def add(self, cache: Any, sig: Any, lock: nodelock.Lock) -> None:
+        with self.mutex:
+            self.entries.append((threading.get_ident(), cache, sig, lock))
+
+    def mine(self) -> bool:
+        me = threading.get_ident()
+        with self.mutex:
+            return any(entry[0] == me for entry in self.entries)
+
+    def take(self, cache: Any = None, sig: Any = None) -> list[nodelock.Lock]:
+        """Remove and return this thread's locks (of ``cache`` and ``sig`` if given)."""
+        me = threading.get_ident()
+        with self.mutex:
+            taken = [e for e in self.entries if e[0] == me and (cache is None or (e[1] is cache and e[2] == sig))]
+            self.entries = [e for e in self.entries if not any(e is t for t in taken)]
+        return [entry[3] for entry in taken]
+
+    def locks(self) -> list[nodelock.Lock]:
+        with self.mutex:
+            return [entry[3] for entry in self.entries]
+
+
+_held = _Held()
 
 
 def enabled() -> bool:
-    return os.environ.get(COMPILE_ONCE_ENV, "1") != "0" and fcntl is not None
+    return _installed and os.environ.get(COMPILE_ONCE_ENV, "1") != "0"
+
+
+def _tell(message: str) -> None:
+    """A note about the cache, as a warning: recompiling is the remedy, so a program that
+    turns warnings into errors (``python -We``) goes on without it."""
+    with contextlib.suppress(NumbaWarning):
+        warnings.warn(message, NumbaWarning, stacklevel=5)
 
 
 def _fallback(reason: str) -> None:
@@ -80,103 +109,89 @@ def _fallback(reason: str) -> None:
         _tell(f"mpi4numba: ranks cannot coordinate Numba cache compiles ({reason}); each rank compiles for itself")
 
 
-def lock_directory() -> str:
-    return os.environ.get(LOCK_DIR_ENV) or os.path.join(tempfile.gettempdir(), f"mpi4numba-locks-{os.getuid()}")
+_noted_refusals = False
 
 
-def _lock_path(index_path: str, what: str) -> str:
-    name = f"{os.path.realpath(index_path)}\0{what}"
-    return os.path.join(lock_directory(), hashlib.sha256(name.encode()).hexdigest()[:32] + ".lock")
+def _lock_directory() -> str | None:
+    global _noted_refusals
+    folder, refused = nodelock.directory()
+    if folder is None:
+        _fallback(f"no safe lock directory: {'; '.join(refused)}")
+    elif refused and not _noted_refusals:
+        _noted_refusals = True
+        _tell(f"mpi4numba: {'; '.join(refused)}: Numba cache compile locks are in {folder} instead")
+    return folder
 
 
-def _try_lock(path: str, wait: bool) -> tuple[int | None, bool]:
-    """``(descriptor or None, waited)``: the node lock at ``path``."""
-    try:
-        os.makedirs(lock_directory(), exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        _fallback(f"no lock directory: {exc}")
-        return None, False
-    deadline = time.monotonic() + float(os.environ.get(WAIT_ENV, "600"))
-    delay, waited = 0.002, False
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd, waited
-        except BlockingIOError:
-            if wait and time.monotonic() > deadline:
-                _tell(
-                    f"mpi4numba: another process has compiled for over {os.environ.get(WAIT_ENV, '600')} s "
-                    f"(lock {path}); compiling here too"
-                )
-            if not wait or time.monotonic() > deadline:
-                os.close(fd)
-                return None, waited
-            waited = True
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
-        except OSError as exc:
-            os.close(fd)
-            _fallback(f"flock failed: {exc}")
-            return None, False
+def _lock(index_path: str, what: str, wait: bool) -> nodelock.Lock | None:
+    folder = _lock_directory()
+    if folder is None:
+        return None
+    path = nodelock.lock_path(folder, os.path.realpath(index_path), what)
+    lock, waited = nodelock.acquire(path, wait, _fallback, on_mark=_join_mpi_start)
+    if lock is None and wait and waited:
+        _tell(
+            f"mpi4numba: another process has compiled for over {nodelock.wait_limit():g} s (lock {path}); "
+            "compiling here too"
+        )
+    return lock
 
 
-def _unlock(fd: int) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+def _join_mpi_start() -> None:
+    """The process this one waits for is starting MPI, which waits for every rank."""
+    stats["joined_mpi_start"] += 1
+    from . import runtime  # noqa: F401  (starts MPI at this process's thread level)
 
 
-def _same_signature(cres: Any, sig: Any) -> bool:
+def before_mpi_start() -> None:
+    """MPI is about to start: tell the ranks waiting on this process's locks to start it too."""
+    for lock in _held.locks():
+        with contextlib.suppress(OSError):
+            nodelock.mark_starting_mpi(lock)
+
+
+def _same_signature(data: Any, sig: Any) -> bool:
+    signature = getattr(data, "signature", None)
+    if signature is None or not hasattr(signature, "args"):  # a code library (the gufunc wrapper cache)
+        return True
     args, _ = sigutils.normalize_signature(sig)
-    return tuple(cres.signature.args) == tuple(args)
+    return tuple(signature.args) == tuple(args)
 
 
-def _tell(message: str) -> None:
-    """A note about the cache, as a warning: recompiling is the remedy, so a program that
-    turns warnings into errors (``python -We``) goes on without it."""
-    with contextlib.suppress(NumbaWarning):
-        warnings.warn(message, NumbaWarning, stacklevel=5)
-
-
-def _load_checked(cache, sig, target_context, original):
+def _load_checked(cache: Any, sig: Any, target_context: Any, original: Any) -> Any:
+    cacheguard.take_restored()
     try:
-        cres = original(cache, sig, target_context)
+        data = original(cache, sig, target_context)
     except CacheABIMismatch as exc:
         _tell(f"mpi4numba: recompiling {cache._name}: {exc}")
         return None
-    if cres is not None and not _same_signature(cres, sig):
-        _tell(f"mpi4numba: ignoring a cache entry of {cache._name} made for {cres.signature}, not {sig}")
+    loaders = cacheguard.take_restored()
+    if data is None:
         return None
-    return cres
+    if not _same_signature(data, sig):
+        _tell(f"mpi4numba: ignoring a cache entry of {cache._name} made for {data.signature}, not {sig}")
+        return None
+    if loaders is not None:  # code that links this one is guarded too
+        cacheguard.mark_library(cacheguard.library_of(data), loaders)
+    return data
 
 
-def _initialise_mpi_under_a_launcher() -> None:
-    """MPI_Init waits for every rank of the job: a rank must not reach it (lazily, while
-    compiling) holding a lock that another rank waits for before its own MPI_Init."""
-    if any(key.startswith(JOB_VARIABLE_PREFIXES) for key in os.environ):
-        from . import runtime  # noqa: F401  (initialises MPI at mpi4numba's thread level)
-
-
-def _patched_load(original):
+def _patched_load(original: Any) -> Any:
     def load_overload(self, sig, target_context):
-        cres = _load_checked(self, sig, target_context, original)
-        if cres is not None or not self._enabled or not enabled():
-            return cres
-        _initialise_mpi_under_a_launcher()
-        # one compiler per signature; waiting is only for a process that holds no lock
-        path = _lock_path(self._cache_file._index_path, f"compile {sig}")
-        fd, waited = _try_lock(path, wait=not _state.held)
-        if fd is None:
+        data = _load_checked(self, sig, target_context, original)
+        if data is not None or not self._enabled or not enabled():
+            return data
+        # one compiler per signature; waiting is only for a thread that holds no lock
+        lock = _lock(self._cache_file._index_path, f"compile {sig}", wait=not _held.mine())
+        if lock is None:
             return _load_checked(self, sig, target_context, original)  # another process may have written it
-        cres = _load_checked(self, sig, target_context, original)  # written while this process looked
-        if cres is not None or waited:
-            _unlock(fd)  # loaded, or not cachable: compile alongside the others
-            if waited:
+        data = _load_checked(self, sig, target_context, original)  # written while this process looked
+        if data is not None or lock.waited:
+            nodelock.release(lock)  # loaded, or not cachable: compile alongside the others
+            if lock.waited:
                 stats["waited"] += 1
-            return cres
-        _state.held.append((self, sig, fd))  # this process compiles; save_overload releases
+            return data
+        _held.add(self, sig, lock)  # this process compiles; save_overload releases
         stats["compiled_holding_lock"] += 1
         return None
 
@@ -184,62 +199,114 @@ def _patched_load(original):
     return load_overload
 
 
-def _release(cache, sig) -> None:
-    for i, (held_cache, held_sig, fd) in enumerate(_state.held):
-        if held_cache is cache and held_sig == sig:
-            del _state.held[i]
-            _unlock(fd)
-            return
-
-
-def _patched_save(original):
+def _patched_save(original: Any) -> Any:
     def save_overload(self, sig, data):
         try:
-            original(self, sig, data)
+            with cacheguard.saving(data):
+                original(self, sig, data)
         finally:
-            _release(self, sig)
+            for lock in _held.take(self, sig):
+                nodelock.release(lock)
 
     save_overload._mpi4numba = True  # type: ignore[attr-defined]
     return save_overload
 
 
-def _patched_compile(original):
-    def compile(self, sig):
-        depth = len(_state.held)
-        try:
-            return original(self, sig)
-        finally:  # a compile that failed never saved: its lock goes now
-            while len(_state.held) > depth:
-                _unlock(_state.held.pop()[2])
+def _patched_release(original: Any) -> Any:
+    def release(self):
+        original(self)
+        # every compile path loads and saves under Numba's compiler lock: a thread that left
+        # it still holding a compile lock had a compile that raised, so it never saved
+        if not self.is_locked() and _held.mine():
+            for lock in _held.take():
+                nodelock.release(lock)
 
-    compile._mpi4numba = True  # type: ignore[attr-defined]
-    return compile
+    release._mpi4numba = True  # type: ignore[attr-defined]
+    return release
 
 
-def _patched_index_save(self, key, data):
-    """Data first, under a name no other process uses, then the index entry naming it."""
-    data_name = self._data_name_pattern.replace("{number:d}", uuid.uuid4().hex[:16])
-    self._save_data(data_name, data)
+def _data_name(cache_file: Any, key: Any) -> str:
+    digest = hashlib.blake2b(cache_file._dump((cache_file._source_stamp, key)), digest_size=8).hexdigest()
+    return cache_file._data_name_pattern.replace("{number:d}", digest)
+
+
+def _remove_orphans(cache_file: Any, live: set[str]) -> None:
+    """Delete the function's data files that its index no longer names."""
+    prefix, suffix = cache_file._data_name_pattern.split("{number:d}")
+    pattern = re.compile(re.escape(prefix) + "[0-9a-f]+" + re.escape(suffix))
+    try:
+        names = os.listdir(os.path.dirname(cache_file._index_path))
+    except OSError:
+        return
+    for name in names:
+        if name not in live and pattern.fullmatch(name):
+            with contextlib.suppress(OSError):
+                os.unlink(cache_file._data_path(name))
+
+
+def _save_entry(self, key, data):
+    """Data first, under a name derived from its key, then the index entry naming it."""
+    loaders = cacheguard.pending_loaders()
+    if loaders is not None:
+        from . import cachetag  # MPI runs: this process compiled code that calls it
+
+        data = cacheguard.Guarded(cachetag.restore, cachetag.CACHE_TAG, loaders, self._dump(data))
+    name = _data_name(self, key)
+    self._save_data(name, data)
     # the index is read and rewritten under a node lock (ranks of a node lose no entries)
-    fd, _ = _try_lock(_lock_path(self._index_path, "index"), wait=True) if enabled() else (None, False)
+    lock = _lock(self._index_path, "index", wait=True) if enabled() else None
     try:
         overloads = self._load_index()
-        replaced = overloads.get(key)
-        overloads[key] = data_name
+        overloads[key] = name
         self._save_index(overloads)
+        _remove_orphans(self, set(overloads.values()))
     finally:
-        if fd is not None:
-            _unlock(fd)
-    if replaced and replaced != data_name:
-        with contextlib.suppress(OSError):
-            os.unlink(self._data_path(replaced))
+        if lock is not None:
+            nodelock.release(lock)
 
 
 def install() -> None:
-    """Patch Numba's cache (once per process)."""
-    if getattr(caching.Cache.load_overload, "_mpi4numba", False):
+    """Patch Numba's cache (once per process), if its internals are as expected."""
+    global _installed
+    if _installed or _problems:
+        return
+    problems = numbainternals.problems()
+    if problems:
+        _problems.extend(problems)
+        cacheguard.unguardable = "; ".join(problems)
+        cacheguard.can_keep_out = not numbainternals.uncachable_problems()
+        _tell(
+            "mpi4numba: Numba's cache internals are not as expected ("
+            + "; ".join(problems)
+            + "): Numba caches as usual, without compile-once, and code that calls MPI is not cached"
+        )
         return
     caching.Cache.load_overload = _patched_load(caching.Cache.load_overload)
     caching.Cache.save_overload = _patched_save(caching.Cache.save_overload)
-    dispatcher.Dispatcher.compile = _patched_compile(dispatcher.Dispatcher.compile)
-    caching.IndexDataCacheFile.save = _patched_index_save
+    caching.IndexDataCacheFile.save = _save_entry
+    compiler_lock._CompilerLock.release = _patched_release(compiler_lock._CompilerLock.release)
+    cacheguard.patched = True
+    _installed = True
+
+
+def state() -> dict[str, Any]:
+    """Whether compile-once and the cache guard are active, and why not."""
+    if _problems:
+        why = "Numba's internals changed: " + "; ".join(_problems)
+        return {
+            "compile_once": False,
+            "cache_guard": "fail-closed",
+            "why": why + " (code that calls MPI is recompiled in every process)",
+        }
+    if not _installed:
+        return {"compile_once": False, "cache_guard": "fail-closed", "why": "not installed"}
+    why = ""
+    if os.environ.get(COMPILE_ONCE_ENV, "1") == "0":
+        why = f"{COMPILE_ONCE_ENV}=0"
+    elif nodelock.fcntl is None:
+        why = "no flock on this system"
+    else:
+        folder, refused = nodelock.directory()
+        if folder is None:
+            why = "no safe lock directory: " + "; ".join(refused)
+    return {"compile_once": not why, "cache_guard": "active", "why": why}

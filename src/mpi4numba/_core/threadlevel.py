@@ -11,9 +11,9 @@ from typing import Any
 
 THREAD_LEVEL_ENV = "MPI4NUMBA_THREAD_LEVEL"
 THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
-# FUNNELED: as fast as SINGLE (MPICH takes its locks only at MULTIPLE) and still correct
-# for Numba's parallel=True code that calls MPI from the main thread. See README.
-DEFAULT_THREAD_LEVEL = "funneled"
+# Without a choice, MPI starts at the level mpi4py would choose (its rc.thread_level,
+# "multiple" unless set), as it does for numba-mpi programs; "funneled" saves time in
+# MPICH's small collectives (it takes its locks only at "multiple"). See the threads guide.
 
 _requested: str | None = None
 # the module whose import starts MPI (mpi4numba's own import of mpi4py.MPI)
@@ -33,7 +33,8 @@ def set_thread_level(level: str | int) -> None:
     """Choose the thread level MPI is initialised with; call before MPI is initialised.
 
     ``level`` is ``"single"``, ``"funneled"``, ``"serialized"``, ``"multiple"`` (or 0-3).
-    The environment variable ``MPI4NUMBA_THREAD_LEVEL`` takes precedence. MPI is
+    The environment variable ``MPI4NUMBA_THREAD_LEVEL`` takes precedence. Without either,
+    MPI starts at mpi4py's level (``mpi4py.rc.thread_level``, ``"multiple"`` by default). MPI is
     initialised by the first use of any other mpi4numba name (or by importing
     ``mpi4py.MPI``); after that the level cannot change and this raises ``RuntimeError``.
 
@@ -57,29 +58,43 @@ def set_thread_level(level: str | int) -> None:
     configure_mpi4py()
 
 
-def requested_thread_level() -> str:
-    """The level mpi4numba asks for: environment, then set_thread_level(), then the default."""
+def chosen_thread_level() -> str | None:
+    """The level chosen through mpi4numba (environment, then set_thread_level()), or None."""
     env = os.environ.get(THREAD_LEVEL_ENV)
     if env:
         return _normalise(env)
-    if _requested is not None:
-        return _requested
+    return _requested
+
+
+def requested_thread_level() -> str:
+    """The level MPI will be asked for: mpi4numba's choice, else mpi4py's."""
+    chosen = chosen_thread_level()
+    if chosen is not None:
+        return chosen
     if os.environ.get("MPI4PY_RC_THREAD_LEVEL"):
         return _normalise(os.environ["MPI4PY_RC_THREAD_LEVEL"])
-    return DEFAULT_THREAD_LEVEL
+    import mpi4py
+
+    return _normalise(mpi4py.rc.thread_level)
 
 
 def configure_mpi4py() -> None:
-    """Tell mpi4py which thread level to initialise MPI with, unless MPI is already up.
+    """Tell mpi4py the thread level chosen through mpi4numba, unless MPI is already up.
 
     Called when mpi4numba is imported, so the level holds even if the program then
-    imports ``mpi4py.MPI`` itself before using mpi4numba.
+    imports ``mpi4py.MPI`` itself before using mpi4numba. Without a choice mpi4py's own
+    setting stays as it is.
     """
     if "mpi4py.MPI" in sys.modules:
         return
-    import mpi4py
+    chosen = chosen_thread_level()
+    if chosen is not None:
+        import mpi4py
 
-    mpi4py.rc.thread_level = requested_thread_level()
+        mpi4py.rc.thread_level = chosen
+
+
+_before_start: list[Callable[[], None]] = []
 
 
 class _AfterMPI4PY:
@@ -103,12 +118,19 @@ class _AfterMPI4PY:
                 return loader.create_module(spec)
 
             def exec_module(self, module: Any) -> None:
+                for hook in _before_start:
+                    hook()
                 loader.exec_module(module)
                 if RUNTIME_MODULE not in sys.modules:  # else mpi4numba is starting MPI itself
                     then()
 
         spec.loader = Loader()
         return spec
+
+
+def before_mpi4py(hook: Callable[[], None]) -> None:
+    """Run ``hook`` just before ``mpi4py.MPI`` is imported (which starts MPI), whoever imports it."""
+    _before_start.append(hook)
 
 
 def after_mpi4py(then: Callable[[], None]) -> None:

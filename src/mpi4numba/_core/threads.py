@@ -45,6 +45,8 @@ import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 
+from .cacheguard import mark
+
 _SYMBOL = "mpi4numba_thread_state"
 LEVEL, MAIN, CODE, WARNED, READY = range(5)
 _STATE = np.zeros(8, np.int64)
@@ -207,7 +209,7 @@ def guarded(context, builder: ir.IRBuilder, name: str, restype: types.Type, emit
     if not _guardable(name, restype):
         return emit()
     register_state()  # fills the state once MPI runs (this process compiles, so MPI runs)
-    context.active_code_library._reload_init.add(register_state)
+    mark(context, builder, register_state)
     below_serialized = builder.icmp_signed("<", builder.load(_word(builder, LEVEL)), _i64(_SERIALIZED))
     wrong_thread = cgutils.alloca_once_value(builder, cgutils.false_bit)
     with builder.if_then(below_serialized, likely=False):

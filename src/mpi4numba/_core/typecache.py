@@ -75,8 +75,7 @@ def cache_info() -> dict[str, int]:
 
 
 def _global(context, builder, symbol: str, length: int) -> ir.Value:
-    guard_cache(context)
-    context.active_code_library._reload_init.add(register_symbols)
+    guard_cache(context, builder, register_symbols)
     module = builder.module
     table = module.globals.get(symbol)
     if table is None:

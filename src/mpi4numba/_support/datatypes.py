@@ -34,19 +34,20 @@ def _fingerprint(record: types.Record, leaves: list) -> int:
 
 
 @intrinsic
-def _store_leaf_types(typingctx, address, like):
+def _store_leaf_types(typingctx, slots, like):
     """Write the predefined type of every leaf of ``like``'s record dtype, as native
-    handles, into the array at ``address``."""
+    handles, into the array ``slots``."""
     leaves = dtype_leaves(like.dtype, 0)
 
     def codegen(context, builder, sig, args):
-        guard_cache(context)
-        slots = builder.inttoptr(args[0], NATIVE_HANDLE.as_pointer())
+        guard_cache(context, builder)
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        slots = builder.bitcast(data, NATIVE_HANDLE.as_pointer())
         for i, (name, _, _) in enumerate(leaves):
             builder.store(predefined_native(builder, name), builder.gep(slots, [ir.Constant(ir.IntType(32), i)]))
         return context.get_dummy_value()
 
-    return types.none(address, like), codegen
+    return types.none(slots, like), codegen
 
 
 @register_jitable  # the slow path (once per dtype): kept out of line
@@ -58,8 +59,10 @@ def _build_struct(array, lengths, offsets):
         blocks[i] = lengths[i]
         displacements[i] = offsets[i]
     leaf_types = np.empty(n, HANDLE_DTYPE)
-    _store_leaf_types(leaf_types.ctypes.data, array)
-    code, loose = capi.MPI_Type_create_struct(n, blocks.ctypes.data, displacements.ctypes.data, leaf_types.ctypes.data)
+    _store_leaf_types(leaf_types, array)
+    # the arrays themselves, not their ``ctypes.data``: Numba frees an array after the last
+    # statement that names it, which for ``a.ctypes.data`` comes before the call
+    code, loose = capi.MPI_Type_create_struct(n, blocks, displacements, leaf_types)
     datatype = loose
     if code == 0:  # padding and trailing space: one element spans the itemsize
         code, datatype = capi.MPI_Type_create_resized(loose, 0, array.itemsize)

@@ -101,7 +101,7 @@ class MPIEmitter(Emitter):
 
     def handle(self, name: str) -> Value:
         """A predefined handle (``"COMM_WORLD"``, ``"DOUBLE"`` ...) of the running MPI, as intp."""
-        guard_cache(self.context)
+        guard_cache(self.context, self.builder)
         return Value(self, types.intp, handle_from_native(self.builder, predefined_native(self.builder, name)))
 
     def comm(self, comm: Value) -> Value:

@@ -128,7 +128,7 @@ def op_handle(typingctx, operator):
         raise TypingError(f"operator must be an mpi4numba.Operator (or its integer value), got {operator}")
 
     def codegen(context, builder, sig, args):
-        guard_cache(context)
+        guard_cache(context, builder)
         i64 = ir.IntType(64)
         value = context.cast(builder, args[0], sig.args[0], types.int64)
         module = builder.module

@@ -40,6 +40,7 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 from numba.np.numpy_support import from_dtype
 
+from .._core.cachetag import guard_cache
 from .._core.handles import HANDLE, HANDLE_DTYPE, NATIVE_HANDLE, handle_from_native, handle_to_native
 from .._core.runtime import ABI
 from .dtypes import mpi_datatype
@@ -131,7 +132,7 @@ def _row(context, builder, handle: ir.Value, claim: bool) -> ir.Value:
     none; with ``claim``, of a row that held no window and now holds ``handle`` (null if
     the table is full). Rows are probed from the handle's hash on; a lookup stops at a
     row never used, so a freed window's row stays ``_FREED`` (reused by later claims)."""
-    context.active_code_library._reload_init.add(register_table)
+    guard_cache(context, builder, register_table)
     module = builder.module
     table = module.globals.get(_TABLE_SYMBOL)
     if table is None:

@@ -143,6 +143,23 @@ def _numba_facts(report: Report) -> None:
     from numba.core import config
 
     report.add("numba_version", numba.__version__)
+    from .._core import numbacache, numbainternals
+
+    cache = numbacache.state()
+    once = "compile once per node" if cache["compile_once"] else "every rank compiles"
+    guard = "guard active" if cache["cache_guard"] == "active" else "MPI code not cached (guard fails closed)"
+    report.add("numba_cache_coordination", cache, f"{once}, {guard}" + (f" ({cache['why']})" if cache["why"] else ""))
+    if cache["cache_guard"] != "active":
+        report.problem(
+            f"mpi4numba did not patch Numba's cache: {cache['why']}",
+            "use a Numba release that mpi4numba supports (see its CHANGELOG), or report this Numba version",
+        )
+    changed = numbainternals.routine_problems()
+    if changed:
+        report.problem(
+            "Numba internals that mpi4numba's routines use have changed: " + "; ".join(changed),
+            "use a Numba release that mpi4numba supports (see its CHANGELOG)",
+        )
     if config.CACHE_DIR:
         report.add("numba_cache_dir", config.CACHE_DIR, f"{config.CACHE_DIR} (NUMBA_CACHE_DIR)")
         if not _writable(config.CACHE_DIR):
@@ -412,7 +429,7 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
         requested = threadlevel.requested_thread_level()
     except ValueError as exc:
         report.problem(str(exc), f"set {threadlevel.THREAD_LEVEL_ENV} to one of {', '.join(threadlevel.THREAD_LEVELS)}")
-        requested = threadlevel.DEFAULT_THREAD_LEVEL
+        requested = "multiple"  # mpi4py's default
     if launchers.init_would_abort(launch, library, environ):
         report.problem(
             f"{launch.launcher} started this process ({launch.evidence}) but this Python's MPI is "

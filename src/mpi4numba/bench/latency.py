@@ -2,14 +2,16 @@
 
 Run without mpiexec, it is a launcher::
 
-    python -m mpi4numba.bench latency [-n 2] [--repeat 5] [--thread-level funneled]
+    python -m mpi4numba.bench latency [-n 2] [--repeat 5] [--thread-level funneled[,multiple]]
 
 It compiles ``latency.c`` with ``mpicc``, then runs ``mpiexec -n N`` jobs one after the
 other: the C program, a job timing mpi4numba (loops in ``@numba.njit``) and a job timing
 mpi4py (loops in Python), ``--repeat`` rounds in rotating order so that noise hits all
 stacks alike. Every job runs at the same MPI thread level: mpi4numba's (the level its
 first job reports through ``query_thread()``), or ``--thread-level``. It prints a table
-of medians over the rounds, with the minimum in parentheses, and the ratios to C.
+of medians over the rounds, with the minimum in parentheses, and the ratios to C. With
+several levels (``--thread-level funneled,multiple``) it runs the comparison at each and
+ends with mpi4numba's times per level: what choosing ``funneled`` saves.
 
 Run under mpiexec (``mpiexec -n 2 python -m mpi4numba.bench latency``), the three stacks
 run in that one job, in rotating order, the C code loaded as a shared library (built by
@@ -54,7 +56,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=int, default=100, help="untimed iterations first (default 100)")
     parser.add_argument(
-        "--thread-level", choices=LEVEL_NAMES, help="MPI thread level of every job (default: mpi4numba's)"
+        "--thread-level",
+        metavar="LEVEL[,LEVEL...]",
+        help="MPI thread level of every job (default: mpi4numba's); several, comma-separated (launcher "
+        "only), run the whole comparison at each and end with what each level costs mpi4numba, e.g. "
+        "funneled,multiple",
     )
     parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per job (default 300)")
@@ -65,6 +71,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--{name} must be at least 1")
     if options.warmup < 0:
         parser.error("--warmup must not be negative")
+    options.levels = [level.strip() for level in (options.thread_level or "").split(",") if level.strip()]
+    unknown = [level for level in options.levels if level not in LEVEL_NAMES]
+    if unknown:
+        parser.error(f"--thread-level: unknown level {unknown[0]!r}; choose from {', '.join(LEVEL_NAMES)}")
+    options.thread_level = options.levels[0] if len(options.levels) == 1 else None
     return options
 
 
@@ -136,8 +147,8 @@ def _rotation(round_: int) -> tuple[str, ...]:
     return ROTATION[shift:] + ROTATION[:shift]
 
 
-def launch(options: argparse.Namespace) -> None:
-    """Build the C program, run the rounds of jobs, print the table."""
+def launch(options: argparse.Namespace) -> Results:
+    """Build the C program, run the rounds of jobs, print the table; the results."""
     from ._cbuild import build
 
     program = str(build())
@@ -203,6 +214,37 @@ def launch(options: argparse.Namespace) -> None:
         "separate mpiexec jobs, rotating order",
         raw={"mode": "launcher", **info, "jobs": records, "results": results},
     )
+    return results
+
+
+def compare_levels(options: argparse.Namespace) -> None:
+    """The whole comparison at each of ``options.levels``, then mpi4numba's µs per level."""
+    by_level: dict[str, Results] = {}
+    json_file = options.json
+    for level in options.levels:
+        options.thread_level = level
+        options.json = f"{json_file}.{level}" if json_file else None
+        by_level[level] = launch(options)
+        print()
+    options.thread_level, options.json = ",".join(options.levels), json_file
+    first = options.levels[0]
+    head = ["operation", *(f"{level} µs" for level in options.levels)]
+    head += [f"{level} / {first}" for level in options.levels[1:]]
+    rows = [
+        [
+            LABELS[op],
+            *(_cell(by_level[level]["mpi4numba"][op]) for level in options.levels),
+            *(
+                _ratio(by_level[level]["mpi4numba"][op], by_level[first]["mpi4numba"][op])
+                for level in options.levels[1:]
+            ),
+        ]
+        for op in OPS
+    ]
+    print("# mpi4numba at each MPI thread level: microseconds, median over rounds (min), and the ratio")
+    print(markdown(head, rows), flush=True)
+    if json_file:
+        Path(json_file).write_text(json.dumps({"options": vars(options), "levels": by_level}, indent=1) + "\n")
 
 
 # --- report ---
@@ -261,10 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     if options.worker:
         worker(options)
     elif under_mpi_launcher():
+        if len(options.levels) > 1:
+            print("mpi4numba.bench latency: several thread levels need the launcher (run it without mpiexec)")
+            return 2
         in_job(options)
     else:
         try:
-            launch(options)
+            compare_levels(options) if len(options.levels) > 1 else launch(options)
         except RuntimeError as exc:
             print(f"mpi4numba.bench latency: {exc}", file=sys.stderr)
             return 1

@@ -2,7 +2,7 @@
 
 Run it without mpiexec; it is a launcher::
 
-    python -m mpi4numba.bench startup [-n 1,8] [--json FILE]
+    python -m mpi4numba.bench startup [-n 1,8] [--functions K] [--json FILE]
 
 For each process count N it runs two ``mpiexec -n N`` jobs on one fresh, empty
 ``NUMBA_CACHE_DIR``. In each, every
@@ -14,6 +14,11 @@ allreduce and bcast) and its first call. In the first (cold) job that is a full 
 that writes the cache; in the second (warm) job it is a load from that cache. It prints
 the slowest rank's seconds (fastest in parentheses) for both jobs. Imports in the first
 job may also pay for a cold operating-system file cache.
+
+With ``--functions K`` (2-4) the job compiles and calls K such functions one after the
+other (``step``, ``residual``, ``gather_sizes``, ``smooth``), as a program's first time
+step would: ranks meet only in the functions' collectives, so while one rank compiles a
+function the others wait for it, in a lock or in a collective.
 
 With several process counts it ends with the extra start-up of the cold job over the warm
 one (slowest rank's total) per count, and its ratio to the first count's: with one shared
@@ -57,8 +62,8 @@ STEPS = {  # key -> label, in the order they run
     "mpi4numba": "import mpi4numba",
     "mpi_init": "MPI init (from mpi4py import MPI)",
     "routines": "mpi4numba routines (bind libmpi)",
-    "compile": "step(): compile (cold) / cache load (warm)",
-    "first_call": "step(): first call",
+    "compile": "cached functions: compile (cold) / cache load (warm)",
+    "first_call": "cached functions: first call",
     "total": "total",
 }
 JOBS = ("cold", "warm")
@@ -74,6 +79,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "-n", "--np", default="2", help="processes per job, or a comma-separated list of counts (default 2)"
+    )
+    parser.add_argument(
+        "--functions",
+        type=int,
+        default=1,
+        choices=range(1, 5),
+        metavar="K",
+        help="cached functions the job compiles and calls one after the other, with collectives in "
+        "each (1-4, default 1: step() alone)",
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per job (default 300)")
     parser.add_argument("--json", metavar="FILE", help="write every rank's timings to FILE")
@@ -103,30 +117,45 @@ def worker(marks: list[float]) -> None:
     start = time.perf_counter()
     mpi4numba.sendrecv, mpi4numba.allreduce, mpi4numba.bcast  # noqa: B018  (loads the routines)
     routines = time.perf_counter() - start
-    from ._startup_kernel import step
+    from . import _startup_kernel as kernel
 
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
     u = np.arange(8.0)
-    comm.Barrier()  # the compile is local: start it together, time it alone
-    start = time.perf_counter()
-    step.compile((numba.typeof(u), numba.typeof(rank), numba.typeof(size)))
-    compile_ = time.perf_counter() - start
-    comm.Barrier()
-    start = time.perf_counter()
-    status, total = step(u, rank, size)
-    first_call = time.perf_counter() - start
-    if status != 0 or total != size * (u.sum() + u[0] + u[-1]):
-        raise RuntimeError(f"mpi4numba.bench startup: step() gave status {status}, sum {total}")
+    calls = [  # (function, arguments, expected second result)
+        (kernel.step, (u, rank, size), size * (u.sum() + u[0] + u[-1])),
+        (kernel.residual, (u, u - 1.0), 1.0),
+        (kernel.gather_sizes, (u, rank, size), 8.0 * size),
+        (kernel.smooth, (u, rank, size), u.sum()),  # the same value on every rank of the ring
+    ][: int(os.environ.get("MPI4NUMBA_STARTUP_FUNCTIONS", "1"))]
+    compile_ = first_call = 0.0
+    stats = []
+    for number, (function, args, expected) in enumerate(calls):
+        if number == 0:
+            comm.Barrier()  # the compile is local: start it together
+        # one function: its compile timed alone; several: one after the other, ranks meeting
+        # only in the functions' collectives (a rank that compiles keeps the others waiting there)
+        start = time.perf_counter()
+        function.compile(tuple(numba.typeof(a) for a in args))
+        compile_ += time.perf_counter() - start
+        if len(calls) == 1:
+            comm.Barrier()
+        start = time.perf_counter()
+        status, value = function(*args)
+        first_call += time.perf_counter() - start
+        if status != 0 or not np.isclose(value, expected):
+            raise RuntimeError(
+                f"mpi4numba.bench startup: {function.__name__}() gave status {status}, {value} (expected {expected})"
+            )
+        stats.append(function.stats)
     names = ("numpy", "numba", "mpi4numba", "mpi_init")
     seconds = {name: b - a for name, a, b in zip(names, marks, marks[1:])}
     seconds.update(routines=routines, compile=compile_, first_call=first_call)
     seconds["total"] = sum(seconds.values())
-    stats = step.stats
     record = {
         "seconds": seconds,
-        "cache_hits": sum(stats.cache_hits.values()),
-        "cache_misses": sum(stats.cache_misses.values()),
+        "cache_hits": sum(sum(s.cache_hits.values()) for s in stats),
+        "cache_misses": sum(sum(s.cache_misses.values()) for s in stats),
     }
     records = comm.gather(record, root=0)
     if rank == 0:
@@ -151,7 +180,12 @@ def launch(options: argparse.Namespace, np_: int) -> dict[str, Any]:
     """Run the cold and the warm job of ``np_`` processes on a fresh cache directory; their
     rank-0 records."""
     cache = tempfile.mkdtemp(prefix="mpi4numba-startup-")
-    env = {**os.environ, "NUMBA_CACHE_DIR": cache, "MPIEXEC_TIMEOUT": str(max(1, round(options.timeout)))}
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": cache,
+        "MPIEXEC_TIMEOUT": str(max(1, round(options.timeout))),
+        "MPI4NUMBA_STARTUP_FUNCTIONS": str(options.functions),
+    }
     command = [find_mpiexec(), "-n", str(np_), sys.executable, "-c", WORKER_CODE]
     jobs = {}
     try:
@@ -164,7 +198,7 @@ def launch(options: argparse.Namespace, np_: int) -> dict[str, Any]:
     warm_misses = sum(r["cache_misses"] for r in jobs["warm"]["ranks"])
     if not cold_misses or warm_misses:  # then the numbers would not be what the table says
         raise RuntimeError(
-            "the cold job must compile step() and the warm job load it from the cache "
+            "the cold job must compile the functions and the warm job load them from the cache "
             f"(cold job compiles: {cold_misses}, warm job compiles: {warm_misses})"
         )
     return jobs
@@ -206,8 +240,8 @@ def report(options: argparse.Namespace, runs: dict[int, dict[str, Any]]) -> None
         compiled = sum(r["cache_misses"] for r in jobs["cold"]["ranks"])
         if info["size"] > 1:
             print(
-                f"# cold job: step() compiled on {compiled} of {info['size']} ranks, loaded from the cache by "
-                "the others",
+                f"# cold job: {compiled} compiles of {options.functions} function(s) on {info['size']} ranks "
+                "(the rest loaded from the cache)",
                 flush=True,
             )
     if len(runs) > 1:
