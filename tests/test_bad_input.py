@@ -9,6 +9,7 @@ see tests/test_failures.py). The troubleshooting guide lists these cases.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -495,3 +496,93 @@ def test_from_njit(case):
 
 def test_the_corpus_is_large():
     assert sum(c.python for c in CASES) >= 50 and sum(c.njit for c in CASES) >= 50
+
+
+# A communicator of a wrong type, for every routine that takes ``comm``: the error names the
+# routine, from Python and from njit code. The routines are found by their signatures; the
+# other arguments are valid ones (checked by typing each call with a real communicator),
+# so that the communicator is all that is wrong.
+def _vector():
+    return np.zeros(4 * SIZE)
+
+
+def _counts():
+    return np.ones(SIZE, np.int32)
+
+
+def _displacements():
+    return np.arange(SIZE, dtype=np.int32)
+
+
+ARGUMENTS: dict[str, Callable[[], Any]] = {
+    **dict.fromkeys(("send_data", "recv_data", "sendobj", "recvobj", "data", "senddata", "recvdata", "base"), _vector),
+    **dict.fromkeys(("counts", "send_counts", "recv_counts", "recvcounts"), _counts),
+    **dict.fromkeys(("displacements", "send_displacements", "recv_displacements"), _displacements),
+    **dict.fromkeys(("count", "root", "dest", "rank", "color", "direction", "disp", "group"), lambda: 0),
+    "operator": lambda: mpi.Operator.SUM,
+    "dims": lambda: (1,),
+    "periods": lambda: (False,),
+    "coords": lambda: (0,),
+    "remain_dims": lambda: (True,),
+    "index": lambda: np.array([0], np.int32),
+    "edges": lambda: np.array([0], np.int32),
+    "sources": lambda: np.array([0], np.int32),
+    "destinations": lambda: np.array([0], np.int32),
+    "dtype": lambda: np.dtype(np.float64),
+}
+
+
+def _routines_with_comm() -> list[str]:
+    return sorted(
+        name
+        for name in mpi.__all__
+        if hasattr(getattr(mpi, name), "_numba_type_") and "comm" in inspect.signature(getattr(mpi, name)).parameters
+    )
+
+
+ROUTINES_WITH_COMM = _routines_with_comm()
+
+
+def _required_arguments(name: str) -> tuple:
+    """Valid values of the routine's parameters before ``comm`` that have no default."""
+    parameters = inspect.signature(getattr(mpi, name)).parameters.values()
+    return tuple(ARGUMENTS[p.name]() for p in parameters if p.name != "comm" and p.default is inspect.Parameter.empty)
+
+
+def _njit_call(name: str, count: int):
+    """``call(a0, ..., comm)``: the routine called with ``comm`` by keyword, compiled lazily."""
+    params = "".join(f"a{i}, " for i in range(count))
+    namespace = {"routine": getattr(mpi, name)}
+    exec(f"def call({params}comm):\n    return routine({params}comm=comm)\n", namespace)
+    return numba.njit(namespace["call"])
+
+
+def test_every_routine_with_a_comm_is_listed():
+    assert len(ROUTINES_WITH_COMM) >= 70 and {"allreduce", "send", "cart_get", "win_create"} <= set(ROUTINES_WITH_COMM)
+
+
+@pytest.mark.jit_only
+@pytest.mark.parametrize("name", ROUTINES_WITH_COMM)
+def test_the_other_arguments_of_the_wrong_comm_cases_are_valid(name):
+    """The call types with a communicator: only the communicator is wrong in the cases below."""
+    from numba.core.registry import cpu_target
+
+    context = cpu_target.typing_context
+    context.refresh()
+    args = tuple(numba.typeof(value) for value in _required_arguments(name))
+    routine_type = context.resolve_value_type(getattr(mpi, name))
+    assert context.resolve_function_type(routine_type, args, {"comm": mpi.comm_type}) is not None
+
+
+@pytest.mark.parametrize("name", ROUTINES_WITH_COMM)
+def test_a_wrong_comm_is_named_by_the_routine_from_python(name):
+    with pytest.raises(TypingError, match=rf"mpi4numba\.{name}: comm must be a communicator .*got float64"):
+        getattr(mpi, name)(*_required_arguments(name), comm=1.5)
+
+
+@pytest.mark.jit_only
+@pytest.mark.parametrize("name", ROUTINES_WITH_COMM)
+def test_a_wrong_comm_is_named_by_the_routine_from_njit(name):
+    args = _required_arguments(name)
+    with pytest.raises(TypingError, match=rf"mpi4numba\.{name}: comm must be a communicator .*got float64"):
+        _njit_call(name, len(args))(*args, 1.5)
