@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 from numba.core.errors import TypingError
+from numba.extending import intrinsic
 
 import mpi4numba as mpi
+from mpi4numba._core.handles import REQUEST_ARRAY
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 TAG_UB = MPI.COMM_WORLD.Get_attr(MPI.TAG_UB)
@@ -82,6 +84,12 @@ def guard_untouched(args, result):  # the element after a truncated receive is n
 
 def got_three(args, result):
     assert args[2] == 3.0
+
+
+def says_empty(args, result):  # the code's message, and what a refused completion returns besides
+    assert "empty request array" in mpi.error_string(code_of(result)), mpi.error_string(code_of(result))
+    if isinstance(result, tuple):
+        assert tuple(result[1:]) in ((mpi.UNDEFINED,), (False,), (False, mpi.UNDEFINED)), result
 
 
 CASES = [
@@ -345,6 +353,26 @@ CASES = [
         error="SUCCESS",
         check=lambda args, result: result[1] == mpi.UNDEFINED,
     ),
+    # an empty request array among several (what a non-blocking call refused by the thread
+    # check returns): ERR_REQUEST with a message, nothing read from it, nothing done
+    *(
+        Case(
+            f"{routine} on a {kind} holding an empty request array",
+            call,
+            lambda: (mpi.request_array(1), mpi.request_array(0)),
+            error="ERR_REQUEST",
+            check=says_empty,
+        )
+        for routine, kind, call in (
+            ("waitall", "tuple", lambda a, b: mpi.waitall((a, b))),
+            ("waitany", "tuple", lambda a, b: mpi.waitany((b, a))),
+            ("testall", "tuple", lambda a, b: mpi.testall((a, b))),
+            ("testany", "tuple", lambda a, b: mpi.testany((b, a))),
+            ("startall", "tuple", lambda a, b: mpi.startall((a, b))),
+            ("waitall", "list", lambda a, b: mpi.waitall([a, b])),
+            ("testany", "list", lambda a, b: mpi.testany([b, a])),
+        )
+    ),
     Case(
         "wait on a float array",
         lambda r: mpi.wait(r),
@@ -586,3 +614,58 @@ def test_a_wrong_comm_is_named_by_the_routine_from_njit(name):
     args = _required_arguments(name)
     with pytest.raises(TypingError, match=rf"mpi4numba\.{name}: comm must be a communicator .*got float64"):
         _njit_call(name, len(args))(*args, 1.5)
+
+
+# What a non-blocking call that the thread check refused returns as its request (see
+# mpi4numba._core.threads): an array of size 0 whose data pointer is null. Among other
+# requests in a tuple or list it must never be read.
+@intrinsic
+def refused_request(typingctx):
+    def codegen(context, builder, sig, args):
+        return context.get_constant_null(REQUEST_ARRAY)
+
+    return REQUEST_ARRAY(), codegen
+
+
+@numba.njit
+def complete_with_refused(routine, first):
+    """The five completion routines on ``(request, refused)`` / ``(refused, request)`` / lists."""
+    refused = refused_request()
+    if routine == 0:
+        return mpi.waitall((first, refused)), mpi.waitall([refused, first])
+    if routine == 1:
+        return mpi.waitany((refused, first))[0], mpi.waitany([first, refused])[0]
+    if routine == 2:
+        return mpi.testall((first, refused))[0], mpi.testall([refused, first])[0]
+    if routine == 3:
+        return mpi.testany((refused, first))[0], mpi.testany([first, refused])[0]
+    return mpi.startall((first, refused)), mpi.startall([refused, first])
+
+
+@pytest.mark.jit_only
+@pytest.mark.parametrize("routine", ["waitall", "waitany", "testall", "testany", "startall"])
+def test_a_refused_request_among_others_is_never_read(routine):
+    """Before the fix, the tuple's first request was loaded from the null data pointer (a
+    segmentation fault); a list's likewise."""
+    index = ["waitall", "waitany", "testall", "testany", "startall"].index(routine)
+    for code in complete_with_refused(index, mpi.request_array(1)):
+        assert mpi.error_class(code) == mpi.ERR_REQUEST and "empty request array" in mpi.error_string(code)
+
+
+@numba.njit
+def pending_with_empty(data, into):
+    """A send to oneself, waited for with an empty request array beside it: refused, and the
+    send is still pending (not completed, not nulled) until it is waited for alone."""
+    _, send = mpi.isend(data, mpi.rank(), 11)
+    refused = mpi.waitall((send, mpi.request_array(0)))
+    still_pending = send[0] != mpi.request_array(1)[0]
+    received = mpi.recv(into, mpi.rank(), 11)
+    return refused, still_pending, received, mpi.wait(send)
+
+
+def test_a_refused_completion_leaves_the_requests_alone():
+    data, into = np.arange(3.0), np.zeros(3)
+    refused, still_pending, received, waited = pending_with_empty(data, into)
+    assert mpi.error_class(refused) == mpi.ERR_REQUEST
+    assert still_pending and received == 0 and waited == 0
+    np.testing.assert_array_equal(into, data)
