@@ -9,6 +9,7 @@ see tests/test_failures.py). The troubleshooting guide lists these cases.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,10 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 from numba.core.errors import TypingError
+from numba.extending import intrinsic
 
 import mpi4numba as mpi
+from mpi4numba._core.handles import REQUEST_ARRAY
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 TAG_UB = MPI.COMM_WORLD.Get_attr(MPI.TAG_UB)
@@ -81,6 +84,12 @@ def guard_untouched(args, result):  # the element after a truncated receive is n
 
 def got_three(args, result):
     assert args[2] == 3.0
+
+
+def says_empty(args, result):  # the code's message, and what a refused completion returns besides
+    assert "empty request array" in mpi.error_string(code_of(result)), mpi.error_string(code_of(result))
+    if isinstance(result, tuple):
+        assert tuple(result[1:]) in ((mpi.UNDEFINED,), (False,), (False, mpi.UNDEFINED)), result
 
 
 CASES = [
@@ -344,6 +353,26 @@ CASES = [
         error="SUCCESS",
         check=lambda args, result: result[1] == mpi.UNDEFINED,
     ),
+    # an empty request array among several (what a non-blocking call refused by the thread
+    # check returns): ERR_REQUEST with a message, nothing read from it, nothing done
+    *(
+        Case(
+            f"{routine} on a {kind} holding an empty request array",
+            call,
+            lambda: (mpi.request_array(1), mpi.request_array(0)),
+            error="ERR_REQUEST",
+            check=says_empty,
+        )
+        for routine, kind, call in (
+            ("waitall", "tuple", lambda a, b: mpi.waitall((a, b))),
+            ("waitany", "tuple", lambda a, b: mpi.waitany((b, a))),
+            ("testall", "tuple", lambda a, b: mpi.testall((a, b))),
+            ("testany", "tuple", lambda a, b: mpi.testany((b, a))),
+            ("startall", "tuple", lambda a, b: mpi.startall((a, b))),
+            ("waitall", "list", lambda a, b: mpi.waitall([a, b])),
+            ("testany", "list", lambda a, b: mpi.testany([b, a])),
+        )
+    ),
     Case(
         "wait on a float array",
         lambda r: mpi.wait(r),
@@ -495,3 +524,148 @@ def test_from_njit(case):
 
 def test_the_corpus_is_large():
     assert sum(c.python for c in CASES) >= 50 and sum(c.njit for c in CASES) >= 50
+
+
+# A communicator of a wrong type, for every routine that takes ``comm``: the error names the
+# routine, from Python and from njit code. The routines are found by their signatures; the
+# other arguments are valid ones (checked by typing each call with a real communicator),
+# so that the communicator is all that is wrong.
+def _vector():
+    return np.zeros(4 * SIZE)
+
+
+def _counts():
+    return np.ones(SIZE, np.int32)
+
+
+def _displacements():
+    return np.arange(SIZE, dtype=np.int32)
+
+
+ARGUMENTS: dict[str, Callable[[], Any]] = {
+    **dict.fromkeys(("send_data", "recv_data", "sendobj", "recvobj", "data", "senddata", "recvdata", "base"), _vector),
+    **dict.fromkeys(("counts", "send_counts", "recv_counts", "recvcounts"), _counts),
+    **dict.fromkeys(("displacements", "send_displacements", "recv_displacements"), _displacements),
+    **dict.fromkeys(("count", "root", "dest", "rank", "color", "direction", "disp", "group"), lambda: 0),
+    "operator": lambda: mpi.Operator.SUM,
+    "dims": lambda: (1,),
+    "periods": lambda: (False,),
+    "coords": lambda: (0,),
+    "remain_dims": lambda: (True,),
+    "index": lambda: np.array([0], np.int32),
+    "edges": lambda: np.array([0], np.int32),
+    "sources": lambda: np.array([0], np.int32),
+    "destinations": lambda: np.array([0], np.int32),
+    "dtype": lambda: np.dtype(np.float64),
+}
+
+
+def _routines_with_comm() -> list[str]:
+    return sorted(
+        name
+        for name in mpi.__all__
+        if hasattr(getattr(mpi, name), "_numba_type_") and "comm" in inspect.signature(getattr(mpi, name)).parameters
+    )
+
+
+ROUTINES_WITH_COMM = _routines_with_comm()
+
+
+def _required_arguments(name: str) -> tuple:
+    """Valid values of the routine's parameters before ``comm`` that have no default."""
+    parameters = inspect.signature(getattr(mpi, name)).parameters.values()
+    return tuple(ARGUMENTS[p.name]() for p in parameters if p.name != "comm" and p.default is inspect.Parameter.empty)
+
+
+def _njit_call(name: str, count: int):
+    """``call(a0, ..., comm)``: the routine called with ``comm`` by keyword, compiled lazily."""
+    params = "".join(f"a{i}, " for i in range(count))
+    namespace = {"routine": getattr(mpi, name)}
+    exec(f"def call({params}comm):\n    return routine({params}comm=comm)\n", namespace)
+    return numba.njit(namespace["call"])
+
+
+def test_every_routine_with_a_comm_is_listed():
+    assert len(ROUTINES_WITH_COMM) >= 70 and {"allreduce", "send", "cart_get", "win_create"} <= set(ROUTINES_WITH_COMM)
+
+
+@pytest.mark.jit_only
+@pytest.mark.parametrize("name", ROUTINES_WITH_COMM)
+def test_the_other_arguments_of_the_wrong_comm_cases_are_valid(name):
+    """The call types with a communicator: only the communicator is wrong in the cases below."""
+    from numba.core.registry import cpu_target
+
+    context = cpu_target.typing_context
+    context.refresh()
+    args = tuple(numba.typeof(value) for value in _required_arguments(name))
+    routine_type = context.resolve_value_type(getattr(mpi, name))
+    assert context.resolve_function_type(routine_type, args, {"comm": mpi.comm_type}) is not None
+
+
+@pytest.mark.parametrize("name", ROUTINES_WITH_COMM)
+def test_a_wrong_comm_is_named_by_the_routine_from_python(name):
+    with pytest.raises(TypingError, match=rf"mpi4numba\.{name}: comm must be a communicator .*got float64"):
+        getattr(mpi, name)(*_required_arguments(name), comm=1.5)
+
+
+@pytest.mark.jit_only
+@pytest.mark.parametrize("name", ROUTINES_WITH_COMM)
+def test_a_wrong_comm_is_named_by_the_routine_from_njit(name):
+    args = _required_arguments(name)
+    with pytest.raises(TypingError, match=rf"mpi4numba\.{name}: comm must be a communicator .*got float64"):
+        _njit_call(name, len(args))(*args, 1.5)
+
+
+# What a non-blocking call that the thread check refused returns as its request (see
+# mpi4numba._core.threads): an array of size 0 whose data pointer is null. Among other
+# requests in a tuple or list it must never be read.
+@intrinsic
+def refused_request(typingctx):
+    def codegen(context, builder, sig, args):
+        return context.get_constant_null(REQUEST_ARRAY)
+
+    return REQUEST_ARRAY(), codegen
+
+
+@numba.njit
+def complete_with_refused(routine, first):
+    """The five completion routines on ``(request, refused)`` / ``(refused, request)`` / lists."""
+    refused = refused_request()
+    if routine == 0:
+        return mpi.waitall((first, refused)), mpi.waitall([refused, first])
+    if routine == 1:
+        return mpi.waitany((refused, first))[0], mpi.waitany([first, refused])[0]
+    if routine == 2:
+        return mpi.testall((first, refused))[0], mpi.testall([refused, first])[0]
+    if routine == 3:
+        return mpi.testany((refused, first))[0], mpi.testany([first, refused])[0]
+    return mpi.startall((first, refused)), mpi.startall([refused, first])
+
+
+@pytest.mark.jit_only
+@pytest.mark.parametrize("routine", ["waitall", "waitany", "testall", "testany", "startall"])
+def test_a_refused_request_among_others_is_never_read(routine):
+    """Before the fix, the tuple's first request was loaded from the null data pointer (a
+    segmentation fault); a list's likewise."""
+    index = ["waitall", "waitany", "testall", "testany", "startall"].index(routine)
+    for code in complete_with_refused(index, mpi.request_array(1)):
+        assert mpi.error_class(code) == mpi.ERR_REQUEST and "empty request array" in mpi.error_string(code)
+
+
+@numba.njit
+def pending_with_empty(data, into):
+    """A send to oneself, waited for with an empty request array beside it: refused, and the
+    send is still pending (not completed, not nulled) until it is waited for alone."""
+    _, send = mpi.isend(data, mpi.rank(), 11)
+    refused = mpi.waitall((send, mpi.request_array(0)))
+    still_pending = send[0] != mpi.request_array(1)[0]
+    received = mpi.recv(into, mpi.rank(), 11)
+    return refused, still_pending, received, mpi.wait(send)
+
+
+def test_a_refused_completion_leaves_the_requests_alone():
+    data, into = np.arange(3.0), np.zeros(3)
+    refused, still_pending, received, waited = pending_with_empty(data, into)
+    assert mpi.error_class(refused) == mpi.ERR_REQUEST
+    assert still_pending and received == 0 and waited == 0
+    np.testing.assert_array_equal(into, data)

@@ -7,7 +7,10 @@ numba-mpi: ``isend``/``irecv`` return one of shape ``(1,)``. The ``requests`` ar
 of them, or (from Python) a list. Completed requests become ``REQUEST_NULL``; waiting on
 null requests, or on zeros (as in ``np.zeros(n, RequestType)``), is safe: zeros are taken
 as ``REQUEST_NULL``. Status scratch is never allocated (``MPI_STATUS(ES)_IGNORE``), and
-the handles of a tuple of requests are gathered on the stack.
+the handles of a tuple of requests are gathered on the stack. An empty array in a tuple
+or list (what a non-blocking call refused by the thread check returns) holds no request
+to read: the routine then does nothing and returns a code of class ``ERR_REQUEST`` whose
+``error_string`` says so.
 
 Persistent requests (``send_init``/``recv_init`` of :mod:`mpi4numba.p2p`) are started
 with :func:`start`/:func:`startall` and completed by the same wait/test routines, which
@@ -27,7 +30,9 @@ from numba.extending import intrinsic
 
 from ._core import capi
 from ._core.ccall import handle_slot, stack_handles
+from ._core.errorcodes import error_code
 from ._core.handles import HANDLE_DTYPE, REQUEST_ARRAY, handle_from_native, handle_to_native, predefined_native
+from ._core.runtime import ABI
 from ._support.api import api
 from ._support.lowering import lowering
 from ._support.validate import request_collection, request_handles
@@ -115,6 +120,25 @@ def _flag_first(e, code, *outs):
     return e.tuple(code, outs[-1] != 0, *outs[:-1])
 
 
+def _refused(e, restype):
+    """The result of a completion routine that did nothing because a request array of a
+    tuple or list was empty: the code of that refusal, no flag, no index."""
+    code = e(error_code, e.literal("EMPTY_REQUEST"))
+    if isinstance(restype, types.Integer):
+        return code
+    rest = {types.int32: e.const(ABI.UNDEFINED, types.int32), types.boolean: e.const(False)}  # index, flag
+    return e.tuple(code, *(rest[ty] for ty in restype.types[1:]))
+
+
+def _unless_empty(e, restype, present, call):
+    """``call()`` (the routine over all the requests) if ``present``, else :func:`_refused`:
+    the arrays of a tuple or list are read only once each is known to hold a request."""
+    result = e.variable(_refused(e, restype))
+    with e.when(present, likely=True):
+        result.set(call())
+    return result.get()
+
+
 def _completion(routine, requests):
     """The call over an array of requests (its handles in place), a tuple of them (handles
     gathered in stack scratch) or a list (handles copied into a new array and back)."""
@@ -134,24 +158,38 @@ def _completion(routine, requests):
 
         @lowering(restype)
         def on_tuple(e, requests):
-            scratch = e(stack_handles, e.literal(count))
-            e(_gather, requests, scratch)
-            result = emit(e, count, scratch)
-            e(_scatter, requests, scratch)
-            return result
+            present = e.const(True)
+            for item in e.unpack(requests):
+                present = present & (e.size(item) != 0)
+
+            def call():
+                scratch = e(stack_handles, e.literal(count))
+                e(_gather, requests, scratch)
+                result = emit(e, count, scratch)
+                e(_scatter, requests, scratch)
+                return result
+
+            return _unless_empty(e, restype, present, call)
 
         return on_tuple
 
     @lowering(restype)
     def on_list(e, requests):
         count = e(len, requests)
-        flat = e.zeros(count, str(REQUEST_ARRAY.dtype))
-        with e.loop(count) as i:
-            e(operator.setitem, flat, i, e(operator.getitem, e(operator.getitem, requests, i), 0))
-        result = on_array.body(e, flat)
-        with e.loop(count) as i:
-            e(operator.setitem, e(operator.getitem, requests, i), 0, e(operator.getitem, flat, i))
-        return result
+        present = e.variable(True)
+        with e.loop(count) as i, e.when(e.size(e(operator.getitem, requests, i)) == 0, likely=False):
+            present.set(False)
+
+        def call():
+            flat = e.zeros(count, str(REQUEST_ARRAY.dtype))
+            with e.loop(count) as i:
+                e(operator.setitem, flat, i, e(operator.getitem, e(operator.getitem, requests, i), 0))
+            result = on_array.body(e, flat)
+            with e.loop(count) as i:
+                e(operator.setitem, e(operator.getitem, requests, i), 0, e(operator.getitem, flat, i))
+            return result
+
+        return _unless_empty(e, restype, present.get(), call)
 
     return on_list
 

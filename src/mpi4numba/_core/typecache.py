@@ -18,8 +18,17 @@ A row is ``[kind, key..., handle]``, the key being up to ``3 + 2 * MAX_NDIM`` wo
 Lookup is a hash of the key words and linear probing over a few rows: no allocation, no
 lock. A key that finds no free row within the probe window (or has more than
 ``MAX_NDIM`` dimensions) is built and freed per call instead. Cached types are never
-freed (MPI_Finalize releases them). Two threads missing the same key at once may both
-build the type; one of them then stays unreferenced, which is harmless.
+freed (MPI_Finalize releases them).
+
+Threads (prange loops at thread level ``multiple``) share the table. A row is claimed
+before it is written: its kind word goes from 0 to ``WRITING`` by compare-and-swap, so
+of the threads that found the same free row exactly one writes it; then the key and the
+handle are stored and the kind is published with a release store. Lookups load the kind
+with acquire ordering: a row whose kind they see is complete, and a row being written
+(``WRITING``) matches no key: they probe on. A keeper that lost its row looks again:
+for a row of its own further on, or for the row of its key that another thread has
+published meanwhile (its own type, a duplicate, is then freed). Two threads missing the
+same key at once may so keep it in two rows; the first is found, the second unused.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from numba.core import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, register_jitable
 
+from . import capi
 from .cachetag import guard_cache
 
 MAX_NDIM = 8
@@ -40,6 +50,7 @@ WORDS = 4 + 2 * MAX_NDIM + 1
 HANDLE_WORD = WORDS - 1
 KEY_WORDS = HANDLE_WORD - 1  # words 1 .. KEY_WORDS of a row: the key of its type
 STRIDED, STRUCT, RESIZED = 1, 2, 3
+WRITING = -1  # the kind of a row claimed by a keeper that has not published it yet
 MISS_FULL = -(SLOTS + 1)  # lookup result: no row free for this key
 
 _TABLE = np.zeros(SLOTS * WORDS, np.int64)
@@ -47,6 +58,7 @@ _STATS = np.zeros(4, np.int64)  # hits, types built and cached, types built per 
 _TABLE_SYMBOL = "mpi4numba_datatype_cache"
 _STATS_SYMBOL = "mpi4numba_datatype_cache_stats"
 HITS, CACHED, UNCACHED = 0, 1, 2
+_i64 = ir.IntType(64)
 
 
 def register_symbols() -> None:
@@ -90,6 +102,12 @@ def _address(context, builder, symbol: str, length: int, index: ir.Value, index_
     return builder.gep(table, [ir.Constant(ir.IntType(32), 0), index])
 
 
+def _kind_word(context, builder, row: ir.Value, row_type: types.Integer) -> ir.Value:
+    """The address of the kind word (the first) of ``row`` of the cache table."""
+    start = builder.mul(context.cast(builder, row, row_type, types.int64), ir.Constant(_i64, WORDS))
+    return _address(context, builder, _TABLE_SYMBOL, SLOTS * WORDS, start, types.int64)
+
+
 @intrinsic
 def table_word(typingctx, index):
     """Word ``index`` of the cache table."""
@@ -115,12 +133,48 @@ def set_table_word(typingctx, index, value):
 
 
 @intrinsic
+def row_kind(typingctx, row):
+    """The kind word of ``row``, loaded with acquire ordering: once it shows a kind, the
+    row's key and handle are there too."""
+
+    def codegen(context, builder, sig, args):
+        return builder.load_atomic(_kind_word(context, builder, args[0], sig.args[0]), "acquire", 8)
+
+    return types.int64(row), codegen
+
+
+@intrinsic
+def claim(typingctx, row):
+    """Claim the free ``row`` for writing (its kind 0 -> ``WRITING``, atomically): True for
+    the one thread that did, False if another thread claimed or filled it first."""
+
+    def codegen(context, builder, sig, args):
+        word = _kind_word(context, builder, args[0], sig.args[0])
+        exchanged = builder.cmpxchg(word, ir.Constant(_i64, 0), ir.Constant(_i64, WRITING), "acq_rel", "acquire")
+        return builder.extract_value(exchanged, 1)
+
+    return types.boolean(row), codegen
+
+
+@intrinsic
+def publish(typingctx, row, kind):
+    """Store ``kind`` into the claimed ``row`` with release ordering, after its key and handle."""
+
+    def codegen(context, builder, sig, args):
+        word = _kind_word(context, builder, args[0], sig.args[0])
+        builder.store_atomic(context.cast(builder, args[1], sig.args[1], types.int64), word, "release", 8)
+        return context.get_dummy_value()
+
+    return types.none(row, kind), codegen
+
+
+@intrinsic
 def count(typingctx, which):
-    """Add one to counter ``which`` of the statistics (HITS, CACHED, UNCACHED)."""
+    """Add one to counter ``which`` of the statistics (HITS, CACHED, UNCACHED), atomically."""
 
     def codegen(context, builder, sig, args):
         slot = _address(context, builder, _STATS_SYMBOL, len(_STATS), args[0], sig.args[0])
-        builder.store(builder.add(builder.load(slot), ir.Constant(ir.IntType(64), 1)), slot)
+        builder.atomic_rmw("add", slot, ir.Constant(_i64, 1), "monotonic")
         return context.get_dummy_value()
 
     return types.none(which), codegen
@@ -136,7 +190,7 @@ def _mix(h, word):
 def find(kind, key):
     """Row holding the type of ``kind`` whose key (a tuple of integers: words 1.. of its row)
     is ``key`` (>= 0), ``-(row + 1)`` for a free row to fill, or ``MISS_FULL`` (also for a
-    key longer than a row holds)."""
+    key longer than a row holds). A row being written matches nothing."""
     if len(key) > KEY_WORDS:
         return MISS_FULL
     h = -3750763034362895579  # the kind is compared, not hashed: kinds' keys differ in length
@@ -145,7 +199,7 @@ def find(kind, key):
     for probe in range(PROBES):
         row = (h + probe) & (SLOTS - 1)
         start = row * WORDS
-        found = table_word(start)
+        found = row_kind(row)
         if found == 0:
             return -(row + 1)
         if found == kind:
@@ -163,17 +217,25 @@ def find(kind, key):
 def keep(row, kind, key, handle):
     """``(handle, derived)`` of a type just built for a key that :func:`find` did not find
     (its result is ``row``): stored in the free row, or, when there was none, derived (the
-    caller frees it after use)."""
-    if row == MISS_FULL:
-        count(UNCACHED)
-        return handle, True
-    start = (-row - 1) * WORDS
-    for i in range(len(key)):
-        set_table_word(start + 1 + i, key[i])
-    set_table_word(start + HANDLE_WORD, handle)
-    set_table_word(start, kind)  # last, so a half-written row is never matched
-    count(CACHED)
-    return handle, False
+    caller frees it after use). A row another thread claimed first is not written: the
+    key is looked up again (at most once per row of its probe window, as rows are never
+    freed), and a type another thread has kept for it meanwhile replaces this one."""
+    while row < 0 and row != MISS_FULL:
+        free = -row - 1
+        if claim(free):
+            start = free * WORDS
+            for i in range(len(key)):
+                set_table_word(start + 1 + i, key[i])
+            set_table_word(start + HANDLE_WORD, handle)
+            publish(free, kind)  # last, so a half-written row is never matched
+            count(CACHED)
+            return handle, False
+        row = find(kind, key)
+    if row >= 0:  # kept by another thread since this one missed: one type serves both
+        capi.MPI_Type_free(handle)
+        return table_word(row * WORDS + HANDLE_WORD), False
+    count(UNCACHED)
+    return handle, True
 
 
 @register_jitable

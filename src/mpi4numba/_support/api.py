@@ -2,7 +2,8 @@
 
 The decorated function is written like a Numba ``@overload``: it receives the Numba types
 of the arguments (``types.Omitted`` for defaults), validates them (raising
-``TypingError`` with a message that names the problem) and returns how to compile the
+``TypingError`` with a message that names the problem; a parameter named ``comm`` is
+checked by ``@api`` itself, first, for every routine) and returns how to compile the
 call, either
 
 * a :func:`lowering` body, run while Numba lowers the caller: the routine's code is
@@ -38,6 +39,7 @@ from numba.extending import overload
 
 from .._core import threads
 from .lowering import Lowering, MPIEmitter
+from .validate import communicator
 
 
 class _Legacy(NamedTuple):
@@ -183,6 +185,9 @@ def api(typing_function: Callable) -> Callable:
     pysig = inspect.signature(typing_function)
     parameters = list(pysig.parameters.values())
     decisions: dict[tuple, Lowering | _Legacy] = {}
+    # a routine's ``comm`` is checked here, before its own checks: one check and one message
+    # for every routine (its lowering would otherwise meet a wrong type with no routine named)
+    comm_index = next((i for i, p in enumerate(parameters) if p.name == "comm"), None)
 
     def implementation_stub(*args):  # typed by the routine's implementations
         raise NotImplementedError
@@ -223,6 +228,8 @@ def api(typing_function: Callable) -> Callable:
                     _default_type(self.context, p.default) for p in parameters[given_count:]
                 )
                 try:
+                    if comm_index is not None:
+                        communicator(full[comm_index])
                     result = typing_function(*full)
                 except TypingError as exc:  # shared checks say "mpi4numba: ...": name the routine
                     text = str(exc)

@@ -1,0 +1,78 @@
+"""MPI error codes of mpi4numba's own, each with its message: what a routine returns when
+it refuses, at run time, arguments MPI must not see (``error_string(code)`` says why).
+
+A code is made once per process with ``MPI_Add_error_code`` (in the error class it
+belongs to) and ``MPI_Add_error_string``, when code that may return it is compiled or
+loaded from Numba's cache (MPI runs then: this module imports the runtime). Compiled
+code reads it by symbol name (``mpi4numba_error_codes``, exported by
+:func:`register_codes`, re-run before cached code loads), never by address, so
+``cache=True`` works. Where the library has no room for more codes, the bare error
+class is returned.
+"""
+
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
+
+from .cachetag import guard_cache
+from .runtime import ABI, MPI
+
+# name: (error class, message); a message has at most 255 characters (Open MPI's
+# MPI_MAX_ERROR_STRING is 256), and the order of this table is the order of the words
+CODES: dict[str, tuple[str, str]] = {
+    "EMPTY_REQUEST": (
+        "ERR_REQUEST",
+        (
+            "mpi4numba: an empty request array among the requests (one without a request: a "
+            "non-blocking call refused by the thread check returns one); no request was "
+            "completed, tested or started"
+        ),
+    ),
+}
+
+_SYMBOL = "mpi4numba_error_codes"
+_WORDS = np.zeros(len(CODES), np.int64)  # 0: not made yet
+
+
+def register_codes() -> None:
+    """Export the codes to the JIT linker; once MPI runs, make the ones not made yet."""
+    llvm.add_symbol(_SYMBOL, _WORDS.ctypes.data)
+    if MPI.Is_finalized():
+        return
+    for index, (error_class, message) in enumerate(CODES.values()):
+        if _WORDS[index]:
+            continue
+        try:
+            code = MPI.Add_error_code(getattr(MPI, error_class))
+            MPI.Add_error_string(code, message)
+        except MPI.Exception:  # a library without room for more codes: the bare class
+            code = getattr(MPI, error_class)
+        _WORDS[index] = code
+
+
+@intrinsic
+def error_code(typingctx, name):
+    """``error_code("EMPTY_REQUEST")``: the code (int32) of that refusal in this process."""
+    if not isinstance(name, types.StringLiteral) or name.literal_value not in CODES:
+        raise TypingError(f"error_code() needs the literal name of one of {sorted(CODES)}, got {name}")
+    index = list(CODES).index(name.literal_value)
+    bare = ABI.ERROR_CLASSES[CODES[name.literal_value][0]]
+
+    def codegen(context, builder, sig, args):
+        guard_cache(context)  # the bare class is the running ABI's
+        register_codes()
+        context.active_code_library._reload_init.add(register_codes)
+        module = builder.module
+        table = module.globals.get(_SYMBOL)
+        if table is None:
+            table = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(64), len(_WORDS)), _SYMBOL)
+        code = builder.load(builder.gep(table, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), index)]))
+        made = builder.icmp_signed("!=", code, ir.Constant(code.type, 0))
+        return builder.trunc(builder.select(made, code, ir.Constant(code.type, bare)), ir.IntType(32))
+
+    return types.int32(name), codegen
