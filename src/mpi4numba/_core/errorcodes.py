@@ -64,9 +64,8 @@ def error_code(typingctx, name):
     bare = ABI.ERROR_CLASSES[CODES[name.literal_value][0]]
 
     def codegen(context, builder, sig, args):
-        guard_cache(context)  # the bare class is the running ABI's
         register_codes()
-        context.active_code_library._reload_init.add(register_codes)
+        guard_cache(context, builder, register_codes)  # the bare class is the running ABI's
         module = builder.module
         table = module.globals.get(_SYMBOL)
         if table is None:
