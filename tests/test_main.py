@@ -43,6 +43,7 @@ INFO_KEYS = (
     "large count",
     "cuda aware",
     "numba cache dir",
+    "numba cache coordination",
 )
 
 
@@ -116,6 +117,7 @@ def test_info_lines_exit_zero(info_json: dict) -> None:
     assert lines["mpiexec"].startswith(MPIEXEC) and "matches the library" in lines["mpiexec"]
     assert lines["launched by"] == "no launcher (singleton)" and lines["world size"] == "1"
     assert lines["thread level"].startswith("multiple")  # mpi4py's default
+    assert lines["numba cache coordination"] == "compile once per node, guard active"
     assert lines["cuda aware"].split()[0] in ("yes", "no", "unknown")
     assert lines["python"].startswith(sys.executable)
     assert lines["mpi vendor"] == str(info_json["mpi_vendor"]["vendor"] + " " + info_json["mpi_vendor"]["version"])

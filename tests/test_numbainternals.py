@@ -142,3 +142,17 @@ def test_mpi_code_is_refused_if_it_can_be_neither_guarded_nor_kept_out_of_the_ca
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode != 0
     assert "cannot guard Numba's cache on this Numba version" in done.stderr, done.stderr
+
+
+def test_info_says_why_the_cache_is_not_patched(tmp_path):
+    change = textwrap.dedent(CHANGES["IndexDataCacheFile.save(self, key, data)"])
+    code = (
+        change
+        + "import runpy, sys\nsys.argv = ['mpi4numba', 'info']\nrunpy.run_module('mpi4numba', run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr  # a problem was found
+    lines = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+    assert lines["numba cache coordination"].startswith("every rank compiles, MPI code not cached"), done.stdout
+    assert "IndexDataCacheFile.save(self, key, data)" in lines["numba cache coordination"]
+    assert "mpi4numba did not patch Numba's cache" in done.stdout, done.stdout

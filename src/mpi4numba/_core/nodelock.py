@@ -139,7 +139,10 @@ def acquire(
                 marked = True
                 on_mark()
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
+            # a waiter notices the release at most this late, and all of a node's waiters
+            # then meet in the function's first collective: keep it short (a poll is two
+            # system calls)
+            delay = min(delay * 1.5, 0.01)
             continue
         except OSError as exc:
             os.close(fd)

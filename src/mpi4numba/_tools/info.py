@@ -50,6 +50,7 @@ ORDER = (
     "large_count",
     "cuda_aware",
     "numba_cache_dir",
+    "numba_cache_coordination",
 )
 
 
