@@ -144,7 +144,8 @@ def win_create(base, disp_unit=None, comm=None):
     """``(status, win)``: expose the C-contiguous array ``base`` as this process's part of a
     window over ``comm`` (``MPI_Win_create``); collective. ``disp_unit`` defaults to
     ``base.itemsize``. ``base`` stays alive until the window is freed (and while an array
-    of it is left).
+    of it is left). Where the library refuses for a known cause (Open MPI 4 at thread level
+    multiple), the status is of class ``ERR_WIN`` and its ``error_string`` says why.
 
     >>> import numpy as np, mpi4numba
     >>> base = np.zeros(4)

@@ -310,7 +310,11 @@ def _launch_problems(
 def _one_sided_facts(report: Report, MPI: Any, library: Flavour, provided: str) -> None:
     """Whether windows over user memory work at the thread level in force, asked of the
     library on ``COMM_SELF`` (see :mod:`mpi4numba._core.onesided`)."""
-    problems = onesided.window_problems(MPI)
+    try:
+        problems = onesided.window_problems(MPI)
+    except Exception as exc:  # a report, never a crash
+        report.notes.append(f"one-sided communication not checked: {type(exc).__name__}: {exc}")
+        return
     for what, fix in problems:
         report.problem(what, fix)
     works = not problems
