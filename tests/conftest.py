@@ -8,6 +8,7 @@ Tests marked ``driver`` launch their own mpiexec jobs and run in a plain pytest 
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -55,6 +56,29 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "jit_only" in item.keywords:
             item.add_marker(skip)
+
+
+@functools.cache
+def _win_create_refusal() -> str | None:
+    """Why this MPI library makes no window over user memory here (asked once, with
+    MPI_Win_create on COMM_SELF), or None."""
+    from mpi4py import MPI
+
+    from mpi4numba._core.onesided import win_create_refusal
+
+    return win_create_refusal(MPI)
+
+
+def pytest_runtest_setup(item):
+    """Tests marked ``win_create`` are skipped, with the library's reason and what to use
+    instead, where the library refuses windows over user memory on ``COMM_SELF`` (Open MPI 4
+    at thread level multiple, the level mpi4py initialises MPI at here: it then makes such
+    windows only over 2 or more processes of a node, and the tests make both kinds). Every
+    rank decides alike."""
+    if item.get_closest_marker("win_create") is not None and "driver" not in item.keywords:
+        reason = _win_create_refusal()
+        if reason:
+            pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

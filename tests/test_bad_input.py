@@ -46,7 +46,8 @@ def freed_mpi4py():
 
 
 def freed_window():
-    status, win = mpi.win_create(np.zeros(4), comm=MPI.COMM_SELF)
+    # memory MPI allocates: Open MPI 4 at thread level multiple makes no window over user memory
+    status, win, _ = mpi.win_allocate(4, np.float64, comm=MPI.COMM_SELF)
     assert status == 0 and mpi.win_free(win) == 0
     return win
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -136,6 +137,7 @@ def test_info_json_and_quiet(info_json: dict) -> None:
         "world_size",
         "processes",
         "thread_level",
+        "one_sided",
         "handle_size",
         "status_size",
         "large_count",
@@ -157,8 +159,21 @@ def test_info_json_and_quiet(info_json: dict) -> None:
     assert isinstance(info_json["large_count"], bool)
     assert info_json["thread_level"] == {"provided": "multiple", "requested": "multiple"}  # mpi4py's default
     assert info_json["numba_cache_coordination"] == {"compile_once": True, "cache_guard": "active", "why": ""}
+    assert info_json["one_sided"] == {"works": True, "problems": []}
     quiet = _run(["-m", "mpi4numba", "info", "-q"])
     assert (quiet.returncode, quiet.stdout) == (0, ""), quiet.stderr
+
+
+def test_info_says_when_the_library_makes_no_window_at_thread_level_multiple(info_json: dict) -> None:
+    done = _run(["-m", "mpi4numba", "info", "--json"], env=_env(MPI4NUMBA_THREAD_LEVEL="multiple"))
+    report = json.loads(done.stdout)
+    vendor = report["mpi_vendor"]
+    if vendor["vendor"] == "Open MPI" and vendor["version"].startswith("4."):  # osc pt2pt refuses that level
+        assert done.returncode == 1 and not report["one_sided"]["works"], done.stdout
+        (problem,) = [p for p in report["problems"] if p["problem"].startswith("one-sided communication")]
+        assert "osc pt2pt refuses" in problem["problem"] and "Open MPI 5" in problem["fix"], problem
+    else:
+        assert done.returncode == 0 and report["one_sided"] == {"works": True, "problems": []}, done.stdout
 
 
 @pytest.mark.parametrize(
@@ -216,6 +231,9 @@ def test_info_singleton_under_srun_without_pmi() -> None:
 
 
 def test_info_library_not_found() -> None:
+    spec = importlib.util.find_spec("mpi4py.MPI")  # not imported: that would start MPI here
+    if not any(f".{abi}." in Path(spec.origin).name for abi in ("mpich", "openmpi")):
+        pytest.skip("mpi4py was built from source and links its MPI library: MPI4PY_LIBMPI is not read")
     done = _run(["-m", "mpi4numba", "info", "-q"], env=_env(MPI4PY_LIBMPI="/nonexistent/libmpi.so"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "problem: mpi4py could not load an MPI library" in done.stdout

@@ -217,8 +217,10 @@ def neighbor_alltoall(send_data, recv_data, count, comm):
     one ahead (:func:`~mpi4numba.topology.cart_shift` by 1), ``PROC_NULL`` past the end of
     a non-periodic axis: nothing is sent there and that block of ``recv_data`` is left as
     it is. (Where a periodic axis has length 1 or 2, the process behind is also the one
-    ahead: MPICH and Open MPI pair the blocks as MPI 4.0 says, as for two processes; Intel
-    MPI 2021 the other way round.)
+    ahead: Open MPI and MPICH >= 5.0 pair the blocks as MPI 4.0 says, as for two processes;
+    Intel MPI 2021 the other way round; MPICH 4.x posts the receives of the whole list in
+    reverse order, which is MPI 4.0's pairing along one axis but neither rule where a
+    process is a neighbour along several axes, e.g. on a 1 x 1 torus, or twice on a graph.)
 
     >>> import numpy as np, mpi4numba
     >>> size, rank = mpi4numba.size(), mpi4numba.rank()

@@ -53,6 +53,7 @@ from ._support.wintype import (
     ROW_BITS,
     WinType,
     element_dtype,
+    explained_window_error,
     forget_window,
     memory_view,
     new_window,
@@ -117,6 +118,8 @@ def _finish(e, code, handle, base, comm, size, disp_unit):
     rank, group = e(capi.MPI_Comm_rank, comm)[1], e(capi.MPI_Comm_size, comm)[1]
     win = e(new_window, e.select(created, handle, e.handle("WIN_NULL")), base, e.select(created, group, 0))
     status = e.variable(code)
+    with e.when(code != 0, likely=False):  # a refusal whose cause is known gets a code that says it
+        status.set(e(explained_window_error, code))
     with e.when(created, likely=True):
         status.set(e(capi.MPI_Win_set_errhandler, handle, e.handle("ERRORS_RETURN")))
         extents = e(register_window, win, rank, size, disp_unit)
@@ -141,7 +144,8 @@ def win_create(base, disp_unit=None, comm=None):
     """``(status, win)``: expose the C-contiguous array ``base`` as this process's part of a
     window over ``comm`` (``MPI_Win_create``); collective. ``disp_unit`` defaults to
     ``base.itemsize``. ``base`` stays alive until the window is freed (and while an array
-    of it is left).
+    of it is left). Where the library refuses for a known cause (Open MPI 4 at thread level
+    multiple), the status is of class ``ERR_WIN`` and its ``error_string`` says why.
 
     >>> import numpy as np, mpi4numba
     >>> base = np.zeros(4)

@@ -31,6 +31,8 @@ removes the row.
 
 from __future__ import annotations
 
+import ctypes
+
 import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
@@ -40,6 +42,7 @@ from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 from numba.np.numpy_support import from_dtype
 
+from .._core import onesided
 from .._core.cachetag import guard_cache
 from .._core.handles import HANDLE, HANDLE_DTYPE, NATIVE_HANDLE, handle_from_native, handle_to_native
 from .._core.runtime import ABI
@@ -64,9 +67,17 @@ _i8p = cgutils.voidptr_t
 _i64 = ir.IntType(64)
 
 
+# int mpi4numba_window_error(int code): see explained_window_error (Python, reached only on failure)
+_EXPLAIN_SYMBOL = "mpi4numba_window_error"
+_EXPLAIN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(onesided.explain_window_error)
+_i32 = ir.IntType(32)
+
+
 def register_table() -> None:
-    """Make the window table resolvable by the JIT linker (on import and before cached code loads)."""
+    """Make the window table and the explanation of failed creations resolvable by the JIT
+    linker (on import and before cached code loads)."""
     llvm.add_symbol(_TABLE_SYMBOL, _TABLE.ctypes.data)
+    llvm.add_symbol(_EXPLAIN_SYMBOL, ctypes.cast(_EXPLAIN, ctypes.c_void_p).value)
 
 
 register_table()
@@ -213,6 +224,25 @@ def new_window(typingctx, handle, base, group):
         return array._getvalue()
 
     return window_array_type(handle, base, group), codegen
+
+
+@intrinsic
+def explained_window_error(typingctx, code):
+    """The status of a window creation that MPI refused with ``code``: ``code``, or where
+    the cause is known (Open MPI 4 at thread level multiple), a code of the same class
+    whose ``error_string`` says why and what to use instead
+    (:func:`mpi4numba._core.onesided.explain_window_error`, a Python callback found by
+    symbol name; emitted on the failure path only)."""
+    if not isinstance(code, types.Integer):
+        raise TypingError(f"explained_window_error() takes an error code, got {code}")
+
+    def codegen(context, builder, sig, args):
+        guard_cache(context, builder, register_table)  # the callback is found by symbol name
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_i32, [_i32]), _EXPLAIN_SYMBOL)
+        explained = builder.call(function, [context.cast(builder, args[0], sig.args[0], types.int32)])
+        return context.cast(builder, explained, types.int32, sig.return_type)
+
+    return code(code), codegen
 
 
 @intrinsic

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from .._core import launchers, threadlevel
+from .._core import launchers, onesided, threadlevel
 from .._core.launchers import Flavour, LaunchEnvironment
 
 # Text output order; keys missing from a report are skipped.
@@ -45,6 +45,7 @@ ORDER = (
     "world_size",
     "processes",
     "thread_level",
+    "one_sided",
     "handle_size",
     "status_size",
     "large_count",
@@ -324,6 +325,29 @@ def _launch_problems(
     report.problem(what, fix)
 
 
+def _one_sided_facts(report: Report, MPI: Any, library: Flavour, provided: str) -> None:
+    """Whether windows over user memory work at the thread level in force, asked of the
+    library on ``COMM_SELF`` (see :mod:`mpi4numba._core.onesided`)."""
+    try:
+        problems = onesided.window_problems(MPI)
+    except Exception as exc:  # a report, never a crash
+        report.notes.append(f"one-sided communication not checked: {type(exc).__name__}: {exc}")
+        return
+    for what, fix in problems:
+        report.problem(what, fix)
+    works = not problems
+    report.add(
+        "one_sided",
+        {"works": works, "problems": [what for what, _ in problems]},
+        "yes (MPI_Win_create on COMM_SELF, the window where its memory is)" if works else "NO (see problems)",
+    )
+    if works and library.vendor == "Open MPI" and library.version.startswith("4.") and provided != "multiple":
+        report.notes.append(
+            f"{library} creates no window over user memory at thread level multiple (osc pt2pt refuses it), the "
+            "level mpi4py asks for when mpi4py.MPI is imported before mpi4numba"
+        )
+
+
 def _import_mpi(report: Report) -> Any:
     """mpi4py's MPI module, not yet initialised (None, with a problem, if no library loads)."""
     import mpi4py
@@ -472,6 +496,7 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
             f"export {threadlevel.THREAD_LEVEL_ENV}={provided} if no thread but the main one calls "
             "MPI, or use an MPI library built with thread support",
         )
+    _one_sided_facts(report, MPI, library, provided)
     cuda, how = _cuda_support(libmpi)
     report.add("cuda_aware", cuda, f"{cuda} ({how})")
     _launch_problems(report, launch, size, library, matching)
