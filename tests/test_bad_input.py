@@ -22,6 +22,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 import mpi4numba as mpi
+from mpi4numba._core import errorcodes
 from mpi4numba._core.handles import REQUEST_ARRAY
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
@@ -87,8 +88,16 @@ def got_three(args, result):
     assert args[2] == 3.0
 
 
+def empty_refusal(code: int) -> bool:
+    """A code of class ERR_REQUEST whose text names the empty array, where the library lets
+    mpi4numba's codes carry a text (MPICH 4.1 does not: the bare class there)."""
+    if mpi.error_class(code) != mpi.ERR_REQUEST:
+        return False
+    return "empty request array" in mpi.error_string(code) or not errorcodes.codes_carry_messages()
+
+
 def says_empty(args, result):  # the code's message, and what a refused completion returns besides
-    assert "empty request array" in mpi.error_string(code_of(result)), mpi.error_string(code_of(result))
+    assert empty_refusal(code_of(result)), mpi.error_string(code_of(result))
     if isinstance(result, tuple):
         assert tuple(result[1:]) in ((mpi.UNDEFINED,), (False,), (False, mpi.UNDEFINED)), result
 
@@ -650,7 +659,7 @@ def test_a_refused_request_among_others_is_never_read(routine):
     segmentation fault); a list's likewise."""
     index = ["waitall", "waitany", "testall", "testany", "startall"].index(routine)
     for code in complete_with_refused(index, mpi.request_array(1)):
-        assert mpi.error_class(code) == mpi.ERR_REQUEST and "empty request array" in mpi.error_string(code)
+        assert empty_refusal(code), mpi.error_string(code)
 
 
 @numba.njit

@@ -29,7 +29,9 @@ MODULES = (
 )
 SITECUSTOMIZE = "import mpi4numba  # every process of the run, as a program that uses it would\n"
 # that the sitecustomize module ran (a failing one only prints a message), and patched
-PROBE = "import sys; assert 'mpi4numba' in sys.modules; from mpi4numba._core import numbacache; print(numbacache.state())"
+PROBE = (
+    "import sys; assert 'mpi4numba' in sys.modules; from mpi4numba._core import numbacache; print(numbacache.state())"
+)
 # "test_name (module.Class.test_name) ... ok" (on Python 3.10 "(module.Class)"); a test with a
 # docstring has its first line between the name and " ... ok", on a line of its own
 HEADER = re.compile(r"^(test\w*) \(([\w.]+)\)")

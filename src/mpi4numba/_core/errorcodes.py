@@ -36,6 +36,32 @@ CODES: dict[str, tuple[str, str]] = {
 }
 
 _SYMBOL = "mpi4numba_error_codes"
+_made: dict[tuple[int, str], int] = {}
+
+
+def new_code(error_class: int, message: str) -> int:
+    """A new error code of ``error_class`` whose ``error_string`` is ``message``, made once
+    per process; the bare class where the library cannot make one that carries its text
+    (no room for more codes, or MPICH 4.1, whose ``MPI_Add_error_code`` returns codes that
+    ``MPI_Error_string`` reads as its own)."""
+    key = (error_class, message)
+    if key not in _made:
+        try:
+            code = MPI.Add_error_code(error_class)
+            MPI.Add_error_string(code, message)
+            if MPI.Get_error_string(code) != message or MPI.Get_error_class(code) != error_class:
+                code = error_class
+        except MPI.Exception:
+            code = error_class
+        _made[key] = code
+    return _made[key]
+
+
+def codes_carry_messages() -> bool:
+    """Whether this library gives mpi4numba's own codes their messages (see :func:`new_code`)."""
+    return new_code(MPI.ERR_OTHER, "mpi4numba: a code made to see whether codes carry messages") != MPI.ERR_OTHER
+
+
 _WORDS = np.zeros(len(CODES), np.int64)  # 0: not made yet
 
 
@@ -45,14 +71,8 @@ def register_codes() -> None:
     if MPI.Is_finalized():
         return
     for index, (error_class, message) in enumerate(CODES.values()):
-        if _WORDS[index]:
-            continue
-        try:
-            code = MPI.Add_error_code(getattr(MPI, error_class))
-            MPI.Add_error_string(code, message)
-        except MPI.Exception:  # a library without room for more codes: the bare class
-            code = getattr(MPI, error_class)
-        _WORDS[index] = code
+        if not _WORDS[index]:
+            _WORDS[index] = new_code(getattr(MPI, error_class), message)
 
 
 @intrinsic

@@ -35,8 +35,6 @@ from . import launchers
 # Open MPI's MPI_MAX_ERROR_STRING is 256 (with the terminating NUL)
 MAX_ERROR_STRING = 255
 
-_registered: dict[str, int] = {}
-
 
 def _library(MPI: Any) -> launchers.Flavour:
     return launchers.library_flavour(MPI.Get_library_version())
@@ -81,11 +79,9 @@ def explain_window_error(code: int) -> int:
         reason = refusal_reason(MPI)
         if reason is None:
             return code
-        if reason not in _registered:
-            new = MPI.Add_error_code(MPI.ERR_WIN)
-            MPI.Add_error_string(new, reason)
-            _registered[reason] = new
-        return _registered[reason]
+        from .errorcodes import new_code  # MPI runs: importing the runtime starts nothing
+
+        return new_code(MPI.ERR_WIN, reason)
     except Exception:  # a library without room for more codes, or anything else: MPI's own code
         return code
 

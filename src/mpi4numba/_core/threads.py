@@ -97,12 +97,9 @@ def register_state() -> None:
         return
     level = MPI.Query_thread()
     if level < _SERIALIZED:
-        try:
-            code = MPI.Add_error_code(MPI.ERR_OTHER)
-            MPI.Add_error_string(code, MESSAGE)
-        except MPI.Exception:  # a library without room for more codes: the bare class
-            code = MPI.ERR_OTHER
-        _STATE[CODE] = code
+        from .errorcodes import new_code  # MPI runs: importing the runtime starts nothing
+
+        _STATE[CODE] = new_code(MPI.ERR_OTHER, MESSAGE)
         if MPI.Is_thread_main():
             _STATE[MAIN] = _pthread_self()
     _STATE[READY] = 1
