@@ -57,3 +57,10 @@ def mpiexec(
         env=full_env,
         cwd=ROOT,
     )
+
+
+def write_source(path: Path, text: str) -> None:
+    """Write a program that the tests run with ``cache=True`` again and again: only if its
+    text changed, as Numba before 0.63 stamps a source by its modification time."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)

@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import pytest
+from helpers import write_source
 
 pytestmark = pytest.mark.driver  # fresh processes, one after another on one cache
 
@@ -75,7 +76,7 @@ GUARDED = {"parallel_loop": 1, "c_callback": 1, "ufunc": 1, "gufunc": 2, "with_o
 
 def run(tmp_path, other_tag: bool) -> tuple[dict, dict[str, int]]:
     script = tmp_path / "paths.py"
-    script.write_text(PROGRAM)
+    write_source(script, PROGRAM)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "OTHER_TAG": "1" if other_tag else ""}
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, mpiexec
+from helpers import ROOT, mpiexec, write_source
 
 pytestmark = pytest.mark.driver
 
@@ -60,7 +60,7 @@ PROGRAM = textwrap.dedent(
 
 def run(tmp_path: Path, np_: int, env: dict | None = None, python: str = sys.executable) -> list[dict]:
     script, reports_dir = tmp_path / "cached_ring.py", tmp_path / "reports"
-    script.write_text(PROGRAM)
+    write_source(script, PROGRAM)
     shutil.rmtree(reports_dir, ignore_errors=True)
     reports_dir.mkdir()
     full_env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "REPORTS": str(reports_dir), **(env or {})}
@@ -217,7 +217,7 @@ def test_cached_code_without_mpi_never_starts_mpi(tmp_path):
     """Under a launcher, compiling and loading cached functions of every kind that make no
     MPI call leaves MPI alone: the thread level can still be chosen afterwards."""
     script, reports_dir = tmp_path / "no_mpi.py", tmp_path / "reports"
-    script.write_text(WITHOUT_MPI)
+    write_source(script, WITHOUT_MPI)
     reports_dir.mkdir()
     env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "REPORTS": str(reports_dir)}
     for hits in (1, 2):  # cold (one rank compiles, the other loads), then warm

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+from helpers import write_source
 
 from mpi4numba._core import numbainternals
 
@@ -94,7 +95,7 @@ PROGRAM = textwrap.dedent(
 
 def run(tmp_path, change: str) -> dict:
     script = tmp_path / "changed.py"
-    script.write_text(PROGRAM.format(change=textwrap.dedent(change)))
+    write_source(script, PROGRAM.format(change=textwrap.dedent(change)))
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONWARNINGS": "default"}
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
