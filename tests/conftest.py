@@ -92,3 +92,24 @@ def _synchronise_ranks(request):
     MPI.COMM_WORLD.Barrier()
     yield
     MPI.COMM_WORLD.Barrier()
+
+
+@pytest.fixture(params=["auto", "pack", "datatype"])
+def strided_mode(request):
+    """Each way a strided array crosses MPI (``mpi4numba.set_strided``), in turn; a test that
+    names this fixture runs once per mode (the mode is read at run time: nothing recompiles)."""
+    import mpi4numba
+
+    previous = mpi4numba.set_strided(request.param)
+    yield request.param
+    mpi4numba.set_strided(previous)
+
+
+@pytest.fixture
+def datatype_mode():
+    """Strided arrays through derived datatypes: for tests of that path itself."""
+    import mpi4numba
+
+    previous = mpi4numba.set_strided("datatype")
+    yield
+    mpi4numba.set_strided(previous)

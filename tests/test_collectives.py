@@ -13,7 +13,7 @@ RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 ALL = [sample(np.float64, 4, r) for r in range(SIZE)]
 
 
-def test_bcast_arrays_bytes_and_views():
+def test_bcast_arrays_bytes_and_views(strided_mode):
     for root in range(SIZE):
         data = np.arange(5, dtype=np.int16) * (root + 1) if root == RANK else np.zeros(5, np.int16)
         assert mpi.bcast(data, root) == 0
@@ -137,7 +137,7 @@ def test_vector_argument_errors():
         mpi.allgatherv(np.zeros(1), np.zeros(SIZE - 1 if SIZE > 1 else 0), np.ones(SIZE, np.int32))
 
 
-def test_strided_own_blocks_use_cached_datatypes():
+def test_strided_own_blocks_use_cached_datatypes(datatype_mode):
     from mpi4numba._core.typecache import cache_info
 
     rank, size = mpi.rank(), mpi.size()
@@ -154,7 +154,7 @@ def test_strided_own_blocks_use_cached_datatypes():
     np.testing.assert_array_equal(mine, grid[:, 1])
 
 
-def test_strided_full_buffers_in_place_through_block_datatypes():
+def test_strided_full_buffers_in_place_through_block_datatypes(strided_mode):
     from mpi4numba._core.typecache import cache_info
 
     rank, size = mpi.rank(), mpi.size()

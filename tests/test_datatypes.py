@@ -52,7 +52,7 @@ def send_then_recv(outgoing, incoming, right, left, steps, request=mpi.request_a
 
 
 @pytest.mark.parametrize("name", list(VIEWS))
-def test_strided_send_and_receive_in_place(name):
+def test_strided_send_and_receive_in_place(name, strided_mode):
     view = VIEWS[name]
     outgoing = view(grid(RANK))
     target = np.zeros((6, 5, 4))
@@ -66,7 +66,7 @@ def test_strided_send_and_receive_in_place(name):
     assert send_then_recv(outgoing, view(np.zeros((6, 5, 4))), RIGHT, LEFT, 3) == 0
 
 
-def test_cache_is_hit_and_not_grown_by_repeated_layouts():
+def test_cache_is_hit_and_not_grown_by_repeated_layouts(datatype_mode):
     outgoing, incoming = grid(RANK)[:, 1], np.zeros((6, 5, 4))[:, 2]
     assert ring(outgoing, incoming, RIGHT, LEFT) == 0
     before = cache_info()

@@ -59,8 +59,12 @@ def _BARRIER(e, comm):
 
 @lowering(types.int32)
 def _BCAST(e, data, root, comm):
-    buf = e.buffer(data)
-    code = e(capi.MPI_Bcast, buf.address, buf.count, buf.datatype, root, e.comm(comm))
+    handle = e.comm(comm)
+    receives = e(capi.MPI_Comm_rank, handle)[1] != root if e.may_pack(data) else None
+    buf = e.buffer(data) if receives is None else e.buffer(data, fill=e.not_(receives))
+    code = e(capi.MPI_Bcast, buf.address, buf.count, buf.datatype, root, handle)
+    if receives is not None:
+        e.received_all(buf, data, receives & (code == 0))
     e.release(buf)
     return code
 
@@ -83,7 +87,7 @@ def _rooted(c_function, full_name: str, block_name: str):
             )
             whole = e.view(full, count)
             mine = e.select(rank == root, e.in_place(), e.view_address(whole, rank * count))
-            own = whole
+            n_own, own_type, finish = e.view_count(whole, count), whole.datatype, None
         else:
             e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than count elements")
             e.check(
@@ -92,18 +96,17 @@ def _rooted(c_function, full_name: str, block_name: str):
                 f"mpi4numba: {full_name} on root has fewer than count * size elements",
             )
             whole = e.view(full, count, rank == root)
-            own = e.view(block, count, like=whole)
-            mine = e.data(own.array)
-        n_full, n_own = e.view_count(whole, count), e.view_count(own, count)
+            mine, n_own, own_type, finish = e.own_block(block, count, count, whole, receives=sends_full)
+        n_full = e.view_count(whole, count)
         if sends_full:
-            code = e(c_function, e.data(whole.array), n_full, whole.datatype, mine, n_own, own.datatype, root, handle)
+            code = e(c_function, e.data(whole.array), n_full, whole.datatype, mine, n_own, own_type, root, handle)
         else:
-            code = e(c_function, mine, n_own, own.datatype, e.data(whole.array), n_full, whole.datatype, root, handle)
-        if sends_full and own is not whole:
-            e.copy_back(recv_data, own, count)
-        else:
+            code = e(c_function, mine, n_own, own_type, e.data(whole.array), n_full, whole.datatype, root, handle)
+        if finish is not None:
+            finish(code)
+        if finish is None or not sends_full:
             e.copy_back(full, whole, count * size)
-        e.release_view(whole, own)
+        e.release_view(whole)
         return code
 
     return body
@@ -126,26 +129,27 @@ def _everyone(c_function, send_blocks: str):
         )
         target = e.view(recv_data, count)
         if is_in_place(send_data.type):
-            source, address = target, e.in_place()
+            address, units, datatype, finish = e.in_place(), e.view_count(target, count), target.datatype, None
         else:
             needed = count if send_blocks == "count" else count * size
             e.check(
                 e.size(send_data) >= needed, ValueError, f"mpi4numba: send_data has fewer than {send_blocks} elements"
             )
-            source = e.view(send_data, count, like=target)
-            address = e.data(source.array)
+            address, units, datatype, finish = e.own_block(send_data, needed, count, target, receives=False)
         code = e(
             c_function,
             address,
-            e.view_count(source, count),
-            source.datatype,
+            units,
+            datatype,
             e.data(target.array),
             e.view_count(target, count),
             target.datatype,
             handle,
         )
+        if finish is not None:
+            finish(code)
         e.copy_back(recv_data, target, count * size)
-        e.release_view(source, target)
+        e.release_view(target)
         return code
 
     return body
@@ -173,12 +177,10 @@ def _rooted_v(c_function, full_name: str, block_name: str):
             e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] elements")
         whole, units, starts = e.view_v(full, sizes, offsets, in_place or rank == root)
         if in_place:
-            own = whole
             address = e.select(rank == root, e.in_place(), e.view_address(whole, e(operator.getitem, offsets, rank)))
-            n_own = e(operator.getitem, units, rank)
+            n_own, own_type, finish = e(operator.getitem, units, rank), whole.datatype, None
         else:
-            own = e.view(block, count, like=whole)
-            address, n_own = e.data(own.array), e.view_count(own, count)
+            address, n_own, own_type, finish = e.own_block(block, count, count, whole, receives=sends_full)
         if sends_full:
             code = e(
                 c_function,
@@ -188,7 +190,7 @@ def _rooted_v(c_function, full_name: str, block_name: str):
                 whole.datatype,
                 address,
                 n_own,
-                own.datatype,
+                own_type,
                 root,
                 handle,
             )
@@ -197,7 +199,7 @@ def _rooted_v(c_function, full_name: str, block_name: str):
                 c_function,
                 address,
                 n_own,
-                own.datatype,
+                own_type,
                 e.data(whole.array),
                 e.data(units),
                 e.data(starts),
@@ -205,11 +207,11 @@ def _rooted_v(c_function, full_name: str, block_name: str):
                 root,
                 handle,
             )
-        if sends_full and own is not whole:
-            e.copy_back(block, own, count)
-        else:
+        if finish is not None:
+            finish(code)
+        if finish is None or not sends_full:
             e.copy_back(full, whole, e.size(full))
-        e.release_view(whole, own)
+        e.release_view(whole)
         return code
 
     if sends_full:
@@ -240,23 +242,24 @@ def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
         e.check(e.size(send_data) >= count, ValueError, "mpi4numba: send_data has fewer than counts[rank] elements")
     target, units, starts = e.view_v(recv_data, sizes, offsets)
     if is_in_place(send_data.type):
-        source, address, count = target, e.in_place(), e.const(0, types.int32)
+        address, units_sent, datatype, finish = e.in_place(), e.const(0, types.int32), target.datatype, None
     else:
-        source = e.view(send_data, count, like=target)
-        address, count = e.data(source.array), e.view_count(source, count)
+        address, units_sent, datatype, finish = e.own_block(send_data, count, count, target, receives=False)
     code = e(
         capi.MPI_Allgatherv,
         address,
-        count,
-        source.datatype,
+        units_sent,
+        datatype,
         e.data(target.array),
         e.data(units),
         e.data(starts),
         target.datatype,
         handle,
     )
+    if finish is not None:
+        finish(code)
     e.copy_back(recv_data, target, e.size(recv_data))
-    e.release_view(source, target)
+    e.release_view(target)
     return code
 
 

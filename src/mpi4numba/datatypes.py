@@ -5,9 +5,11 @@ bytes (``S<n>``) and structured dtypes made of these (padding, nested records an
 sub-array fields included). Any other dtype is a Numba typing error that names it.
 
 A message holds an array's elements in C (row-major) index order. C-contiguous arrays
-are passed as they are; any other layout (a strided view, a Fortran-ordered block, a
-negative step) is described to MPI by a derived datatype built from its shape and
-strides, so data is not copied. Structured dtypes become ``MPI_Type_create_struct``
+are passed as they are. Any other layout (a strided view, a Fortran-ordered block, a
+negative step) is either described to MPI by a derived datatype built from its shape and
+strides, so data is not copied, or, where the MPI library moves small blocks slowly
+through datatypes, packed into contiguous scratch memory by the compiled call (blocking
+calls and non-blocking sends of numbers: see :func:`set_strided`). Structured dtypes become ``MPI_Type_create_struct``
 types resized to the itemsize; a two-field dtype laid out like the C struct
 ``{T value; int index;}`` (:func:`pair_dtype`) is MPI's predefined pair type
 (``DOUBLE_INT`` ...), usable with MINLOC/MAXLOC. Derived types are built once per process
@@ -20,9 +22,10 @@ import numpy as np
 from numba.np import numpy_support
 
 from ._core import typecache
+from ._support import strided as _strided
 from ._support.dtypes import SUPPORTED_DTYPES, pair_type
 
-__all__ = ["SUPPORTED_DTYPES", "pair_dtype", "datatype_cache_info"]
+__all__ = ["SUPPORTED_DTYPES", "pair_dtype", "datatype_cache_info", "set_strided", "strided", "strided_settings"]
 
 
 def pair_dtype(value: np.dtype | type | str = np.float64) -> np.dtype:
@@ -53,3 +56,52 @@ def datatype_cache_info() -> dict[str, int]:
     ['cached', 'entries', 'hits', 'uncached']
     """
     return typecache.cache_info()
+
+
+def set_strided(mode: str | None = None, block_bytes: int | None = None) -> str:
+    """Choose how strided arrays of numbers cross MPI, from now on, in this process; returns
+    the previous mode. ``mode``:
+
+    * ``"auto"`` (the default): pack into contiguous scratch where the innermost contiguous
+      run of the layout is at most ``block_bytes`` long (its default is measured per MPI
+      library), else a derived datatype;
+    * ``"pack"``: always pack (arrays up to 64 MiB);
+    * ``"datatype"``: always a derived datatype (zero copy in mpi4numba).
+
+    Packing applies to blocking calls (send, recv, sendrecv, bcast ...) and to the sends of
+    non-blocking calls (isend, issend: the request keeps the packed copy); receives of
+    non-blocking calls, persistent requests and one-sided calls keep a datatype (MPI uses
+    the buffer after the call returns). The environment sets it at start-up:
+    ``MPI4NUMBA_STRIDED=auto|pack|datatype``, ``MPI4NUMBA_PACK_BELOW=<bytes>``. Compiled
+    code reads the setting at each call: nothing is recompiled.
+
+    >>> import mpi4numba
+    >>> previous = mpi4numba.set_strided("pack")
+    >>> mpi4numba.strided()
+    'pack'
+    >>> mpi4numba.set_strided(previous)
+    'pack'
+    """
+    return _strided.configure(mode, block_bytes)
+
+
+def strided() -> str:
+    """The mode in force for strided arrays: ``"auto"``, ``"pack"`` or ``"datatype"`` (see
+    :func:`set_strided`).
+
+    >>> import mpi4numba
+    >>> mpi4numba.strided() in ("auto", "pack", "datatype")
+    True
+    """
+    return str(_strided.settings()["mode"])
+
+
+def strided_settings() -> dict[str, int | str]:
+    """The settings for strided arrays: ``mode``, ``block_bytes`` (the longest contiguous run
+    ``auto`` packs) and ``max_bytes`` (the largest array packed).
+
+    >>> from mpi4numba.datatypes import strided_settings
+    >>> sorted(strided_settings())
+    ['block_bytes', 'max_bytes', 'mode']
+    """
+    return _strided.settings()

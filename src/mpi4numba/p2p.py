@@ -54,27 +54,49 @@ __all__ = [
 ]
 
 
-def _blocking(c_function, restype=types.int32):
-    """The body of a blocking transfer of one buffer (send, ssend, recv, recv_status)."""
+def _sending(c_function):
+    """The body of a blocking send of one buffer (send, ssend)."""
 
-    @lowering(restype)
+    @lowering(types.int32)
     def body(e, data, peer, tag, comm):
-        buf = e.buffer(data)
-        result = e(c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm))
+        buf = e.send_buffer(data)
+        code = e(c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm))
         e.release(buf)
-        return result
+        return code
 
     return body
 
 
-_SEND, _SSEND, _RECV = (_blocking(f) for f in (capi.MPI_Send, capi.MPI_Ssend, capi.MPI_Recv))
+_SEND, _SSEND = _sending(capi.MPI_Send), _sending(capi.MPI_Ssend)
+_CODE_STATUS = types.Tuple((types.int32, status_type))
+
+
+def _receiving(returns_status: bool):
+    """The body of a blocking receive (recv; recv_status if ``returns_status``). A buffer
+    received into scratch needs the status: how many elements arrived."""
+
+    @lowering(_CODE_STATUS if returns_status else types.int32)
+    def body(e, data, peer, tag, comm):
+        buf = e.receive_buffer(data)
+        arguments = (buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm))
+        if buf.scratch is None and not returns_status:
+            code = e(capi.MPI_Recv, *arguments)
+        else:
+            code, status = e.unpack(e(capi.MPI_Recv_status, *arguments))
+            e.received(buf, data, code, status)
+        e.release(buf)
+        return e.tuple(code, status) if returns_status else code
+
+    return body
+
+
+_RECV, _RECV_STATUS = _receiving(False), _receiving(True)
 
 
 @lowering(types.int32)
 def _sendrecv(e, senddata, dest, recvdata, source, sendtag, recvtag, comm):
-    out, into = e.buffer(senddata), e.buffer(recvdata)
-    code = e(
-        capi.MPI_Sendrecv,
+    out, into = e.send_buffer(senddata), e.receive_buffer(recvdata)
+    arguments = (
         out.address,
         out.count,
         out.datatype,
@@ -87,12 +109,13 @@ def _sendrecv(e, senddata, dest, recvdata, source, sendtag, recvtag, comm):
         recvtag,
         e.comm(comm),
     )
+    if into.scratch is None:
+        code = e(capi.MPI_Sendrecv, *arguments)
+    else:
+        code, status = e.unpack(e(capi.MPI_Sendrecv_status, *arguments))
+        e.received(into, recvdata, code, status)
     e.release(out, into)
     return code
-
-
-_CODE_STATUS = types.Tuple((types.int32, status_type))
-_RECV_STATUS = _blocking(capi.MPI_Recv_status, _CODE_STATUS)
 
 
 @lowering(_CODE_STATUS)
@@ -119,15 +142,18 @@ def _improbe(e, source, tag, comm):
 
 @lowering(_CODE_STATUS)
 def _mrecv(e, data, message):
-    buf = e.buffer(data)
+    buf = e.receive_buffer(data)
     code, _, status = e.unpack(e(capi.MPI_Mrecv, buf.address, buf.count, buf.datatype, message))
+    e.received(buf, data, code, status)
     e.release(buf)
     return e.tuple(code, status)
 
 
-def _starting(c_function):
+def _starting(c_function, sends: bool = False):
     """The bodies of routines that start a request on a buffer (``MPI_Isend``, ``MPI_Irecv``,
-    ``MPI_Issend``, ``MPI_Send_init``, ``MPI_Recv_init``), per type of ``request``."""
+    ``MPI_Issend``, ``MPI_Send_init``, ``MPI_Recv_init``), per type of ``request``; a
+    routine that ``sends`` once may pack a strided buffer (not a persistent one: each start
+    sends the array as it is then)."""
 
     def for_request(request):
         @lowering(types.Tuple((types.int32, request_type(request))))
@@ -138,6 +164,7 @@ def _starting(c_function):
                 lambda buf, address: e(
                     c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm), address
                 ),
+                sends,
             )
 
         return body
@@ -145,9 +172,9 @@ def _starting(c_function):
     return for_request
 
 
-_ISEND = _starting(capi.MPI_Isend)
+_ISEND = _starting(capi.MPI_Isend, sends=True)
 _IRECV = _starting(capi.MPI_Irecv)
-_ISSEND = _starting(capi.MPI_Issend)
+_ISSEND = _starting(capi.MPI_Issend, sends=True)
 _SEND_INIT = _starting(capi.MPI_Send_init)
 _RECV_INIT = _starting(capi.MPI_Recv_init)
 

@@ -109,6 +109,11 @@ MPI_Issend = c_function(
 MPI_Recv_status = c_function(  # MPI_Recv, declared a second time with its status returned
     "int MPI_Recv(ptr buf, bigcount count, Datatype datatype, int source, int tag, Comm comm, out Status status)"
 )
+MPI_Sendrecv_status = c_function(  # MPI_Sendrecv, declared a second time with its status returned
+    "int MPI_Sendrecv(ptr sendbuf, bigcount sendcount, Datatype sendtype, int dest, int sendtag,"
+    " ptr recvbuf, bigcount recvcount, Datatype recvtype, int source, int recvtag, Comm comm,"
+    " out Status status)"
+)
 MPI_Get_count = c_function("int MPI_Get_count(Status status, Datatype datatype, out int count)")
 MPI_Probe = c_function("int MPI_Probe(int source, int tag, Comm comm, out Status status)")
 MPI_Iprobe = c_function("int MPI_Iprobe(int source, int tag, Comm comm, out int flag, out Status status)")

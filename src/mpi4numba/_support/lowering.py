@@ -30,6 +30,7 @@ from .datatypes import buffer, element_type, struct_datatype, whole_buffer
 from .dtypes import mpi_datatype, pair_type
 from .largecount import NEEDS_FALLBACK
 from .operators import op_handle, refusal, refused_operators
+from .strided import block_view, give_back, packable, packed_copy, strided_view, unpack_all, unpack_received
 
 
 class Lowering(NamedTuple):
@@ -61,12 +62,15 @@ STARTED = types.Tuple((types.int32, REQUEST_ARRAY))  # (code, request) of a non-
 
 class Buffer(NamedTuple):
     """An array as MPI sees it: ``count`` elements of ``datatype`` at ``address``;
-    a ``derived`` datatype is freed by :meth:`MPIEmitter.release` after the call."""
+    a ``derived`` datatype is freed by :meth:`MPIEmitter.release` after the call, and so is
+    the ``scratch`` of a strided array that may have been packed (its pool block, -1 if it
+    was not: see :mod:`mpi4numba._support.strided`)."""
 
     address: Value
     count: Value
     datatype: Value
     derived: Value
+    scratch: Value | None = None
 
 
 def is_contiguous_layout(array: types.Array) -> bool:
@@ -154,13 +158,17 @@ class MPIEmitter(Emitter):
         name, per_element = mpi_datatype(dtype)
         return self.handle(name), per_element
 
-    def buffer(self, array: Value, address: Value | None = None) -> Buffer:
+    def buffer(self, array: Value, address: Value | None = None, fill: Value | bool | None = None) -> Buffer:
         """``array`` as an MPI buffer, in C index order (see :mod:`mpi4numba.datatypes`); a
-        scalar (a send-only value) is one element, in a slot on the stack or at ``address``."""
+        scalar (a send-only value) is one element, in a slot on the stack or at ``address``.
+        With ``fill`` given, a strided array of numbers may be packed into scratch (filled
+        with its elements if ``fill`` is true: the sending side; see :meth:`received`)."""
         ty = array.type
         if isinstance(ty, (types.Number, types.Boolean)):
             return self.scalar_buffer(array, address)
         if not is_contiguous_layout(ty):
+            if fill is not None and self.may_pack(array):
+                return Buffer(*self.unpack(self(strided_view, array, fill)))
             return Buffer(*self.unpack(self(buffer, array)))
         address, size = self.data(array), self.size(array)
         if isinstance(ty.dtype, types.Record) and pair_type(ty.dtype) is None:
@@ -185,10 +193,66 @@ class MPIEmitter(Emitter):
             address = Value(self, types.uintp, self.builder.ptrtoint(slot, ir.IntType(64)))
         return Buffer(address, self.const(1, types.intp), self.handle(name), self.const(False))
 
+    def send_buffer(self, array: Value) -> Buffer:
+        """:meth:`buffer` of data a blocking call sends: a strided array may be packed."""
+        return self.buffer(array, fill=True)
+
+    def receive_buffer(self, array: Value) -> Buffer:
+        """:meth:`buffer` of data a blocking call receives: a strided array may be received
+        into scratch, which :meth:`received` then unpacks."""
+        return self.buffer(array, fill=False)
+
+    def may_pack(self, array: Value) -> bool:
+        """Whether the type of ``array`` lets a transfer pack it (strided, of numbers)."""
+        ty = array.type
+        return isinstance(ty, types.Array) and not is_contiguous_layout(ty) and packable(ty.dtype)
+
+    def received(self, buf: Buffer, array: Value, code: Value, status: Value) -> None:
+        """After a receive into ``buf`` (``code``, ``status``: its results), the elements that
+        arrived go into ``array`` if ``buf`` is scratch."""
+        if buf.scratch is not None:
+            self(unpack_received, array, buf.address, buf.scratch, code, status, buf.datatype)
+
+    def received_all(self, buf: Buffer, array: Value, wanted: Value, count: Value | None = None) -> None:
+        """After a receive of a message of known size into ``buf`` (``count`` elements, default
+        all of ``array``), they go into ``array`` if ``buf`` is scratch and ``wanted``."""
+        if buf.scratch is not None:
+            self(unpack_all, array, buf.address, buf.scratch, self.size(array) if count is None else count, wanted)
+
+    def own_block(
+        self, block: Value, elements: Value, granularity: Value, like: View, receives: bool
+    ) -> tuple[Value, Value, Value, Callable[[Value], None]]:
+        """A process's own buffer in a collective: the first ``elements`` elements of ``block``,
+        in MPI units that divide ``granularity`` (the elements of one MPI count: see
+        :meth:`view`), the side the process ``receives`` or sends. Returns ``(address, units
+        of granularity elements, datatype, finish)``; ``finish(code)`` after the call puts
+        what was received into ``block`` and frees what was made for the call. A strided
+        block of numbers may be packed (see :meth:`buffer`)."""
+        if self.may_pack(block):
+            buf = Buffer(*self.unpack(self(block_view, block, elements, granularity, not receives)))
+
+            def finish_packed(code: Value) -> None:
+                if receives:
+                    self.received_all(buf, block, code == 0, elements)
+                self.release(buf)
+
+            return buf.address, buf.count, buf.datatype, finish_packed
+        own = self.view(block, granularity, like=like)
+
+        def finish_view(code: Value) -> None:
+            if receives:
+                self.copy_back(block, own, elements)
+            self.release_view(own)
+
+        return self.data(own.array), self.view_count(own, granularity), own.datatype, finish_view
+
     def release(self, *buffers: Buffer) -> None:
-        """Free the derived datatypes of ``buffers`` that could not be cached."""
+        """Free the derived datatypes of ``buffers`` that could not be cached, and give their
+        scratch back."""
         for buf in buffers:
             self.release_datatype(buf.datatype, buf.derived)
+            if buf.scratch is not None:
+                self(give_back, buf.scratch, buf.address)
 
     def rank_size(self, comm: Value) -> tuple[Value, Value]:
         """This process's rank in ``comm`` and its size (a communicator argument)."""
@@ -201,14 +265,21 @@ class MPIEmitter(Emitter):
             null = self.cast(self.handle("REQUEST_NULL"), request.type.dtype)
             self(operator.setitem, request, 0, null)
 
-    def start_request(self, data: Value, request: Value, start: Callable[[Buffer, Value], Value]) -> Value:
+    def start_request(
+        self, data: Value, request: Value, start: Callable[[Buffer, Value], Value], sends: bool = False
+    ) -> Value:
         """``(code, request)`` of a call that starts a request on the buffer of ``data``;
         ``start(buffer, address of the request)`` emits the call. Without a ``request``
         (None), a new request array is made that keeps ``data`` alive for as long as it
-        lives; if the call fails the request is ``REQUEST_NULL``."""
+        lives; if the call fails the request is ``REQUEST_NULL``. A strided ``data`` that
+        the call only ``sends`` may be packed into a copy the new request keeps."""
         if isinstance(data.type, (types.Number, types.Boolean)):  # the value lives in the request
             request = self(new_request, self.tuple())
             buf = self.buffer(data, address=self(stash, request, data, data))
+        elif sends and request.type == types.none and self.may_pack(data):
+            copy, *fields = self.unpack(self(packed_copy, data))
+            request = self(new_request, self.tuple(data, copy))
+            buf = Buffer(*fields)
         else:
             buf = self.buffer(data)
             if request.type == types.none:

@@ -46,6 +46,7 @@ ORDER = (
     "processes",
     "thread_level",
     "one_sided",
+    "strided",
     "handle_size",
     "status_size",
     "large_count",
@@ -325,6 +326,24 @@ def _launch_problems(
     report.problem(what, fix)
 
 
+def _strided_facts(report: Report) -> None:
+    """How strided arrays cross MPI here (see :mod:`mpi4numba._support.strided`)."""
+    from .._support import strided
+
+    settings = strided.settings()
+    block = settings["block_bytes"]
+    origin = "MPI4NUMBA_PACK_BELOW" if os.environ.get("MPI4NUMBA_PACK_BELOW") else "measured for this MPI library"
+    texts = {
+        "auto": f"auto: packed into scratch where the contiguous run is <= {block} bytes ({origin}), "
+        "else a derived datatype",
+        "pack": "pack: packed into scratch (blocking calls, non-blocking sends)",
+        "datatype": "datatype: derived datatypes, no copy",
+    }
+    mode = str(settings["mode"])
+    how = " (MPI4NUMBA_STRIDED)" if os.environ.get("MPI4NUMBA_STRIDED") else ""
+    report.add("strided", settings, texts[mode] + how)
+
+
 def _one_sided_facts(report: Report, MPI: Any, library: Flavour, provided: str) -> None:
     """Whether windows over user memory work at the thread level in force, asked of the
     library on ``COMM_SELF`` (see :mod:`mpi4numba._core.onesided`)."""
@@ -497,6 +516,7 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
             "MPI, or use an MPI library built with thread support",
         )
     _one_sided_facts(report, MPI, library, provided)
+    _strided_facts(report)
     cuda, how = _cuda_support(libmpi)
     report.add("cuda_aware", cuda, f"{cuda} ({how})")
     _launch_problems(report, launch, size, library, matching)
