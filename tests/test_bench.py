@@ -172,6 +172,8 @@ def test_strided_faces_small_grid() -> None:
         "-m",
         "mpi4numba.bench",
         "strided",
+        "--layouts",
+        "faces",
         "--size",
         "32",
         "--repeat",
@@ -194,6 +196,55 @@ def test_strided_faces_small_grid() -> None:
         assert zero_allocs == "0", (name, zero_allocs)  # zero-copy allocates nothing
     assert float(rows["a[:,0] send"][4]) > 0  # the copying variant allocates per message
     assert "32x32x32 float64 grid" in done.stdout
+
+
+def test_strided_columns_table() -> None:
+    command = [
+        *BENCH,
+        "strided",
+        "--layouts",
+        "columns",
+        "--rows",
+        "16,64",
+        "--width",
+        "4",
+        "--repeat",
+        "2",
+        "--iterations",
+        "20",
+        "--warmup",
+        "1",
+    ]
+    done = _run(command, timeout=600)
+    rows = _table(done.stdout)
+    head = rows.pop("column pattern")
+    assert head == [
+        "datatype µs",
+        "pack µs",
+        "auto µs",
+        "njit copy µs",
+        "contiguous µs",
+        "auto/min(pack,datatype) (≤ 1.1)",
+        "strided/contiguous (≤ 1.5)",
+    ], done.stdout
+    names = [f"u[:,1] {rows}x4 {pattern}" for rows in (16, 64) for pattern in ("ping-pong", "sendrecv")]
+    assert list(rows) == names, done.stdout
+    choice = "set_strided is not available" not in done.stdout  # a version with strided modes, or not
+    for name in names:
+        datatype, pack, auto, copy, contiguous, auto_ratio, contiguous_ratio = rows[name]
+        for cell in (datatype, copy, contiguous, *((pack, auto) if choice else ())):
+            assert re.fullmatch(r"\d+\.\d \(\d+\.\d\)", cell), (name, cell)
+        assert float(contiguous_ratio) > 0
+        if choice:
+            assert float(auto_ratio) > 0
+        else:
+            assert pack == auto == auto_ratio == "n/a", (name, rows[name])
+    assert "faces" not in done.stdout and "MPI thread level" in done.stdout
+
+
+def test_strided_rejects_bad_arguments() -> None:
+    _refused(["strided", "--layouts", "rows"], "--layouts: choose among faces, columns")
+    _refused(["strided", "--rows", "1k"], "--rows must be comma-separated integers")
 
 
 def test_inplace_allreduce_table() -> None:
