@@ -1,4 +1,4 @@
-"""``python -m mpi4numba.bench``: helloworld, latency and strided, each run as its own mpiexec jobs."""
+"""``python -m mpi4numba.bench``: helloworld, latency, strided, halo and others, each run as its own mpiexec jobs."""
 
 from __future__ import annotations
 
@@ -172,6 +172,8 @@ def test_strided_faces_small_grid() -> None:
         "-m",
         "mpi4numba.bench",
         "strided",
+        "--layouts",
+        "faces",
         "--size",
         "32",
         "--repeat",
@@ -194,6 +196,105 @@ def test_strided_faces_small_grid() -> None:
         assert zero_allocs == "0", (name, zero_allocs)  # zero-copy allocates nothing
     assert float(rows["a[:,0] send"][4]) > 0  # the copying variant allocates per message
     assert "32x32x32 float64 grid" in done.stdout
+
+
+def test_strided_columns_table() -> None:
+    command = [
+        *BENCH,
+        "strided",
+        "--layouts",
+        "columns",
+        "--rows",
+        "16,64",
+        "--width",
+        "4",
+        "--repeat",
+        "2",
+        "--iterations",
+        "20",
+        "--warmup",
+        "1",
+    ]
+    done = _run(command, timeout=600)
+    rows = _table(done.stdout)
+    head = rows.pop("column pattern")
+    assert head == [
+        "datatype µs",
+        "pack µs",
+        "auto µs",
+        "njit copy µs",
+        "contiguous µs",
+        "auto/min(pack,datatype) (≤ 1.1)",
+        "strided/contiguous (≤ 1.5)",
+    ], done.stdout
+    names = [f"u[:,1] {rows}x4 {pattern}" for rows in (16, 64) for pattern in ("ping-pong", "sendrecv")]
+    assert list(rows) == names, done.stdout
+    choice = "set_strided is not available" not in done.stdout  # a version with strided modes, or not
+    for name in names:
+        datatype, pack, auto, copy, contiguous, auto_ratio, contiguous_ratio = rows[name]
+        for cell in (datatype, copy, contiguous, *((pack, auto) if choice else ())):
+            assert re.fullmatch(r"\d+\.\d \(\d+\.\d\)", cell), (name, cell)
+        assert float(contiguous_ratio) > 0
+        if choice:
+            assert float(auto_ratio) > 0
+        else:
+            assert pack == auto == auto_ratio == "n/a", (name, rows[name])
+    assert "faces" not in done.stdout and "MPI thread level" in done.stdout
+
+
+def test_strided_rejects_bad_arguments() -> None:
+    _refused(["strided", "--layouts", "rows"], "--layouts: choose among faces, columns")
+    _refused(["strided", "--rows", "1k"], "--rows must be comma-separated integers")
+
+
+def _halo(env: dict[str, str] | None = None) -> tuple[list[str], list[list[str]], str]:
+    """A tiny ``halo`` run: its table's head and rows, and its stdout."""
+    command = [*BENCH, "halo", "--sizes", "32x4,16x2", "--steps", "6", "--repeat", "2", "--warmup", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env or _env(), cwd=ROOT)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    lines = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    head, *rows = ([cell.strip() for cell in line.strip("|").split("|")] for line in lines)
+    assert re.search(
+        r"^# fields after the last step: max abs difference between implementations: 0 \(equal\)$",
+        done.stdout,
+        re.M,
+    ), done.stdout
+    assert "columns periodic over 2 processes, MPI thread level " in done.stdout
+    return head, rows, done.stdout
+
+
+def _check_halo(head: list[str], rows: list[list[str]], numba_mpi: bool) -> None:
+    references = ["numba-mpi", "mpi4py"] if numba_mpi else ["mpi4py"]
+    assert head == ["size per rank", "implementation", "µs per step", *(f"/ {name}" for name in references)], head
+    for size in ("32x4", "16x2"):
+        labels = [row[1] for row in rows if row[0] == size]
+        assert labels[0].startswith("mpi4numba (") and labels[-2:] == ["mpi4py", "stencil only (no exchange)"]
+        assert ("numba-mpi" in labels) == numba_mpi, labels
+        assert all(label.startswith("mpi4numba (") for label in labels[: -2 - numba_mpi]), labels
+    for row in rows:
+        assert len(row) == len(head) and re.fullmatch(r"\d+\.\d \(\d+\.\d\)", row[2]), row
+        assert all(float(ratio) > 0 for ratio in row[3:]), row
+        if row[1] in references:  # its own ratio
+            assert row[3 + references.index(row[1])] == "1.00", row
+
+
+def test_halo_table_and_equal_fields() -> None:
+    head, rows, _ = _halo()
+    _check_halo(head, rows, importlib.util.find_spec("numba_mpi") is not None)
+
+
+def test_halo_without_numba_mpi(tmp_path: Path) -> None:
+    (tmp_path / "numba_mpi").mkdir()
+    (tmp_path / "numba_mpi" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    env = {**_env(), "PYTHONPATH": os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    head, rows, stdout = _halo(env)
+    _check_halo(head, rows, numba_mpi=False)
+    assert "# numba-mpi is not installed: its implementation and the '/ numba-mpi' column are skipped" in stdout
+
+
+def test_halo_rejects_bad_arguments() -> None:
+    _refused(["halo", "--sizes", "32"], "--sizes: ROWSxCOLS, comma-separated")
+    _refused(["halo", "--steps", "0"], "--steps must be at least 1")
 
 
 def test_inplace_allreduce_table() -> None:

@@ -16,7 +16,10 @@ Commands (each takes ``-h``):
 * ``latency``: small operations from C, mpi4numba and mpi4py side by side
   (:mod:`mpi4numba.bench.latency`).
 * ``strided``: faces of a 256³ float64 grid sent and received through derived datatypes
-  (zero-copy) vs ``np.ascontiguousarray`` + send (:mod:`mpi4numba.bench.strided`).
+  (zero-copy) vs ``np.ascontiguousarray`` + send, and columns of 2-D arrays by each
+  strided mode vs a copy in njit vs contiguous (:mod:`mpi4numba.bench.strided`).
+* ``halo``: a 2-D Jacobi stencil with column halos: mpi4numba, numba-mpi and mpi4py
+  side by side, per step (:mod:`mpi4numba.bench.halo`).
 * ``inplace``: allreduce with ``IN_PLACE`` vs separate buffers, under mpiexec
   (:mod:`mpi4numba.bench.inplace`).
 """
@@ -37,7 +40,8 @@ COMMANDS = {
     "startup": "import time, cold JIT compile time and warm cache load time, per rank",
     "compile": "cold compile time of MPI call sites: mpi4numba and numba-mpi side by side",
     "latency": "latency of MPI operations from C, mpi4numba and mpi4py",
-    "strided": "sending grid faces: derived datatypes vs copies",
+    "strided": "sending grid faces and array columns: derived datatypes, packing, copies",
+    "halo": "2-D Jacobi with column halos: mpi4numba, numba-mpi and mpi4py per step",
     "inplace": "allreduce with IN_PLACE vs out of place, from njit code",
 }
 
