@@ -136,31 +136,66 @@ def test_with_every_pool_block_busy_a_call_packs_into_memory_of_its_own():
     free_pool_blocks(1)
 
 
+@numba.njit(cache=True)
+def exchange_many(outgoing, incoming, right, left, times):
+    code = 0
+    for _ in range(times):
+        code |= mpi.sendrecv(outgoing, right, incoming, left)
+    return code
+
+
+def test_auto_follows_its_table():
+    """A table of all "P" packs every layout (no datatype is looked up); all "." packs none."""
+    from mpi4numba._core.typecache import cache_info
+    from mpi4numba._support import strided
+
+    outgoing, incoming = filled((9, 4), np.float64, RANK)[:, 1], np.zeros((9, 4))[:, 2]
+    saved = strided.settings()
+    try:
+        hits = []
+        for cell in "P.":
+            strided.configure("auto", [cell * packing.SIZE_BUCKETS] * packing.RUN_BUCKETS, "test")
+            assert exchange_many(outgoing, incoming, RIGHT, LEFT, 1) == 0
+            before = cache_info()["hits"]
+            assert exchange_many(outgoing, incoming, RIGHT, LEFT, 10) == 0
+            hits.append(cache_info()["hits"] - before)
+            np.testing.assert_array_equal(incoming, filled((9, 4), np.float64, LEFT)[:, 1])
+        assert hits[0] == 0 and hits[1] >= 20  # a send and a receive type per call
+    finally:
+        strided.configure(saved["mode"], saved["table"], saved["source"])
+
+
 def test_settings():
-    previous = mpi.set_strided("datatype", block_bytes=128)
+    previous = mpi.set_strided("datatype")
     try:
         assert mpi.strided() == "datatype"
-        assert mpi.datatypes.strided_settings()["block_bytes"] == 128
+        settings = mpi.datatypes.strided_settings()
+        assert len(settings["table"]) == packing.RUN_BUCKETS and settings["source"]
         with pytest.raises(ValueError, match="auto, pack, datatype"):
             mpi.set_strided("zero-copy")
-        with pytest.raises(ValueError, match="negative"):
-            mpi.set_strided(block_bytes=-1)
         assert mpi.strided() == "datatype"
     finally:
         mpi.set_strided(previous)
 
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess:
-    code = "import mpi4numba; print(mpi4numba.strided(), mpi4numba.datatypes.strided_settings()['block_bytes'])"
+    code = "from mpi4numba.datatypes import strided_settings as f; s = f(); print(s['mode'], s['table'][0], s['source'])"
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.driver
-def test_the_environment_sets_the_mode(monkeypatch):
+def test_the_environment_sets_the_mode_and_a_calibrated_table(tmp_path):
+    import json
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "OMPI_COMM", "HYDRA"))}
-    done = _start({**env, "MPI4NUMBA_STRIDED": "Pack", "MPI4NUMBA_PACK_BELOW": "4096"})
-    assert done.returncode == 0 and done.stdout.split() == ["pack", "4096"], done.stderr
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps({"table": ["P" * packing.SIZE_BUCKETS] * packing.RUN_BUCKETS}))
+    done = _start({**env, "MPI4NUMBA_STRIDED": "Pack", "MPI4NUMBA_STRIDED_TABLE": str(table)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[:3] == ["pack", "P" * packing.SIZE_BUCKETS, "calibrated"], done.stdout
     done = _start({**env, "MPI4NUMBA_STRIDED": "copy"})
     assert done.returncode != 0 and "MPI4NUMBA_STRIDED" in done.stderr
+    table.write_text(json.dumps({"table": ["PX"]}))
+    done = _start({**env, "MPI4NUMBA_STRIDED_TABLE": str(table)})
+    assert done.returncode != 0 and "cannot read the strided table" in done.stderr

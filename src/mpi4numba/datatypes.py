@@ -58,22 +58,23 @@ def datatype_cache_info() -> dict[str, int]:
     return typecache.cache_info()
 
 
-def set_strided(mode: str | None = None, block_bytes: int | None = None) -> str:
+def set_strided(mode: str) -> str:
     """Choose how strided arrays of numbers cross MPI, from now on, in this process; returns
     the previous mode. ``mode``:
 
-    * ``"auto"`` (the default): pack into contiguous scratch where the innermost contiguous
-      run of the layout is at most ``block_bytes`` long (its default is measured per MPI
-      library), else a derived datatype;
-    * ``"pack"``: always pack (arrays up to 64 MiB);
-    * ``"datatype"``: always a derived datatype (zero copy in mpi4numba).
+    * ``"auto"`` (the default): packed into contiguous scratch or described by a derived
+      datatype, whichever a table measured for the MPI library in use says is faster for
+      the layout (the length of its contiguous runs, the size of the array); see
+      :func:`strided_settings` and ``python -m mpi4numba.bench calibrate``;
+    * ``"pack"``: always packed (arrays up to 64 MiB);
+    * ``"datatype"``: always a derived datatype (no copy in mpi4numba).
 
-    Packing applies to blocking calls (send, recv, sendrecv, bcast ...) and to the sends of
+    Packing applies to blocking calls (send, recv, sendrecv, bcast, a process's own block
+    in gather, scatter, allgather, alltoall and their v-forms) and to the sends of
     non-blocking calls (isend, issend: the request keeps the packed copy); receives of
     non-blocking calls, persistent requests and one-sided calls keep a datatype (MPI uses
-    the buffer after the call returns). The environment sets it at start-up:
-    ``MPI4NUMBA_STRIDED=auto|pack|datatype``, ``MPI4NUMBA_PACK_BELOW=<bytes>``. Compiled
-    code reads the setting at each call: nothing is recompiled.
+    the buffer after the call returns). ``MPI4NUMBA_STRIDED=auto|pack|datatype`` sets it
+    at start-up. Compiled code reads the setting at each call: nothing is recompiled.
 
     >>> import mpi4numba
     >>> previous = mpi4numba.set_strided("pack")
@@ -82,7 +83,7 @@ def set_strided(mode: str | None = None, block_bytes: int | None = None) -> str:
     >>> mpi4numba.set_strided(previous)
     'pack'
     """
-    return _strided.configure(mode, block_bytes)
+    return _strided.configure(mode)
 
 
 def strided() -> str:
@@ -96,12 +97,15 @@ def strided() -> str:
     return str(_strided.settings()["mode"])
 
 
-def strided_settings() -> dict[str, int | str]:
-    """The settings for strided arrays: ``mode``, ``block_bytes`` (the longest contiguous run
-    ``auto`` packs) and ``max_bytes`` (the largest array packed).
+def strided_settings() -> dict[str, object]:
+    """The settings for strided arrays: ``mode``, ``max_bytes`` (the largest array packed),
+    ``auto``'s ``table`` and its ``source`` (built in for the MPI library, or calibrated on
+    this machine). The table has a row per length of the contiguous runs of a layout (8,
+    16, ... 4096 bytes and longer) and a character per size of the array (512 bytes or
+    less, 1 KiB, ... 16 MiB and more): "P" packs, "." uses a derived datatype.
 
     >>> from mpi4numba.datatypes import strided_settings
     >>> sorted(strided_settings())
-    ['block_bytes', 'max_bytes', 'mode']
+    ['max_bytes', 'mode', 'source', 'table']
     """
     return _strided.settings()

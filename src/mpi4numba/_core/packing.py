@@ -32,9 +32,14 @@ BUSY, ADDRESS, CAPACITY = 0, 1, 2  # the words of a block
 _POOL = np.zeros(BLOCKS * 3, np.int64)
 _POOL_SYMBOL = "mpi4numba_pack_pool"
 
-MODE, BLOCK_BYTES, MAX_BYTES = 0, 1, 2  # the words of the settings
+# The settings: the mode, the largest array packed, then auto's table: one word per size of
+# the contiguous runs of a layout (RUN_BUCKETS: 8, 16, ... bytes, the last one and longer),
+# whose bit t says whether to pack when the array holds about 512 * 2**t bytes
+# (SIZE_BUCKETS: 512 bytes or less, ..., the last one and more).
+MODE, MAX_BYTES, TABLE = 0, 1, 2
 AUTO, PACK, DATATYPE = 0, 1, 2  # modes
-SETTINGS = np.zeros(3, np.int64)
+RUN_BUCKETS, SIZE_BUCKETS = 10, 16
+SETTINGS = np.zeros(TABLE + RUN_BUCKETS, np.int64)
 _SETTINGS_SYMBOL = "mpi4numba_strided_settings"
 _i64 = ir.IntType(64)
 
@@ -168,3 +173,17 @@ def scratch_array(typingctx, address, count, like):
         return _array_value(context, builder, array_type, count, data, null)
 
     return array_type(address, count, like), codegen
+
+
+@intrinsic
+def log2_floor(typingctx, value):
+    """``floor(log2(value))`` of a positive integer (-1 for 0)."""
+    if not isinstance(value, types.Integer):
+        raise TypingError(f"log2_floor() takes an integer, got {value}")
+
+    def codegen(context, builder, sig, args):
+        word = context.cast(builder, args[0], sig.args[0], types.int64)
+        zeros = builder.ctlz(word, ir.Constant(ir.IntType(1), 0))
+        return builder.sub(ir.Constant(_i64, 63), zeros)
+
+    return types.int64(value), codegen

@@ -11,18 +11,20 @@ from its layout:
   receive copies back the elements that arrived;
 * ``datatype``: MPI is given the array itself and a cached derived datatype.
 
-The mode (``MPI4NUMBA_STRIDED=auto|pack|datatype``, or :func:`set_strided` at run time)
-decides; ``auto`` packs where the innermost contiguous run of the layout is at most
-``block_bytes`` long (per MPI library, measured: :data:`PACK_BELOW`; overridden by
-``MPI4NUMBA_PACK_BELOW``). Structured dtypes, arrays larger than ``max_bytes`` (scratch
-would cost more memory than it saves time) and the routines where MPI keeps the buffer
-after the call (receives and persistent requests of non-blocking calls, one-sided
-operations) always use a datatype.
+The mode (``MPI4NUMBA_STRIDED=auto|pack|datatype``, or ``mpi4numba.set_strided`` at run
+time) decides. ``auto`` looks the layout up in a table measured for the MPI library in
+use (:data:`BUILT_IN`, or one calibrated on the machine by ``python -m mpi4numba.bench
+calibrate --save``): by the length of the innermost contiguous run of the layout and the
+size of the array, whichever was faster there. Structured dtypes, arrays larger than
+``max_bytes`` (scratch would cost more memory than it saves time) and the routines where
+MPI keeps the buffer after the call (receives and persistent requests of non-blocking
+calls, one-sided operations) always use a datatype.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 
 import numpy as np
@@ -36,54 +38,100 @@ from .._core.runtime import ABI, MPI
 from .datatypes import block_datatype, buffer, element_base
 
 MODES = {"auto": pool.AUTO, "pack": pool.PACK, "datatype": pool.DATATYPE}
-
-# The longest contiguous run (bytes) that ``auto`` still packs, per MPI library: the
-# largest block size at which packing was faster on every count measured with
-# ``python -m mpi4numba.bench strided --calibrate`` (docs/performance.md has the tables).
-PACK_BELOW = {"MPICH": 512, "Open MPI": 64, "Intel MPI": 512}
-DEFAULT_PACK_BELOW = 64
 MAX_BYTES = 64 << 20
 _TRUNCATE = ABI.ERROR_CLASSES["ERR_TRUNCATE"]
+TABLE_ENV = "MPI4NUMBA_STRIDED_TABLE"
+
+# ``auto``'s tables, per MPI library, measured with ``python -m mpi4numba.bench calibrate``
+# (docs/performance.md): one string per size of the contiguous runs of a layout (8, 16, ...
+# 4096 bytes and longer), one character per size of the array (512 bytes or less, 1 KiB,
+# ... 16 MiB and more): "P" packs, "." gives MPI a derived datatype.
+BUILT_IN: dict[str, list[str]] = {}
+_NO_TABLE = ["." * pool.SIZE_BUCKETS] * pool.RUN_BUCKETS
 
 
-def _library() -> str:
-    return library_flavour(MPI.Get_library_version()).vendor
+def table_words(rows: list[str]) -> list[int]:
+    """The settings words of a table of strings (see :data:`BUILT_IN`)."""
+    if len(rows) != pool.RUN_BUCKETS or any(len(row) != pool.SIZE_BUCKETS or set(row) - {"P", "."} for row in rows):
+        raise ValueError(
+            f"mpi4numba: a strided table has {pool.RUN_BUCKETS} rows of {pool.SIZE_BUCKETS} characters 'P' or '.'"
+        )
+    return [sum(1 << t for t, c in enumerate(row) if c == "P") for row in rows]
 
 
-def settings() -> dict[str, int | str]:
-    """The strided-transfer settings in force: ``mode``, ``block_bytes`` (the longest
-    contiguous run ``auto`` packs), ``max_bytes`` (the largest array packed)."""
+def table_rows(words: list[int]) -> list[str]:
+    return ["".join("P" if word >> t & 1 else "." for t in range(pool.SIZE_BUCKETS)) for word in words]
+
+
+def _library() -> tuple[str, str]:
+    flavour = library_flavour(MPI.Get_library_version())
+    return flavour.vendor, flavour.version
+
+
+def calibration_file(vendor: str, version: str) -> str:
+    """Where ``bench calibrate --save`` keeps the table of this MPI library (and where it is
+    read at start-up): ``$MPI4NUMBA_STRIDED_TABLE``, else the user's cache directory."""
+    if os.environ.get(TABLE_ENV):
+        return os.environ[TABLE_ENV]
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    name = "".join(c if c.isalnum() or c in ".-" else "_" for c in f"{vendor}-{version}")
+    return os.path.join(cache, "mpi4numba", f"strided-{name}.json")
+
+
+_source = ""
+
+
+def settings() -> dict[str, object]:
+    """The strided-transfer settings in force: ``mode``, ``max_bytes`` (the largest array
+    packed), auto's ``table`` (see :data:`BUILT_IN`) and where it came from (``source``)."""
+    words = [int(w) for w in pool.SETTINGS[pool.TABLE :]]
     mode = next(name for name, value in MODES.items() if value == pool.SETTINGS[pool.MODE])
     return {
         "mode": mode,
-        "block_bytes": int(pool.SETTINGS[pool.BLOCK_BYTES]),
         "max_bytes": int(pool.SETTINGS[pool.MAX_BYTES]),
+        "table": table_rows(words),
+        "source": _source,
     }
 
 
-def configure(mode: str | None = None, block_bytes: int | None = None) -> str:
-    """Set the mode (and ``auto``'s block size), returning the previous mode."""
+def configure(mode: str | None = None, table: list[str] | None = None, source: str = "") -> str:
+    """Set the mode (and ``auto``'s table), returning the previous mode."""
+    global _source
     previous = str(settings()["mode"])
     if mode is not None:
         if mode not in MODES:
             raise ValueError(f"mpi4numba: the strided mode must be one of {', '.join(MODES)}, not {mode!r}")
         pool.SETTINGS[pool.MODE] = MODES[mode]
-    if block_bytes is not None:
-        if int(block_bytes) < 0:
-            raise ValueError(f"mpi4numba: the block size packed must not be negative, got {block_bytes}")
-        pool.SETTINGS[pool.BLOCK_BYTES] = int(block_bytes)
+    if table is not None:
+        pool.SETTINGS[pool.TABLE :] = table_words(table)
+        _source = source
     return previous
+
+
+def _load_table(vendor: str, version: str) -> tuple[list[str], str]:
+    """auto's table for this library: a calibrated one if its file exists, else the built-in one."""
+    path = calibration_file(vendor, version)
+    if os.path.exists(path):
+        try:
+            with open(path) as file:
+                saved = json.load(file)
+            rows = saved["table"]
+            table_words(rows)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"mpi4numba: cannot read the strided table {path}: {exc}") from None
+        return rows, f"calibrated ({path})"
+    if vendor in BUILT_IN:
+        return BUILT_IN[vendor], f"built in for {vendor}"
+    return _NO_TABLE, f"none for {vendor or 'this MPI library'}: derived datatypes"
 
 
 def _from_environment() -> None:
     pool.SETTINGS[pool.MAX_BYTES] = MAX_BYTES
-    pool.SETTINGS[pool.BLOCK_BYTES] = PACK_BELOW.get(_library(), DEFAULT_PACK_BELOW)
     mode = os.environ.get("MPI4NUMBA_STRIDED", "").strip().lower() or "auto"
-    below = os.environ.get("MPI4NUMBA_PACK_BELOW", "").strip()
     try:
-        configure(mode, int(below) if below else None)
+        configure(mode, *_load_table(*_library()))
     except ValueError as exc:
-        raise ValueError(f"{exc} (from MPI4NUMBA_STRIDED / MPI4NUMBA_PACK_BELOW)") from None
+        raise ValueError(f"{exc} (from MPI4NUMBA_STRIDED or {TABLE_ENV})") from None
 
 
 _from_environment()
@@ -107,14 +155,21 @@ def _innermost_run(shape, strides, itemsize):
 
 
 @register_jitable
+def _bucket(value, smallest_log2, buckets):
+    return min(max(pool.log2_floor(value) - smallest_log2, 0), buckets - 1)
+
+
+@register_jitable
 def packs(array):
     """Whether a transfer of the strided ``array`` packs it, under the settings in force."""
     mode = pool.setting(pool.MODE)
-    if mode == pool.DATATYPE or array.size * array.itemsize > pool.setting(pool.MAX_BYTES):
+    nbytes = array.size * array.itemsize
+    if mode == pool.DATATYPE or nbytes > pool.setting(pool.MAX_BYTES):
         return False
-    return mode == pool.PACK or _innermost_run(array.shape, array.strides, array.itemsize) <= pool.setting(
-        pool.BLOCK_BYTES
-    )
+    if mode == pool.PACK:
+        return True
+    run = _bucket(_innermost_run(array.shape, array.strides, array.itemsize), 3, pool.RUN_BUCKETS)
+    return (pool.setting(pool.TABLE + run) >> _bucket(nbytes, 9, pool.SIZE_BUCKETS)) & 1 == 1
 
 
 @register_jitable

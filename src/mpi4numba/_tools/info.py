@@ -331,17 +331,13 @@ def _strided_facts(report: Report) -> None:
     from .._support import strided
 
     settings = strided.settings()
-    block = settings["block_bytes"]
-    origin = "MPI4NUMBA_PACK_BELOW" if os.environ.get("MPI4NUMBA_PACK_BELOW") else "measured for this MPI library"
     texts = {
-        "auto": f"auto: packed into scratch where the contiguous run is <= {block} bytes ({origin}), "
-        "else a derived datatype",
+        "auto": f"auto: packed or a derived datatype by the layout, table {settings['source']}",
         "pack": "pack: packed into scratch (blocking calls, non-blocking sends)",
         "datatype": "datatype: derived datatypes, no copy",
     }
-    mode = str(settings["mode"])
     how = " (MPI4NUMBA_STRIDED)" if os.environ.get("MPI4NUMBA_STRIDED") else ""
-    report.add("strided", settings, texts[mode] + how)
+    report.add("strided", settings, texts[str(settings["mode"])] + how)
 
 
 def _one_sided_facts(report: Report, MPI: Any, library: Flavour, provided: str) -> None:

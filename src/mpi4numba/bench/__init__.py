@@ -20,6 +20,8 @@ Commands (each takes ``-h``):
   strided mode vs a copy in njit vs contiguous (:mod:`mpi4numba.bench.strided`).
 * ``halo``: a 2-D Jacobi stencil with column halos: mpi4numba, numba-mpi and mpi4py
   side by side, per step (:mod:`mpi4numba.bench.halo`).
+* ``calibrate``: when packing a strided array beats a derived datatype on this MPI
+  library: the table of ``auto`` (:mod:`mpi4numba.bench.calibrate`; ``--save``).
 * ``inplace``: allreduce with ``IN_PLACE`` vs separate buffers, under mpiexec
   (:mod:`mpi4numba.bench.inplace`).
 """
@@ -42,6 +44,7 @@ COMMANDS = {
     "latency": "latency of MPI operations from C, mpi4numba and mpi4py",
     "strided": "sending grid faces and array columns: derived datatypes, packing, copies",
     "halo": "2-D Jacobi with column halos: mpi4numba, numba-mpi and mpi4py per step",
+    "calibrate": "when packing strided arrays beats derived datatypes on this MPI (auto's table)",
     "inplace": "allreduce with IN_PLACE vs out of place, from njit code",
 }
 
