@@ -180,9 +180,7 @@ def test_settings():
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess:
     code = (
-        "from mpi4numba.datatypes import strided_settings as f\n"
-        "s = f()\n"
-        "print(s['mode'], s['table'][0], s['source'])"
+        "from mpi4numba.datatypes import strided_settings as f\ns = f()\nprint(s['mode'], s['table'][0], s['source'])"
     )
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
 
