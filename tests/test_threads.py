@@ -42,8 +42,9 @@ def cache_dir(tmp_path_factory) -> str:
     return os.environ.get("NUMBA_CACHE_DIR") or str(tmp_path_factory.mktemp("numba-cache"))
 
 
-def run(np_: int, cache: str, level: str | None, layer: str | None = None, code: str | None = None):
+def run(np_: int, cache: str, level: str | None, layer: str | None = None, code: str | None = None, strided=None):
     env = {
+        "MPI4NUMBA_STRIDED": strided,  # None: unset (auto)
         "MPI4NUMBA_THREAD_LEVEL": level,  # None: unset
         "MPI4PY_RC_THREAD_LEVEL": None,
         "NUMBA_NUM_THREADS": str(THREADS),
@@ -63,10 +64,13 @@ def run(np_: int, cache: str, level: str | None, layer: str | None = None, code:
 
 
 @pytest.mark.parametrize(
-    "np_, layer", [(1, None), (2, None), (3, None), (2, "workqueue")], ids=["np1", "np2", "np3", "np2-workqueue"]
+    "np_, layer, strided",
+    [(1, None, None), (2, None, None), (3, None, None), (2, "workqueue", None), (2, None, "pack")],
+    ids=["np1", "np2", "np3", "np2-workqueue", "np2-pack"],
 )
-def test_prange_threads_exchange_messages_at_multiple(cache_dir, np_, layer):
-    output, reports = run(np_, cache_dir, "multiple", layer)
+def test_prange_threads_exchange_messages_at_multiple(cache_dir, np_, layer, strided):
+    """``np2-pack``: the strided columns of every thread packed into scratch at once."""
+    output, reports = run(np_, cache_dir, "multiple", layer, strided=strided)
     assert sorted(r["rank"] for r in reports) == list(range(np_)), output
     cases = ["exchange", "crossed_by_threads", "crossed_on_main", "reduce"] + (["blocking"] if np_ > 1 else [])
     print(

@@ -11,7 +11,8 @@ per thread:
 
 * ``blocking``: send/recv (even ranks send first, odd ranks receive first), a short and
   a long message (past MPICH's eager limit: the rendezvous protocol), the long one a
-  strided view (a derived datatype from mpi4numba's datatype cache, which threads share);
+  strided view (a derived datatype from mpi4numba's datatype cache, which threads share,
+  or with ``MPI4NUMBA_STRIDED=pack`` scratch from the pool of packing blocks they share);
 * ``exchange``: sendrecv of both sizes (also at 1 process: to itself);
 * ``crossed``: isend/irecv started by lane t in one prange loop and completed by lane
   ``t + 1`` in a second prange loop (another thread), or by ``waitall`` on the main

@@ -10,7 +10,7 @@ array whose contiguous runs are ``B`` elements (8 bytes to 4 KiB) and which hold
 ``512 * 2**t`` bytes (512 bytes to ``--max-bytes``; larger sizes take the last measured
 column), timed with ``set_strided("pack")`` and ``set_strided("datatype")`` alternately,
 ``--repeat`` rounds. A cell packs ("P") where packing took less than ``--margin`` times
-the datatype's time (median over rounds, the slower rank's). Prints the table, the time
+the datatype's time (the best round of each, the slower rank's). Prints the table, the time
 ratios, and with ``--save`` writes the table where mpi4numba reads it at start-up for this
 MPI library (``$MPI4NUMBA_STRIDED_TABLE``, else ``~/.cache/mpi4numba/``), overriding the
 built-in one.
@@ -22,7 +22,6 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -66,7 +65,8 @@ def _kernel():
 
 
 def _cell(exchange, comm, run_elements: int, total: int, repeat: int) -> dict[str, float] | None:
-    """Median seconds per sendrecv of each mode for one cell (None: no strided layout)."""
+    """Seconds per sendrecv of each mode for one cell, the best round's (other work on the
+    machine only adds time; None: no strided layout)."""
     import mpi4numba as mpi
 
     rows = total // (8 * run_elements)
@@ -94,7 +94,7 @@ def _cell(exchange, comm, run_elements: int, total: int, repeat: int) -> dict[st
     expected = np.random.default_rng(left).random((rows, width))[:, 1 : 1 + run_elements]
     if not np.array_equal(incoming, expected):
         raise RuntimeError("mpi4numba: calibration received wrong data")
-    return {mode: statistics.median(values) for mode, values in times.items()}
+    return {mode: min(values) for mode, values in times.items()}
 
 
 def max_op():
