@@ -66,6 +66,23 @@ def test_strided_send_and_receive_in_place(name, strided_mode):
     assert send_then_recv(outgoing, view(np.zeros((6, 5, 4))), RIGHT, LEFT, 3) == 0
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.bool_, "S1", np.int16, np.float64])
+def test_reversed_views_of_every_element_size(dtype, strided_mode):
+    """A view with a negative step of one element: Open MPI's hvector of 1-byte elements at
+    stride -1 moved them forwards (past the view's start) before mpi4numba avoided it."""
+    base = (np.arange(24) % 100 + 10 * RANK).astype(np.int64)
+    outgoing = (base % 2 == 1) if dtype == np.bool_ else base.astype(dtype)
+    target = np.zeros(24, dtype=outgoing.dtype)
+    assert ring(outgoing[20:3:-2], target[20:3:-2], RIGHT, LEFT) == 0
+    expected = np.zeros_like(target)
+    sent = (np.arange(24) % 100 + 10 * LEFT).astype(np.int64)
+    expected[20:3:-2] = ((sent % 2 == 1) if dtype == np.bool_ else sent.astype(dtype))[20:3:-2]
+    np.testing.assert_array_equal(target, expected)
+    target = np.zeros(24, dtype=outgoing.dtype)
+    assert ring(outgoing[::-1], target[::-1], RIGHT, LEFT) == 0  # stride -itemsize
+    np.testing.assert_array_equal(target, (sent % 2 == 1) if dtype == np.bool_ else sent.astype(dtype))
+
+
 def test_cache_is_hit_and_not_grown_by_repeated_layouts(datatype_mode):
     outgoing, incoming = grid(RANK)[:, 1], np.zeros((6, 5, 4))[:, 2]
     assert ring(outgoing, incoming, RIGHT, LEFT) == 0

@@ -136,7 +136,9 @@ def _build_strided(shape, strides, itemsize, base, per_element):
     would allow it: MPICH packs one long hvector of single elements about 2.5x slower than
     nested levels (a[:, :, 0] of a 256^3 grid); and a first level of single elements is
     ``contiguous(resized(element))``, which MPICH packs about 2x faster than
-    ``hvector(count, 1, stride)``."""
+    ``hvector(count, 1, stride)``, and which is right where Open MPI (4.1, 5.0) is wrong:
+    its ``hvector(count, 1, -1, <a 1-byte type>)`` moves the elements forwards, writing
+    past the start of a reversed view (``a[::-1]`` of uint8)."""
     axis = len(shape) - 1
     block, run = per_element, itemsize
     while axis >= 0 and (shape[axis] == 1 or strides[axis] == run):
@@ -151,7 +153,7 @@ def _build_strided(shape, strides, itemsize, base, per_element):
         for outer in range(axis - 1, -2, -1):
             if outer >= 0 and shape[outer] == 1:
                 continue
-            if not owned and run == itemsize and stride > 0:
+            if not owned and run == itemsize and stride != 0:
                 code, level = _spaced_elements(count, stride, base, per_element)
             else:
                 code, level = capi.MPI_Type_create_hvector(count, block, stride, datatype)
