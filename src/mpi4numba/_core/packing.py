@@ -32,14 +32,17 @@ BUSY, ADDRESS, CAPACITY = 0, 1, 2  # the words of a block
 _POOL = np.zeros(BLOCKS * 3, np.int64)
 _POOL_SYMBOL = "mpi4numba_pack_pool"
 
-# The settings: the mode, the largest array packed, then auto's table: one word per size of
-# the contiguous runs of a layout (RUN_BUCKETS: 8, 16, ... bytes, the last one and longer),
-# whose bit t says whether to pack when the array holds about 512 * 2**t bytes
-# (SIZE_BUCKETS: 512 bytes or less, ..., the last one and more).
+# The settings: the mode, the largest array packed, then auto's two tables: one word per
+# size of the contiguous runs of a layout (RUN_BUCKETS: 8, 16, ... bytes, the last one and
+# longer), whose bit t says whether to pack an array of 512 * 2**t bytes up to the next
+# power of two (SIZE_BUCKETS: 512 bytes or less, ..., the last one and more): the first
+# table for sizes between powers of two, the second (EDGES) for a power of two exactly,
+# where MPI libraries switch protocols.
 MODE, MAX_BYTES, TABLE = 0, 1, 2
 AUTO, PACK, DATATYPE = 0, 1, 2  # modes
 RUN_BUCKETS, SIZE_BUCKETS = 10, 16
-SETTINGS = np.zeros(TABLE + RUN_BUCKETS, np.int64)
+EDGES = TABLE + RUN_BUCKETS
+SETTINGS = np.zeros(TABLE + 2 * RUN_BUCKETS, np.int64)
 _SETTINGS_SYMBOL = "mpi4numba_strided_settings"
 _i64 = ir.IntType(64)
 

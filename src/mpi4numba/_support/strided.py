@@ -43,24 +43,74 @@ _TRUNCATE = ABI.ERROR_CLASSES["ERR_TRUNCATE"]
 TABLE_ENV = "MPI4NUMBA_STRIDED_TABLE"
 
 # ``auto``'s tables, per MPI library, measured with ``python -m mpi4numba.bench calibrate``
-# (docs/performance.md): one string per size of the contiguous runs of a layout (8, 16, ...
-# 4096 bytes and longer), one character per size of the array (512 bytes or less, 1 KiB,
-# ... 16 MiB and more): "P" packs, "." gives MPI a derived datatype.
-BUILT_IN: dict[str, list[str]] = {}
+# (docs/guide/performance.md): one string per size of the contiguous runs of a layout (8,
+# 16, ... 4096 bytes and longer), one character per size of the array (512 bytes or less,
+# 1 KiB, ... 16 MiB and more, each up to the next power of two): "P" packs, "." gives MPI
+# a derived datatype; "p" packs only an array of exactly that power of two bytes, "d"
+# packs all but that one (MPI libraries switch protocols at powers of two: the MPICH
+# wheel moves exactly 8 KiB of single elements 40 times slower, 8 KiB + 8 no slower).
+# Measured on the project's 2-core machine, 2 processes on one node, funneled, with
+# ``calibrate --repeat 7`` (one run each; a cell within 5% either way is a coin toss).
+BUILT_IN: dict[str, list[str]] = {
+    "MPICH": [  # the MPICH 5.0.2 wheel
+        "p...p...........",
+        "P...PPPPPPPPPPPP",
+        "dp..PPPPPPPPPPPP",
+        "Pp..PPPPPPPPPPPP",
+        "d...PPPPPPPPPppp",
+        "d...PPPPPPPPP...",
+        "....PPPPPPpPd...",
+        "...........dP...",
+        "................",
+        "................",
+    ],
+    "Open MPI": [  # the Open MPI 5.0.11 wheel
+        "dPP.............",
+        "PPPdPPPPPp......",
+        "..PPPpPPPp......",
+        "PPPPPPPPPp......",
+        "PPPPPPPPPp......",
+        "p.dPPPPp........",
+        "..PPPPp.........",
+        ".............ddd",
+        "................",
+        "................",
+    ],
+    "Intel MPI": [  # the impi-rt 2021.18 wheel, I_MPI_FABRICS=shm
+        "PPPPPPPPPPPPPPPP",
+        "PPPPPPPPPPPPPPPP",
+        "PP.dPPPPPdPPPPPP",
+        "PP..............",
+        "PPp..d..........",
+        "P...............",
+        ".p..............",
+        "................",
+        "................",
+        "................",
+    ],
+}
 _NO_TABLE = ["." * pool.SIZE_BUCKETS] * pool.RUN_BUCKETS
+_INSIDE, _EDGE = "Pd", "Pp"  # the characters that pack between powers of two, at one
 
 
 def table_words(rows: list[str]) -> list[int]:
-    """The settings words of a table of strings (see :data:`BUILT_IN`)."""
-    if len(rows) != pool.RUN_BUCKETS or any(len(row) != pool.SIZE_BUCKETS or set(row) - {"P", "."} for row in rows):
+    """The settings words of a table of strings (see :data:`BUILT_IN`): those for sizes
+    between powers of two, then those for powers of two."""
+    if len(rows) != pool.RUN_BUCKETS or any(len(row) != pool.SIZE_BUCKETS or set(row) - set("P.pd") for row in rows):
         raise ValueError(
-            f"mpi4numba: a strided table has {pool.RUN_BUCKETS} rows of {pool.SIZE_BUCKETS} characters 'P' or '.'"
+            f"mpi4numba: a strided table has {pool.RUN_BUCKETS} rows of {pool.SIZE_BUCKETS} characters "
+            "'P', '.', 'p' or 'd'"
         )
-    return [sum(1 << t for t, c in enumerate(row) if c == "P") for row in rows]
+    return [sum(1 << t for t, c in enumerate(row) if c in chars) for chars in (_INSIDE, _EDGE) for row in rows]
 
 
 def table_rows(words: list[int]) -> list[str]:
-    return ["".join("P" if word >> t & 1 else "." for t in range(pool.SIZE_BUCKETS)) for word in words]
+    inside, edge = words[: pool.RUN_BUCKETS], words[pool.RUN_BUCKETS :]
+    cells = {(True, True): "P", (False, False): ".", (False, True): "p", (True, False): "d"}
+    return [
+        "".join(cells[bool(i >> t & 1), bool(e >> t & 1)] for t in range(pool.SIZE_BUCKETS))
+        for i, e in zip(inside, edge)
+    ]
 
 
 def _library() -> tuple[str, str]:
@@ -169,7 +219,8 @@ def packs(array):
     if mode == pool.PACK:
         return True
     run = _bucket(_innermost_run(array.shape, array.strides, array.itemsize), 3, pool.RUN_BUCKETS)
-    return (pool.setting(pool.TABLE + run) >> _bucket(nbytes, 9, pool.SIZE_BUCKETS)) & 1 == 1
+    table = pool.EDGES if nbytes & (nbytes - 1) == 0 else pool.TABLE
+    return (pool.setting(table + run) >> _bucket(nbytes, 9, pool.SIZE_BUCKETS)) & 1 == 1
 
 
 @register_jitable

@@ -8,7 +8,8 @@ For each cell of ``auto``'s table (see :func:`mpi4numba.datatypes.strided_settin
 ``sendrecv`` between the two ranks of ``u[:, 1:1 + B]``, a view of a C-ordered float64
 array whose contiguous runs are ``B`` elements (8 bytes to 4 KiB) and which holds about
 ``512 * 2**t`` bytes (512 bytes to ``--max-bytes``; larger sizes take the last measured
-column), timed with ``set_strided("pack")`` and ``set_strided("datatype")`` alternately,
+column), and again 1.5 times that size (MPI libraries switch protocols at powers of two),
+timed with ``set_strided("pack")`` and ``set_strided("datatype")`` alternately,
 ``--repeat`` rounds. A cell packs ("P") where packing took less than ``--margin`` times
 the datatype's time (the best round of each, the slower rank's). Prints the table, the time
 ratios, and with ``--save`` writes the table where mpi4numba reads it at start-up for this
@@ -114,28 +115,30 @@ def measure(options: argparse.Namespace) -> dict:
     comm = MPI.COMM_WORLD
     exchange = _kernel()
     previous = mpi.strided()
-    rows, ratios = [], []
+    rows, ratios = [], {"edge": [], "inside": []}
+    cells = {(True, True): "P", (False, False): ".", (False, True): "p", (True, False): "d"}
     try:
         for run_bucket in range(packing.RUN_BUCKETS):
             run_elements = 1 << run_bucket  # float64: 8 bytes << run_bucket
-            row, ratio_row, last = "", [], "."
+            row, last = "", "."
+            measured: dict[str, list[float | None]] = {"edge": [], "inside": []}
             for size_bucket in range(packing.SIZE_BUCKETS):
                 total = 512 << size_bucket
                 if 8 * run_elements > options.max_run or total > options.max_bytes:
                     row += last if 8 * run_elements <= options.max_run else "."
-                    ratio_row.append(None)
+                    for where in measured:
+                        measured[where].append(None)
                     continue
-                cell = _cell(exchange, comm, run_elements, total, options.repeat)
-                if cell is None:
-                    row += "."
-                    ratio_row.append(None)
-                    continue
-                packs = cell["pack"] < options.margin * cell["datatype"]
-                last = "P" if packs else "."
+                packs = {}
+                for where, nbytes in (("edge", total), ("inside", total * 3 // 2)):
+                    cell = _cell(exchange, comm, run_elements, nbytes, options.repeat)
+                    packs[where] = cell is not None and cell["pack"] < options.margin * cell["datatype"]
+                    measured[where].append(None if cell is None else round(cell["datatype"] / cell["pack"], 2))
+                last = cells[packs["inside"], packs["edge"]]
                 row += last
-                ratio_row.append(round(cell["datatype"] / cell["pack"], 2))
             rows.append(row)
-            ratios.append(ratio_row)
+            for where in ratios:
+                ratios[where].append(measured[where])
     finally:
         mpi.set_strided(previous)
     vendor, version = strided._library()
@@ -155,15 +158,21 @@ def measure(options: argparse.Namespace) -> dict:
 def report(result: dict) -> str:
     """The table and the ratios, as text."""
     sizes = [f"{(512 << t) // 1024}K" if 512 << t >= 1024 else "512" for t in range(len(result["table"][0]))]
+    header = "run\\size " + " ".join(f"{s:>6}" for s in sizes)
     lines = [
         f"# {result['library']}, {result['processes']} processes, thread level {result['thread_level']}",
-        "# auto's table: a row per contiguous run (bytes), a column per array size; P: pack, .: datatype",
-        "# in brackets: time with a datatype / time packed (above 1: packing is faster)",
-        "run\\size " + " ".join(f"{s:>6}" for s in sizes),
+        "# auto's table: a row per contiguous run (bytes), a column per array size (up to the next power of two);",
+        "# P: pack, .: datatype, p: pack exactly at the power of two only, d: pack all but exactly the power of two",
+        header,
     ]
-    for bucket, (row, ratio_row) in enumerate(zip(result["table"], result["ratios"])):
-        cells = [f"{c}{'' if r is None else format(r, '.1f'):>5}" for c, r in zip(row, ratio_row)]
-        lines.append(f"{8 << bucket:>8} " + " ".join(f"{cell:>6}" for cell in cells))
+    for bucket, row in enumerate(result["table"]):
+        lines.append(f"{8 << bucket:>8} " + " ".join(f"{c:>6}" for c in row))
+    for where, title in (("edge", "exactly the power of two"), ("inside", "1.5 x the power of two")):
+        lines += [f"# time with a datatype / time packed, arrays of {title} bytes (above 1: packing is faster)", header]
+        for bucket, ratio_row in enumerate(result["ratios"][where]):
+            lines.append(
+                f"{8 << bucket:>8} " + " ".join(f"{'' if r is None else format(r, '.1f'):>6}" for r in ratio_row)
+            )
     lines.append("table = [" + ", ".join(f'"{row}"' for row in result["table"]) + "]")
     return "\n".join(lines)
 
