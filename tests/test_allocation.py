@@ -111,7 +111,7 @@ def strided_loop(grid, target, records, received, requests, steps):
     return status
 
 
-def test_no_heap_allocation_for_strided_and_structured_buffers():
+def test_no_heap_allocation_for_strided_and_structured_buffers(strided_mode):
     if not numba.config.NRT_STATS:
         pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")
     dtype = np.dtype([("flag", "u1"), ("value", "f8"), ("m", "i2", (3,))], align=True)
@@ -139,7 +139,7 @@ def full_buffer_loop(mine, rows, outgoing, incoming, counts, starts, steps):
     return status
 
 
-def test_no_heap_allocation_for_strided_full_buffers():
+def test_no_heap_allocation_for_strided_full_buffers(strided_mode):
     if not numba.config.NRT_STATS:
         pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")
     args = (

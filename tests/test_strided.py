@@ -201,3 +201,19 @@ def test_the_environment_sets_the_mode_and_a_calibrated_table(tmp_path):
     table.write_text(json.dumps({"table": ["PX"]}))
     done = _start({**env, "MPI4NUMBA_STRIDED_TABLE": str(table)})
     assert done.returncode != 0 and "cannot read the strided table" in done.stderr
+
+
+def test_packing_reuses_its_scratch():
+    """After the first call has grown it, the scratch is reused: no allocation per call."""
+    outgoing, incoming = filled((300, 7), np.float64, RANK)[:, 2], np.zeros((300, 7))[:, 3]
+    previous = mpi.set_strided("pack")
+    try:
+        assert exchange_many(outgoing, incoming, RIGHT, LEFT, 1) == 0
+        block = packing._POOL[: 3 * packing.BLOCKS].reshape(packing.BLOCKS, 3)[0].copy()
+        assert block[packing.CAPACITY] >= outgoing.nbytes and block[packing.ADDRESS] != 0
+        assert exchange_many(outgoing, incoming, RIGHT, LEFT, 50) == 0
+        np.testing.assert_array_equal(packing._POOL.reshape(packing.BLOCKS, 3)[0], block)
+        assert packing._POOL.reshape(packing.BLOCKS, 3)[:, packing.BUSY].sum() == 0  # all given back
+    finally:
+        mpi.set_strided(previous)
+    np.testing.assert_array_equal(incoming, filled((300, 7), np.float64, LEFT)[:, 2])

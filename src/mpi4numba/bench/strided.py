@@ -1,24 +1,17 @@
 """``strided``: send strided views between 2 ranks: faces of a 3-D grid, columns of a 2-D array.
 
 Run under mpiexec (``mpiexec -n 2 python -m mpi4numba.bench strided``), or without it: it
-then starts that job itself (``-n 2``, NRT statistics on). ``--layouts`` chooses the
-tables (default ``faces,columns``); both time loops inside ``@numba.njit``.
+then starts that job itself (``-n 2``). ``--layouts`` chooses the layouts (default
+``faces,columns``); the loops are timed inside ``@numba.njit``.
 
-**faces.** For each face of an ``N x N x N`` grid (``a[0]``, ``a[:, 0]``, ``a[:, :, 0]``):
-
-* zero-copy: the face view itself, described to MPI by a cached derived datatype;
-* copy: ``np.ascontiguousarray(face)`` is sent, and a received face goes into a new
-  contiguous array that is then copied into the grid.
-
-Three directions are timed: ``send`` (rank 0 sends the face, rank 1 receives into a
-contiguous array), ``receive`` (rank 1 sends a contiguous array, rank 0 receives into the
-face) and ``ping-pong`` (the face goes back and forth). It prints µs per message (median
-over rounds, min in parentheses), the ratio copy / zero-copy (above 1: zero-copy is
-faster), and heap allocations per message counted by Numba's NRT statistics.
+**faces**: the faces ``a[0]``, ``a[:, 0]``, ``a[:, :, 0]`` of an ``N x N x N`` float64 grid
+(``--size``, default 256: 512 KiB faces), sent and received into the opposite face
+(``a[-1]`` ...). **columns**: see below. Every layout is timed in the same patterns and
+variants.
 
 **columns** (issue 18). Column ``u[:, 1]`` of a C-ordered ``ROWS x WIDTH`` float64 array
 (``--rows``, default 256, 1024, 4096, 8192; ``--width``, default 258) is sent and
-received into ``u[:, -1]``, in two patterns (``--patterns``): ``ping-pong`` (rank 0 sends,
+received into ``u[:, -1]``. The patterns (``--patterns``): ``ping-pong`` (rank 0 sends,
 rank 1 receives and sends back; µs per message is half a round trip) and ``sendrecv``
 (each rank sends its column to the other and receives one, one ``sendrecv`` per message).
 The variants, alternated within every round:
@@ -26,16 +19,17 @@ The variants, alternated within every round:
 * ``datatype``, ``pack``, ``auto``: the column views passed to mpi4numba as they are,
   with ``mpi4numba.set_strided(mode)`` in force. A version without ``set_strided``
   always uses a derived datatype: only ``datatype`` is measured, and the output says so;
-* ``njit copy``: what a user would write: the column copied into a preallocated
-  contiguous buffer in njit code, sent, and the received buffer copied into the column;
+* ``njit copy``: what a user would write: the view copied into a preallocated
+  contiguous buffer in njit code, sent, and the received buffer copied into the view;
 * ``contiguous``: the same number of elements in contiguous arrays (the reference).
 
 The time of a message is the slower rank's. Per layout it prints µs per message (median
 over rounds, min in parentheses) and the two targets of issue 18: ``auto / min(pack,
 datatype)`` (at most 1.1) and ``strided / contiguous`` (at most 1.5), where strided is
 the view under ``auto`` (under ``datatype`` where there is no choice). ``--iterations``
-is the number of messages per round for a 1024-row column; other lengths are scaled to
-the same bytes per round (at least 10 messages).
+is the number of messages per round for 8 KiB (a 1024-row column); other sizes are
+scaled to the same bytes per round (at least 10 messages). Every variant's received
+data is checked.
 """
 
 from __future__ import annotations
@@ -56,9 +50,6 @@ from ._launch import find_mpiexec, under_mpi_launcher
 from ._mpi_setup import LEVEL_NAMES
 from ._table import markdown
 
-FACES = ("a[0]", "a[:,0]", "a[:,:,0]")
-DIRECTIONS = ("send", "receive", "ping-pong")
-VARIANTS = ("zero-copy", "copy")
 LAYOUTS = ("faces", "columns")
 PATTERNS = ("ping-pong", "sendrecv")
 ROWS = (256, 1024, 4096, 8192)
@@ -78,8 +69,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options of ``strided``."""
     parser = argparse.ArgumentParser(
         prog=f"{Path(sys.executable).name} -m mpi4numba.bench strided",
-        description="Strided views sent between 2 ranks: faces of a 3-D grid (derived datatype vs "
-        "np.ascontiguousarray) and columns of a 2-D array (datatype, pack, auto, njit copy, contiguous).",
+        description="Strided views sent between 2 ranks: faces of a 3-D grid and columns of a 2-D array "
+        "(datatype, pack, auto, njit copy, contiguous).",
     )
     parser.add_argument("--layouts", default="faces,columns", help="faces, columns or both (default: both)")
     parser.add_argument("--size", type=int, default=256, help="faces: grid edge N (default 256: 512 KiB faces)")
@@ -111,88 +102,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return options
 
 
-def _kernels() -> dict[tuple[str, str], Callable]:
-    """The timed loops, by (direction, variant); each returns rank-local elapsed seconds."""
-    import numba
-
-    import mpi4numba as mpi
-
-    @numba.njit
-    def put_face(face, zero_copy, peer):  # send the face
-        if zero_copy:
-            mpi.send(face, peer, 0)
-        else:
-            mpi.send(np.ascontiguousarray(face), peer, 0)
-
-    @numba.njit
-    def take_face(face, zero_copy, peer):  # receive into the face
-        if zero_copy:
-            mpi.recv(face, peer, 0)
-        else:
-            incoming = np.empty(face.shape)
-            mpi.recv(incoming, peer, 0)
-            face[...] = incoming
-
-    def one_way(face_step, contiguous_step):  # rank 0 moves the face, rank 1 the contiguous array
-        @numba.njit  # the steps are compile-time constants: direct calls, as if written here
-        def loop(face, contiguous, n, rank, zero_copy):
-            start = mpi.wtime()
-            for _ in range(n):
-                if rank == 0:
-                    face_step(face, zero_copy, 1)
-                else:
-                    contiguous_step(contiguous, 0, 0)
-            mpi.barrier()
-            return mpi.wtime() - start
-
-        return loop
-
-    @numba.njit
-    def ping_pong(face, contiguous, n, rank, zero_copy):
-        peer = 1 - rank
-        start = mpi.wtime()
-        for _ in range(n):
-            if rank == 0:
-                put_face(face, zero_copy, peer)
-                take_face(face, zero_copy, peer)
-            else:
-                take_face(face, zero_copy, peer)
-                put_face(face, zero_copy, peer)
-        return (mpi.wtime() - start) / 2  # per message: half a round trip
-
-    loops = {"send": one_way(put_face, mpi.recv), "receive": one_way(take_face, mpi.send), "ping-pong": ping_pong}
-    return {
-        (direction, variant): (
-            lambda face, contiguous, n, rank, loop=loop, zero=variant == "zero-copy": loop(
-                face, contiguous, n, rank, zero
-            )
-        )
-        for direction, loop in loops.items()
-        for variant in VARIANTS
-    }
-
-
-def _faces(grid: np.ndarray) -> dict[str, np.ndarray]:
-    return {"a[0]": grid[0], "a[:,0]": grid[:, 0], "a[:,:,0]": grid[:, :, 0]}
-
-
-def _allocations(kernel: Callable, face: np.ndarray, contiguous: np.ndarray, rank: int, n: int) -> float | None:
-    """Heap allocations per message on this rank: the difference between n and 2n messages."""
-    import numba
-    from numba.core.runtime import rtsys
-
-    if not numba.config.NRT_STATS:
-        return None
-    counts = []
-    for steps in (n, 2 * n):
-        before = rtsys.get_allocation_stats().alloc
-        kernel(face, contiguous, steps, rank)
-        counts.append(rtsys.get_allocation_stats().alloc - before)
-    return (counts[1] - counts[0]) / n
-
-
 def _column_kernels() -> dict[str, Any]:
-    """The timed column loops, by pattern (``copy`` suffix: the hand-written copy); each
+    """The timed loops, by pattern (``copy`` suffix: the hand-written copy); each
     returns this rank's seconds per message."""
     import numba
 
@@ -255,14 +166,12 @@ def _column_kernels() -> dict[str, Any]:
 
 
 def _column_variants(
-    mpi: Any, kernels: dict[str, Any], pattern: str, rows: int, width: int, rank: int
+    mpi: Any, kernels: dict[str, Any], pattern: str, send: np.ndarray, recv: np.ndarray, rank: int
 ) -> tuple[dict[str, Callable[[int], float]], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Per variant, a function of the message count that runs the loop (seconds per
     message, this rank), and the variant's send and receive buffers."""
-    u = np.random.default_rng(rank).random((rows, width))
-    send, recv = u[:, 1], u[:, -1]
-    outgoing, incoming = np.empty(rows), np.empty(rows)
-    flat_send, flat_recv = np.random.default_rng(rank).random(rows), np.empty(rows)
+    outgoing, incoming = np.empty(send.shape), np.empty(recv.shape)
+    flat_send, flat_recv = np.random.default_rng(rank).random(send.size), np.empty(recv.size)
     view, copy = kernels[pattern], kernels[f"{pattern} copy"]
     variants: dict[str, Callable[[int], float]] = {}
 
@@ -285,8 +194,27 @@ def _column_variants(
     return variants, buffers
 
 
+def _layouts(options: argparse.Namespace, rank: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(label, view sent, view received into)`` of every layout chosen."""
+    layouts = []
+    if "faces" in options.layouts:
+        n = options.size
+        grid = np.random.default_rng(rank).random((n, n, n))
+        for face, first, last in (
+            ("a[0]", grid[0], grid[-1]),
+            ("a[:,0]", grid[:, 0], grid[:, -1]),
+            ("a[:,:,0]", grid[:, :, 0], grid[:, :, -1]),
+        ):
+            layouts.append((f"{face} of {n}^3", first, last))
+    if "columns" in options.layouts:
+        for rows in options.rows:
+            u = np.random.default_rng(rank).random((rows, options.width))
+            layouts.append((f"u[:,1] {rows}x{options.width}", u[:, 1], u[:, -1]))
+    return layouts
+
+
 def _columns_job(options: argparse.Namespace, pair: Any) -> dict[str, dict[str, list[float]]]:
-    """Time every column layout, pattern and variant on the 2 ranks of ``pair``."""
+    """Time every layout, pattern and variant on the 2 ranks of ``pair``."""
     from mpi4py import MPI
 
     import mpi4numba as mpi
@@ -294,10 +222,10 @@ def _columns_job(options: argparse.Namespace, pair: Any) -> dict[str, dict[str, 
     rank = pair.Get_rank()
     kernels = _column_kernels()
     results: dict[str, dict[str, list[float]]] = {}
-    for rows in options.rows:
-        n = max(10, round(options.iterations * 1024 / rows))
+    for label, send, recv in _layouts(options, rank):
+        n = max(10, round(options.iterations * 8192 / send.nbytes))
         for pattern in options.patterns:
-            variants, buffers = _column_variants(mpi, kernels, pattern, rows, options.width, rank)
+            variants, buffers = _column_variants(mpi, kernels, pattern, send, recv, rank)
             names = list(variants)
             for name in names:  # compile, build the cached types
                 pair.Barrier()
@@ -309,15 +237,15 @@ def _columns_job(options: argparse.Namespace, pair: Any) -> dict[str, dict[str, 
                     pair.Barrier()
                     seconds = variants[name](n)
                     row[name].append(1e6 * pair.allreduce(seconds, op=MPI.MAX))
-            for name in names:  # every variant delivers the other rank's column, on both ranks
-                send, recv = buffers[name]
-                send[:] = 1000.0 * rank + np.arange(rows)
-                recv[:] = -1.0
+            for name in names:  # every variant delivers the other rank's view, on both ranks
+                out, into = buffers[name]
+                out[...] = (1000.0 * rank + np.arange(out.size)).reshape(out.shape)
+                into[...] = -1.0
                 pair.Barrier()
                 variants[name](1)
-                expected = 1000.0 * (1 - rank) + np.arange(rows)
-                assert np.array_equal(recv, expected), f"{rows} rows {pattern}, {name}: wrong data received"
-            results[f"u[:,1] {rows}x{options.width} {pattern}"] = row
+                expected = (1000.0 * (1 - rank) + np.arange(into.size)).reshape(into.shape)
+                assert np.array_equal(into, expected), f"{label} {pattern}, {name}: wrong data received"
+            results[f"{label} {pattern}"] = row
     return results
 
 
@@ -330,61 +258,16 @@ def in_job(options: argparse.Namespace) -> dict[str, Any] | None:
     if comm.Get_size() < 2:
         raise SystemExit("mpi4numba.bench strided: needs 2 processes (mpiexec -n 2)")
     results: dict[str, Any] = {}
-    if "faces" in options.layouts:
-        results["faces"] = _faces_job(options, comm)
-    if "columns" in options.layouts:
-        pair = comm.Split(0 if rank < 2 else MPI.UNDEFINED, rank)
-        if rank < 2:
-            results["columns"] = _columns_job(options, pair)
-            pair.Free()
-        comm.Barrier()
-    return results if rank == 0 else None
-
-
-def _faces_job(options: argparse.Namespace, comm: Any) -> dict[str, dict[str, Any]]:
-    """Time every face, direction and variant on ranks 0 and 1."""
-    rank = comm.Get_rank()
-    kernels = _kernels()
-    grid = np.random.default_rng(rank).random((options.size,) * 3)
-    contiguous = np.random.default_rng(rank).random(options.size * options.size)
-    results: dict[str, dict[str, Any]] = {}
+    pair = comm.Split(0 if rank < 2 else MPI.UNDEFINED, rank)
     if rank < 2:
-        for face_name, face in _faces(grid).items():
-            for direction in DIRECTIONS:
-                row: dict[str, Any] = {variant: [] for variant in VARIANTS}
-                for variant in VARIANTS:  # compile, build the cached type
-                    kernels[direction, variant](face, contiguous, options.warmup, rank)
-                for round_ in range(options.repeat):
-                    order = VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
-                    for variant in order:
-                        elapsed = kernels[direction, variant](face, contiguous, options.iterations, rank)
-                        row[variant].append(1e6 * elapsed / options.iterations)
-                for variant in VARIANTS:
-                    allocs = _allocations(kernels[direction, variant], face, contiguous, rank, 10)
-                    row[variant + " allocs"] = allocs
-                results[f"{face_name} {direction}"] = row
-            contiguous[:] = np.arange(contiguous.size)
-            kernels["receive", "zero-copy"](face, contiguous, 1, rank)
-            if rank == 0:  # the face holds rank 1's contiguous array, element for element
-                assert np.array_equal(face.reshape(-1), contiguous), f"{face_name}: wrong data received"
+        results = _columns_job(options, pair)
+        pair.Free()
     comm.Barrier()
-    return results
+    return results if rank == 0 else None
 
 
 def _cell(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} ({min(values):.1f})"
-
-
-def table(results: dict[str, dict[str, Any]]) -> str:
-    """Markdown table: µs per message for both variants, ratio, allocations per message."""
-    head = ["face direction", "zero-copy µs", "copy µs", "copy/zero-copy", "allocs/msg zero-copy", "allocs/msg copy"]
-    rows = []
-    for face in (f"{face} {direction}" for face in FACES for direction in DIRECTIONS):
-        r = results[face]
-        ratio = statistics.median(r["copy"]) / statistics.median(r["zero-copy"])
-        allocs = ["n/a" if r[v + " allocs"] is None else f"{r[v + ' allocs']:g}" for v in VARIANTS]
-        rows.append([face, _cell(r["zero-copy"]), _cell(r["copy"]), f"{ratio:.2f}", *allocs])
-    return markdown(head, rows)
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> str:
@@ -394,7 +277,7 @@ def _ratio(numerator: float | None, denominator: float | None) -> str:
 def column_table(results: dict[str, dict[str, list[float]]]) -> str:
     """Markdown table of the columns: µs per message of each variant and the two targets."""
     head = [
-        "column pattern",
+        "layout pattern",
         *(f"{variant} µs" for variant in COLUMN_VARIANTS),
         f"auto/min(pack,datatype) (≤ {AUTO_TARGET})",
         f"strided/contiguous (≤ {CONTIGUOUS_TARGET})",
@@ -410,46 +293,34 @@ def column_table(results: dict[str, dict[str, list[float]]]) -> str:
 
 
 def _report(options: argparse.Namespace, results: dict[str, Any]) -> None:
-    """Rank 0's output: a header and a table for each layout measured."""
+    """Rank 0's output: a header and the table."""
     from mpi4py import MPI
 
     import mpi4numba as mpi
 
     library = MPI.Get_library_version().splitlines()[0].strip()
     level = LEVEL_NAMES[mpi.query_thread()]
-    if "faces" in results:
-        edge = options.size
-        print(
-            f"# mpi4numba strided benchmark: faces of a {edge}x{edge}x{edge} float64 grid "
-            f"({edge * edge * 8 // 1024} KiB each), 2 ranks, MPI thread level {level}, {library}"
-        )
-        print(
-            f"# µs per message (ping-pong: half a round trip), median over {options.repeat} rounds of "
-            f"{options.iterations} messages (min); allocations per message from NRT statistics (rank 0)"
-        )
-        print(table(results["faces"]), flush=True)
-    if "columns" in results:
-        if "faces" in results:
-            print()
-        print(
-            f"# mpi4numba strided benchmark: column u[:,1] of C-ordered ROWSx{options.width} float64 arrays, "
-            f"received into u[:,-1], 2 ranks, MPI thread level {level}, {library}"
-        )
-        print(
-            f"# µs per message (ping-pong: half a round trip; sendrecv: one call), slower rank, median over "
-            f"{options.repeat} rounds (min), variants alternated within each round; "
-            f"{options.iterations} messages per round for 1024 rows, the same bytes for other lengths"
-        )
-        if _strategies.available(mpi):
-            mode = _strategies.current(mpi)
-            print(f"# strided modes set by mpi4numba.set_strided; the mode in force outside the bench: {mode}")
-        else:
-            print(f"# {_strategies.MISSING}")
-        print(
-            "# njit copy: column copied into a preallocated contiguous buffer, sent, copied back; "
-            "contiguous: the same number of elements in contiguous arrays; strided = auto (datatype without a choice)"
-        )
-        print(column_table(results["columns"]), flush=True)
+    what = []
+    if "faces" in options.layouts:
+        what.append(f"faces of a {options.size}^3 float64 grid (received into the opposite face)")
+    if "columns" in options.layouts:
+        what.append(f"columns u[:,1] of C-ordered ROWSx{options.width} float64 arrays (received into u[:,-1])")
+    print(f"# mpi4numba strided benchmark: {'; '.join(what)}, 2 ranks, MPI thread level {level}, {library}")
+    print(
+        f"# µs per message (ping-pong: half a round trip; sendrecv: one call), slower rank, median over "
+        f"{options.repeat} rounds (min), variants alternated within each round; "
+        f"{options.iterations} messages per round for 8 KiB, the same bytes for other sizes"
+    )
+    if _strategies.available(mpi):
+        mode = _strategies.current(mpi)
+        print(f"# strided modes set by mpi4numba.set_strided; the mode in force outside the bench: {mode}")
+    else:
+        print(f"# {_strategies.MISSING}")
+    print(
+        "# njit copy: the view copied into a preallocated contiguous buffer, sent, copied back; "
+        "contiguous: the same number of elements in contiguous arrays; strided = auto (datatype without a choice)"
+    )
+    print(column_table(results), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -457,8 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     if not under_mpi_launcher():
         command = [find_mpiexec(), "-n", "2", sys.executable, "-m", "mpi4numba.bench", "strided", *(argv or [])]
-        env = {**os.environ, "NUMBA_NRT_STATS": os.environ.get("NUMBA_NRT_STATS", "1")}
-        return subprocess.run(command, env=env).returncode
+        return subprocess.run(command, env=dict(os.environ)).returncode
     results = in_job(options)
     if results is not None:
         _report(options, results)
