@@ -252,17 +252,21 @@ def give_back(block, address):
 
 def _copy_loops(ndim: int, into_flat: bool) -> str:
     """The source of ``copy(array, flat, count)``: the first ``count`` elements of ``array``
-    in C order to (or from) the 1-D ``flat``, one loop per axis."""
-    names = [f"i{axis}" for axis in range(ndim)]
-    lines = ["def copy(array, flat, count):", "    k = 0"]
+    in C order to (or from) the 1-D ``flat``, one loop per axis; the innermost loop has no
+    test of its own (whole rows, then the part of one)."""
+    names = [f"i{axis}" for axis in range(ndim - 1)]
+    index = "".join(f"{name}, " for name in names)
+    element = f"array[{index}j]"
+    lines = ["def copy(array, flat, count):", f"    row = array.shape[{ndim - 1}]", "    k = 0"]
     for axis, name in enumerate(names):
         lines.append(f"{'    ' * (axis + 1)}for {name} in range(array.shape[{axis}]):")
-    inner = "    " * (ndim + 1)
-    index = ", ".join(names)
+    inner = "    " * ndim
+    lines.append(f"{inner}n = min(row, count - k)")
+    lines.append(f"{inner}for j in range(n):")
+    lines.append(f"{inner}    {'flat[k + j] = ' + element if into_flat else element + ' = flat[k + j]'}")
+    lines.append(f"{inner}k += n")
     lines.append(f"{inner}if k == count:")
     lines.append(f"{inner}    return")
-    lines.append(f"{inner}{'flat[k] = array[' + index + ']' if into_flat else 'array[' + index + '] = flat[k]'}")
-    lines.append(f"{inner}k += 1")
     return "\n".join(lines)
 
 
