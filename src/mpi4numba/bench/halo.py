@@ -20,7 +20,7 @@ every implementation:
   datatype exists, and the output says so;
 * ``numba-mpi``: the same loop calling ``numba_mpi.sendrecv`` with the same views (it
   copies strided arrays into temporary contiguous ones); skipped, with a message, when
-  numba-mpi is not installed;
+  numba-mpi is not installed or cannot load (it finds no library in Intel MPI's wheel);
 * ``mpi4py``: the step loop in Python: each halo column copied into a preallocated
   contiguous buffer, ``comm.Sendrecv`` between contiguous buffers, the received one
   copied into the halo, then the njit stencil;
@@ -130,7 +130,7 @@ def _kernels() -> dict[str, Any]:
     kernels = {"stencil": stencil, "mpi4numba": with_mpi4numba, "compute": compute_only}
     try:
         import numba_mpi
-    except ImportError:  # not installed: no numba-mpi implementation
+    except (ImportError, RuntimeError):  # not installed, or finds no libmpi (Intel MPI's wheel)
         numba_mpi = None
     if numba_mpi is not None:
 
@@ -283,7 +283,7 @@ def _report(options: argparse.Namespace, results: dict[str, dict[str, list[float
     if not _strategies.available(mpi):
         print(f"# {_strategies.MISSING}")
     if not any("numba-mpi" in timings for timings in results.values()):
-        print("# numba-mpi is not installed: its implementation and the '/ numba-mpi' column are skipped")
+        print("# numba-mpi is not installed or cannot load: its implementation and '/ numba-mpi' are skipped")
     print("# mpi4py: halo columns copied into preallocated contiguous buffers, comm.Sendrecv, copied back")
     print(table(results))
     verdict = "equal" if difference == 0 else "DIFFERENT"
