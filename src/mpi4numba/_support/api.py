@@ -23,8 +23,10 @@ dispatcher: see :class:`_FastCalls`.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -178,6 +180,7 @@ class _Learnt:
 
     def __init__(self) -> None:
         self.wrappers: dict = {}
+        self.signatures: dict = {}  # the argument types of each key's wrapper (for tests)
         self.refused: set = set()
         self.pinned: list = []  # the dtype objects the keys name by identity
 
@@ -193,48 +196,62 @@ class _Learnt:
             self.refused.add(key)
             return
         self.pinned.extend(dtype for value in values for dtype in _dtypes_of(value))
+        self.signatures[key] = argtypes
         self.wrappers[key] = compiled.entry_point  # pinned first: the key names them
+
+
+@functools.cache
+def _routine_maker(required: int, optional: int) -> Callable:
+    """``_make(**cells)`` for routines of ``required`` parameters then ``optional`` ones
+    (named ``p0``, ``p1`` ... here: see ``_python_routine``), compiled once per shape."""
+    count = required + optional
+    params = [f"p{i}" if i < required else f"p{i}=_omitted_{i}" for i in range(count)]
+    keys = [_INLINE_KEY.format(v=f"p{i}") for i in range(count)]
+    keys[required:] = [f"(0 if p{i} is _omitted_{i} else {keys[i]})" for i in range(required, count)]
+    names = ", ".join(f"p{i}" for i in range(count))
+    cells = [*_ROUTINE_CELLS, *(f"_omitted_{i}" for i in range(required, count))]
+    source = (
+        f"def _make({', '.join(cells)}):\n"
+        f"    def routine({', '.join(params)}):\n"
+        f"        _key = ({''.join(k + ', ' for k in keys)})\n"
+        f"        _wrapper = _wrappers.get(_key)\n"
+        f"        if _wrapper is not None:\n"
+        f"            return _wrapper({names})\n"
+        f"        return _dispatched(_key, {names})\n"
+        f"    return routine\n"
+    )
+    namespace: dict = {}
+    exec(compile(source, f"<mpi4numba routine({required}, {optional})>", "exec"), namespace)
+    return namespace["_make"]
+
+
+_ROUTINE_CELLS = ("_wrappers", "_dispatched", "_ndarray", "_id", "_BY_TYPE", "_INT64_END", "_key_of")
 
 
 def _python_routine(name: str, parameters: list[inspect.Parameter], learnt: _Learnt, dispatched: Callable) -> Callable:
     """The public routine: a Python function with the routine's parameters whose defaults
     are the dispatcher's placeholders for omitted arguments (``OmittedArg``), so that a
     call binds keywords and defaults as any Python call does, then calls the learnt
-    wrapper for its key, or ``dispatched(key, *arguments)``."""
-    cells: dict[str, Any] = {
-        "_wrappers": learnt.wrappers,
-        "_dispatched": dispatched,
-        "_ndarray": np.ndarray,
-        "_id": id,
-        "_BY_TYPE": _BY_TYPE,
-        "_INT64_END": _INT64_END,
-        "_key_of": _key_of,
-    }
+    wrapper for its key, or ``dispatched(key, *arguments)``.
+
+    Its code is that of its shape (``_routine_maker``) with the parameters renamed: a
+    function's code refers to its parameters by position, keywords find them by name."""
+    required = sum(param.default is inspect.Parameter.empty for param in parameters)
+    if any(param.default is inspect.Parameter.empty for param in parameters[required:]):
+        raise ValueError(f"mpi4numba.{name}: a parameter without a default after one with")
     if any(param.name.startswith("_") for param in parameters):  # the generated code's own names
         raise ValueError(f"mpi4numba.{name}: a parameter name starts with an underscore")
-    params, keys = [], []
-    for i, param in enumerate(parameters):
-        if param.default is inspect.Parameter.empty:
-            params.append(param.name)
-            keys.append(_INLINE_KEY.format(v=param.name))
-        else:
-            cells[f"_omitted_{i}"] = OmittedArg(param.default)
-            params.append(f"{param.name}=_omitted_{i}")
-            keys.append(f"(0 if {param.name} is _omitted_{i} else {_INLINE_KEY.format(v=param.name)})")
-    names = ", ".join(p.name for p in parameters)
-    source = (
-        f"def _make({', '.join(cells)}):\n"
-        f"    def {name}({', '.join(params)}):\n"
-        f"        _key = ({''.join(k + ', ' for k in keys)})\n"
-        f"        _wrapper = _wrappers.get(_key)\n"
-        f"        if _wrapper is not None:\n"
-        f"            return _wrapper({names})\n"
-        f"        return _dispatched(_key, {names})\n"
-        f"    return {name}\n"
-    )
-    namespace: dict = {}
-    exec(compile(source, f"<mpi4numba.{name}>", "exec"), namespace)
-    return namespace["_make"](**cells)
+    cells = dict(zip(_ROUTINE_CELLS, (learnt.wrappers, dispatched, np.ndarray, id, _BY_TYPE, _INT64_END, _key_of)))
+    cells.update((f"_omitted_{i}", OmittedArg(parameters[i].default)) for i in range(required, len(parameters)))
+    routine = _routine_maker(required, len(parameters) - required)(**cells)
+    code = routine.__code__
+    names = tuple(param.name for param in parameters)
+    routine.__code__ = code.replace(co_name=name, co_varnames=names + code.co_varnames[len(names) :], **_qualname(name))
+    return routine
+
+
+def _qualname(name: str) -> dict[str, str]:
+    return {"co_qualname": name} if sys.version_info >= (3, 11) else {}
 
 
 def _refuse_python_objects(name: str, values: tuple) -> None:
@@ -405,6 +422,7 @@ def api(typing_function: Callable) -> Callable:
     public.__signature__ = pysig  # type: ignore[attr-defined]
     public._numba_type_ = types.Function(Template)  # type: ignore[attr-defined]
     public.py_func = public  # type: ignore[attr-defined]  (numba-mpi's routines are dispatchers)
+    public._learnt_ = learnt  # type: ignore[attr-defined]
 
     @lower_builtin(public, types.VarArg(types.Any))
     def lower(context, builder, sig, args):
