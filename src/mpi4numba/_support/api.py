@@ -142,11 +142,18 @@ def _key_of(value: Any) -> Any:
     kind = type(value)
     if kind is np.ndarray:
         return (id(value.dtype), value.ndim, value.flags.num)
-    if kind in _BY_TYPE:
-        return kind
     if kind is int:
         return int if -_INT64_END <= value < _INT64_END else None
+    if kind in _BY_TYPE:
+        return kind
     if kind is tuple:
+        if len(value) == 2 and type(first := value[0]) is type(second := value[1]) is np.ndarray:
+            # two arrays (waitall((send, recv))): inline, no loop
+            return (
+                "(",
+                (id(first.dtype), first.ndim, first.flags.num),
+                (id(second.dtype), second.ndim, second.flags.num),
+            )
         items = tuple(map(_key_of, value))
         return None if None in items else ("(", *items)
     if kind is list:
@@ -158,7 +165,7 @@ def _key_of(value: Any) -> Any:
 # the key of parameter {v}, inline: arrays and values typed by their type without a call
 _INLINE_KEY = (
     "((_id({v}.dtype), {v}.ndim, {v}.flags.num) if (_t := type({v})) is _ndarray "
-    "else _t if _t in _BY_TYPE or (_t is int and -_INT64_END <= {v} < _INT64_END) else _key_of({v}))"
+    "else _t if (_t is int and -_INT64_END <= {v} < _INT64_END) or _t in _BY_TYPE else _key_of({v}))"
 )
 
 
