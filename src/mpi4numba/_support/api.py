@@ -208,18 +208,17 @@ class _Learnt:
 
 
 @functools.cache
-def _routine_maker(required: int, optional: int) -> Callable:
-    """``_make(**cells)`` for routines of ``required`` parameters then ``optional`` ones
-    (named ``p0``, ``p1`` ... here: see ``_python_routine``), compiled once per shape."""
-    count = required + optional
-    params = [f"p{i}" if i < required else f"p{i}=_omitted_{i}" for i in range(count)]
-    keys = [_INLINE_KEY.format(v=f"p{i}") for i in range(count)]
-    keys[required:] = [f"(0 if p{i} is _omitted_{i} else {keys[i]})" for i in range(required, count)]
+def _routine_maker(count: int) -> Callable:
+    """``_make(**cells)`` for routines of ``count`` parameters (named ``p0``, ``p1`` ... here:
+    see ``_python_routine``), compiled once per count. Every parameter's key is ``0`` when
+    it is the routine's placeholder ``_omitted_<i>`` (a required one's is ``_REQUIRED``,
+    which no call passes)."""
+    keys = [f"(0 if p{i} is _omitted_{i} else {_INLINE_KEY.format(v=f'p{i}')})" for i in range(count)]
     names = ", ".join(f"p{i}" for i in range(count))
-    cells = [*_ROUTINE_CELLS, *(f"_omitted_{i}" for i in range(required, count))]
+    cells = [*_ROUTINE_CELLS, *(f"_omitted_{i}" for i in range(count))]
     source = (
         f"def _make({', '.join(cells)}):\n"
-        f"    def routine({', '.join(params)}):\n"
+        f"    def routine({names}):\n"
         f"        _key = ({''.join(k + ', ' for k in keys)})\n"
         f"        _wrapper = _wrappers.get(_key)\n"
         f"        if _wrapper is not None:\n"
@@ -228,11 +227,12 @@ def _routine_maker(required: int, optional: int) -> Callable:
         f"    return routine\n"
     )
     namespace: dict = {}
-    exec(compile(source, f"<mpi4numba routine({required}, {optional})>", "exec"), namespace)
+    exec(compile(source, f"<mpi4numba routine of {count} parameters>", "exec"), namespace)
     return namespace["_make"]
 
 
 _ROUTINE_CELLS = ("_wrappers", "_dispatched", "_ndarray", "_id", "_BY_TYPE", "_INT64_END", "_key_of")
+_REQUIRED = object()  # the placeholder of a required parameter: never an argument
 
 
 def _python_routine(name: str, parameters: list[inspect.Parameter], learnt: _Learnt, dispatched: Callable) -> Callable:
@@ -241,19 +241,22 @@ def _python_routine(name: str, parameters: list[inspect.Parameter], learnt: _Lea
     call binds keywords and defaults as any Python call does, then calls the learnt
     wrapper for its key, or ``dispatched(key, *arguments)``.
 
-    Its code is that of its shape (``_routine_maker``) with the parameters renamed: a
-    function's code refers to its parameters by position, keywords find them by name."""
+    Its code is that of its number of parameters (``_routine_maker``) with the parameters
+    renamed (a function's code refers to its parameters by position, keywords find them
+    by name) and its defaults set."""
     required = sum(param.default is inspect.Parameter.empty for param in parameters)
     if any(param.default is inspect.Parameter.empty for param in parameters[required:]):
         raise ValueError(f"mpi4numba.{name}: a parameter without a default after one with")
     if any(param.name.startswith("_") for param in parameters):  # the generated code's own names
         raise ValueError(f"mpi4numba.{name}: a parameter name starts with an underscore")
+    omitted = [_REQUIRED if i < required else OmittedArg(p.default) for i, p in enumerate(parameters)]
     cells = dict(zip(_ROUTINE_CELLS, (learnt.wrappers, dispatched, np.ndarray, id, _BY_TYPE, _INT64_END, _key_of)))
-    cells.update((f"_omitted_{i}", OmittedArg(parameters[i].default)) for i in range(required, len(parameters)))
-    routine = _routine_maker(required, len(parameters) - required)(**cells)
+    cells.update((f"_omitted_{i}", placeholder) for i, placeholder in enumerate(omitted))
+    routine = _routine_maker(len(parameters))(**cells)
     code = routine.__code__
     names = tuple(param.name for param in parameters)
     routine.__code__ = code.replace(co_name=name, co_varnames=names + code.co_varnames[len(names) :], **_qualname(name))
+    routine.__defaults__ = tuple(omitted[required:]) or None
     return routine
 
 
