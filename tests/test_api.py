@@ -323,3 +323,19 @@ def test_calls_from_several_python_threads():
             assert all(mpi.error_class(code) == mpi.ERR_OTHER for code in codes)
     out = np.zeros(3, np.int16)
     assert mpi.allreduce(np.ones(3, np.int16), out) == 0 and (out == SIZE).all()  # the main thread's
+
+
+def test_arrays_of_new_dtype_objects_each_call_leave_room_for_others():
+    """``S<n>`` arrays made for each call have a new dtype object each (the key names it):
+    a routine learns at most so many of those, and still learns NumPy's numeric types."""
+    from mpi4numba._support.api import _MAX_KEYS
+
+    for step in range(_MAX_KEYS + 6):
+        data = np.array([b"abc", b"de"], "S3") if RANK == 0 else np.zeros(2, "S3")
+        assert mpi.bcast(data, 0, MPI.COMM_WORLD) == 0 and data.tolist() == [b"abc", b"de"], step
+    assert mpi.bcast._learnt_.others <= _MAX_KEYS
+    numbers = np.arange(3.0) if RANK == 0 else np.zeros(3)
+    for _ in range(2):
+        assert mpi.bcast(numbers, 0, MPI.COMM_WORLD) == 0
+        np.testing.assert_array_equal(numbers, np.arange(3.0))
+    assert learnt_types(mpi.bcast, numbers, 0, MPI.COMM_WORLD) == expected_types(mpi.bcast, numbers, 0, MPI.COMM_WORLD)

@@ -118,7 +118,9 @@ _BY_TYPE: set[type] = {bool, float, complex, type(None), Operator, type(MPI.IN_P
 _BY_TYPE.update(np.dtype(code).type for code in "?bBhHiIlLqQfdFD")
 # Numba's typeof functions that give every value they are given one type
 _TYPE_ALONE = frozenset(typeof_impl.dispatch(t) for t in (MPI.Comm, MPI.Status, type(MPI.IN_PLACE)))
-_MAX_KEYS = 64  # per routine: arrays of ever new dtype objects (e.g. S<n> each time) stop here
+# NumPy's own dtype objects of the numeric types (every array of them has one of these) ...
+_NUMPY_DTYPES = frozenset(id(np.dtype(code)) for code in "?bBhHiIlLqQefdgFDG")
+_MAX_KEYS = 64  # ... and per routine, at most this many keys naming others (S<n>, c: new ones per array)
 
 
 def _by_type_alone(kind: type) -> bool:
@@ -190,10 +192,16 @@ class _Learnt:
         self.signatures: dict = {}  # the argument types of each key's wrapper (for tests)
         self.refused: set = set()
         self.pinned: list = []  # the dtype objects the keys name by identity
+        self.others = 0  # keys naming dtype objects other than NumPy's own (S<n>, c: new ones per array)
 
     def learn(self, entry: Any, key: tuple, values: tuple) -> None:
-        if None in key or key in self.refused or len(self.wrappers) >= _MAX_KEYS:
+        if None in key or key in self.refused:
             return
+        dtypes = [dtype for value in values for dtype in _dtypes_of(value)]
+        if any(id(dtype) not in _NUMPY_DTYPES for dtype in dtypes):
+            if self.others >= _MAX_KEYS:  # those beyond stay with the dispatcher
+                return
+            self.others += 1
         try:
             argtypes = tuple(typeof(value, Purpose.argument) for value in values)
         except Exception:  # the dispatcher typed it otherwise: leave the key to it
@@ -202,7 +210,7 @@ class _Learnt:
         if compiled is None:
             self.refused.add(key)
             return
-        self.pinned.extend(dtype for value in values for dtype in _dtypes_of(value))
+        self.pinned.extend(dtypes)
         self.signatures[key] = argtypes
         self.wrappers[key] = compiled.entry_point  # pinned first: the key names them
 
