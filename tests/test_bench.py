@@ -166,6 +166,68 @@ def test_latency_inside_one_job() -> None:
     assert "in one mpiexec job" in done.stdout
 
 
+PYTHON_LABELS = (
+    "ping-pong 8 B: send(a, 1), recv(a, 1)",
+    "the same, every argument by keyword",
+    "allreduce(a, b), 1 double",
+    "bcast(a, 0), 1 double",
+    "barrier()",
+    "isend+irecv+waitall 8 B",
+    "rank()",
+)
+
+
+def _check_python_table(stdout: str, numba_mpi: bool) -> None:
+    head = next(line for line in stdout.splitlines() if line.startswith("| operation"))
+    assert [cell.strip() for cell in head.strip("|").split("|")] == [
+        "operation",
+        "mpi4numba µs",
+        "numba-mpi µs",
+        "mpi4py µs",
+        "mpi4numba/mpi4py",
+        "numba-mpi/mpi4py",
+    ], head
+    rows = _table(stdout)
+    assert list(rows) == list(PYTHON_LABELS), stdout
+    for label, cells in rows.items():
+        assert len(cells) == 5, (label, cells)
+        for cell in (cells[0], cells[2], *cells[1:2] * numba_mpi):
+            assert CELL.match(cell), (label, cell)
+        for ratio in (cells[3], *cells[4:] * numba_mpi):
+            assert float(ratio) > 0, (label, ratio)
+        if not numba_mpi:
+            assert cells[1] == cells[4] == "-", (label, cells)
+
+
+def test_latency_from_python_inside_one_job() -> None:
+    """``--from-python`` under mpiexec: the three stacks' calls from Python in this job."""
+    command = [MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4numba.bench", "latency", "--from-python"]
+    done = _run([*command, "--repeat", "2", "--iterations", "50", "--warmup", "0"], timeout=600)
+    numba_mpi = importlib.util.find_spec("numba_mpi") is not None
+    _check_python_table(done.stdout, numba_mpi)
+    assert (
+        "calls from Python: 2 processes" in done.stdout and "2 round(s) of mpi4numba, numba-mpi, mpi4py" in done.stdout
+    )
+    assert "after 2 warm-up" in done.stdout  # a first call compiles: never timed
+
+
+def test_latency_from_python_launcher(tmp_path: Path) -> None:
+    """Launched: one job for all rounds, at the level asked for; one process (no
+    point-to-point rows there)."""
+    raw = tmp_path / "raw.json"
+    command = [sys.executable, "-m", "mpi4numba.bench", "latency", "--from-python", "-n", "1"]
+    done = _run([*command, "--repeat", "1", "--iterations", "20", "--thread-level", "funneled", "--json", str(raw)])
+    assert "MPI thread level funneled (every stack)" in done.stdout
+    rows = _table(done.stdout)
+    assert list(rows) == list(PYTHON_LABELS)
+    for label in PYTHON_LABELS[:2] + PYTHON_LABELS[5:6]:
+        assert rows[label] == ["-"] * 5, (label, rows[label])
+    assert CELL.match(rows["rank()"][0]) and CELL.match(rows["rank()"][2]), rows
+    record = json.loads(raw.read_text())
+    assert record["mode"] == "launcher" and record["job"]["thread_level"] == "funneled"
+    assert len(record["results"]["mpi4py"]["allreduce"]) == 1
+
+
 def _strided_rows(done, labels: list[str]) -> None:
     """The table has the variants' columns, a row per label and pattern, well-formed cells."""
     rows = _table(done.stdout)

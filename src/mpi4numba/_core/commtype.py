@@ -13,6 +13,9 @@ A communicator in compiled code is ``{meminfo, handle}``:
 
 from __future__ import annotations
 
+import ctypes
+
+import llvmlite.binding as llvm
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
@@ -65,11 +68,21 @@ def _typeof_comm(value, context):
     return comm_type
 
 
-def _unbox_parts(comm) -> tuple[int, int]:
-    """(handle, address of the handle cell or 0 for predefined communicators)."""
-    if _predefined_name(comm) is not None:
-        return MPI._handleof(comm), 0
-    return MPI._handleof(comm), MPI._addressof(comm)
+def _handle_offset() -> int:
+    """Where an mpi4py communicator object holds its handle, from the object's address: one
+    C struct for every class (checked here; ``_addressof`` is the address of that field)."""
+    samples = (MPI.COMM_WORLD, MPI.COMM_SELF, MPI.COMM_NULL, MPI.Comm(), MPI.Cartcomm(), MPI.Intercomm())
+    offsets = {MPI._addressof(comm) - id(comm) for comm in samples}
+    if len(offsets) != 1:
+        raise ImportError(f"mpi4numba: mpi4py's communicator objects differ in layout ({sorted(offsets)})")
+    return offsets.pop()
+
+
+# The offset, read by compiled code through a symbol of this process (never a constant in
+# code that may be cached and loaded under another build of mpi4py)
+_HANDLE_OFFSET = ctypes.c_int64(_handle_offset())
+_OFFSET_SYMBOL = "mpi4numba_comm_handle_offset"
+llvm.add_symbol(_OFFSET_SYMBOL, ctypes.addressof(_HANDLE_OFFSET))
 
 
 def _box(handle: int):
@@ -82,20 +95,26 @@ def _box(handle: int):
 
 @unbox(CommType)
 def _unbox_comm(typ, obj, c):
-    helper = c.pyapi.unserialize(c.pyapi.serialize_object(_unbox_parts))
-    parts = c.pyapi.call_function_objargs(helper, [obj])
-    failed = cgutils.is_null(c.builder, parts)
-    comm = cgutils.create_struct_proxy(typ)(c.context, c.builder)
-    with c.builder.if_then(c.builder.not_(failed), likely=True):
-        handle = c.pyapi.long_as_ulonglong(c.pyapi.tuple_getitem(parts, 0))
-        address = c.pyapi.long_as_ulonglong(c.pyapi.tuple_getitem(parts, 1))
-        comm.handle = handle
-        has_cell = c.builder.icmp_unsigned("!=", address, ir.Constant(address.type, 0))
-        with c.builder.if_then(has_cell):
-            data = c.builder.inttoptr(address, cgutils.voidptr_t)
-            comm.meminfo = c.pyapi.nrt_meminfo_new_from_pyobject(data, obj)
-        c.pyapi.decref(parts)
-    return NativeValue(comm._getvalue(), is_error=failed)
+    """An mpi4py communicator from Python, read in compiled code (no Python call): its
+    handle, and unless it is a predefined one, a meminfo that keeps the object alive and
+    points at the handle's cell in it (``comm_free`` and ``Free()`` write there)."""
+    builder = c.builder
+    guard_cache(c.context, builder)
+    i64 = ir.IntType(64)
+    offset = builder.module.globals.get(_OFFSET_SYMBOL)
+    if offset is None:
+        offset = ir.GlobalVariable(builder.module, i64, _OFFSET_SYMBOL)
+    cell = builder.gep(builder.bitcast(obj, cgutils.voidptr_t), [builder.load(offset)])
+    handle = handle_from_native(builder, builder.load(builder.bitcast(cell, NATIVE_HANDLE.as_pointer())))
+    comm = cgutils.create_struct_proxy(typ)(c.context, builder)
+    comm.handle = handle
+    predefined = [
+        builder.icmp_signed("==", handle, handle_from_native(builder, predefined_native(builder, name)))
+        for name in ("COMM_WORLD", "COMM_SELF", "COMM_NULL")
+    ]
+    with builder.if_then(builder.not_(builder.or_(builder.or_(*predefined[:2]), predefined[2]))):
+        comm.meminfo = c.pyapi.nrt_meminfo_new_from_pyobject(cell, obj)
+    return NativeValue(comm._getvalue())
 
 
 @box(CommType)

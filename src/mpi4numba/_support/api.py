@@ -16,13 +16,17 @@ The public routine is a Python function with the same signature, defaults and do
 In nopython code Numba types a call of it with the typing function (it carries its Numba
 type in ``_numba_type_``); from Python it enters compiled code through a small njit
 trampoline per argument count, whose compiled forms Numba keeps per argument types.
+After a call's first time, later calls with arguments of the same kinds skip Numba's
+dispatcher: see :class:`_FastCalls`.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -32,13 +36,17 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 from numba.core import config, types
+from numba.core.dispatcher import OmittedArg
 from numba.core.errors import NumbaPendingDeprecationWarning, TypingError
 from numba.core.imputils import lower_builtin
 from numba.core.typing.templates import AbstractTemplate, signature
+from numba.core.typing.typeof import Purpose, typeof, typeof_impl
 from numba.extending import overload
 
 from .._core import threads
+from .._core.runtime import MPI
 from .lowering import Lowering, MPIEmitter
+from .operators import Operator
 from .validate import communicator
 
 
@@ -92,9 +100,181 @@ def _python_entry(name: str, target: Callable, parameters: list[inspect.Paramete
         return numba.njit(entry)
 
 
-def _refuse_python_objects(name: str, args: tuple, kwargs: dict) -> None:
+# --- calls from Python: the fast path ---
+#
+# Numba's dispatcher types every argument of every call, and its slow path types omitted
+# defaults and keywords in Python: a few microseconds per call. Once a call has run, the
+# CPython wrapper of the compiled form it used (``overloads[signature].entry_point``,
+# which unboxes its arguments as the types of its signature, without typing them) is kept
+# under a key computed from the arguments in a few attribute reads, and later calls with
+# the same key call it directly. A key must therefore determine Numba's type of every
+# argument exactly; an argument of which it cannot say that gives no key (``None`` in
+# it), and the call goes through the dispatcher as before.
+
+_INT64_END = 1 << 63
+# types whose values all have one Numba type (int: by its range, in the key); communicator
+# and status types join when first seen (see ``_by_type_alone``)
+_BY_TYPE: set[type] = {bool, float, complex, type(None), Operator, type(MPI.IN_PLACE)}
+_BY_TYPE.update(np.dtype(code).type for code in "?bBhHiIlLqQfdFD")
+# Numba's typeof functions that give every value they are given one type
+_TYPE_ALONE = frozenset(typeof_impl.dispatch(t) for t in (MPI.Comm, MPI.Status, type(MPI.IN_PLACE)))
+# NumPy's own dtype objects of the numeric types (every array of them has one of these) ...
+_NUMPY_DTYPES = frozenset(id(np.dtype(code)) for code in "?bBhHiIlLqQefdgFDG")
+_MAX_KEYS = 64  # ... and per routine, at most this many keys naming others (S<n>, c: new ones per array)
+
+
+def _by_type_alone(kind: type) -> bool:
+    """Whether Numba types every value of ``kind`` alike (mpi4py communicators, statuses)."""
+    alone = typeof_impl.dispatch(kind) in _TYPE_ALONE and not hasattr(kind, "_numba_type_")
+    if alone:
+        _BY_TYPE.add(kind)
+    return alone
+
+
+def _key_of(value: Any) -> Any:
+    """What determines the Numba type of an argument, or ``None`` when that is not sure.
+
+    An array's is its dtype object (by identity: the table of keys keeps it alive, and an
+    equal dtype, such as ``c`` and ``S1``, may not be typed alike), its number of
+    dimensions and its flags (Numba's layout is C, else F, else A, and read-only arrays
+    have types of their own); a scalar's or communicator's is its type (an ``int``'s when
+    it is in int64's range, as the dispatcher types ints); a tuple's its items'; a
+    list's its first item's (Numba types a list by it and checks the others against it).
+    The generated routines compute the first cases inline (``_INLINE_KEY``)."""
+    kind = type(value)
+    if kind is np.ndarray:
+        return (id(value.dtype), value.ndim, value.flags.num)
+    if kind is int:
+        return int if -_INT64_END <= value < _INT64_END else None
+    if kind in _BY_TYPE:
+        return kind
+    if kind is tuple:
+        if len(value) == 2 and type(first := value[0]) is type(second := value[1]) is np.ndarray:
+            # two arrays (waitall((send, recv))): inline, no loop
+            return (
+                "(",
+                (id(first.dtype), first.ndim, first.flags.num),
+                (id(second.dtype), second.ndim, second.flags.num),
+            )
+        items = tuple(map(_key_of, value))
+        return None if None in items else ("(", *items)
+    if kind is list:
+        first = _key_of(value[0]) if value else None
+        return None if first is None else ("[", first)
+    return kind if _by_type_alone(kind) else None
+
+
+# the key of parameter {v}, inline: arrays and values typed by their type without a call
+_INLINE_KEY = (
+    "((_id({v}.dtype), {v}.ndim, {v}.flags.num) if (_t := type({v})) is _ndarray "
+    "else _t if (_t is int and -_INT64_END <= {v} < _INT64_END) or _t in _BY_TYPE else _key_of({v}))"
+)
+
+
+def _dtypes_of(value: Any) -> list:
+    """The dtype objects of the arrays in an argument (a key names them by identity)."""
+    if type(value) is np.ndarray:
+        return [value.dtype]
+    if type(value) in (tuple, list):
+        return [dtype for item in value for dtype in _dtypes_of(item)]
+    return []
+
+
+class _Learnt:
+    """A routine's compiled wrappers by key, filled after calls that the dispatcher served.
+
+    A key whose call the dispatcher served with no compiled form of exactly its
+    arguments' types (it converted an argument, or the arguments were converted first:
+    character arrays) stays with the dispatcher."""
+
+    def __init__(self) -> None:
+        self.wrappers: dict = {}
+        self.signatures: dict = {}  # the argument types of each key's wrapper (for tests)
+        self.refused: set = set()
+        self.pinned: list = []  # the dtype objects the keys name by identity
+        self.others = 0  # keys naming dtype objects other than NumPy's own (S<n>, c: new ones per array)
+
+    def learn(self, entry: Any, key: tuple, values: tuple) -> None:
+        if None in key or key in self.refused:
+            return
+        dtypes = [dtype for value in values for dtype in _dtypes_of(value)]
+        if any(id(dtype) not in _NUMPY_DTYPES for dtype in dtypes):
+            if self.others >= _MAX_KEYS:  # those beyond stay with the dispatcher
+                return
+            self.others += 1
+        try:
+            argtypes = tuple(typeof(value, Purpose.argument) for value in values)
+        except Exception:  # the dispatcher typed it otherwise: leave the key to it
+            argtypes = None
+        compiled = entry.overloads.get(argtypes) if argtypes is not None else None
+        if compiled is None:
+            self.refused.add(key)
+            return
+        self.pinned.extend(dtypes)
+        self.signatures[key] = argtypes
+        self.wrappers[key] = compiled.entry_point  # pinned first: the key names them
+
+
+@functools.cache
+def _routine_maker(count: int) -> Callable:
+    """``_make(**cells)`` for routines of ``count`` parameters (named ``p0``, ``p1`` ... here:
+    see ``_python_routine``), compiled once per count. Every parameter's key is ``0`` when
+    it is the routine's placeholder ``_omitted_<i>`` (a required one's is ``_REQUIRED``,
+    which no call passes)."""
+    keys = [f"(0 if p{i} is _omitted_{i} else {_INLINE_KEY.format(v=f'p{i}')})" for i in range(count)]
+    names = ", ".join(f"p{i}" for i in range(count))
+    cells = [*_ROUTINE_CELLS, *(f"_omitted_{i}" for i in range(count))]
+    source = (
+        f"def _make({', '.join(cells)}):\n"
+        f"    def routine({names}):\n"
+        f"        _key = ({''.join(k + ', ' for k in keys)})\n"
+        f"        _wrapper = _wrappers.get(_key)\n"
+        f"        if _wrapper is not None:\n"
+        f"            return _wrapper({names})\n"
+        f"        return _dispatched(_key, {names})\n"
+        f"    return routine\n"
+    )
+    namespace: dict = {}
+    exec(compile(source, f"<mpi4numba routine of {count} parameters>", "exec"), namespace)
+    return namespace["_make"]
+
+
+_ROUTINE_CELLS = ("_wrappers", "_dispatched", "_ndarray", "_id", "_BY_TYPE", "_INT64_END", "_key_of")
+_REQUIRED = object()  # the placeholder of a required parameter: never an argument
+
+
+def _python_routine(name: str, parameters: list[inspect.Parameter], learnt: _Learnt, dispatched: Callable) -> Callable:
+    """The public routine: a Python function with the routine's parameters whose defaults
+    are the dispatcher's placeholders for omitted arguments (``OmittedArg``), so that a
+    call binds keywords and defaults as any Python call does, then calls the learnt
+    wrapper for its key, or ``dispatched(key, *arguments)``.
+
+    Its code is that of its number of parameters (``_routine_maker``) with the parameters
+    renamed (a function's code refers to its parameters by position, keywords find them
+    by name) and its defaults set."""
+    required = sum(param.default is inspect.Parameter.empty for param in parameters)
+    if any(param.default is inspect.Parameter.empty for param in parameters[required:]):
+        raise ValueError(f"mpi4numba.{name}: a parameter without a default after one with")
+    if any(param.name.startswith("_") for param in parameters):  # the generated code's own names
+        raise ValueError(f"mpi4numba.{name}: a parameter name starts with an underscore")
+    omitted = [_REQUIRED if i < required else OmittedArg(p.default) for i, p in enumerate(parameters)]
+    cells = dict(zip(_ROUTINE_CELLS, (learnt.wrappers, dispatched, np.ndarray, id, _BY_TYPE, _INT64_END, _key_of)))
+    cells.update((f"_omitted_{i}", placeholder) for i, placeholder in enumerate(omitted))
+    routine = _routine_maker(len(parameters))(**cells)
+    code = routine.__code__
+    names = tuple(param.name for param in parameters)
+    routine.__code__ = code.replace(co_name=name, co_varnames=names + code.co_varnames[len(names) :], **_qualname(name))
+    routine.__defaults__ = tuple(omitted[required:]) or None
+    return routine
+
+
+def _qualname(name: str) -> dict[str, str]:
+    return {"co_qualname": name} if sys.version_info >= (3, 11) else {}
+
+
+def _refuse_python_objects(name: str, values: tuple) -> None:
     """Numba cannot type arrays of Python objects at all: say so in the routine's words."""
-    for value in (*args, *kwargs.values()):
+    for value in values:
         if isinstance(value, np.ndarray) and value.dtype.hasobject:
             raise TypingError(
                 f"mpi4numba.{name}: unsupported dtype {value.dtype} (arrays of Python objects "
@@ -102,19 +282,20 @@ def _refuse_python_objects(name: str, args: tuple, kwargs: dict) -> None:
             )
 
 
-def _call_entry(name: str, entry: Callable, args: tuple, kwargs: dict) -> Any:
+def _call_entry(name: str, entry: Callable, values: tuple) -> Any:
+    """Call the entry with every argument (omitted ones as the dispatcher's placeholders)."""
     try:
-        return entry(*args, **kwargs)
+        return entry(*values)
     except TypingError:
-        _refuse_python_objects(name, args, kwargs)
-        if not any(_is_char_array(value) for value in (*args, *kwargs.values())):
+        _refuse_python_objects(name, values)
+        if not any(_is_char_array(value) for value in values):
             raise
         convert = _char_arrays_as_bytes
     except ValueError as exc:
         if "empty list" not in str(exc):
             raise
         convert = _empty_lists_as_tuples
-    return entry(*convert(args), **dict(zip(kwargs, convert(kwargs.values()))))
+    return entry(*convert(values))
 
 
 # Lists of requests from Python reach compiled code as Numba's reflected lists, which it
@@ -196,17 +377,24 @@ def api(typing_function: Callable) -> Callable:
     overload(implementation_stub)(typing_function)
 
     entry: Callable | None = None
+    learnt = _Learnt()
 
-    def public(*args, **kwargs):
+    def dispatched(key: tuple, *values: Any) -> Any:
+        """A call through Numba's dispatcher (compiling if need be), then learnt."""
         nonlocal entry
         if _DEBUG_MODE:  # Numba's debugging mode: the bridge to C still compiles
             with _jit_enabled():
                 if entry is None:
                     entry = _python_entry(name, public, parameters)
-                return _call_entry(name, entry, args, kwargs)
-        if entry is None:
-            entry = _python_entry(name, public, parameters)
-        return _call_entry(name, entry, args, kwargs)
+                result = _call_entry(name, entry, values)
+        else:
+            if entry is None:
+                entry = _python_entry(name, public, parameters)
+            result = _call_entry(name, entry, values)
+        learnt.learn(entry, key, values)
+        return result
+
+    public = _python_routine(name, parameters, learnt, dispatched)
 
     class Template(AbstractTemplate):
         key = public
@@ -252,6 +440,7 @@ def api(typing_function: Callable) -> Callable:
     public.__signature__ = pysig  # type: ignore[attr-defined]
     public._numba_type_ = types.Function(Template)  # type: ignore[attr-defined]
     public.py_func = public  # type: ignore[attr-defined]  (numba-mpi's routines are dispatchers)
+    public._learnt_ = learnt  # type: ignore[attr-defined]
 
     @lower_builtin(public, types.VarArg(types.Any))
     def lower(context, builder, sig, args):

@@ -47,6 +47,11 @@ class Operator(IntEnum):
     REPLACE = 13
     NO_OP = 14
 
+    # ``member.value``, read by Numba's unboxing of every enum member passed from Python:
+    # int's own C getter (the member is its value) instead of Enum's Python-level property
+    # (a descriptor, so not a member)
+    value = int.real
+
     def _numba_constant_type(self) -> types.Type:
         """The Numba type of this member written as a constant in compiled code."""
         return OperatorMember(self)

@@ -16,6 +16,11 @@ ends with mpi4numba's times per level: what choosing ``funneled`` saves.
 Run under mpiexec (``mpiexec -n 2 python -m mpi4numba.bench latency``), the three stacks
 run in that one job, in rotating order, the C code loaded as a shared library (built by
 rank 0) into the already initialised MPI.
+
+With ``--from-python`` it times calls from plain Python instead: mpi4numba's routines,
+numba-mpi's (when it is installed) and mpi4py's uppercase buffer methods, in the call forms
+their documentation shows, the three in rotating order in one job (launched, or the one
+it runs in), with the ratios to mpi4py (see :mod:`._latency_python`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import _latency_python
 from ._latency_ops import LABELS, OPS
 from ._launch import MARKER, find_mpiexec, run_job, under_mpi_launcher
 from ._mpi_setup import LEVEL_NAMES, start_mpi, thread_level
@@ -62,9 +68,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "only), run the whole comparison at each and end with what each level costs mpi4numba, e.g. "
         "funneled,multiple",
     )
+    parser.add_argument(
+        "--from-python",
+        action="store_true",
+        help="time calls from plain Python instead: mpi4numba, numba-mpi and mpi4py (buffer methods), "
+        "in one job, with the ratios to mpi4py",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per job (default 300)")
-    parser.add_argument("--worker", choices=STACKS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=(*STACKS, "python"), help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     for name in ("np", "repeat", "iterations"):
         if getattr(options, name) < 1:
@@ -100,7 +112,16 @@ def worker(options: argparse.Namespace) -> None:
     # only in a job: the launcher needs neither NumPy nor the kernels
     from . import _latency_stacks
 
-    MPI = start_mpi(numba=options.worker == "mpi4numba")
+    MPI = start_mpi(numba=options.worker in ("mpi4numba", "python"))
+    if options.worker == "python":  # every stack of --from-python, every round, in this job
+        import mpi4numba
+
+        level = LEVEL_NAMES[mpi4numba.query_thread()]
+        results = _latency_python.rounds(MPI, options.repeat, options.iterations, options.warmup)
+        if MPI.COMM_WORLD.Get_rank() == 0:
+            record = {"stack": "python", **_job_info(MPI, level), "results": results}
+            print(MARKER + json.dumps(record), flush=True)
+        return
     if options.worker == "mpi4numba":
         import mpi4numba
 
@@ -121,6 +142,12 @@ def in_job(options: argparse.Namespace) -> None:
 
     MPI = start_mpi(numba=True)
     rank = MPI.COMM_WORLD.Get_rank()
+    if options.from_python:
+        python_results = _latency_python.rounds(MPI, options.repeat, options.iterations, options.warmup)
+        if rank == 0:
+            info = _job_info(MPI, thread_level(MPI))
+            _report_python(options, info, python_results, raw={"mode": "in-job", **info, "results": python_results})
+        return
     results: Results = {stack: {op: [] for op in OPS} for stack in STACKS}
     for round_ in range(options.repeat):
         for stack in _rotation(round_):
@@ -147,8 +174,45 @@ def _rotation(round_: int) -> tuple[str, ...]:
     return ROTATION[shift:] + ROTATION[:shift]
 
 
+def launch_python(options: argparse.Namespace) -> Results:
+    """``--from-python``: one job running every round of the three stacks; print the table."""
+    command = [
+        find_mpiexec(),
+        "-n",
+        str(options.np),
+        sys.executable,
+        "-m",
+        "mpi4numba.bench",
+        "latency",
+        "--repeat",
+        str(options.repeat),
+        "--iterations",
+        str(options.iterations),
+        "--warmup",
+        str(options.warmup),
+        "--worker",
+        "python",
+    ]
+    env = dict(os.environ)
+    if options.thread_level:
+        env.update(MPI4NUMBA_THREAD_LEVEL=options.thread_level, MPI4PY_RC_THREAD_LEVEL=options.thread_level)
+    started = time.perf_counter()
+    record = run_job(command, env, options.timeout * options.repeat)
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    if record["size"] != options.np:
+        raise RuntimeError(f"the job ran {record['size']} process(es), not {options.np}")
+    if options.thread_level and record["thread_level"] != options.thread_level:
+        raise RuntimeError(f"the job ran at thread level {record['thread_level']}, not {options.thread_level}")
+    info = {key: record[key] for key in ("thread_level", "size", "library")}
+    raw = {"mode": "launcher", **info, "job": record, "results": record["results"]}
+    _report_python(options, info, record["results"], raw=raw)
+    return record["results"]
+
+
 def launch(options: argparse.Namespace) -> Results:
     """Build the C program, run the rounds of jobs, print the table; the results."""
+    if options.from_python:
+        return launch_python(options)
     from ._cbuild import build
 
     program = str(build())
@@ -228,20 +292,22 @@ def compare_levels(options: argparse.Namespace) -> None:
         print()
     options.thread_level, options.json = ",".join(options.levels), json_file
     first = options.levels[0]
+    ops, labels = (_latency_python.OPS, _latency_python.LABELS) if options.from_python else (OPS, LABELS)
     head = ["operation", *(f"{level} µs" for level in options.levels)]
     head += [f"{level} / {first}" for level in options.levels[1:]]
     rows = [
         [
-            LABELS[op],
+            labels[op],
             *(_cell(by_level[level]["mpi4numba"][op]) for level in options.levels),
             *(
                 _ratio(by_level[level]["mpi4numba"][op], by_level[first]["mpi4numba"][op])
                 for level in options.levels[1:]
             ),
         ]
-        for op in OPS
+        for op in ops
     ]
-    print("# mpi4numba at each MPI thread level: microseconds, median over rounds (min), and the ratio")
+    called = " from Python" if options.from_python else ""
+    print(f"# mpi4numba{called} at each MPI thread level: microseconds, median over rounds (min), and the ratio")
     print(markdown(head, rows), flush=True)
     if json_file:
         Path(json_file).write_text(json.dumps({"options": vars(options), "levels": by_level}, indent=1) + "\n")
@@ -274,6 +340,44 @@ def table(results: Results) -> str:
         for op in OPS
     ]
     return markdown(head, rows)
+
+
+def python_table(results: Results) -> str:
+    """Markdown table of ``--from-python``: per operation the median (min) µs of each stack
+    and the ratios to mpi4py."""
+    stacks = _latency_python.STACKS
+    head = ["operation", *(f"{stack} µs" for stack in stacks), "mpi4numba/mpi4py", "numba-mpi/mpi4py"]
+    rows = [
+        [
+            _latency_python.LABELS[op],
+            *(_cell(results[stack][op]) for stack in stacks),
+            _ratio(results["mpi4numba"][op], results["mpi4py"][op]),
+            _ratio(results["numba-mpi"][op], results["mpi4py"][op]),
+        ]
+        for op in _latency_python.OPS
+    ]
+    return markdown(head, rows)
+
+
+def _report_python(options: argparse.Namespace, info: dict[str, Any], results: Results, raw: dict[str, Any]) -> None:
+    processes = f"{info['size']} process" + ("es" if info["size"] != 1 else "")
+    missing = [stack for stack in _latency_python.STACKS if not any(results[stack].values())]
+    print(
+        f"# mpi4numba latency benchmark, calls from Python: {processes}, MPI thread level "
+        f"{info['thread_level']} (every stack), {info['library']}"
+    )
+    print(
+        f"# {options.repeat} round(s) of {', '.join(_latency_python.STACKS)} in one mpiexec job, rotating "
+        f"order; {options.iterations} timed calls after {max(options.warmup, _latency_python.MIN_WARMUP)} "
+        "warm-up" + (f"; not installed: {', '.join(missing)}" if missing else "")
+    )
+    print(
+        "# microseconds, median over rounds (min): ping-pong = half round trip and "
+        "isend+irecv+waitall = one exchange, on rank 0; the others = per call, slowest rank"
+    )
+    print(python_table(results), flush=True)
+    if options.json:
+        Path(options.json).write_text(json.dumps({"options": vars(options), **raw}, indent=1) + "\n")
 
 
 def _report(options: argparse.Namespace, info: dict[str, Any], results: Results, how: str, raw: dict[str, Any]) -> None:
