@@ -614,3 +614,30 @@ def test_startup_rejects_bad_arguments() -> None:
 
 def test_latency_rejects_an_unknown_thread_level() -> None:
     _refused(["latency", "--thread-level", "funneled,fast"], "--thread-level: unknown level 'fast'")
+
+
+def test_calibrate_measures_saves_and_mpi4numba_reads_the_table(tmp_path) -> None:
+    """A small calibration (runs of 8 and 16 bytes, arrays up to 2 KiB) prints the table and
+    the ratios, and --save writes a table that a new process of mpi4numba uses."""
+    import json
+    import os
+
+    path = tmp_path / "table.json"
+    command = [*BENCH, "calibrate", "--max-bytes", "2048", "--max-run", "16", "--repeat", "1", "--save"]
+    env = {**_env(), "MPI4NUMBA_STRIDED_TABLE": str(path)}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    saved = json.loads(path.read_text())
+    table = saved["table"]
+    assert len(table) == 10 and all(len(row) == 16 and set(row) <= set("P.pd") for row in table), table
+    assert all(row == "." * 16 for row in table[2:]), table  # runs longer than --max-run: datatypes
+    assert saved["processes"] == 2 and len(saved["ratios"]["edge"][0]) == 16
+    assert "table = " + json.dumps(table) in done.stdout
+    check = f"from mpi4numba.datatypes import strided_settings as f; print(f()['table'] == {table!r}, f()['source'])"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0 and done.stdout.split()[:2] == ["True", "calibrated"], done.stdout + done.stderr
+    assert os.fspath(path) in done.stdout
+
+
+def test_calibrate_rejects_bad_arguments() -> None:
+    _refused(["calibrate", "--max-bytes", "10"], "--max-bytes >= 1024")
