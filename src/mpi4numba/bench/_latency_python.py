@@ -43,10 +43,9 @@ def _buffers(op: str) -> tuple[np.ndarray, np.ndarray]:
     return np.ones(1), np.zeros(1)
 
 
-def _mpi4numba_loops(MPI: Any) -> dict[str, Loop]:
-    import mpi4numba as mpi
-
-    comm = MPI.COMM_WORLD
+def _drop_in_loops(mpi: Any) -> dict[str, Loop]:
+    """The loops of a numba-mpi-style module ``mpi`` (mpi4numba or numba-mpi itself), with
+    the defaults omitted; the keyword row is each library's own (below)."""
 
     def pingpong(a, b, n, rank):
         if rank == 0:
@@ -57,16 +56,6 @@ def _mpi4numba_loops(MPI: Any) -> dict[str, Loop]:
             for _ in range(n):
                 mpi.recv(a, 0)
                 mpi.send(a, 0)
-
-    def pingpong_keywords(a, b, n, rank):
-        if rank == 0:
-            for _ in range(n):
-                mpi.send(data=a, dest=1, tag=0, comm=comm)
-                mpi.recv(data=a, source=1, tag=0, comm=comm)
-        elif rank == 1:
-            for _ in range(n):
-                mpi.recv(data=a, source=0, tag=0, comm=comm)
-                mpi.send(data=a, dest=0, tag=0, comm=comm)
 
     def allreduce(a, b, n, rank):
         for _ in range(n):
@@ -94,7 +83,6 @@ def _mpi4numba_loops(MPI: Any) -> dict[str, Loop]:
 
     return {
         "pingpong_8": pingpong,
-        "pingpong_keywords": pingpong_keywords,
         "allreduce": allreduce,
         "bcast": bcast,
         "barrier": barrier,
@@ -103,18 +91,26 @@ def _mpi4numba_loops(MPI: Any) -> dict[str, Loop]:
     }
 
 
-def _numba_mpi_loops(MPI: Any) -> dict[str, Loop]:
-    import numba_mpi as nm
+def _mpi4numba_loops(MPI: Any) -> dict[str, Loop]:
+    import mpi4numba as mpi
 
-    def pingpong(a, b, n, rank):
+    comm = MPI.COMM_WORLD
+
+    def pingpong_keywords(a, b, n, rank):
         if rank == 0:
             for _ in range(n):
-                nm.send(a, 1)
-                nm.recv(a, 1)
+                mpi.send(data=a, dest=1, tag=0, comm=comm)
+                mpi.recv(data=a, source=1, tag=0, comm=comm)
         elif rank == 1:
             for _ in range(n):
-                nm.recv(a, 0)
-                nm.send(a, 0)
+                mpi.recv(data=a, source=0, tag=0, comm=comm)
+                mpi.send(data=a, dest=0, tag=0, comm=comm)
+
+    return {**_drop_in_loops(mpi), "pingpong_keywords": pingpong_keywords}
+
+
+def _numba_mpi_loops(MPI: Any) -> dict[str, Loop]:
+    import numba_mpi as nm
 
     def pingpong_keywords(a, b, n, rank):  # numba-mpi takes no communicator
         if rank == 0:
@@ -126,39 +122,7 @@ def _numba_mpi_loops(MPI: Any) -> dict[str, Loop]:
                 nm.recv(data=a, source=0, tag=0)
                 nm.send(data=a, dest=0, tag=0)
 
-    def allreduce(a, b, n, rank):
-        for _ in range(n):
-            nm.allreduce(a, b)
-
-    def bcast(a, b, n, rank):
-        for _ in range(n):
-            nm.bcast(a, 0)
-
-    def barrier(a, b, n, rank):
-        for _ in range(n):
-            nm.barrier()
-
-    def exchange(a, b, n, rank):
-        if rank < 2:
-            peer = 1 - rank
-            for _ in range(n):
-                _, send = nm.isend(a, peer, 1)
-                _, recv = nm.irecv(b, peer, 1)
-                nm.waitall((send, recv))
-
-    def rank_(a, b, n, rank):
-        for _ in range(n):
-            nm.rank()
-
-    return {
-        "pingpong_8": pingpong,
-        "pingpong_keywords": pingpong_keywords,
-        "allreduce": allreduce,
-        "bcast": bcast,
-        "barrier": barrier,
-        "exchange": exchange,
-        "rank": rank_,
-    }
+    return {**_drop_in_loops(nm), "pingpong_keywords": pingpong_keywords}
 
 
 def _mpi4py_loops(MPI: Any) -> dict[str, Loop]:
