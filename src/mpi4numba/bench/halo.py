@@ -109,16 +109,19 @@ def _kernels() -> dict[str, Any]:
             for j in range(1, width - 1):
                 v[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
 
-    @numba.njit
-    def with_mpi4numba(u, v, steps, left, right):
-        cols = u.shape[1] - 2
-        status = 0
-        for _ in range(steps):
-            status |= mpi.sendrecv(u[:, cols], right, u[:, 0], left, 0, 0)
-            status |= mpi.sendrecv(u[:, 1], left, u[:, cols + 1], right, 1, 1)
-            stencil(u, v)
-            u, v = v, u
-        return status
+    def steps_with(library):  # the same loop for mpi4numba and numba-mpi: their sendrecv
+        @numba.njit
+        def exchange_and_update(u, v, steps, left, right):
+            cols = u.shape[1] - 2
+            status = 0
+            for _ in range(steps):
+                status |= library.sendrecv(u[:, cols], right, u[:, 0], left, 0, 0)
+                status |= library.sendrecv(u[:, 1], left, u[:, cols + 1], right, 1, 1)
+                stencil(u, v)
+                u, v = v, u
+            return status
+
+        return exchange_and_update
 
     @numba.njit
     def compute_only(u, v, steps, left, right):
@@ -127,25 +130,13 @@ def _kernels() -> dict[str, Any]:
             u, v = v, u
         return 0
 
-    kernels = {"stencil": stencil, "mpi4numba": with_mpi4numba, "compute": compute_only}
+    kernels = {"stencil": stencil, "mpi4numba": steps_with(mpi), "compute": compute_only}
     try:
         import numba_mpi
     except (ImportError, RuntimeError):  # not installed, or finds no libmpi (Intel MPI's wheel)
         numba_mpi = None
     if numba_mpi is not None:
-
-        @numba.njit
-        def with_numba_mpi(u, v, steps, left, right):
-            cols = u.shape[1] - 2
-            status = 0
-            for _ in range(steps):
-                status |= numba_mpi.sendrecv(u[:, cols], right, u[:, 0], left, 0, 0)
-                status |= numba_mpi.sendrecv(u[:, 1], left, u[:, cols + 1], right, 1, 1)
-                stencil(u, v)
-                u, v = v, u
-            return status
-
-        kernels["numba-mpi"] = with_numba_mpi
+        kernels["numba-mpi"] = steps_with(numba_mpi)
     return kernels
 
 
