@@ -25,7 +25,15 @@ from ._core import typecache
 from ._support import strided as _strided
 from ._support.dtypes import SUPPORTED_DTYPES, pair_type
 
-__all__ = ["SUPPORTED_DTYPES", "pair_dtype", "datatype_cache_info", "set_strided", "strided", "strided_settings"]
+__all__ = [
+    "SUPPORTED_DTYPES",
+    "pair_dtype",
+    "datatype_cache_info",
+    "set_strided",
+    "strided",
+    "strided_settings",
+    "strided_table_file",
+]
 
 
 def pair_dtype(value: np.dtype | type | str = np.float64) -> np.dtype:
@@ -109,3 +117,16 @@ def strided_settings() -> dict[str, object]:
     ['max_bytes', 'mode', 'source', 'table']
     """
     return _strided.settings()
+
+
+def strided_table_file() -> str:
+    """Where a table of ``auto`` calibrated for the MPI library in use is kept, and read at
+    start-up if it exists (``python -m mpi4numba.bench calibrate --save`` writes it):
+    ``$MPI4NUMBA_STRIDED_TABLE``, else ``strided-<library>-<version>.json`` in
+    ``~/.cache/mpi4numba/`` (``$XDG_CACHE_HOME``).
+
+    >>> from mpi4numba.datatypes import strided_table_file
+    >>> strided_table_file().endswith(".json")
+    True
+    """
+    return _strided.calibration_file(*_strided.running_library())

@@ -25,7 +25,6 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 from .cachetag import guard_cache
-from .scratch import _array_value
 
 BLOCKS = 16  # blocks of the pool: more threads than this packing at once allocate per call
 BUSY, ADDRESS, CAPACITY = 0, 1, 2  # the words of a block
@@ -158,24 +157,6 @@ def c_free(typingctx, address):
         return context.get_dummy_value()
 
     return types.none(address), codegen
-
-
-@intrinsic
-def scratch_array(typingctx, address, count, like):
-    """A 1-D C-contiguous array of ``count`` elements of ``like``'s dtype at ``address``,
-    owning nothing (the memory is the pool's)."""
-    if not isinstance(like, types.Array) or not isinstance(count, types.Integer):
-        raise TypingError(f"scratch_array() takes an address, a count and an array, got {address}, {count}, {like}")
-    array_type = types.Array(like.dtype, 1, "C")
-
-    def codegen(context, builder, sig, args):
-        element = context.get_data_type(array_type.dtype)
-        data = builder.inttoptr(context.cast(builder, args[0], sig.args[0], types.int64), element.as_pointer())
-        count = context.cast(builder, args[1], sig.args[1], types.intp)
-        null = cgutils.get_null_value(cgutils.voidptr_t)
-        return _array_value(context, builder, array_type, count, data, null)
-
-    return array_type(address, count, like), codegen
 
 
 @intrinsic

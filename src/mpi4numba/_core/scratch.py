@@ -1,6 +1,6 @@
 """Arrays that compiled code makes for an MPI call without Numba's ``np.*`` (whose
 implementations are functions of their own to compile): C ints on the caller's stack,
-zero-filled arrays."""
+zero-filled arrays, arrays over memory managed elsewhere."""
 
 from __future__ import annotations
 
@@ -65,3 +65,21 @@ def new_zeros(typingctx, count, dtype):
         return _array_value(context, builder, array_type, count, builder.bitcast(data, element.as_pointer()), block)
 
     return array_type(count, dtype), codegen
+
+
+@intrinsic
+def scratch_array(typingctx, address, count, like):
+    """A 1-D C-contiguous array of ``count`` elements of ``like``'s dtype at ``address``,
+    owning nothing (memory the caller manages: the packing pool's)."""
+    if not isinstance(like, types.Array) or not isinstance(count, types.Integer):
+        raise TypingError(f"scratch_array() takes an address, a count and an array, got {address}, {count}, {like}")
+    array_type = types.Array(like.dtype, 1, "C")
+
+    def codegen(context, builder, sig, args):
+        element = context.get_data_type(array_type.dtype)
+        data = builder.inttoptr(context.cast(builder, args[0], sig.args[0], types.int64), element.as_pointer())
+        count = context.cast(builder, args[1], sig.args[1], types.intp)
+        null = cgutils.get_null_value(cgutils.voidptr_t)
+        return _array_value(context, builder, array_type, count, data, null)
+
+    return array_type(address, count, like), codegen

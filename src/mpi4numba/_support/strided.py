@@ -35,6 +35,7 @@ from .._core import capi
 from .._core import packing as pool
 from .._core.launchers import library_flavour
 from .._core.runtime import ABI, MPI
+from .._core.scratch import scratch_array
 from .datatypes import block_datatype, buffer, element_base
 
 MODES = {"auto": pool.AUTO, "pack": pool.PACK, "datatype": pool.DATATYPE}
@@ -113,7 +114,7 @@ def table_rows(words: list[int]) -> list[str]:
     ]
 
 
-def _library() -> tuple[str, str]:
+def running_library() -> tuple[str, str]:
     flavour = library_flavour(MPI.Get_library_version())
     return flavour.vendor, flavour.version
 
@@ -179,7 +180,7 @@ def _from_environment() -> None:
     pool.SETTINGS[pool.MAX_BYTES] = MAX_BYTES
     mode = os.environ.get("MPI4NUMBA_STRIDED", "").strip().lower() or "auto"
     try:
-        configure(mode, *_load_table(*_library()))
+        configure(mode, *_load_table(*running_library()))
     except ValueError as exc:
         raise ValueError(f"{exc} (from MPI4NUMBA_STRIDED or {TABLE_ENV})") from None
 
@@ -307,7 +308,7 @@ def strided_view(array, fill):
         block, address = _claim(array.size * array.itemsize)
         if address != 0:
             if fill:
-                pack(array, pool.scratch_array(address, array.size, array), array.size)
+                pack(array, scratch_array(address, array.size, array), array.size)
             return np.uint64(address), array.size * per_element, base, False, block
     address, count, datatype, derived = buffer(array)
     return address, count, datatype, derived, -1
@@ -326,7 +327,7 @@ def unpack_received(array, address, block, code, status, datatype):
         count = min(max(received, 0), array.size)
     elif capi.MPI_Error_class(code)[1] == _TRUNCATE:
         count = array.size
-    unpack(array, pool.scratch_array(address, array.size, array), count)
+    unpack(array, scratch_array(address, array.size, array), count)
 
 
 @register_jitable
@@ -335,7 +336,7 @@ def unpack_all(array, address, block, count, wanted):
     ``scatter``) into scratch, they go into ``array`` if ``wanted`` (the receive succeeded
     and this process received)."""
     if block >= 0 and wanted:
-        unpack(array, pool.scratch_array(address, count, array), count)
+        unpack(array, scratch_array(address, count, array), count)
 
 
 @register_jitable
@@ -360,7 +361,7 @@ def block_view(array, elements, granularity, fill):
     if address == 0:
         raise MemoryError("mpi4numba: no memory to pack a strided buffer")
     if fill:
-        pack(array, pool.scratch_array(address, elements, array), elements)
+        pack(array, scratch_array(address, elements, array), elements)
     return np.uint64(address), granularity * per_element, base, False, block
 
 

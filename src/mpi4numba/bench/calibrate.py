@@ -109,20 +109,20 @@ def measure(options: argparse.Namespace) -> dict:
     from mpi4py import MPI
 
     import mpi4numba as mpi
-    from mpi4numba._core import packing
-    from mpi4numba._support import strided
+    from mpi4numba.datatypes import strided_settings
 
     comm = MPI.COMM_WORLD
     exchange = _kernel()
     previous = mpi.strided()
     rows, ratios = [], {"edge": [], "inside": []}
     cells = {(True, True): "P", (False, False): ".", (False, True): "p", (True, False): "d"}
+    runs, sizes = len(strided_settings()["table"]), len(strided_settings()["table"][0])
     try:
-        for run_bucket in range(packing.RUN_BUCKETS):
+        for run_bucket in range(runs):
             run_elements = 1 << run_bucket  # float64: 8 bytes << run_bucket
             row, last = "", "."
             measured: dict[str, list[float | None]] = {"edge": [], "inside": []}
-            for size_bucket in range(packing.SIZE_BUCKETS):
+            for size_bucket in range(sizes):
                 total = 512 << size_bucket
                 if 8 * run_elements > options.max_run or total > options.max_bytes:
                     row += last if 8 * run_elements <= options.max_run else "."
@@ -141,11 +141,8 @@ def measure(options: argparse.Namespace) -> dict:
                 ratios[where].append(measured[where])
     finally:
         mpi.set_strided(previous)
-    vendor, version = strided._library()
     return {
         "library": MPI.Get_library_version().splitlines()[0].strip(),
-        "vendor": vendor,
-        "version": version,
         "processes": comm.Get_size(),
         "thread_level": ["single", "funneled", "serialized", "multiple"][MPI.Query_thread()],
         "table": rows,
@@ -189,11 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     if MPI.COMM_WORLD.Get_rank() == 0:
         print(report(result), flush=True)
         if options.save:
-            from mpi4numba._support import strided
+            from mpi4numba.datatypes import strided_table_file
 
-            path = strided.calibration_file(result["vendor"], result["version"])
+            path = strided_table_file()
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             with open(path, "w") as file:
                 json.dump(result, file, indent=1)
-            print(f"# saved: {path} (mpi4numba's auto mode uses it for {result['vendor']} {result['version']})")
+            print(f"# saved: {path} (mpi4numba's auto mode uses it for {result['library']})")
     return 0
