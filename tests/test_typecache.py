@@ -172,6 +172,7 @@ def test_prange_threads_share_the_cache(np_, tmp_path_factory):
     cache = os.environ.get("NUMBA_CACHE_DIR") or str(tmp_path_factory.getbasetemp() / "numba-cache")
     env = {
         "MPI4NUMBA_THREAD_LEVEL": "multiple",
+        "MPI4NUMBA_STRIDED": "datatype",  # every layout through the datatype cache, none packed
         "NUMBA_NUM_THREADS": "4",
         "NUMBA_CACHE_DIR": cache,
         "MPIEXEC_TIMEOUT": "600",
