@@ -226,8 +226,9 @@ class MPIEmitter(Emitter):
         in MPI units that divide ``granularity`` (the elements of one MPI count: see
         :meth:`view`), the side the process ``receives`` or sends. Returns ``(address, units
         of granularity elements, datatype, finish)``; ``finish(code)`` after the call puts
-        what was received into ``block`` and frees what was made for the call. A strided
-        block of numbers may be packed (see :meth:`buffer`)."""
+        what was received into ``block`` and frees what was made for the call (a datatype
+        shared with ``like`` stays ``like``'s to free). A strided block of numbers may be
+        packed (see :meth:`buffer`)."""
         if self.may_pack(block):
             buf = Buffer(*self.unpack(self(block_view, block, elements, granularity, not receives)))
 
@@ -242,7 +243,8 @@ class MPIEmitter(Emitter):
         def finish_view(code: Value) -> None:
             if receives:
                 self.copy_back(block, own, elements)
-            self.release_view(own)
+            if own.datatype is not like.datatype:  # a datatype shared with ``like`` is freed with it
+                self.release_view(own)
 
         return self.data(own.array), self.view_count(own, granularity), own.datatype, finish_view
 
