@@ -158,3 +158,43 @@ def test_no_heap_allocation_for_strided_full_buffers(strided_mode):
         return rtsys.get_allocation_stats().alloc - before
 
     assert allocations(1) == allocations(101)
+
+
+@numba.njit(cache=True)
+def copied_buffer_loop(columns, sums, cart, gathered, steps):
+    """Reductions and neighbourhood collectives of columns: C-ordered copies in scratch."""
+    status = 0
+    for _ in range(steps):
+        status |= mpi.allreduce(columns[:, 0], sums[:, 1])
+        status |= mpi.allreduce(columns[::2, 1], sums[::2, 0], mpi.Operator.MAX)
+        status |= mpi.neighbor_allgather(columns[:, 2], gathered[:, 1], columns.shape[0], cart)
+    return status
+
+
+def test_no_heap_allocation_for_strided_reductions_and_neighbourhoods():
+    if not numba.config.NRT_STATS:
+        pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")
+    cart = MPI.COMM_WORLD.Create_cart([SIZE], periods=[True])
+    rows = 6
+    columns = (np.arange(rows * 3, dtype=np.float64).reshape(rows, 3) + 100 * RANK).copy()
+    sums, gathered = np.zeros((rows, 2)), np.full((2 * rows, 3), -1.0)
+    args = (columns, sums, cart, gathered)
+    assert copied_buffer_loop(*args, 1) == 0
+    ranks = np.arange(SIZE)
+    np.testing.assert_array_equal(sums[:, 1], SIZE * columns[:, 0] - 100 * RANK * SIZE + 100 * ranks.sum())
+    np.testing.assert_array_equal(sums[::2, 0], columns[::2, 1] - 100 * RANK + 100 * (SIZE - 1))
+    assert (sums[1::2, 0] == 0).all()  # between the strided elements: untouched
+    left, right = (RANK - 1) % SIZE, (RANK + 1) % SIZE
+    expected = np.concatenate([columns[:, 2] + 100 * (left - RANK), columns[:, 2] + 100 * (right - RANK)])
+    np.testing.assert_array_equal(gathered[:, 1], expected)
+    assert (gathered[:, [0, 2]] == -1).all()
+
+    def allocations(steps):
+        before = rtsys.get_allocation_stats().alloc
+        assert copied_buffer_loop(*args, steps) == 0
+        return rtsys.get_allocation_stats().alloc - before
+
+    try:
+        assert allocations(1) == allocations(101)
+    finally:
+        cart.Free()

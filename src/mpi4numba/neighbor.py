@@ -8,9 +8,9 @@ non-periodic edge: its block is left untouched); for a distributed graph, the
 Arguments follow :mod:`mpi4numba.collectives` with neighbours in place of ranks: counts
 and displacements are in elements, one entry per neighbour, displacements may be None
 for packed blocks. A buffer too short for its blocks raises ``ValueError`` before the call.
-Nothing is allocated per call, apart from copies of buffers that are not C-contiguous
-and, beyond 16 neighbours, the C ints of counts that are not ``int32`` arrays and of
-packed displacements.
+Buffers that are not C-contiguous are copied into mpi4numba's per-process scratch (see
+:mod:`mpi4numba.datatypes`); nothing is allocated per call, apart from the C ints of
+counts that are not ``int32`` arrays and of packed displacements beyond 16 neighbours.
 """
 
 from __future__ import annotations
@@ -89,10 +89,11 @@ def _fixed(c_function, send_blocks: str):
                 "mpi4numba: recv_data has fewer than count * indegree elements",
             )
             source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
-            datatype, per_element = e.element_type(source)
+            datatype, per_element = e.element_type(send_data)
             n = count * per_element
-            status = e(c_function, e.data(source), n, datatype, e.data(target), n, datatype, handle)
-            e.copy_back(recv_data, target, count * indegree)
+            status = e(c_function, source.address, n, datatype, target.address, n, datatype, handle)
+            e.from_c_order(send_data, source)
+            e.from_c_order(recv_data, target, count * indegree)
             return status
 
         return _neighbourhood(e, comm, call)
@@ -116,12 +117,13 @@ def _blocks(e, counts, displacements, neighbours, capacity, message: str):
 
 def _whole_buffers(e, send_data, recv_data, call):
     """The status of ``call(source, target, datatype)``, the MPI call of a v-collective, on
-    C-ordered buffers and a datatype of one array element."""
+    the addresses of C-ordered buffers and a datatype of one array element."""
     source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
-    datatype, derived = e.element_datatype(target)
-    status = call(source, target, datatype)
+    datatype, derived = e.element_datatype(recv_data)
+    status = call(source.address, target.address, datatype)
     e.release_datatype(datatype, derived)
-    e.copy_back(recv_data, target, e.size(recv_data))
+    e.from_c_order(send_data, source)
+    e.from_c_order(recv_data, target, e.size(recv_data))
     return status
 
 
@@ -137,10 +139,10 @@ def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
             recv_data,
             lambda source, target, datatype: e(
                 capi.MPI_Neighbor_allgatherv,
-                e.data(source),
-                e.size(source),
+                source,
+                e.size(send_data),
                 datatype,
-                e.data(target),
+                target,
                 sizes,
                 offsets,
                 datatype,
@@ -171,11 +173,11 @@ def _ALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_co
             recv_data,
             lambda source, target, datatype: e(
                 capi.MPI_Neighbor_alltoallv,
-                e.data(source),
+                source,
                 send_sizes,
                 send_offsets,
                 datatype,
-                e.data(target),
+                target,
                 recv_sizes,
                 recv_offsets,
                 datatype,

@@ -3,7 +3,8 @@
 ``sendobj`` is an array, a scalar (cast to ``recvobj``'s dtype), or ``IN_PLACE``: the
 input is then taken from ``recvobj`` and the result replaces it (for ``reduce`` every
 rank may pass ``IN_PLACE``; a non-root rank then contributes ``recvobj``). Buffers that
-are not C-contiguous are copied into a temporary for the call: neither MPICH nor Open
+are not C-contiguous are copied into mpi4numba's per-process scratch for the call (no
+allocation per call): neither MPICH nor Open
 MPI accepts predefined operators on derived datatypes (an hvector of doubles gives
 ``MPI_ERR_OP`` in both). ``operator`` is an ``Operator`` member (default ``SUM``) or
 numba-mpi's integer value for one.
@@ -110,11 +111,13 @@ def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
             "mpi4numba: recvobj has fewer elements than sendobj",
         )
     received = e.c_ordered(recvobj)
-    target = e.data(received)
+    target = received.address
+    sent = None
     if form == "scalar":
         source = e(stack_value, sendobj, recvobj)
     elif form == "array":
-        source = e.data(e.c_ordered(sendobj))
+        sent = e.c_ordered(sendobj)
+        source = sent.address
     else:
         source = e.const(IN_PLACE_ADDRESS)
         if kind == _REDUCE:  # a non-root rank contributes recvobj
@@ -126,7 +129,9 @@ def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
         code = e(capi.MPI_Reduce, source, target, count, datatype, op, root, handle)
     else:
         code = e(_C_REDUCTIONS[kind], source, target, count, datatype, op, handle)
-    e.copy_back(recvobj, received, count)
+    if sent is not None:
+        e.from_c_order(sendobj, sent)
+    e.from_c_order(recvobj, received, count)
     return code
 
 
@@ -139,19 +144,22 @@ def _operands(e, recvobj, operator, comm):
 def _REDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
     handle, op, datatype = _operands(e, recvobj, operator, comm)
     size = e(capi.MPI_Comm_size, handle)[1]
+    sent = None
     if is_in_place(sendobj.type):
         received = e.c_ordered(recvobj)
-        source, target, count = e.in_place(), e.data(received), e.size(recvobj) // size
+        source, target, count = e.in_place(), received.address, e.size(recvobj) // size
     else:
         e.check(
             e.size(sendobj) >= e.size(recvobj) * size,
             ValueError,
             "mpi4numba: sendobj has fewer than size * recvobj.size elements",
         )
-        received = e.c_ordered(recvobj)
-        source, target, count = e.data(e.c_ordered(sendobj)), e.data(received), e.size(recvobj)
+        received, sent = e.c_ordered(recvobj), e.c_ordered(sendobj)
+        source, target, count = sent.address, received.address, e.size(recvobj)
     code = e(capi.MPI_Reduce_scatter_block, source, target, count, datatype, op, handle)
-    e.copy_back(recvobj, received, count)
+    if sent is not None:
+        e.from_c_order(sendobj, sent)
+    e.from_c_order(recvobj, received, count)
     return code
 
 
@@ -172,16 +180,18 @@ def _REDUCE_SCATTER(e, sendobj, recvobj, recvcounts, operator, comm):
             ValueError,
             "mpi4numba: with IN_PLACE, recvobj needs sum(recvcounts) elements",
         )
-        received = e.c_ordered(recvobj)
+        received, sent = e.c_ordered(recvobj), None
         source = e.in_place()
     else:
         e.check(
             e.size(sendobj) >= total.get(), ValueError, "mpi4numba: sendobj has fewer than sum(recvcounts) elements"
         )
-        received = e.c_ordered(recvobj)
-        source = e.data(e.c_ordered(sendobj))
-    code = e(capi.MPI_Reduce_scatter, source, e.data(received), e.data(counts), datatype, op, handle)
-    e.copy_back(recvobj, received, mine)
+        received, sent = e.c_ordered(recvobj), e.c_ordered(sendobj)
+        source = sent.address
+    code = e(capi.MPI_Reduce_scatter, source, received.address, e.data(counts), datatype, op, handle)
+    if sent is not None:
+        e.from_c_order(sendobj, sent)
+    e.from_c_order(recvobj, received, mine)
     return code
 
 

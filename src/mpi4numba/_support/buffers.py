@@ -14,25 +14,6 @@ from numba.extending import overload, register_jitable
 from .._core import capi
 from .datatypes import block_datatype, buffer, element_type
 
-
-def contiguous(data):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
-
-
-@overload(contiguous)
-def _contiguous_impl(data):
-    """``data`` itself if C-contiguous, else a C-ordered copy (results are copied back)."""
-    if data.layout == "C":
-        return lambda data: data
-
-    def copy_unless_contiguous(data):
-        if data.flags.c_contiguous:
-            return data
-        return np.ascontiguousarray(data)
-
-    return copy_unless_contiguous
-
-
 TOO_FEW_ENTRIES = "mpi4numba: counts and displacements need one entry per process"
 
 

@@ -25,12 +25,22 @@ from .._core.handles import REQUEST_ARRAY, handle_from_native, predefined_native
 from .._core.inplace import IN_PLACE_ADDRESS, is_in_place
 from .._core.keepalive import new_request, stash
 from .._core.scratch import int32_scratch, new_zeros
-from .buffers import contiguous, copy_back, element_datatype, full_buffer, full_buffer_v
+from .buffers import copy_back, element_datatype, full_buffer, full_buffer_v
 from .datatypes import buffer, element_type, struct_datatype, whole_buffer
 from .dtypes import mpi_datatype, pair_type
 from .largecount import NEEDS_FALLBACK
 from .operators import op_handle, refusal, refused_operators
-from .strided import block_view, give_back, packable, packed_copy, strided_view, unpack_all, unpack_received
+from .strided import (
+    block_view,
+    c_order,
+    from_c_order,
+    give_back,
+    packable,
+    packed_copy,
+    strided_view,
+    unpack_all,
+    unpack_received,
+)
 
 
 class Lowering(NamedTuple):
@@ -76,6 +86,13 @@ class Buffer(NamedTuple):
 def is_contiguous_layout(array: types.Array) -> bool:
     """Whether the Numba type alone says the array's elements are in C order in memory."""
     return array.layout == "C" or (array.ndim <= 1 and array.layout == "F")
+
+
+class Ordered(NamedTuple):
+    """An array's elements in C order for one MPI call (see :meth:`MPIEmitter.c_ordered`)."""
+
+    address: Value
+    block: Value | None  # pool scratch holding a copy, or None: the array's own memory
 
 
 class View(NamedTuple):
@@ -434,18 +451,26 @@ class MPIEmitter(Emitter):
         )
         return self.data(view.array) + self.cast(units, types.uintp) * spacing
 
-    def c_ordered(self, data: Value) -> Value:
-        """``data`` in C order for MPI: itself if C-contiguous by its type; other layouts (rare,
-        jitted) itself if C-contiguous at run time, else a copy (results go back with
-        :meth:`copy_back`)."""
-        return data if is_contiguous_layout(data.type) else self(contiguous, data)
+    def c_ordered(self, data: Value) -> Ordered:
+        """``data``'s elements in C order for an MPI call that takes C-ordered memory: its own
+        memory if C-contiguous (by its type, or at run time), else a copy in pool scratch;
+        :meth:`from_c_order` returns the results and the scratch after the call."""
+        if is_contiguous_layout(data.type):
+            return Ordered(self.data(data), None)
+        address, block = self.unpack(self(c_order, data))
+        return Ordered(address, block)
 
-    def copy_back(self, data: Value, copy: Value | View, elements: Value) -> None:
-        """The first ``elements`` results received into ``copy`` (an array from
-        :meth:`c_ordered`, or a view's) go back to ``data``, the caller's array."""
-        array = copy.array if isinstance(copy, View) else copy
-        if array is not data:
-            self(copy_back, data, array, elements)
+    def from_c_order(self, data: Value, ordered: Ordered, elements: Value | int = 0) -> None:
+        """After the call on :meth:`c_ordered`'s ``ordered``, its first ``elements`` elements
+        (results received; 0 for a buffer only sent) go into ``data``; scratch is given back."""
+        if ordered.block is not None:
+            self(from_c_order, data, ordered.address, ordered.block, self.cast(elements, types.intp))
+
+    def copy_back(self, data: Value, view: View, elements: Value) -> None:
+        """The first ``elements`` results received into ``view`` (a copy, where ``data`` had no
+        regular blocks) go back to ``data``, the caller's array."""
+        if view.array is not data:
+            self(copy_back, data, view.array, elements)
 
     def release_view(self, *views: View) -> None:
         """Free the derived datatypes of ``views`` (each once: views made ``like`` another share it)."""

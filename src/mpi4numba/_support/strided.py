@@ -366,6 +366,30 @@ def block_view(array, elements, granularity, fill):
 
 
 @register_jitable
+def c_order(array):
+    """``(address, block)`` of the elements of ``array`` in C order, for a call that takes
+    C-ordered memory only (reductions: MPI's operators take predefined datatypes;
+    neighbourhood collectives): its own memory if C-contiguous (``block == -1``), else a copy
+    in pool scratch, which :func:`from_c_order` gives back."""
+    if array.size == 0 or array.flags.c_contiguous:
+        return np.uint64(array.ctypes.data), -1
+    block, address = _claim(array.size * array.itemsize)
+    if address == 0:
+        raise MemoryError("mpi4numba: no memory for a C-ordered copy of a strided buffer")
+    pack(array, scratch_array(address, array.size, array), array.size)
+    return np.uint64(address), block
+
+
+@register_jitable
+def from_c_order(array, address, block, count):
+    """After the call, the first ``count`` elements of :func:`c_order`'s copy go into
+    ``array`` (none for a buffer only sent: ``count == 0``), and the scratch is given back."""
+    if block >= 0:
+        unpack(array, scratch_array(address, array.size, array), min(count, array.size))
+        give_back(block, address)
+
+
+@register_jitable
 def packed_copy(array):
     """``(copy, address, count, datatype, derived)`` of a strided ``array`` sent by a
     non-blocking call: packed into a new array that the request keeps alive, or (empty
