@@ -149,11 +149,11 @@ def _mrecv(e, data, message):
     return e.tuple(code, status)
 
 
-def _starting(c_function, sends: bool = False):
+def _starting(c_function, sends: bool = False, receives: bool = False):
     """The bodies of routines that start a request on a buffer (``MPI_Isend``, ``MPI_Irecv``,
     ``MPI_Issend``, ``MPI_Send_init``, ``MPI_Recv_init``), per type of ``request``; a
-    routine that ``sends`` once may pack a strided buffer (not a persistent one: each start
-    sends the array as it is then)."""
+    routine that ``sends`` or ``receives`` once may pack a strided buffer (not a persistent
+    one: each start sends the array as it is then)."""
 
     def for_request(request):
         @lowering(types.Tuple((types.int32, request_type(request))))
@@ -165,6 +165,7 @@ def _starting(c_function, sends: bool = False):
                     c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm), address
                 ),
                 sends,
+                receives,
             )
 
         return body
@@ -173,7 +174,7 @@ def _starting(c_function, sends: bool = False):
 
 
 _ISEND = _starting(capi.MPI_Isend, sends=True)
-_IRECV = _starting(capi.MPI_Irecv)
+_IRECV = _starting(capi.MPI_Irecv, receives=True)
 _ISSEND = _starting(capi.MPI_Issend, sends=True)
 _SEND_INIT = _starting(capi.MPI_Send_init)
 _RECV_INIT = _starting(capi.MPI_Recv_init)
@@ -186,6 +187,7 @@ def _imrecv(request):
             data,
             request,
             lambda buf, address: e(capi.MPI_Imrecv, buf.address, buf.count, buf.datatype, message, address)[0],
+            receives=True,
         )
 
     return body

@@ -34,6 +34,7 @@ from ._core.errorcodes import error_code
 from ._core.handles import HANDLE_DTYPE, REQUEST_ARRAY, handle_from_native, handle_to_native, predefined_native
 from ._core.runtime import ABI
 from ._support.api import api
+from ._support.deferred import completed_among, completed_one, pending_transfer, snapshot, watching
 from ._support.lowering import lowering
 from ._support.validate import request_collection, request_handles
 
@@ -139,17 +140,30 @@ def _unless_empty(e, restype, present, call):
     return result.get()
 
 
+def _null(e, request_type):
+    return e.cast(e.handle("REQUEST_NULL"), request_type.dtype)
+
+
 def _completion(routine, requests):
     """The call over an array of requests (its handles in place), a tuple of them (handles
-    gathered in stack scratch) or a list (handles copied into a new array and back)."""
+    gathered in stack scratch) or a list (handles copied into a new array and back). A
+    routine that completes requests copies the elements of the strided receives among them
+    into their arrays (see :mod:`mpi4numba._support.deferred`)."""
     kind = request_collection(requests)
     restype, emit = _COMPLETIONS[routine]
+    completes = routine != "startall"
 
     @lowering(restype)
     def on_array(e, requests):
         with e.loop(e.size(requests)) as i:
             _zero_to_null(e, requests, i)
-        return emit(e, e.size(requests), e.data(requests))
+        if not completes:
+            return emit(e, e.size(requests), e.data(requests))
+        before = e(watching)
+        block, address = e.unpack(e(snapshot, requests, before))
+        result = emit(e, e.size(requests), e.data(requests))
+        e(completed_among, requests, before, block, address, _null(e, requests.type))
+        return result
 
     if kind == "array":
         return on_array
@@ -163,10 +177,14 @@ def _completion(routine, requests):
                 present = present & (e.size(item) != 0)
 
             def call():
+                before = e(watching) if completes else None
+                saved = [e(operator.getitem, item, 0) for item in e.unpack(requests)] if completes else []
                 scratch = e(stack_handles, e.literal(count))
                 e(_gather, requests, scratch)
                 result = emit(e, count, scratch)
                 e(_scatter, requests, scratch)
+                for item, was in zip(e.unpack(requests), saved):
+                    e(completed_one, was, e(operator.getitem, item, 0), _null(e, item.type), before)
                 return result
 
             return _unless_empty(e, restype, present, call)
@@ -264,14 +282,47 @@ def _on_first(c_function, skip_null: bool = False):
     return body
 
 
-_WAIT, _START = _on_first(capi.MPI_Wait), _on_first(capi.MPI_Start)
-_CANCEL, _REQUEST_FREE = _on_first(capi.MPI_Cancel, True), _on_first(capi.MPI_Request_free, True)
+@contextmanager
+def _completing(e, request):
+    """Code emitted in the block may complete the first request of ``request``: if it does,
+    the elements of a strided receive go into its array after it."""
+    before = e(watching)
+    was = e(operator.getitem, request, 0)
+    yield
+    e(completed_one, was, e(operator.getitem, request, 0), _null(e, request.type), before)
+
+
+@lowering(types.int32)
+def _WAIT(e, request):
+    code = e.variable(e.const(0, types.int32))
+    with _first_request(e, request), _completing(e, request):
+        code.set(e(capi.MPI_Wait, e.data(request)))
+    return code.get()
+
+
+@lowering(types.int32)
+def _REQUEST_FREE(e, request):
+    """``MPI_Request_free``, refused for a pending transfer through scratch (see
+    :mod:`mpi4numba._support.deferred`)."""
+    code = e.variable(e.const(0, types.int32))
+    with _first_request(e, request, skip_null=True):
+        handle = e.cast(e(operator.getitem, request, 0), types.int64)
+        refused = e(pending_transfer, handle)
+        with e.when(refused, likely=False):
+            code.set(e(error_code, e.literal("FREE_PENDING_TRANSFER")))
+        with e.when(e.not_(refused), likely=True):
+            code.set(e(capi.MPI_Request_free, e.data(request)))
+    return code.get()
+
+
+_START = _on_first(capi.MPI_Start)
+_CANCEL = _on_first(capi.MPI_Cancel, True)
 
 
 @lowering(types.Tuple((types.int32, types.boolean)))
 def _TEST(e, request):
     code, flag = e.variable(e.const(0, types.int32)), e.variable(True)
-    with _first_request(e, request):
+    with _first_request(e, request), _completing(e, request):
         status, done = e.unpack(e(capi.MPI_Test, e.data(request)))
         code.set(status)
         flag.set(done != 0)

@@ -33,6 +33,14 @@ CODES: dict[str, tuple[str, str]] = {
             "completed, tested or started"
         ),
     ),
+    "FREE_PENDING_TRANSFER": (
+        "ERR_REQUEST",
+        (
+            "mpi4numba: request_free of a pending isend/irecv of a strided array through scratch, "
+            "which is mpi4numba's until the request completes: complete it with wait or test "
+            "(a receive may be cancelled first)"
+        ),
+    ),
 }
 
 _SYMBOL = "mpi4numba_error_codes"

@@ -27,6 +27,7 @@ from .._core.keepalive import new_request, stash
 from .._core.scratch import int32_scratch, new_zeros
 from .buffers import copy_back, element_datatype, full_buffer, full_buffer_v
 from .datatypes import buffer, element_type, struct_datatype, whole_buffer
+from .deferred import MAX_NDIM, deferred_view, settle
 from .dtypes import mpi_datatype, pair_type
 from .largecount import NEEDS_FALLBACK
 from .operators import op_handle, refusal, refused_operators
@@ -36,7 +37,6 @@ from .strided import (
     from_c_order,
     give_back,
     packable,
-    packed_copy,
     strided_view,
     unpack_all,
     unpack_received,
@@ -285,20 +285,32 @@ class MPIEmitter(Emitter):
             self(operator.setitem, request, 0, null)
 
     def start_request(
-        self, data: Value, request: Value, start: Callable[[Buffer, Value], Value], sends: bool = False
+        self,
+        data: Value,
+        request: Value,
+        start: Callable[[Buffer, Value], Value],
+        sends: bool = False,
+        receives: bool = False,
     ) -> Value:
         """``(code, request)`` of a call that starts a request on the buffer of ``data``;
         ``start(buffer, address of the request)`` emits the call. Without a ``request``
         (None), a new request array is made that keeps ``data`` alive for as long as it
         lives; if the call fails the request is ``REQUEST_NULL``. A strided ``data`` that
-        the call only ``sends`` may be packed into a copy the new request keeps."""
+        the call ``sends`` or ``receives`` once may go through scratch that lives until the
+        request completes (see :mod:`mpi4numba._support.deferred`)."""
         if isinstance(data.type, (types.Number, types.Boolean)):  # the value lives in the request
             request = self(new_request, self.tuple())
             buf = self.buffer(data, address=self(stash, request, data, data))
-        elif sends and request.type == types.none and self.may_pack(data):
-            copy, *fields = self.unpack(self(packed_copy, data))
-            request = self(new_request, self.tuple(data, copy))
+        elif (sends or receives) and self.may_pack(data) and data.type.ndim <= MAX_NDIM:
+            if request.type == types.none:
+                request = self(new_request, self.tuple(data))
+            *fields, slot = self.unpack(self(deferred_view, data, receives))
             buf = Buffer(*fields)
+            code = start(buf, self.data(request))
+            self(settle, slot, code, self.cast(self(operator.getitem, request, 0), types.int64))
+            self.release(buf)
+            self.null_on_failure(code, request)
+            return self.tuple(code, request)
         else:
             buf = self.buffer(data)
             if request.type == types.none:

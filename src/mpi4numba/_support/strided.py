@@ -387,17 +387,3 @@ def from_c_order(array, address, block, count):
     if block >= 0:
         unpack(array, scratch_array(address, array.size, array), min(count, array.size))
         give_back(block, address)
-
-
-@register_jitable
-def packed_copy(array):
-    """``(copy, address, count, datatype, derived)`` of a strided ``array`` sent by a
-    non-blocking call: packed into a new array that the request keeps alive, or (empty
-    copy) described by a datatype."""
-    if array.size > 0 and not array.flags.c_contiguous and packs(array):
-        copy = np.empty(array.size, array.dtype)
-        pack(array, copy, array.size)
-        base, _, per_element = element_base(array)
-        return copy, np.uint64(copy.ctypes.data), array.size * per_element, base, False
-    address, count, datatype, derived = buffer(array)
-    return np.empty(0, array.dtype), address, count, datatype, derived
