@@ -16,7 +16,9 @@ per thread:
 * ``exchange``: sendrecv of both sizes (also at 1 process: to itself);
 * ``crossed``: isend/irecv started by lane t in one prange loop and completed by lane
   ``t + 1`` in a second prange loop (another thread), or by ``waitall`` on the main
-  thread after the loop;
+  thread after the loop; rows, and every other pair of rounds columns (with
+  ``MPI4NUMBA_STRIDED=pack``: scratch of pending transfers, handed back by whichever
+  thread completes them);
 * ``reduce``: allreduce and bcast on one duplicated communicator per lane, concurrently.
 
 Every received element is compared with what its sender must have put there (the value
@@ -117,25 +119,29 @@ def exchange(lanes, rounds, stats, threads):
 @numba.njit(parallel=True, cache=True)
 def crossed(lanes, rounds, on_main, stats, threads, completers):
     """isend/irecv started by lane t, completed by lane t + 1 (another thread) in a second
-    prange loop, or by the main thread after the loop (``on_main``). The buffers and the
-    requests are allocated before the loops: a request does not keep them alive."""
+    prange loop, or by the main thread after the loop (``on_main``). Every other pair of
+    rounds moves columns (strided: through a derived datatype, or packed into scratch that
+    the pending-transfer table hands back at completion, whichever thread completes it).
+    The buffers and the requests are allocated before the loops: a request given as
+    ``request=`` does not keep them alive."""
     rank, size = mpi.rank(), mpi.size()
     right, left = (rank + 1) % size, (rank - 1) % size
     outgoing, incoming = np.empty((lanes, LONG)), np.empty((lanes, LONG))
+    out_columns, in_columns = np.empty((LONG, lanes)), np.empty((LONG, lanes))
     requests = mpi.request_array(2 * lanes)
     for r in range(rounds):
         n = SHORT if r % 2 == 0 else LONG
+        columns = r % 4 >= 2
         for lane in prange(lanes):
             threads[lane] = numba.get_thread_id()
             tag = TAG_CROSSED + lane
-            _fill(outgoing[lane, :n], rank, lane, r)
-            incoming[lane, :n] = -1.0
-            stats[lane, 1] += (
-                mpi.irecv(incoming[lane, :n], left, tag, request=requests[2 * lane : 2 * lane + 1])[0] != 0
-            )
-            stats[lane, 1] += (
-                mpi.isend(outgoing[lane, :n], right, tag, request=requests[2 * lane + 1 : 2 * lane + 2])[0] != 0
-            )
+            out, into = outgoing[lane, :n], incoming[lane, :n]
+            if columns:
+                out, into = out_columns[:n, lane], in_columns[:n, lane]
+            _fill(out, rank, lane, r)
+            into[:] = -1.0
+            stats[lane, 1] += mpi.irecv(into, left, tag, request=requests[2 * lane : 2 * lane + 1])[0] != 0
+            stats[lane, 1] += mpi.isend(out, right, tag, request=requests[2 * lane + 1 : 2 * lane + 2])[0] != 0
         if on_main:
             stats[0, 1] += mpi.waitall(requests) != 0
         else:
@@ -144,7 +150,8 @@ def crossed(lanes, rounds, on_main, stats, threads, completers):
                 completers[lane] = numba.get_thread_id()
                 stats[lane, 1] += mpi.waitall(requests[2 * other : 2 * other + 2]) != 0
         for lane in range(lanes):
-            stats[lane, 0] += _wrong(incoming[lane, :n], left, lane, r)
+            into = in_columns[:n, lane] if columns else incoming[lane, :n]
+            stats[lane, 0] += _wrong(into, left, lane, r)
             stats[lane, 2] += 1
 
 
