@@ -241,7 +241,7 @@ def _strided_rows(done, labels: list[str]) -> None:
         "auto/min(pack,datatype) (≤ 1.1)",
         "strided/contiguous (≤ 1.5)",
     ], done.stdout
-    names = [f"{label} {pattern}" for label in labels for pattern in ("ping-pong", "sendrecv")]
+    names = [f"{label} {pattern}" for label in labels for pattern in ("ping-pong", "sendrecv", "isend/irecv")]
     assert list(rows) == names, done.stdout
     for name in names:
         *cells, auto_ratio, contiguous_ratio = rows[name]

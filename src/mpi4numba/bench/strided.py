@@ -12,8 +12,10 @@ variants.
 **columns** (issue 18). Column ``u[:, 1]`` of a C-ordered ``ROWS x WIDTH`` float64 array
 (``--rows``, default 256, 1024, 4096, 8192; ``--width``, default 258) is sent and
 received into ``u[:, -1]``. The patterns (``--patterns``): ``ping-pong`` (rank 0 sends,
-rank 1 receives and sends back; µs per message is half a round trip) and ``sendrecv``
-(each rank sends its column to the other and receives one, one ``sendrecv`` per message).
+rank 1 receives and sends back; µs per message is half a round trip), ``sendrecv``
+(each rank sends its column to the other and receives one, one ``sendrecv`` per message)
+and ``isend/irecv`` (the same exchange as ``irecv``, ``isend`` and ``waitall`` on
+preallocated requests, as halo exchanges that overlap are written).
 The variants, alternated within every round:
 
 * ``datatype``, ``pack``, ``auto``: the column views passed to mpi4numba as they are,
@@ -51,7 +53,7 @@ from ._mpi_setup import LEVEL_NAMES
 from ._table import markdown
 
 LAYOUTS = ("faces", "columns")
-PATTERNS = ("ping-pong", "sendrecv")
+PATTERNS = ("ping-pong", "sendrecv", "isend/irecv")
 ROWS = (256, 1024, 4096, 8192)
 COLUMN_VARIANTS = (*_strategies.MODES, "njit copy", "contiguous")
 AUTO_TARGET, CONTIGUOUS_TARGET = 1.1, 1.5  # issue 18
@@ -78,7 +80,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--rows", default=",".join(map(str, ROWS)), help="columns: rows of the arrays (default 256,1024,4096,8192)"
     )
     parser.add_argument("--width", type=int, default=258, help="columns: columns of the arrays (default 258)")
-    parser.add_argument("--patterns", default=",".join(PATTERNS), help="columns: ping-pong, sendrecv or both")
+    parser.add_argument(
+        "--patterns",
+        default=",".join(PATTERNS),
+        help="columns: any of ping-pong, sendrecv, isend/irecv (comma-separated)",
+    )
     parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
     parser.add_argument(
         "--iterations",
@@ -131,6 +137,17 @@ def _column_kernels() -> dict[str, Any]:
         return (mpi.wtime() - start) / n
 
     @numba.njit
+    def nonblocking(send, recv, n, rank):
+        peer = 1 - rank
+        requests = mpi.request_array(2)
+        start = mpi.wtime()
+        for _ in range(n):
+            mpi.irecv(recv, peer, 0, request=requests[0:1])
+            mpi.isend(send, peer, 0, request=requests[1:2])
+            mpi.waitall(requests)
+        return (mpi.wtime() - start) / n
+
+    @numba.njit
     def ping_pong_copy(send, recv, outgoing, incoming, n, rank):  # as a user would write it
         peer = 1 - rank
         start = mpi.wtime()
@@ -157,11 +174,26 @@ def _column_kernels() -> dict[str, Any]:
             recv[:] = incoming
         return (mpi.wtime() - start) / n
 
+    @numba.njit
+    def nonblocking_copy(send, recv, outgoing, incoming, n, rank):
+        peer = 1 - rank
+        requests = mpi.request_array(2)
+        start = mpi.wtime()
+        for _ in range(n):
+            mpi.irecv(incoming, peer, 0, request=requests[0:1])
+            outgoing[:] = send
+            mpi.isend(outgoing, peer, 0, request=requests[1:2])
+            mpi.waitall(requests)
+            recv[:] = incoming
+        return (mpi.wtime() - start) / n
+
     return {
         "ping-pong": ping_pong,
         "sendrecv": exchange,
+        "isend/irecv": nonblocking,
         "ping-pong copy": ping_pong_copy,
         "sendrecv copy": exchange_copy,
+        "isend/irecv copy": nonblocking_copy,
     }
 
 
