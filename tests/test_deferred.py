@@ -214,3 +214,36 @@ def test_an_array_dropped_while_its_receive_is_pending(strided_mode):
         assert receive_into_a_temporary(RIGHT, LEFT) == 0
         gc.collect()
     assert live_records() == 0
+
+
+@numba.njit(cache=True)
+def send_with_copied_handles(grid, right, tag):
+    """Strided isends whose handles are copied and whose request arrays are dropped at once,
+    then memory reused while MPI may still read the packed columns (a rendezvous message)."""
+    requests = np.zeros(grid.shape[1], mpi.RequestType)
+    for i in range(grid.shape[1]):
+        _, request = mpi.isend(grid[:, i], right, tag + i)
+        requests[i] = request[0]
+    reused = 0.0
+    for _ in range(20):
+        reused += np.full(grid.shape[0], -7.0)[0]
+    return requests, reused
+
+
+@numba.njit(cache=True)
+def receive_rows(rows, left, tag):
+    code = 0
+    for i in range(rows.shape[0]):
+        code |= mpi.recv(rows[i], left, tag + i)
+    return code
+
+
+def test_sends_whose_handles_are_copied_and_requests_dropped(strided_mode):
+    rows = 100_000  # 800 KB columns: past every eager limit
+    grid = np.arange(rows * 3, dtype=np.float64).reshape(rows, 3) + 10 * RANK
+    requests, _ = send_with_copied_handles(grid, RIGHT, 30)
+    received = np.zeros((3, rows))
+    assert receive_rows(received, LEFT, 30) == 0
+    assert mpi.waitall(requests) == 0
+    np.testing.assert_array_equal(received, (np.arange(rows * 3).reshape(rows, 3) + 10 * LEFT).T)
+    assert live_records() == 0

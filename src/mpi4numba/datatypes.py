@@ -9,7 +9,8 @@ are passed as they are. Any other layout (a strided view, a Fortran-ordered bloc
 negative step) is either described to MPI by a derived datatype built from its shape and
 strides, so data is not copied, or, where the MPI library moves small blocks slowly
 through datatypes, packed into contiguous scratch memory by the compiled call (blocking
-calls and non-blocking sends of numbers: see :func:`set_strided`). Structured dtypes become ``MPI_Type_create_struct``
+and non-blocking point-to-point calls and collectives, arrays of numbers: see
+:func:`set_strided`). Structured dtypes become ``MPI_Type_create_struct``
 types resized to the itemsize; a two-field dtype laid out like the C struct
 ``{T value; int index;}`` (:func:`pair_dtype`) is MPI's predefined pair type
 (``DOUBLE_INT`` ...), usable with MINLOC/MAXLOC. Derived types are built once per process
@@ -78,10 +79,10 @@ def set_strided(mode: str) -> str:
     * ``"datatype"``: always a derived datatype (no copy in mpi4numba).
 
     Packing applies to blocking calls (send, recv, sendrecv, bcast, a process's own block
-    in gather, scatter, allgather, alltoall and their v-forms) and to the sends of
-    non-blocking calls (isend, issend: the request keeps the packed copy); receives of
-    non-blocking calls, persistent requests and one-sided calls keep a datatype (MPI uses
-    the buffer after the call returns). ``MPI4NUMBA_STRIDED=auto|pack|datatype`` sets it
+    in gather, scatter, allgather, alltoall and their v-forms) and to isend, issend, irecv
+    and imrecv (the scratch lives until mpi4numba's wait/test routines see the request
+    complete; a receive's elements are copied in then); persistent requests and one-sided
+    calls keep a datatype (MPI uses the buffer at every start, or after the call returns). ``MPI4NUMBA_STRIDED=auto|pack|datatype`` sets it
     at start-up. Compiled code reads the setting at each call: nothing is recompiled.
 
     >>> import mpi4numba

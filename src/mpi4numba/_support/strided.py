@@ -16,9 +16,9 @@ time) decides. ``auto`` looks the layout up in a table measured for the MPI libr
 use (:data:`BUILT_IN`, or one calibrated on the machine by ``python -m mpi4numba.bench
 calibrate --save``): by the length of the innermost contiguous run of the layout and the
 size of the array, whichever was faster there. Structured dtypes, arrays larger than
-``max_bytes`` (scratch would cost more memory than it saves time) and the routines where
-MPI keeps the buffer after the call (receives and persistent requests of non-blocking
-calls, one-sided operations) always use a datatype.
+``max_bytes`` (scratch would cost more memory than it saves time), persistent requests and
+one-sided operations always use a datatype; non-blocking calls keep their scratch until
+their request completes (:mod:`mpi4numba._support.deferred`).
 """
 
 from __future__ import annotations
