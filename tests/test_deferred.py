@@ -247,3 +247,35 @@ def test_sends_whose_handles_are_copied_and_requests_dropped(strided_mode):
     assert mpi.waitall(requests) == 0
     np.testing.assert_array_equal(received, (np.arange(rows * 3).reshape(rows, 3) + 10 * LEFT).T)
     assert live_records() == 0
+
+
+@numba.njit(cache=True)
+def send_scalars_with_copied_handles(count, right, tag):
+    requests = np.zeros(count, mpi.RequestType)
+    for i in range(count):
+        _, request = mpi.isend(float(i), right, tag)
+        requests[i] = request[0]
+    reused = 0.0
+    for _ in range(200):
+        reused += np.full(3, -7.0)[0]
+    return requests, reused
+
+
+@numba.njit(cache=True)
+def receive_scalars(into, left, tag):
+    code = 0
+    for i in range(into.size):
+        code |= mpi.recv(into[i : i + 1], left, tag)
+    return code
+
+
+def test_scalars_sent_with_copied_handles():
+    """The request array that keeps a scalar is held until the send completes (by a record:
+    as many sends as records at most)."""
+    count = pending.SLOTS - 24
+    requests, _ = send_scalars_with_copied_handles(count, RIGHT, 40)
+    received = np.full(count, -1.0)
+    assert receive_scalars(received, LEFT, 40) == 0
+    assert mpi.waitall(requests) == 0
+    np.testing.assert_array_equal(received, np.arange(count, dtype=np.float64))
+    assert live_records() == 0

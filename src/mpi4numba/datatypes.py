@@ -82,8 +82,9 @@ def set_strided(mode: str) -> str:
     in gather, scatter, allgather, alltoall and their v-forms) and to isend, issend, irecv
     and imrecv (the scratch lives until mpi4numba's wait/test routines see the request
     complete; a receive's elements are copied in then); persistent requests and one-sided
-    calls keep a datatype (MPI uses the buffer at every start, or after the call returns). ``MPI4NUMBA_STRIDED=auto|pack|datatype`` sets it
-    at start-up. Compiled code reads the setting at each call: nothing is recompiled.
+    calls keep a datatype (MPI uses the buffer at every start, or after the call returns).
+    ``MPI4NUMBA_STRIDED=auto|pack|datatype`` sets it at start-up. Compiled code reads the
+    setting at each call: nothing is recompiled.
 
     >>> import mpi4numba
     >>> previous = mpi4numba.set_strided("pack")

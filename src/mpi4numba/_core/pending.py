@@ -7,12 +7,14 @@ completion routines (``wait``, ``test``, ``waitall`` ...) see. Between the two c
 request handle is the only link (users copy handles into request arrays of their own),
 so each such transfer has a record here, found by its handle: where its scratch is and,
 for a receive, the array's meminfo (held: the array lives until the elements are in),
-address, element size and layout (up to :data:`MAX_NDIM` axes).
+address, element size and layout (up to :data:`MAX_NDIM` axes). A scalar sent by
+``isend`` lives in its request array, whose meminfo a record holds the same way.
 
 A record's state word goes FREE -> CLAIMED (by compare-and-swap, while ``irecv`` fills
 it) -> LIVE (the request started) -> UNPACKING (claimed by the one thread that copies the
 elements in) -> FREE. The header counts the live records (completion routines do
-nothing more than read it while it is 0) and numbers them: a request handle may be
+nothing more than read it while it is 0), bounds the slots ever used (records take the
+lowest free slot, so lookups read as many slots as were pending at once) and numbers them: a request handle may be
 reused by MPI as soon as its request completes, so a completion routine only takes the
 records numbered before it called MPI.
 
@@ -31,9 +33,9 @@ from numba.extending import intrinsic
 
 from .cachetag import guard_cache
 
-SLOTS = 64  # receives pending at once; more use a derived datatype
+SLOTS = 1024  # transfers pending at once; more use a derived datatype
 MAX_NDIM = 4
-LIVE, SEQUENCE, HEADER = 0, 1, 2  # the header's words
+LIVE, SEQUENCE, HIGH, HEADER = 0, 1, 2, 3  # the header's words (HIGH: slots ever used)
 # the words of a record
 STATE, HANDLE, NUMBER, RECEIVES, MEMINFO, DATA, ITEMSIZE, BLOCK, SCRATCH, SHAPE = range(10)
 STRIDES = SHAPE + MAX_NDIM

@@ -11,6 +11,9 @@ receive's elements into its array. A receive's scratch is first filled with the
 array's elements, so elements that no message reaches (a shorter message, a cancelled
 receive) keep their values.
 
+A scalar that ``isend`` sends lives in the request array the call makes; a record holds
+that array until the send completes, the same way.
+
 A request completed elsewhere (mpi4py's ``Request.Wait``) leaves a receive's elements in
 scratch, and ``request_free`` of such a pending transfer is refused (MPI would go on using
 the scratch after nothing could give it back). Where no record is free (more than
@@ -31,6 +34,7 @@ from .._core.pending import (
     FREE,
     HANDLE,
     HEADER,
+    HIGH,
     ITEMSIZE,
     LIVE,
     MAX_NDIM,
@@ -55,6 +59,7 @@ __all__ = [
     "MAX_NDIM",
     "deferred_view",
     "settle",
+    "hold",
     "watching",
     "completed",
     "snapshot",
@@ -70,6 +75,9 @@ def _free_slot():
     for slot in range(SLOTS):
         base = HEADER + slot * WORDS
         if table.load(base + STATE) == FREE and table.exchange(base + STATE, FREE, CLAIMED):
+            high = table.load(HIGH)
+            while high <= slot and not table.exchange(HIGH, high, slot + 1):
+                high = table.load(HIGH)
             return slot
     return -1
 
@@ -89,8 +97,8 @@ def deferred_view(array, receives):
                 table.store(base + BLOCK, block)
                 table.store(base + SCRATCH, address)
                 table.store(base + RECEIVES, receives)
+                table.store(base + MEMINFO, table.meminfo_of(array) if receives else 0)
                 if receives:
-                    table.store(base + MEMINFO, table.meminfo_of(array))
                     table.store(base + DATA, array.ctypes.data)
                     table.store(base + ITEMSIZE, array.itemsize)
                     axes = array.ndim
@@ -109,8 +117,7 @@ def deferred_view(array, receives):
 def _drop(base):
     """Give back a record's scratch and array, and the record."""
     give_back(table.load(base + BLOCK), table.load(base + SCRATCH))
-    if table.load(base + RECEIVES):
-        table.release_meminfo(table.load(base + MEMINFO))
+    table.release_meminfo(table.load(base + MEMINFO))
     table.store(base + STATE, FREE)
 
 
@@ -128,6 +135,26 @@ def settle(slot, code, handle):
     table.store(base + NUMBER, table.add(SEQUENCE, 1))
     table.add(LIVE, 1)
     table.store(base + STATE, PENDING)
+
+
+@register_jitable
+def hold(request, code, handle):
+    """After ``isend`` of a scalar (kept in ``request``, a new request array) started as
+    ``handle`` (``code`` 0): a record holds the request array until the send completes, so
+    that copying the handle elsewhere and dropping the array is safe. With every record
+    taken, only the request array keeps it, as long as it lives."""
+    if code != 0:
+        return
+    slot = _free_slot()
+    if slot < 0:
+        return
+    meminfo = table.meminfo_of(request)
+    base = HEADER + slot * WORDS
+    table.store(base + BLOCK, -1)
+    table.store(base + SCRATCH, 0)
+    table.store(base + RECEIVES, False)
+    table.store(base + MEMINFO, meminfo)
+    settle(slot, code, handle)
 
 
 @register_jitable
@@ -173,7 +200,7 @@ def completed(handle, before):
     receive go into its array, and the scratch is given back."""
     if before < 0:
         return
-    for slot in range(SLOTS):
+    for slot in range(table.load(HIGH)):
         base = HEADER + slot * WORDS
         if (
             table.load(base + STATE) == PENDING
@@ -192,7 +219,7 @@ def pending_transfer(handle):
     """Whether ``handle`` is a pending transfer through scratch (see the module docstring)."""
     if table.load(LIVE) == 0:
         return False
-    for slot in range(SLOTS):
+    for slot in range(table.load(HIGH)):
         base = HEADER + slot * WORDS
         if table.load(base + STATE) == PENDING and table.load(base + HANDLE) == handle:
             return True

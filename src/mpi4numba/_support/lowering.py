@@ -27,7 +27,7 @@ from .._core.keepalive import new_request, stash
 from .._core.scratch import int32_scratch, new_zeros
 from .buffers import copy_back, element_datatype, full_buffer, full_buffer_v
 from .datatypes import buffer, element_type, struct_datatype, whole_buffer
-from .deferred import MAX_NDIM, deferred_view, settle
+from .deferred import MAX_NDIM, deferred_view, hold, settle
 from .dtypes import mpi_datatype, pair_type
 from .largecount import NEEDS_FALLBACK
 from .operators import op_handle, refusal, refused_operators
@@ -301,6 +301,10 @@ class MPIEmitter(Emitter):
         if isinstance(data.type, (types.Number, types.Boolean)):  # the value lives in the request
             request = self(new_request, self.tuple())
             buf = self.buffer(data, address=self(stash, request, data, data))
+            code = start(buf, self.data(request))
+            self(hold, request, code, self.cast(self(operator.getitem, request, 0), types.int64))
+            self.null_on_failure(code, request)
+            return self.tuple(code, request)
         elif (sends or receives) and self.may_pack(data) and data.type.ndim <= MAX_NDIM:
             if request.type == types.none:
                 request = self(new_request, self.tuple(data))
