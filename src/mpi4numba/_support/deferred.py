@@ -53,7 +53,7 @@ from .._core.pending import (
 )
 from .._core.scratch import scratch_array
 from .datatypes import buffer, element_base
-from .strided import _claim, give_back, pack, packs
+from .strided import claim_scratch, give_back, pack, packs
 
 __all__ = [
     "MAX_NDIM",
@@ -90,7 +90,7 @@ def deferred_view(array, receives):
     if array.size > 0 and not array.flags.c_contiguous and packs(array):
         slot = _free_slot()
         if slot >= 0:
-            block, address = _claim(array.size * array.itemsize)
+            block, address = claim_scratch(array.size * array.itemsize)
             if address != 0:
                 pack(array, scratch_array(address, array.size, array), array.size)
                 base = HEADER + slot * WORDS
@@ -232,7 +232,7 @@ def snapshot(requests, before):
     routine calls MPI (``(-1, 0)``: none needed, ``before < 0``; see :func:`watching`)."""
     if before < 0 or requests.size == 0:
         return -1, 0
-    block, address = _claim(requests.size * requests.itemsize)
+    block, address = claim_scratch(requests.size * requests.itemsize)
     if address == 0:
         raise MemoryError("mpi4numba: no memory to watch the requests of pending strided receives")
     saved = scratch_array(address, requests.size, requests)

@@ -225,7 +225,7 @@ def packs(array):
 
 
 @register_jitable
-def _claim(nbytes):
+def claim_scratch(nbytes):
     """``(block, address)`` of scratch for ``nbytes``: a pool block, or (all busy) a block
     of its own (``block == BLOCKS``); address 0 if memory ran out."""
     for block in range(pool.BLOCKS):
@@ -244,7 +244,7 @@ def _claim(nbytes):
 
 @register_jitable
 def give_back(block, address):
-    """Return the scratch of :func:`_claim` (nothing for ``block < 0``: no scratch)."""
+    """Return the scratch of :func:`claim_scratch` (nothing for ``block < 0``: no scratch)."""
     if block == pool.BLOCKS:
         pool.c_free(address)
     elif block >= 0:
@@ -305,7 +305,7 @@ def strided_view(array, fill):
     side) or described by a datatype (``block == -1``)."""
     if array.size > 0 and not array.flags.c_contiguous and packs(array):
         base, _, per_element = element_base(array)
-        block, address = _claim(array.size * array.itemsize)
+        block, address = claim_scratch(array.size * array.itemsize)
         if address != 0:
             if fill:
                 pack(array, scratch_array(address, array.size, array), array.size)
@@ -357,7 +357,7 @@ def block_view(array, elements, granularity, fill):
     if whole and not packs(array):
         address, count, datatype, derived = buffer(array)
         return address, count, datatype, derived, -1
-    block, address = _claim(elements * array.itemsize)
+    block, address = claim_scratch(elements * array.itemsize)
     if address == 0:
         raise MemoryError("mpi4numba: no memory to pack a strided buffer")
     if fill:
@@ -373,7 +373,7 @@ def c_order(array):
     in pool scratch, which :func:`from_c_order` gives back."""
     if array.size == 0 or array.flags.c_contiguous:
         return np.uint64(array.ctypes.data), -1
-    block, address = _claim(array.size * array.itemsize)
+    block, address = claim_scratch(array.size * array.itemsize)
     if address == 0:
         raise MemoryError("mpi4numba: no memory for a C-ordered copy of a strided buffer")
     pack(array, scratch_array(address, array.size, array), array.size)
