@@ -32,6 +32,41 @@ def test_environment_variable_and_function():
     assert query("import mpi4numba; print(mpi4numba.query_thread())", MPI4NUMBA_THREAD_LEVEL="funneled") == 1
 
 
+SHOW = "print(mpi4numba.query_thread(), os.environ.get('MPI4PY_RC_THREAD_LEVEL'))"
+
+
+@pytest.mark.parametrize(
+    "ours, theirs, start",
+    [
+        ("env", "env", "mpi4numba"),
+        ("env", "env", "mpi4py"),
+        ("env", "rc", "mpi4numba"),
+        ("function", "env", "mpi4numba"),
+        ("function", "env", "mpi4py"),
+        ("function", "rc", "mpi4numba"),
+    ],
+)
+def test_the_mpi4numba_setting_wins_over_mpi4py_s(ours, theirs, start):
+    """mpi4numba's level (its variable or set_thread_level) over mpi4py's (its variable or
+    mpi4py.rc set by the program), whoever starts MPI; mpi4py's variable is left as it was."""
+    env = {"MPI4NUMBA_THREAD_LEVEL": "funneled"} if ours == "env" else {}
+    if theirs == "env":
+        env["MPI4PY_RC_THREAD_LEVEL"] = "multiple"
+    lines = ["import os, mpi4py"]
+    if theirs == "rc":
+        lines.append("mpi4py.rc.thread_level = 'serialized'")
+    lines.append("import mpi4numba")
+    if ours == "function":
+        lines.append("mpi4numba.set_thread_level('funneled')")
+    if start == "mpi4py":
+        lines.append("from mpi4py import MPI")
+    done = mpiexec(1, "-c", "\n".join([*lines, SHOW]), env={**UNSET, **env}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    level, variable = done.stdout.split()[-2:]
+    assert int(level) == 1, done.stdout
+    assert variable == ("multiple" if theirs == "env" else "None")
+
+
 def test_uncaught_exception_on_one_rank_aborts_the_job():
     code = (
         "import mpi4numba as mpi, numpy as np\n"

@@ -18,8 +18,8 @@ import llvmlite.binding as llvm
 from .._abi import select as _select_abi
 from . import abort, threadlevel
 
-threadlevel.configure_mpi4py()
-from mpi4py import MPI  # noqa: E402  (after the thread level is configured)
+with threadlevel.starting_mpi():
+    from mpi4py import MPI
 
 ABI = _select_abi(MPI)
 

@@ -6,10 +6,12 @@ import importlib.abc
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 THREAD_LEVEL_ENV = "MPI4NUMBA_THREAD_LEVEL"
+MPI4PY_ENV = "MPI4PY_RC_THREAD_LEVEL"  # mpi4py reads it when MPI starts, over mpi4py.rc
 THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
 # Without a choice, MPI starts at the level mpi4py would choose (its rc.thread_level,
 # "multiple" unless set), as it does for numba-mpi programs; "funneled" saves time in
@@ -33,8 +35,9 @@ def set_thread_level(level: str | int) -> None:
     """Choose the thread level MPI is initialised with; call before MPI is initialised.
 
     ``level`` is ``"single"``, ``"funneled"``, ``"serialized"``, ``"multiple"`` (or 0-3).
-    The environment variable ``MPI4NUMBA_THREAD_LEVEL`` takes precedence. Without either,
-    MPI starts at mpi4py's level (``mpi4py.rc.thread_level``, ``"multiple"`` by default). MPI is
+    The environment variable ``MPI4NUMBA_THREAD_LEVEL`` takes precedence; either wins over
+    mpi4py's settings (``MPI4PY_RC_THREAD_LEVEL``, ``mpi4py.rc.thread_level``). Without
+    either, MPI starts at mpi4py's level (``"multiple"`` by default). MPI is
     initialised by the first use of any other mpi4numba name (or by importing
     ``mpi4py.MPI``); after that the level cannot change and this raises ``RuntimeError``.
 
@@ -71,8 +74,8 @@ def requested_thread_level() -> str:
     chosen = chosen_thread_level()
     if chosen is not None:
         return chosen
-    if os.environ.get("MPI4PY_RC_THREAD_LEVEL"):
-        return _normalise(os.environ["MPI4PY_RC_THREAD_LEVEL"])
+    if os.environ.get(MPI4PY_ENV):
+        return _normalise(os.environ[MPI4PY_ENV])
     import mpi4py
 
     return _normalise(mpi4py.rc.thread_level)
@@ -92,6 +95,23 @@ def configure_mpi4py() -> None:
         import mpi4py
 
         mpi4py.rc.thread_level = chosen
+
+
+@contextmanager
+def starting_mpi() -> Iterator[None]:
+    """Around the import of ``mpi4py.MPI`` (which starts MPI): mpi4numba's choice of thread
+    level wins over ``MPI4PY_RC_THREAD_LEVEL``, which mpi4py would otherwise read over
+    ``mpi4py.rc``. The variable is set to the choice for the import only, then restored."""
+    configure_mpi4py()
+    chosen, theirs = chosen_thread_level(), os.environ.get(MPI4PY_ENV)
+    if chosen is None or not theirs:
+        yield
+        return
+    os.environ[MPI4PY_ENV] = chosen
+    try:
+        yield
+    finally:
+        os.environ[MPI4PY_ENV] = theirs
 
 
 _before_start: list[Callable[[], None]] = []
@@ -120,7 +140,8 @@ class _AfterMPI4PY:
             def exec_module(self, module: Any) -> None:
                 for hook in _before_start:
                     hook()
-                loader.exec_module(module)
+                with starting_mpi():
+                    loader.exec_module(module)
                 if RUNTIME_MODULE not in sys.modules:  # else mpi4numba is starting MPI itself
                     then()
 
