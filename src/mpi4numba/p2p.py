@@ -278,9 +278,10 @@ def isend(data, dest, tag=0, comm=None, request=None):
 
     ``request`` is a RequestType array of shape (1,) for ``wait``/``test``. A new one is
     made per call unless you pass your own (e.g. ``requests[i:i + 1]`` of a
-    :func:`request_array`); a new one keeps ``data`` alive while it lives, so a temporary
-    may be sent. Keep ``data`` unchanged until the request completes (and alive, if the
-    request is yours).
+    :func:`request_array`); a new one keeps ``data`` alive while it (the request array)
+    lives, so a temporary may be sent. Keep ``data`` unchanged until the request
+    completes, and alive if the request is yours or you drop the request array first (a
+    scalar, and a strided array sent through scratch, are held until completion anyway).
 
     >>> import numpy as np, mpi4numba
     >>> rank, size = mpi4numba.rank(), mpi4numba.size()
