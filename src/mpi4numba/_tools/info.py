@@ -424,7 +424,9 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
     MPI = _import_mpi(report)
     if MPI is None:
         _numba_facts(report)
-        return (report if printer else None), 1
+        # The ranks that do not print end with 0: a launcher ends the whole job when the
+        # first process ends with an error, which could be before rank 0 has printed.
+        return (report, 1) if printer else (None, 0)
     library_text = MPI.Get_library_version().replace("\x00", "").strip()  # allowed before MPI_Init
     # mpi4py's wheels hold one extension per ABI (MPI.mpich.*.so, MPI.openmpi.*.so); a source
     # build has one extension, linked to the MPI it was built with.
