@@ -273,8 +273,9 @@ def test_errors_from_python_are_those_of_the_dispatcher():
         mpi.send(np.zeros(1), 0, 0, None, "unexpected")
     with pytest.raises(TypeError):
         mpi.send(np.zeros(1), 0, tags=1)
-    for _ in range(2):  # beyond 64 bits: no key, the dispatcher's own error
-        with pytest.raises(TypingError, match="Int value is too large"):
+    for _ in range(2):  # beyond 64 bits: no key, the dispatcher's own error (which depends on
+        # whether the entry has compiled forms yet: a typing error, or the conversion's)
+        with pytest.raises((TypingError, OverflowError), match="Int value is too large|int too big to convert"):
             mpi.send(np.zeros(1), mpi.PROC_NULL, 2**64)
     assert mpi.error_class(mpi.send(np.zeros(1), SIZE + 1)) == mpi.ERR_RANK
     assert mpi.error_class(mpi.send(np.zeros(1), SIZE + 1)) == mpi.ERR_RANK

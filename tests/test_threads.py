@@ -166,3 +166,28 @@ def test_a_numba_mpi_program_with_prange_threads_runs_with_no_setting(cache_dir,
     lines = sorted(line.split() for line in output.splitlines() if line.startswith("EXCHANGED "))
     assert [line[1:4] for line in lines] == [[str(rank), "0", "True"] for rank in range(np_)], output
     assert all(int(line[4]) > 1 for line in lines), output  # calls came from several threads
+
+
+GIL_PROGRAM = """
+import threading, time
+import numpy as np
+import mpi4numba as mpi
+
+mpi.barrier()
+incoming = np.zeros(1)
+results = []
+waiting = threading.Thread(target=lambda: results.append(mpi.recv(incoming, mpi.rank(), 7)))
+waiting.start()
+time.sleep(0.3)
+print("the main thread ran Python while the other waited in recv", flush=True)
+mpi.send(np.ones(1), mpi.rank(), 7)
+waiting.join()
+print("received", results, incoming[0])
+"""
+
+
+def test_a_blocking_call_from_a_python_thread_releases_the_gil():
+    """As mpi4py's calls do: a recv from one thread lets the main thread run the matching send."""
+    done = mpiexec(1, "-c", GIL_PROGRAM, env={"MPI4NUMBA_THREAD_LEVEL": "multiple"}, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the main thread ran Python" in done.stdout and "received [0] 1.0" in done.stdout, done.stdout

@@ -67,7 +67,9 @@ def _python_entry(name: str, target: Callable, parameters: list[inspect.Paramete
     Python calls go through it, so defaults reach the typing function as omitted.
 
     It is cached on disk like any ``cache=True`` function, so a new process loads the
-    entries it has used before instead of compiling them. Numba locates a cached function
+    entries it has used before instead of compiling them. It releases the GIL while the
+    routine runs (``nogil``), as mpi4py does in its MPI calls: a blocking call from one
+    Python thread does not stop the others (one of which may send what it waits for). Numba locates a cached function
     by its source file, so the generated code names this module's file; its name carries
     the ABI and the digest of mpi4numba's sources, so another MPI or version of mpi4numba
     uses cache files of its own.
@@ -95,9 +97,9 @@ def _python_entry(name: str, target: Callable, parameters: list[inspect.Paramete
     exec(compile(tree, __file__, "exec"), namespace)
     entry = namespace["_make"](**cells)
     try:
-        return numba.njit(cache=True)(entry)
+        return numba.njit(cache=True, nogil=True)(entry)
     except RuntimeError:  # nowhere to cache (no writable directory): compile per process
-        return numba.njit(entry)
+        return numba.njit(nogil=True)(entry)
 
 
 # --- calls from Python: the fast path ---
