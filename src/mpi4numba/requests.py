@@ -34,7 +34,15 @@ from ._core.errorcodes import error_code
 from ._core.handles import HANDLE_DTYPE, REQUEST_ARRAY, handle_from_native, handle_to_native, predefined_native
 from ._core.runtime import ABI
 from ._support.api import api
-from ._support.deferred import completed_among, completed_one, pending_transfer, snapshot, watching
+from ._support.deferred import (
+    completed_among,
+    completed_one,
+    held_value,
+    pending_transfer,
+    release_value,
+    snapshot,
+    watching,
+)
 from ._support.lowering import lowering
 from ._support.validate import request_collection, request_handles
 
@@ -311,6 +319,13 @@ def _REQUEST_FREE(e, request):
         with e.when(refused, likely=False):
             code.set(e(error_code, e.literal("FREE_PENDING_TRANSFER")))
         with e.when(e.not_(refused), likely=True):
+            # a number sent by isend is held by a record until the send completes; once the
+            # request is freed only MPI knows when that is, and a record whose send has not
+            # completed yet goes when MPI reuses the handle (see mpi4numba._support.deferred)
+            with e.when(e(held_value, handle), likely=False):
+                done = e.unpack(e(capi.MPI_Request_get_status, e(operator.getitem, request, 0)))[1]
+                with e.when(done != 0):
+                    e(release_value, handle)
             code.set(e(capi.MPI_Request_free, e.data(request)))
     return code.get()
 

@@ -47,6 +47,7 @@ MPI_Waitall = c_function("int MPI_Waitall(count count, ptr requests, Status* sta
 MPI_Waitany = c_function("int MPI_Waitany(count count, ptr requests, out int index, Status* status=IGNORE)")
 MPI_Test = c_function("int MPI_Test(ptr request, out int flag, Status* status=IGNORE)")
 MPI_Testall = c_function("int MPI_Testall(count count, ptr requests, out int flag, Status* statuses=IGNORE)")
+MPI_Request_get_status = c_function("int MPI_Request_get_status(Request request, out int flag, Status* status=IGNORE)")
 MPI_Testany = c_function(
     "int MPI_Testany(count count, ptr requests, out int index, out int flag, Status* status=IGNORE)"
 )

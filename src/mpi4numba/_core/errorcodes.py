@@ -20,6 +20,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 from .cachetag import guard_cache
+from .pending import SLOTS
 from .runtime import ABI, MPI
 
 # name: (error class, message); a message has at most 255 characters (Open MPI's
@@ -39,6 +40,14 @@ CODES: dict[str, tuple[str, str]] = {
             "mpi4numba: request_free of a pending isend/irecv of a strided array through scratch, "
             "which is mpi4numba's until the request completes: complete it with wait or test "
             "(a receive may be cancelled first)"
+        ),
+    ),
+    "TOO_MANY_PENDING": (
+        "ERR_NO_MEM",
+        (
+            "mpi4numba: isend/issend of a number with every pending-transfer record of this "
+            f"process taken ({SLOTS} sends of numbers and strided transfers pending): the value "
+            "must live until the send completes; complete some requests first"
         ),
     ),
 }

@@ -14,7 +14,7 @@ live exactly as long as the request array (and its views): users keep the reques
 they wait on it, hence the buffers outlive the operation. The stash holds a scalar send
 value, which would otherwise live on a stack frame that is gone when MPI reads it.
 
-Only symbols are referenced (``NRT_MemInfo_alloc_dtor``, ``NRT_decref``, the destructor
+Only symbols are referenced (``NRT_MemInfo_alloc_dtor``, ``NRT_MemInfo_call_dtor``, the destructor
 itself), never addresses, so functions using this cache like any other.
 """
 
@@ -31,7 +31,6 @@ from .handles import REQUEST_ARRAY
 HEADER_BYTES = 24  # request slot (8) + scalar stash (16, a complex128)
 STASH_OFFSET = 8
 _DTOR_NAME = "mpi4numba_keepalive_release"
-_meminfo_type = types.MemInfoPointer(types.voidptr)
 _i64 = ir.IntType(64)
 
 
@@ -50,9 +49,33 @@ def _release_function(context, module: ir.Module) -> ir.Function:
     slots = builder.bitcast(builder.gep(payload, [ir.Constant(_i64, HEADER_BYTES)]), voidptr.as_pointer())
     with cgutils.for_range(builder, held) as loop:
         meminfo = builder.load(builder.gep(slots, [loop.index]))
-        context.nrt.decref(builder, _meminfo_type, meminfo)
+        release(builder, meminfo)
     builder.ret_void()
     return fn
+
+
+def acquire(builder: ir.IRBuilder, meminfo: ir.Value) -> None:
+    """Add a reference to ``meminfo`` (may be null) that no refcount pruning removes.
+
+    Numba's pruning passes pair ``NRT_incref`` and ``NRT_decref`` calls on one pointer and
+    drop them; on Numba 0.60 that also dropped a reference taken on purpose and kept past
+    the function (the array was freed while MPI still read it). The count is the first word
+    of Numba's ``MemInfo``, changed atomically as ``NRT_incref`` changes it."""
+    with cgutils.if_likely(builder, cgutils.is_not_null(builder, meminfo)):
+        count = builder.bitcast(meminfo, _i64.as_pointer())
+        builder.atomic_rmw("add", count, ir.Constant(_i64, 1), "monotonic")
+
+
+def release(builder: ir.IRBuilder, meminfo: ir.Value) -> None:
+    """Drop a reference taken by :func:`acquire`; the last one runs the destructor
+    (``NRT_MemInfo_call_dtor``, by symbol name), as ``NRT_decref`` does."""
+    with cgutils.if_likely(builder, cgutils.is_not_null(builder, meminfo)):
+        count = builder.bitcast(meminfo, _i64.as_pointer())
+        before = builder.atomic_rmw("sub", count, ir.Constant(_i64, 1), "acq_rel")
+        with builder.if_then(builder.icmp_unsigned("==", before, ir.Constant(_i64, 1)), likely=False):
+            fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t])
+            call_dtor = cgutils.get_or_insert_function(builder.module, fnty, "NRT_MemInfo_call_dtor")
+            builder.call(call_dtor, [meminfo])
 
 
 def _meminfos(context, builder, tuple_type, value) -> list[ir.Value]:
@@ -79,7 +102,7 @@ def new_request(typingctx, held):
         cgutils.memset(builder, payload, ir.Constant(_i64, HEADER_BYTES), 0)
         slots = builder.bitcast(builder.gep(payload, [ir.Constant(_i64, HEADER_BYTES)]), cgutils.voidptr_t.as_pointer())
         for index, meminfo in enumerate(meminfos):
-            context.nrt.incref(builder, _meminfo_type, meminfo)
+            acquire(builder, meminfo)
             builder.store(meminfo, builder.gep(slots, [ir.Constant(_i64, index)]))
         array_type = sig.return_type
         array = make_array(array_type)(context, builder)

@@ -32,8 +32,9 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 from .cachetag import guard_cache
+from .keepalive import acquire, release
 
-SLOTS = 1024  # transfers pending at once; more use a derived datatype
+SLOTS = 16384  # transfers pending at once (zero pages until used); more use a derived datatype
 MAX_NDIM = 4
 LIVE, SEQUENCE, HIGH, HEADER = 0, 1, 2, 3  # the header's words (HIGH: slots ever used)
 # the words of a record
@@ -44,7 +45,6 @@ FREE, CLAIMED, PENDING, UNPACKING = 0, 1, 2, 3  # states
 _TABLE = np.zeros(HEADER + SLOTS * WORDS, np.int64)
 _SYMBOL = "mpi4numba_pending_receives"
 _i64 = ir.IntType(64)
-_meminfo_type = types.MemInfoPointer(types.voidptr)
 
 
 def register_symbols() -> None:
@@ -122,7 +122,7 @@ def meminfo_of(typingctx, array):
 
     def codegen(context, builder, sig, args):
         meminfo = context.make_array(sig.args[0])(context, builder, args[0]).meminfo
-        context.nrt.incref(builder, _meminfo_type, meminfo)
+        acquire(builder, meminfo)
         return builder.ptrtoint(meminfo, _i64)
 
     return types.int64(array), codegen
@@ -134,7 +134,7 @@ def release_meminfo(typingctx, address):
 
     def codegen(context, builder, sig, args):
         meminfo = builder.inttoptr(_int64(context, builder, args[0], sig.args[0]), cgutils.voidptr_t)
-        context.nrt.decref(builder, _meminfo_type, meminfo)
+        release(builder, meminfo)
         return context.get_dummy_value()
 
     return types.none(address), codegen

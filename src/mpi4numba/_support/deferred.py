@@ -59,7 +59,10 @@ __all__ = [
     "MAX_NDIM",
     "deferred_view",
     "settle",
+    "claim_record",
     "hold",
+    "held_value",
+    "release_value",
     "watching",
     "completed",
     "snapshot",
@@ -70,7 +73,7 @@ __all__ = [
 
 
 @register_jitable
-def _free_slot():
+def claim_record():
     """A record claimed for this thread (FREE -> CLAIMED), or -1 if all are in use."""
     for slot in range(SLOTS):
         base = HEADER + slot * WORDS
@@ -88,7 +91,7 @@ def deferred_view(array, receives):
     call sends or (``receives``) fills: packed scratch with a claimed record (``slot >= 0``;
     see :func:`settle`), or the array described by a datatype (``slot == -1``)."""
     if array.size > 0 and not array.flags.c_contiguous and packs(array):
-        slot = _free_slot()
+        slot = claim_record()
         if slot >= 0:
             block, address = claim_scratch(array.size * array.itemsize)
             if address != 0:
@@ -138,22 +141,16 @@ def settle(slot, code, handle):
 
 
 @register_jitable
-def hold(request, code, handle):
+def hold(slot, request, code, handle):
     """After ``isend`` of a scalar (kept in ``request``, a new request array) started as
-    ``handle`` (``code`` 0): a record holds the request array until the send completes, so
-    that copying the handle elsewhere and dropping the array is safe. With every record
-    taken, only the request array keeps it, as long as it lives."""
-    if code != 0:
-        return
-    slot = _free_slot()
-    if slot < 0:
-        return
-    meminfo = table.meminfo_of(request)
+    ``handle`` with record ``slot`` (from :func:`claim_record`): the record holds the
+    request array until the send completes, so that copying the handle elsewhere and
+    dropping the array is safe."""
     base = HEADER + slot * WORDS
     table.store(base + BLOCK, -1)
     table.store(base + SCRATCH, 0)
     table.store(base + RECEIVES, False)
-    table.store(base + MEMINFO, meminfo)
+    table.store(base + MEMINFO, table.meminfo_of(request) if code == 0 else 0)
     settle(slot, code, handle)
 
 
@@ -215,13 +212,39 @@ def completed(handle, before):
 
 
 @register_jitable
+def held_value(handle):
+    """Whether a record holds the value sent by the pending request ``handle`` (see :func:`hold`)."""
+    if table.load(LIVE) == 0:
+        return False
+    for slot in range(table.load(HIGH)):
+        base = HEADER + slot * WORDS
+        if (
+            table.load(base + STATE) == PENDING
+            and table.load(base + HANDLE) == handle
+            and table.load(base + SCRATCH) == 0
+        ):
+            return True
+    return False
+
+
+@register_jitable
+def release_value(handle):
+    """The value of the send ``handle`` is no longer needed (it completed): its record goes."""
+    completed(handle, table.load(SEQUENCE))
+
+
+@register_jitable
 def pending_transfer(handle):
     """Whether ``handle`` is a pending transfer through scratch (see the module docstring)."""
     if table.load(LIVE) == 0:
         return False
     for slot in range(table.load(HIGH)):
         base = HEADER + slot * WORDS
-        if table.load(base + STATE) == PENDING and table.load(base + HANDLE) == handle:
+        if (
+            table.load(base + STATE) == PENDING
+            and table.load(base + HANDLE) == handle
+            and table.load(base + SCRATCH) != 0
+        ):
             return True
     return False
 

@@ -21,13 +21,14 @@ from .._core import capi
 from .._core.cachetag import guard_cache
 from .._core.commtype import comm_handle, comm_type, new_comm
 from .._core.emit import Emitter, Value
+from .._core.errorcodes import error_code
 from .._core.handles import REQUEST_ARRAY, handle_from_native, predefined_native
 from .._core.inplace import IN_PLACE_ADDRESS, is_in_place
 from .._core.keepalive import new_request, stash
 from .._core.scratch import int32_scratch, new_zeros
 from .buffers import copy_back, element_datatype, full_buffer, full_buffer_v
 from .datatypes import buffer, element_type, struct_datatype, whole_buffer
-from .deferred import MAX_NDIM, deferred_view, hold, settle
+from .deferred import MAX_NDIM, claim_record, deferred_view, hold, settle
 from .dtypes import mpi_datatype, pair_type
 from .largecount import NEEDS_FALLBACK
 from .operators import op_handle, refusal, refused_operators
@@ -297,14 +298,25 @@ class MPIEmitter(Emitter):
         (None), a new request array is made that keeps ``data`` alive for as long as it
         lives; if the call fails the request is ``REQUEST_NULL``. A strided ``data`` that
         the call ``sends`` or ``receives`` once may go through scratch that lives until the
-        request completes (see :mod:`mpi4numba._support.deferred`)."""
+        request completes (see :mod:`mpi4numba._support.deferred`). A scalar lives in the new
+        request array, which a pending-transfer record holds until a send completes (every
+        record taken: the call returns ``TOO_MANY_PENDING``, before MPI sees it)."""
         if isinstance(data.type, (types.Number, types.Boolean)):  # the value lives in the request
             request = self(new_request, self.tuple())
             buf = self.buffer(data, address=self(stash, request, data, data))
-            code = start(buf, self.data(request))
-            self(hold, request, code, self.cast(self(operator.getitem, request, 0), types.int64))
-            self.null_on_failure(code, request)
-            return self.tuple(code, request)
+            if not sends:  # a persistent send: its request array keeps the value
+                code = start(buf, self.data(request))
+                self.null_on_failure(code, request)
+                return self.tuple(code, request)
+            slot = self(claim_record)
+            code = self.variable(self.const(0, types.int32))
+            with self.when(slot < 0, likely=False):
+                code.set(self(error_code, self.literal("TOO_MANY_PENDING")))
+            with self.when(slot >= 0, likely=True):
+                code.set(start(buf, self.data(request)))
+                self(hold, slot, request, code.get(), self.cast(self(operator.getitem, request, 0), types.int64))
+            self.null_on_failure(code.get(), request)
+            return self.tuple(code.get(), request)
         elif (sends or receives) and self.may_pack(data) and data.type.ndim <= MAX_NDIM:
             if request.type == types.none:
                 request = self(new_request, self.tuple(data))

@@ -45,6 +45,7 @@ from numba.np.numpy_support import from_dtype
 from .._core import onesided
 from .._core.cachetag import guard_cache
 from .._core.handles import HANDLE, HANDLE_DTYPE, NATIVE_HANDLE, handle_from_native, handle_to_native
+from .._core.keepalive import acquire, release
 from .._core.runtime import ABI
 from .dtypes import mpi_datatype
 
@@ -127,7 +128,7 @@ def _dtor(context, module) -> ir.Function:
         builder = ir.IRBuilder(fn.append_basic_block())
         meminfo_ll = context.get_value_type(_meminfo_type)
         slot = builder.bitcast(_word(builder, fn.args[0], _BASE_WORD), meminfo_ll.as_pointer())
-        context.nrt.decref(builder, _meminfo_type, builder.load(slot))
+        release(builder, builder.load(slot))
         builder.ret_void()
     return fn
 
@@ -208,7 +209,7 @@ def new_window(typingctx, handle, base, group):
         meminfo_ll = context.get_value_type(_meminfo_type)
         if isinstance(sig.args[1], types.Array):
             base_meminfo = context.make_array(sig.args[1])(context, builder, args[1]).meminfo
-            context.nrt.incref(builder, _meminfo_type, base_meminfo)
+            acquire(builder, base_meminfo)
             builder.store(base_meminfo, builder.bitcast(_word(builder, data, _BASE_WORD), meminfo_ll.as_pointer()))
         builder.store(group_size, _word(builder, data, _GROUP_WORD))
         array = context.make_array(window_array_type)(context, builder)
@@ -264,7 +265,7 @@ def register_window(typingctx, win, rank, size, disp_unit):
         row = _row(context, builder, handle, claim=True)
         entered = cgutils.is_not_null(builder, row)
         with builder.if_then(entered, likely=True):
-            context.nrt.incref(builder, _meminfo_type, meminfo)
+            acquire(builder, meminfo)
             builder.store(builder.ptrtoint(meminfo, _i64), builder.gep(row, [ir.Constant(_i64, 1)]))
         pairs = builder.ptrtoint(_word(builder, data, _PAIRS_WORD), _i64)
         return builder.select(entered, pairs, ir.Constant(_i64, 0))
@@ -284,7 +285,7 @@ def forget_window(typingctx, handle):
             builder.store(ir.Constant(_i64, 0), slot)
             builder.store(ir.Constant(_i64, _FREED), row)
             with builder.if_then(builder.icmp_signed("!=", meminfo, ir.Constant(_i64, 0)), likely=True):
-                context.nrt.decref(builder, _meminfo_type, builder.inttoptr(meminfo, _i8p))
+                release(builder, builder.inttoptr(meminfo, _i8p))
         return context.get_dummy_value()
 
     return types.none(handle), codegen
