@@ -57,6 +57,14 @@ def code_of(result: Any) -> int:
     return int(result[0] if isinstance(result, tuple) else result)
 
 
+class DeviceArray:
+    """What numba.cuda's and CuPy's arrays show of themselves: CUDA's array interface."""
+
+    def __init__(self) -> None:
+        self.shape, self.dtype = (4,), np.dtype(np.float64)
+        self.__cuda_array_interface__ = {"shape": (4,), "typestr": "<f8", "data": (0, False), "version": 3}
+
+
 @dataclass
 class Case:
     """``call(*args)`` (a lambda over mpi4numba, compiled as is for the njit form) should raise
@@ -138,6 +146,14 @@ CASES = [
         lambda: (np.array([1, "a"], dtype=object), mpi.PROC_NULL),
         TypingError,
         "mpi4numba.send: unsupported dtype object",
+        njit=False,
+    ),
+    Case(
+        "allreduce of a GPU array",
+        lambda a, b: mpi.allreduce(a, b),
+        lambda: (DeviceArray(), np.zeros(4)),
+        TypingError,
+        "mpi4numba.allreduce: DeviceArray is a device \\(GPU\\) array; mpi4numba takes NumPy arrays in host memory",
         njit=False,
     ),
     Case(

@@ -274,13 +274,33 @@ def _qualname(name: str) -> dict[str, str]:
     return {"co_qualname": name} if sys.version_info >= (3, 11) else {}
 
 
+def _on_a_device(value: Any) -> bool:
+    """Whether ``value`` is an array in GPU memory (CUDA's array interface, or DLPack's
+    device other than the CPU)."""
+    if isinstance(value, np.ndarray):
+        return False
+    if hasattr(value, "__cuda_array_interface__"):
+        return True
+    try:
+        return value.__dlpack_device__()[0] != 1  # kDLCPU
+    except Exception:
+        return False
+
+
 def _refuse_python_objects(name: str, values: tuple) -> None:
-    """Numba cannot type arrays of Python objects at all: say so in the routine's words."""
+    """Numba cannot type arrays of Python objects or GPU arrays at all: say so in the
+    routine's words."""
     for value in values:
         if isinstance(value, np.ndarray) and value.dtype.hasobject:
             raise TypingError(
                 f"mpi4numba.{name}: unsupported dtype {value.dtype} (arrays of Python objects "
                 "cannot be sent: MPI moves bytes, not objects; mpi4py's lowercase methods pickle)"
+            )
+        if _on_a_device(value):
+            raise TypingError(
+                f"mpi4numba.{name}: {type(value).__name__} is a device (GPU) array; mpi4numba takes "
+                "NumPy arrays in host memory: copy it to the host (copy_to_host(), cupy.asnumpy), or "
+                "pass it to mpi4py, which hands device buffers to a CUDA-aware MPI"
             )
 
 
