@@ -29,8 +29,12 @@ Commands (each takes ``-h``):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 COMMANDS = {
@@ -65,4 +69,35 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = parser.parse_args(argv)
     module = importlib.import_module(f"{__name__}.{options.command}")
+    if options.command in MEASURES and not {"-h", "--help"} & set(options.args) and _first_process():
+        print(f"# {machine()}", flush=True)
     return module.main(options.args)
+
+
+# the commands whose figures are quoted: their output starts with the machine they ran on
+# (helloworld, ringtest, pingpong and pi print what mpi4py's own benchmarks print)
+MEASURES = ("suite", "startup", "compile", "latency", "strided", "halo", "calibrate", "inplace")
+
+
+def _first_process() -> bool:
+    """Rank 0 of the launcher that started this process, or started by no launcher."""
+    for name in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"):
+        if name in os.environ:
+            return os.environ[name] == "0"
+    return True
+
+
+def machine() -> str:
+    """The CPU, and the versions of what a figure depends on (the MPI library is named by
+    each benchmark's own header)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = [f"Python {platform.python_version()}"]
+    for package in ("mpi4numba", "numba", "numpy", "mpi4py", "numba-mpi"):
+        with contextlib.suppress(PackageNotFoundError):
+            versions.append(f"{package} {version(package)}")
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()}; {', '.join(versions)}"
