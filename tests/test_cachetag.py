@@ -1,4 +1,5 @@
-"""The cache key: a change to any source file of mpi4numba, in any layer, changes it."""
+"""The cache key: a change to any source file of mpi4numba that compiled code can contain,
+in any layer, changes it; a change to the benchmarks or the command-line tools does not."""
 
 from __future__ import annotations
 
@@ -26,3 +27,17 @@ def test_digest_covers_every_layer(tmp_path):
     (copy / "_support" / "new_layer" / "module.py").write_text("X = 1\n")
     seen.add(cachetag.source_digest(str(copy)))
     assert len(seen) == 6
+
+
+def test_digest_ignores_what_compiled_code_cannot_contain(tmp_path):
+    copy = tmp_path / "mpi4numba"
+    shutil.copytree(cachetag.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    original = cachetag.source_digest(str(copy))
+    for changed in ("bench/latency.py", "_tools/info.py", "__main__.py"):
+        with open(copy / changed, "a") as source:
+            source.write("\n# changed\n")
+    (copy / "bench" / "new_benchmark.py").write_text("X = 1\n")
+    assert cachetag.source_digest(str(copy)) == original
+    with open(copy / "_support" / "lowering.py", "a") as source:
+        source.write("\n# changed\n")
+    assert cachetag.source_digest(str(copy)) != original

@@ -22,14 +22,23 @@ from .runtime import ABI, LARGE_COUNT, LIBMPI
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Code that never ends up in a user's compiled function: the benchmarks (their own njit
+# functions are Numba's to invalidate, by their files) and the command-line tools. Editing
+# them must not throw away every user's cache.
+NOT_COMPILED_IN = ("bench", "_tools", "__main__.py")
+
+
 def source_digest(package: str = PACKAGE) -> str:
-    """A digest of the library's own sources, every ``.py`` file below ``package`` (the
-    layers' subfolders too): Numba invalidates a cached function when its file changes,
-    not when the mpi4numba code compiled into it does, so the tag carries it."""
+    """A digest of the library's sources that compiled code can contain: every ``.py`` file
+    below ``package`` (the layers' subfolders too) but those of :data:`NOT_COMPILED_IN`.
+    Numba invalidates a cached function when its file changes, not when the mpi4numba code
+    compiled into it does, so the tag carries it."""
     digest = hashlib.blake2b(digest_size=4)
-    for folder, _, files in sorted(os.walk(package)):
+    for folder, subfolders, files in os.walk(package):
+        # walked in a fixed order (sorted in place), past the folders left out
+        subfolders[:] = sorted(name for name in subfolders if folder != package or name not in NOT_COMPILED_IN)
         for name in sorted(files):
-            if name.endswith(".py"):
+            if name.endswith(".py") and not (folder == package and name in NOT_COMPILED_IN):
                 path = os.path.join(folder, name)
                 with open(path, "rb") as source:
                     digest.update(os.path.relpath(path, package).encode() + b"\0" + source.read())
