@@ -69,12 +69,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = parser.parse_args(argv)
     module = importlib.import_module(f"{__name__}.{options.command}")
-    if options.command in MEASURES and not {"-h", "--help"} & set(options.args) and _first_process():
+    # one line per run: not again from the jobs a benchmark launches (they inherit the variable)
+    shows_machine = options.command in MEASURES and _first_process() and _SHOWN not in os.environ
+    os.environ[_SHOWN] = "1"
+    status = module.main(options.args)
+    if shows_machine and not status:
         print(f"# {machine()}", flush=True)
-    return module.main(options.args)
+    return status
 
 
-# the commands whose figures are quoted: their output starts with the machine they ran on
+_SHOWN = "MPI4NUMBA_BENCH_MACHINE_SHOWN"
+# the commands whose figures are quoted: their output ends with the machine they ran on
 # (helloworld, ringtest, pingpong and pi print what mpi4py's own benchmarks print)
 MEASURES = ("suite", "startup", "compile", "latency", "strided", "halo", "calibrate", "inplace")
 
