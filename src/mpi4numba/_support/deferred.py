@@ -212,8 +212,9 @@ def completed(handle, before):
 
 
 @register_jitable
-def held_value(handle):
-    """Whether a record holds the value sent by the pending request ``handle`` (see :func:`hold`)."""
+def _pending(handle, through_scratch):
+    """Whether ``handle`` has a pending record: a transfer through scratch, or (not
+    ``through_scratch``) a sent value that a record holds (see :func:`hold`)."""
     if table.load(LIVE) == 0:
         return False
     for slot in range(table.load(HIGH)):
@@ -221,10 +222,16 @@ def held_value(handle):
         if (
             table.load(base + STATE) == PENDING
             and table.load(base + HANDLE) == handle
-            and table.load(base + SCRATCH) == 0
+            and (table.load(base + SCRATCH) != 0) == through_scratch
         ):
             return True
     return False
+
+
+@register_jitable
+def held_value(handle):
+    """Whether a record holds the value sent by the pending request ``handle`` (see :func:`hold`)."""
+    return _pending(handle, False)
 
 
 @register_jitable
@@ -236,8 +243,7 @@ def release_value(handle):
 @register_jitable
 def pending_transfer(handle):
     """Whether ``handle`` is a pending transfer through scratch (see the module docstring)."""
-    if table.load(LIVE) == 0:
-        return False
+    return _pending(handle, True)
     for slot in range(table.load(HIGH)):
         base = HEADER + slot * WORDS
         if (
