@@ -5,23 +5,33 @@ arguments), on every rank with the same arguments: each error here is one every 
 detects before MPI is called (a problem only the root can see, such as a short full
 buffer on the root, ends the job through the abort on an uncaught exception instead;
 see tests/test_failures.py). The troubleshooting guide lists these cases.
+
+The corpus checks the channel as well as the message: a raised exception must be exactly
+the case's class, the classes raised are exactly those docs/guide/errors.md names, and
+every class the package raises is one of those (see "The error model" below).
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
+import importlib
 import inspect
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numba
 import numpy as np
 import pytest
+from helpers import ROOT
 from mpi4py import MPI
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 import mpi4numba as mpi
+from mpi4numba._abi import ABIError
 from mpi4numba._core import errorcodes
 from mpi4numba._core.handles import REQUEST_ARRAY
 
@@ -51,6 +61,17 @@ def freed_window():
     status, win, _ = mpi.win_allocate(4, np.float64, comm=MPI.COMM_SELF)
     assert status == 0 and mpi.win_free(win) == 0
     return win
+
+
+def other_thread_level() -> str:
+    """A thread level MPI does not run at here (set_thread_level refuses it once MPI runs)."""
+    return "single" if mpi.THREAD_LEVELS[MPI.Query_thread()] != "single" else "multiple"
+
+
+def too_large_to_copy() -> np.ndarray:
+    """A writable view of 2**57 doubles over one element (stride 0): a reduction copies it to
+    C order first, and no allocator gives 2**60 bytes (more than a 64-bit address space maps)."""
+    return np.lib.stride_tricks.as_strided(np.zeros(1), (2**57,), (0,))
 
 
 def code_of(result: Any) -> int:
@@ -504,6 +525,69 @@ CASES = [
         ValueError,
         "mpi4numba.allreduce: Operator.MAX does not apply to complex128",
     ),
+    # one case at least for each rule of docs/guide/errors.md's table not shown above
+    Case(
+        "request_array of a negative count",
+        lambda n: mpi.request_array(n),
+        lambda: (-1,),
+        ValueError,
+        "mpi4numba.request_array: count must not be negative",
+    ),
+    Case(
+        "set_strided to an unknown mode",
+        lambda m: mpi.set_strided(m),
+        lambda: ("fast",),
+        ValueError,
+        "mpi4numba: the strided mode must be one of auto, pack, datatype, not 'fast'",
+        njit=False,
+    ),
+    Case(
+        "pair_dtype of complex numbers",
+        lambda v: mpi.pair_dtype(v),
+        lambda: (np.complex128,),
+        ValueError,
+        "mpi4numba: MPI has no \\(value, index\\) pair type for complex128",
+        njit=False,
+    ),
+    Case(
+        "a reduction of a view too large to copy into C order",
+        lambda b: mpi.allreduce(mpi.IN_PLACE, b),
+        lambda: (too_large_to_copy(),),
+        MemoryError,
+        "mpi4numba.allreduce: no memory for a C-ordered copy of a strided buffer",
+    ),
+    Case(
+        "set_thread_level once MPI runs at another level",
+        lambda level: mpi.set_thread_level(level),
+        lambda: (other_thread_level(),),
+        RuntimeError,
+        "MPI is already initialised at thread level",
+        njit=False,
+    ),
+    Case(
+        "win_to_mpi4py of an array that is no window",
+        lambda w: mpi.win_to_mpi4py(w),
+        lambda: (np.zeros(1, np.int64),),
+        TypeError,
+        "mpi4numba.win_to_mpi4py: win must be a window",
+        njit=False,
+    ),
+    Case(
+        "send without dest, from Python",
+        lambda a: mpi.send(a),
+        lambda: (np.ones(1),),
+        TypeError,
+        "send\\(\\) missing 1 required positional argument: 'dest'",
+        njit=False,
+    ),
+    Case(
+        "send without dest, in njit code",
+        lambda a: mpi.send(a),
+        lambda: (np.ones(1),),
+        TypingError,
+        "mpi4numba.send: missing a required argument: 'dest'",
+        python=False,
+    ),
 ]
 
 
@@ -523,8 +607,9 @@ def error_classes(name: str) -> set[int]:
 def run_case(case: Case, call: Callable) -> None:
     args = case.args()
     if case.raises is not None:
-        with pytest.raises(case.raises, match=case.match):
+        with pytest.raises(case.raises, match=case.match) as raised:
             call(*args)
+        assert type(raised.value) is case.raises, (case.name, type(raised.value))  # the class, not a subclass
         return
     result = call(*args)
     assert mpi.error_class(code_of(result)) in error_classes(case.error), (case.name, result)
@@ -538,8 +623,8 @@ def test_from_python(case):
 
 
 def compiled_only(case: Case):
-    """A typing error only compiled code raises (an argument written in the code) is a
-    ValueError when the code runs as Python (NUMBA_DISABLE_JIT=1)."""
+    """A typing error only compiled code raises (an argument written in the code, a missing
+    one) is Python's ValueError or TypeError when the code runs as Python (NUMBA_DISABLE_JIT=1)."""
     return pytest.param(case, marks=pytest.mark.jit_only) if case.raises is TypingError and not case.python else case
 
 
@@ -550,6 +635,152 @@ def test_from_njit(case):
 
 def test_the_corpus_is_large():
     assert sum(c.python for c in CASES) >= 50 and sum(c.njit for c in CASES) >= 50
+
+
+# The error model: docs/guide/errors.md's table "Which error, when" names the classes a
+# failure may raise. The corpus must raise exactly those (one case at least per class),
+# and the package may raise no other, so that a class used without being documented, or
+# documented and no longer used, fails here.
+PACKAGE = ROOT / "src" / "mpi4numba"
+NOT_SCANNED = ("bench", "_tools")  # command-line programs, not the library's API
+
+
+def documented_classes() -> dict[str, type[BaseException]]:
+    """The exception classes named in the second column of errors.md's table, by name."""
+    text = (ROOT / "docs" / "guide" / "errors.md").read_text()
+    section = text.split("## Which error, when", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| what")]
+    assert len(rows) >= 6, "errors.md's table of rules is missing"
+    known = {"TypingError": TypingError, "ABIError": ABIError}
+    named: dict[str, type[BaseException]] = {}
+    for row in rows:
+        channel = row.split(" | ")[1]
+        for word in re.findall(r"`([\w.]+)`", channel):
+            name = word.rpartition(".")[2]
+            if name.endswith("Error"):
+                named[name] = known.get(name) or getattr(builtins, name)
+    return named
+
+
+def _module_name(path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _stub(node: ast.AST, parents: dict) -> bool:
+    """Whether the raise ``node`` is the whole body of its function (a placeholder that an
+    ``@overload`` replaces; it never runs)."""
+    function = parents.get(node)
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    return body == [node]
+
+
+def _is_check(node: ast.AST) -> bool:
+    """Whether ``node`` is a lowered body's run-time check, ``e.check(ok, X, message)``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "check"
+        and len(node.args) == 3
+    )
+
+
+def raised_in_package() -> Iterator[tuple[str, str, type[BaseException]]]:
+    """``(where, name, class)`` of every exception the package raises: ``raise X(...)`` and
+    the run-time checks of lowered bodies, ``e.check(ok, X, message)``."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] in NOT_SCANNED:
+            continue
+        tree = ast.parse(path.read_text())
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        sites = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Raise) and node.exc is not None and not _stub(node, parents):
+                exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                sites.append((node.lineno, exc))
+            elif _is_check(node):
+                sites.append((node.lineno, node.args[1]))
+        module = importlib.import_module(_module_name(path)) if sites else None
+        for line, exc in sites:
+            where = f"{path.relative_to(PACKAGE)}:{line}"
+            assert isinstance(exc, ast.Name), f"{where}: raise a class by its name, so that this test can see it"
+            cls = getattr(module, exc.id, None) or getattr(builtins, exc.id, None)
+            if isinstance(cls, type) and issubclass(cls, BaseException):  # else a re-raise of a caught one
+                yield where, cls.__name__, cls  # its own name: an import may rename it
+
+
+# Raised where no user sees them: a bug in mpi4numba itself, or caught inside it
+INTERNAL = {
+    ("_core/emit.py", "AttributeError"): "a lowered body asked for a field a type does not have",
+    ("__init__.py", "AttributeError"): "the module's __getattr__: Python's protocol for a missing name",
+    ("_core/nodelock.py", "PermissionError"): "caught (an OSError) by acquire, which then compiles alone",
+    ("_core/cachetag.py", "CacheABIMismatch"): "caught by the cache loader, which recompiles with a warning",
+}
+
+
+def test_the_table_names_the_classes_of_the_model():
+    named = documented_classes()
+    assert {"TypingError", "ValueError", "MemoryError", "RuntimeError", "TypeError"} <= set(named), named
+
+
+def test_the_package_raises_only_documented_classes():
+    named = documented_classes()
+    undocumented = [
+        f"{where}: {name}"
+        for where, name, cls in raised_in_package()
+        if named.get(name) is not cls and (where.split(":")[0], name) not in INTERNAL
+    ]
+    assert not undocumented, "document these in docs/guide/errors.md, or raise a documented class:\n" + "\n".join(
+        undocumented
+    )
+
+
+def test_every_documented_class_is_raised_by_the_package():
+    raised = {cls for _, _, cls in raised_in_package()}
+    assert set(documented_classes().values()) <= raised
+
+
+def test_the_internal_exceptions_are_still_raised_where_listed():
+    found = {(where.split(":")[0], name) for where, name, _ in raised_in_package()}
+    assert set(INTERNAL) <= found, set(INTERNAL) - found
+
+
+def test_the_corpus_raises_exactly_the_documented_classes():
+    """Every case reports through one channel; the classes raised are the table's, each one
+    at least once (a class documented as a subclass of another, ABIError, needs no case:
+    it is raised only when the MPI library is not one mpi4numba knows)."""
+    named = set(documented_classes().values())
+    headline = {cls for cls in named if not any(cls is not other and issubclass(cls, other) for other in named)}
+    for case in CASES:
+        assert (case.raises is None) != (case.error is None), case.name
+        assert case.error is None or case.error == "SUCCESS" or case.error.startswith("ERR_"), case.name
+    assert {case.raises for case in CASES if case.raises is not None} == headline
+
+
+def test_the_corpus_has_status_codes_of_mpi_and_of_mpi4numba():
+    """Row 4 of the table: MPI's own codes, and a refusal of mpi4numba's that depends on state."""
+    errors = {case.error for case in CASES if case.error is not None}
+    assert {"SUCCESS", "ERR_RANK", "ERR_TRUNCATE"} <= errors
+    assert any(case.check is says_empty for case in CASES)  # EMPTY_REQUEST: mpi4numba's own code
+
+
+@pytest.mark.parametrize(
+    "variable, value, read",
+    [
+        ("MPI4NUMBA_THREAD_LEVEL", "fast", "mpi4numba._core.threadlevel:chosen_thread_level"),
+        ("MPI4NUMBA_COMPILE_WAIT", "soon", "mpi4numba._core.nodelock:wait_limit"),
+        ("MPI4NUMBA_STRIDED", "fast", "mpi4numba._support.strided:_from_environment"),
+    ],
+)
+def test_a_wrong_setting_in_the_environment_is_a_value_error_naming_it(variable, value, read, monkeypatch):
+    """Row 2 of the table: read again as at start-up; the failing read changes no setting."""
+    module, _, function = read.partition(":")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=re.escape(variable)) as raised:
+        getattr(importlib.import_module(module), function)()
+    assert type(raised.value) is ValueError and repr(value) in str(raised.value)
 
 
 # A communicator of a wrong type, for every routine that takes ``comm``: the error names the

@@ -229,3 +229,35 @@ def test_v_collectives_refuse_short_counts_on_every_rank():
     for name, call in calls.items():
         with pytest.raises(ValueError, match=f"mpi4numba.{name}: counts and displacements need one entry per process"):
             call()
+
+
+@pytest.mark.parametrize(
+    "counts, message",
+    [
+        (np.array([-1] * SIZE, np.int64), "a block lies outside recv_data"),  # a negative count
+        (np.array([2**31] * SIZE, np.int64), "a count or displacement does not fit a C int"),
+        # packed, the third block starts past a C int (the first two fit): never wrapped around
+        (np.array([2**31 - 1, 2**31 - 1, 1] + [0] * SIZE, np.int64), "a count or displacement does not fit a C int"),
+        (np.ones(SIZE - 1, np.int32), "counts and displacements need one entry per process"),
+    ],
+    ids=["negative", "beyond a C int", "packed beyond a C int", "too few"],
+)
+def test_blocking_and_non_blocking_v_routines_check_their_blocks_alike(counts, message):
+    """One packing of counts and displacements: the same refusal, on every rank, before MPI."""
+    for name, call in {
+        "allgatherv": lambda: mpi.allgatherv(np.ones(1), np.zeros(SIZE), counts),
+        "iallgatherv": lambda: mpi.iallgatherv(np.ones(1), np.zeros(SIZE), counts),
+        "gatherv": lambda: mpi.gatherv(np.ones(1), np.zeros(SIZE), counts, None, 0),
+        "igatherv": lambda: mpi.igatherv(np.ones(1), np.zeros(SIZE), counts, None, 0),
+    }.items():
+        with pytest.raises(ValueError, match=f"mpi4numba.{name}: {message}"):
+            call()
+    received = np.zeros(SIZE)  # and the same blocks, accepted, give the same data
+    for call in (mpi.allgatherv, mpi.iallgatherv):
+        received[:] = 0
+        result = call(np.full(1, RANK + 1.0), received, np.ones(SIZE, np.int64))
+        if isinstance(result, tuple):
+            assert result[0] == 0 and mpi.wait(result[1]) == 0
+        else:
+            assert result == 0
+        np.testing.assert_array_equal(received, np.arange(1.0, SIZE + 1))

@@ -10,6 +10,7 @@ MPI4NUMBA_SOAK_SEED picks another sequence of rounds (default 12345).
 
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -22,6 +23,19 @@ SECONDS = float(os.environ.get("MPI4NUMBA_SOAK_SECONDS", "20"))
 SEED = int(os.environ.get("MPI4NUMBA_SOAK_SEED", "12345"))
 # A cold compile of the program on a loaded 2-core machine takes minutes.
 COMPILE_ALLOWANCE = 900
+
+
+def soak_reports(stdout: str) -> list[dict]:
+    """Every rank's ``SOAK {json}`` report. The launcher forwards the ranks' output in
+    chunks, so one rank's line may run into another's: each report is decoded where its
+    marker starts, not line by line."""
+    decoder = json.JSONDecoder()
+    return [decoder.raw_decode(stdout, match.end())[0] for match in re.finditer(r"SOAK (?=\{)", stdout)]
+
+
+def test_soak_reports_are_read_also_when_ranks_lines_run_together():
+    joined = 'SOAK {"rank": 0, "a": [1]}SOAK {"rank": 1}\n\nnoise SOAK {"rank": 2, "b": "}"}\n'
+    assert [r["rank"] for r in soak_reports(joined)] == [0, 1, 2]
 
 
 def test_soak_of_concurrent_nonblocking_exchanges(tmp_path):
@@ -39,7 +53,7 @@ def test_soak_of_concurrent_nonblocking_exchanges(tmp_path):
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    reports = [json.loads(line[len("SOAK ") :]) for line in done.stdout.splitlines() if line.startswith("SOAK ")]
+    reports = soak_reports(done.stdout)
     assert sorted(r["rank"] for r in reports) == list(range(NP)), output
     print(f"\nsoak: {SECONDS:g} s at {NP} processes on {reports[0]['mpi']}")
     for r in sorted(reports, key=lambda r: r["rank"]):

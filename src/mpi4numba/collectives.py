@@ -26,15 +26,11 @@ blocks of ``recv_data`` in place.
 
 from __future__ import annotations
 
-import operator
-
 from numba.core import types
 
 from ._core import capi
 from ._core.inplace import IN_PLACE, is_in_place
-from ._support.api import api
-from ._support.buffers import TOO_FEW_ENTRIES
-from ._support.lowering import lowering
+from ._support.api import api, lowers
 from ._support.validate import array, counts_and_displacements, integer, send_and_receive
 
 __all__ = [
@@ -52,246 +48,103 @@ __all__ = [
 ]
 
 
-@lowering(types.int32)
-def _BARRIER(e, comm):
-    return e(capi.MPI_Barrier, e.comm(comm))
-
-
-@lowering(types.int32)
-def _BCAST(e, data, root, comm):
-    handle = e.comm(comm)
-    receives = e(capi.MPI_Comm_rank, handle)[1] != root if e.may_pack(data) else None
-    buf = e.buffer(data) if receives is None else e.buffer(data, fill=e.not_(receives))
-    code = e(capi.MPI_Bcast, buf.address, buf.count, buf.datatype, root, handle)
-    if receives is not None:
-        e.received_all(buf, data, receives & (code == 0))
-    e.release(buf)
+def _rooted(e, c_function, full, block, count, root, comm, sends_full: bool, full_name: str, block_name: str):
+    """The status of scatter (``sends_full``: the full buffer is sent) or gather (it is
+    received); ``IN_PLACE`` for the block leaves a process's block in its place in the
+    full buffer."""
+    rank, size = e.rank_size(comm)
+    if is_in_place(block.type):
+        e.check(
+            e.size(full).ge(count.mul(size)),
+            ValueError,
+            f"mpi4numba: with IN_PLACE, {full_name} needs count * size elements",
+        )
+        whole = e.view(full, count)
+        mine = e.select(rank.eq(root), e.in_place(), e.view_address(whole, rank.mul(count)))
+        n_own, own_type, finish = e.view_count(whole, count), whole.datatype, None
+    else:
+        e.check(e.size(block).ge(count), ValueError, f"mpi4numba: {block_name} has fewer than count elements")
+        e.check(
+            rank.ne(root).or_(e.size(full).ge(count.mul(size))),
+            ValueError,
+            f"mpi4numba: {full_name} on root has fewer than count * size elements",
+        )
+        whole = e.view(full, count, rank.eq(root))
+        mine, n_own, own_type, finish = e.own_block(block, count, count, whole, receives=sends_full)
+    everything = (e.data(whole.array), e.view_count(whole, count), whole.datatype)
+    if sends_full:
+        code = e(c_function, *everything, mine, n_own, own_type, root, e.comm(comm))
+    else:
+        code = e(c_function, mine, n_own, own_type, *everything, root, e.comm(comm))
+    if finish is not None:
+        finish(code)
+    if finish is None or not sends_full:
+        e.copy_back(full, whole, count.mul(size))
+    e.release_view(whole)
     return code
 
 
-def _rooted(c_function, full_name: str, block_name: str):
-    """The body of scatter (the full buffer is sent) or gather (it is received); ``IN_PLACE``
-    for the block leaves a process's block in its place in the full buffer."""
-    sends_full = full_name == "send_data"
-
-    @lowering(types.int32)
-    def body(e, send_data, recv_data, count, root, comm):
-        handle = e.comm(comm)
-        rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
-        full, block = (send_data, recv_data) if sends_full else (recv_data, send_data)
-        if is_in_place(block.type):
-            e.check(
-                e.size(full) >= count * size,
-                ValueError,
-                f"mpi4numba: with IN_PLACE, {full_name} needs count * size elements",
-            )
-            whole = e.view(full, count)
-            mine = e.select(rank == root, e.in_place(), e.view_address(whole, rank * count))
-            n_own, own_type, finish = e.view_count(whole, count), whole.datatype, None
-        else:
-            e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than count elements")
-            e.check(
-                (rank != root) | (e.size(full) >= count * size),
-                ValueError,
-                f"mpi4numba: {full_name} on root has fewer than count * size elements",
-            )
-            whole = e.view(full, count, rank == root)
-            mine, n_own, own_type, finish = e.own_block(block, count, count, whole, receives=sends_full)
-        n_full = e.view_count(whole, count)
-        if sends_full:
-            code = e(c_function, e.data(whole.array), n_full, whole.datatype, mine, n_own, own_type, root, handle)
-        else:
-            code = e(c_function, mine, n_own, own_type, e.data(whole.array), n_full, whole.datatype, root, handle)
-        if finish is not None:
-            finish(code)
-        if finish is None or not sends_full:
-            e.copy_back(full, whole, count * size)
-        e.release_view(whole)
-        return code
-
-    return body
-
-
-_SCATTER = _rooted(capi.MPI_Scatter, "send_data", "recv_data")
-_GATHER = _rooted(capi.MPI_Gather, "recv_data", "send_data")
-
-
-def _everyone(c_function, send_blocks: str):
-    """The body of allgather (``send_blocks`` "count") or alltoall ("count * size");
+def _everyone(e, c_function, send_data, recv_data, count, comm, send_blocks: str):
+    """The status of allgather (``send_blocks`` "count") or alltoall ("count * size");
     ``IN_PLACE`` as send_data: MPI's in-place form."""
-
-    @lowering(types.int32)
-    def body(e, send_data, recv_data, count, comm):
-        handle = e.comm(comm)
-        size = e(capi.MPI_Comm_size, handle)[1]
-        e.check(
-            e.size(recv_data) >= count * size, ValueError, "mpi4numba: recv_data has fewer than count * size elements"
-        )
-        target = e.view(recv_data, count)
-        if is_in_place(send_data.type):
-            address, units, datatype, finish = e.in_place(), e.view_count(target, count), target.datatype, None
-        else:
-            needed = count if send_blocks == "count" else count * size
-            e.check(
-                e.size(send_data) >= needed, ValueError, f"mpi4numba: send_data has fewer than {send_blocks} elements"
-            )
-            address, units, datatype, finish = e.own_block(send_data, needed, count, target, receives=False)
-        code = e(
-            c_function,
-            address,
-            units,
-            datatype,
-            e.data(target.array),
-            e.view_count(target, count),
-            target.datatype,
-            handle,
-        )
-        if finish is not None:
-            finish(code)
-        e.copy_back(recv_data, target, count * size)
-        e.release_view(target)
-        return code
-
-    return body
-
-
-_ALLGATHER = _everyone(capi.MPI_Allgather, "count")
-_ALLTOALL = _everyone(capi.MPI_Alltoall, "count * size")
-
-
-def _rooted_v(c_function, full_name: str, block_name: str):
-    """The body of scatterv (the full buffer is sent) or gatherv (received): only the root
-    checks the full buffer's blocks; ``IN_PLACE`` for the block leaves a process's block in
-    the full buffer."""
-    sends_full = full_name == "send_data"
-
-    def body(e, full, block, counts, displacements, root, comm):
-        handle = e.comm(comm)
-        rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
-        sizes, offsets = e.vector_blocks(counts, displacements, size, TOO_FEW_ENTRIES)
-        count = e(operator.getitem, sizes, rank)
-        in_place = is_in_place(block.type)
-        with e.when(in_place or rank == root):  # only the root's full buffer holds every block
-            e.blocks_inside(sizes, offsets, size, e.size(full), f"mpi4numba: a block lies outside {full_name}")
-        if not in_place:
-            e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] elements")
-        whole, units, starts = e.view_v(full, sizes, offsets, in_place or rank == root)
-        if in_place:
-            address = e.select(rank == root, e.in_place(), e.view_address(whole, e(operator.getitem, offsets, rank)))
-            n_own, own_type, finish = e(operator.getitem, units, rank), whole.datatype, None
-        else:
-            address, n_own, own_type, finish = e.own_block(block, count, count, whole, receives=sends_full)
-        if sends_full:
-            code = e(
-                c_function,
-                e.data(whole.array),
-                e.data(units),
-                e.data(starts),
-                whole.datatype,
-                address,
-                n_own,
-                own_type,
-                root,
-                handle,
-            )
-        else:
-            code = e(
-                c_function,
-                address,
-                n_own,
-                own_type,
-                e.data(whole.array),
-                e.data(units),
-                e.data(starts),
-                whole.datatype,
-                root,
-                handle,
-            )
-        if finish is not None:
-            finish(code)
-        if finish is None or not sends_full:
-            e.copy_back(full, whole, e.size(full))
-        e.release_view(whole)
-        return code
-
-    if sends_full:
-        return lowering(types.int32)(
-            lambda e, send_data, counts, displacements, recv_data, root, comm: body(
-                e, send_data, recv_data, counts, displacements, root, comm
-            )
-        )
-    return lowering(types.int32)(
-        lambda e, send_data, recv_data, counts, displacements, root, comm: body(
-            e, recv_data, send_data, counts, displacements, root, comm
-        )
+    size = e.comm_size(comm)
+    e.check(
+        e.size(recv_data).ge(count.mul(size)), ValueError, "mpi4numba: recv_data has fewer than count * size elements"
     )
-
-
-_SCATTERV = _rooted_v(capi.MPI_Scatterv, "send_data", "recv_data")
-_GATHERV = _rooted_v(capi.MPI_Gatherv, "recv_data", "send_data")
-
-
-@lowering(types.int32)
-def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
-    handle = e.comm(comm)
-    rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
-    sizes, offsets = e.vector_blocks(counts, displacements, size, TOO_FEW_ENTRIES)
-    e.blocks_inside(sizes, offsets, size, e.size(recv_data), "mpi4numba: a block lies outside recv_data")
-    if not is_in_place(send_data.type):
-        count = e(operator.getitem, sizes, rank)
-        e.check(e.size(send_data) >= count, ValueError, "mpi4numba: send_data has fewer than counts[rank] elements")
-    target, units, starts = e.view_v(recv_data, sizes, offsets)
+    target = e.view(recv_data, count)
     if is_in_place(send_data.type):
-        address, units_sent, datatype, finish = e.in_place(), e.const(0, types.int32), target.datatype, None
+        address, units, datatype, finish = e.in_place(), e.view_count(target, count), target.datatype, None
     else:
-        address, units_sent, datatype, finish = e.own_block(send_data, count, count, target, receives=False)
+        needed = count if send_blocks == "count" else count.mul(size)
+        e.check(e.size(send_data).ge(needed), ValueError, f"mpi4numba: send_data has fewer than {send_blocks} elements")
+        address, units, datatype, finish = e.own_block(send_data, needed, count, target, receives=False)
     code = e(
-        capi.MPI_Allgatherv,
+        c_function,
         address,
-        units_sent,
+        units,
         datatype,
         e.data(target.array),
-        e.data(units),
-        e.data(starts),
+        e.view_count(target, count),
         target.datatype,
-        handle,
+        e.comm(comm),
     )
     if finish is not None:
         finish(code)
-    e.copy_back(recv_data, target, e.size(recv_data))
+    e.copy_back(recv_data, target, count.mul(size))
     e.release_view(target)
     return code
 
 
-@lowering(types.int32)
-def _ALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
-    handle = e.comm(comm)
-    size = e(capi.MPI_Comm_size, handle)[1]
-    r_sizes, r_offsets = e.vector_blocks(recv_counts, recv_displacements, size, TOO_FEW_ENTRIES)
-    e.blocks_inside(r_sizes, r_offsets, size, e.size(recv_data), "mpi4numba: a block lies outside recv_data")
-    if not is_in_place(send_data.type):
-        s_sizes, s_offsets = e.vector_blocks(send_counts, send_displacements, size, TOO_FEW_ENTRIES)
-        e.blocks_inside(s_sizes, s_offsets, size, e.size(send_data), "mpi4numba: a block lies outside send_data")
-    target, r_units, r_starts = e.view_v(recv_data, r_sizes, r_offsets)
-    if is_in_place(send_data.type):  # MPI ignores the send counts: the receive ones describe both
-        source, address, s_units, s_starts = target, e.in_place(), r_units, r_starts
+def _rooted_v(
+    e, c_function, full, block, counts, displacements, root, comm, sends_full: bool, full_name: str, block_name: str
+):
+    """The status of scatterv (``sends_full``: the full buffer is sent) or gatherv (it is
+    received): only the root checks that the full buffer holds its blocks; ``IN_PLACE``
+    for the block leaves a process's block in the full buffer."""
+    rank, size = e.rank_size(comm)
+    in_place = is_in_place(block.type)
+    significant = True if in_place else rank.eq(root)  # only the root's full buffer holds every block
+    outside = f"mpi4numba: a block lies outside {full_name}"
+    sizes, offsets = e.blocks(counts, displacements, size, e.size(full), outside, significant)
+    count = sizes.getitem(rank)
+    if not in_place:
+        e.check(e.size(block).ge(count), ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] elements")
+    whole, units, starts = e.view_v(full, sizes, offsets, significant)
+    if in_place:
+        address = e.select(rank.eq(root), e.in_place(), e.view_address(whole, offsets.getitem(rank)))
+        n_own, own_type, finish = units.getitem(rank), whole.datatype, None
     else:
-        source, s_units, s_starts = e.view_v(send_data, s_sizes, s_offsets, like=target)
-        address = e.data(source.array)
-    code = e(
-        capi.MPI_Alltoallv,
-        address,
-        e.data(s_units),
-        e.data(s_starts),
-        source.datatype,
-        e.data(target.array),
-        e.data(r_units),
-        e.data(r_starts),
-        target.datatype,
-        handle,
-    )
-    e.copy_back(recv_data, target, e.size(recv_data))
-    e.release_view(source, target)
+        address, n_own, own_type, finish = e.own_block(block, count, count, whole, receives=sends_full)
+    everything = (e.data(whole.array), e.data(units), e.data(starts), whole.datatype)
+    if sends_full:
+        code = e(c_function, *everything, address, n_own, own_type, root, e.comm(comm))
+    else:
+        code = e(c_function, address, n_own, own_type, *everything, root, e.comm(comm))
+    if finish is not None:
+        finish(code)
+    if finish is None or not sends_full:
+        e.copy_back(full, whole, e.size(full))
+    e.release_view(whole)
     return code
 
 
@@ -303,7 +156,12 @@ def barrier(comm=None):
     >>> mpi4numba.barrier()
     0
     """
-    return _BARRIER
+    return types.int32
+
+
+@lowers(barrier)
+def _barrier(e, comm):
+    return e(capi.MPI_Barrier, e.comm(comm))
 
 
 @api
@@ -319,7 +177,21 @@ def bcast(data, root, comm=None):
     """
     array(data, "data", writable=True)
     integer(root, "root")
-    return _BCAST
+    return types.int32
+
+
+@lowers(bcast)
+def _bcast(e, data, root, comm):
+    if not e.may_pack(data):
+        buf = e.buffer(data)
+        code = e(capi.MPI_Bcast, *buf.as_args, root, e.comm(comm))
+    else:  # packed into scratch on the root, unpacked from it elsewhere
+        receives = e.rank(comm).ne(root)
+        buf = e.buffer(data, fill=e.not_(receives))
+        code = e(capi.MPI_Bcast, *buf.as_args, root, e.comm(comm))
+        e.received_all(buf, data, receives.and_(code.eq(0)))
+    e.release(buf)
+    return code
 
 
 @api
@@ -337,7 +209,12 @@ def scatter(send_data, recv_data, count, root, comm=None):
     integer(count, "count")
     integer(root, "root")
     send_and_receive(send_data, recv_data, False, True)
-    return _SCATTER
+    return types.int32
+
+
+@lowers(scatter)
+def _scatter(e, send_data, recv_data, count, root, comm):
+    return _rooted(e, capi.MPI_Scatter, send_data, recv_data, count, root, comm, True, "send_data", "recv_data")
 
 
 @api
@@ -356,7 +233,12 @@ def gather(send_data, recv_data, count, root, comm=None):
     integer(count, "count")
     integer(root, "root")
     send_and_receive(send_data, recv_data, True, False)
-    return _GATHER
+    return types.int32
+
+
+@lowers(gather)
+def _gather(e, send_data, recv_data, count, root, comm):
+    return _rooted(e, capi.MPI_Gather, recv_data, send_data, count, root, comm, False, "recv_data", "send_data")
 
 
 @api
@@ -373,7 +255,12 @@ def allgather(send_data, recv_data, count, comm=None):
     """
     integer(count, "count")
     send_and_receive(send_data, recv_data, True, False)
-    return _ALLGATHER
+    return types.int32
+
+
+@lowers(allgather)
+def _allgather(e, send_data, recv_data, count, comm):
+    return _everyone(e, capi.MPI_Allgather, send_data, recv_data, count, comm, "count")
 
 
 @api
@@ -390,7 +277,12 @@ def alltoall(send_data, recv_data, count, comm=None):
     """
     integer(count, "count")
     send_and_receive(send_data, recv_data, True, False)
-    return _ALLTOALL
+    return types.int32
+
+
+@lowers(alltoall)
+def _alltoall(e, send_data, recv_data, count, comm):
+    return _everyone(e, capi.MPI_Alltoall, send_data, recv_data, count, comm, "count * size")
 
 
 @api
@@ -410,7 +302,14 @@ def scatterv(send_data, counts, displacements, recv_data, root, comm=None):
     counts_and_displacements(counts, displacements)
     integer(root, "root")
     send_and_receive(send_data, recv_data, False, True)
-    return _SCATTERV
+    return types.int32
+
+
+@lowers(scatterv)
+def _scatterv(e, send_data, counts, displacements, recv_data, root, comm):
+    return _rooted_v(
+        e, capi.MPI_Scatterv, send_data, recv_data, counts, displacements, root, comm, True, "send_data", "recv_data"
+    )
 
 
 @api
@@ -430,7 +329,14 @@ def gatherv(send_data, recv_data, counts, displacements, root, comm=None):
     counts_and_displacements(counts, displacements)
     integer(root, "root")
     send_and_receive(send_data, recv_data, True, False)
-    return _GATHERV
+    return types.int32
+
+
+@lowers(gatherv)
+def _gatherv(e, send_data, recv_data, counts, displacements, root, comm):
+    return _rooted_v(
+        e, capi.MPI_Gatherv, recv_data, send_data, counts, displacements, root, comm, False, "recv_data", "send_data"
+    )
 
 
 @api
@@ -449,7 +355,38 @@ def allgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     """
     counts_and_displacements(counts, displacements)
     send_and_receive(send_data, recv_data, True, False)
-    return _ALLGATHERV
+    return types.int32
+
+
+@lowers(allgatherv)
+def _allgatherv(e, send_data, recv_data, counts, displacements, comm):
+    rank, size = e.rank_size(comm)
+    outside = "mpi4numba: a block lies outside recv_data"
+    sizes, offsets = e.blocks(counts, displacements, size, e.size(recv_data), outside)
+    if not is_in_place(send_data.type):
+        count = sizes.getitem(rank)
+        e.check(e.size(send_data).ge(count), ValueError, "mpi4numba: send_data has fewer than counts[rank] elements")
+    target, units, starts = e.view_v(recv_data, sizes, offsets)
+    if is_in_place(send_data.type):
+        address, units_sent, datatype, finish = e.in_place(), e.const(0, types.int32), target.datatype, None
+    else:
+        address, units_sent, datatype, finish = e.own_block(send_data, count, count, target, receives=False)
+    code = e(
+        capi.MPI_Allgatherv,
+        address,
+        units_sent,
+        datatype,
+        e.data(target.array),
+        e.data(units),
+        e.data(starts),
+        target.datatype,
+        e.comm(comm),
+    )
+    if finish is not None:
+        finish(code)
+    e.copy_back(recv_data, target, e.size(recv_data))
+    e.release_view(target)
+    return code
 
 
 @api
@@ -473,4 +410,35 @@ def alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts
     counts_and_displacements(recv_counts, recv_displacements)
     if not send_in_place:
         counts_and_displacements(send_counts, send_displacements)
-    return _ALLTOALLV
+    return types.int32
+
+
+@lowers(alltoallv)
+def _alltoallv(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
+    size = e.comm_size(comm)
+    outside = "mpi4numba: a block lies outside recv_data"
+    r_sizes, r_offsets = e.blocks(recv_counts, recv_displacements, size, e.size(recv_data), outside)
+    if not is_in_place(send_data.type):
+        outside = "mpi4numba: a block lies outside send_data"
+        s_sizes, s_offsets = e.blocks(send_counts, send_displacements, size, e.size(send_data), outside)
+    target, r_units, r_starts = e.view_v(recv_data, r_sizes, r_offsets)
+    if is_in_place(send_data.type):  # MPI ignores the send counts: the receive ones describe both
+        source, address, s_units, s_starts = target, e.in_place(), r_units, r_starts
+    else:
+        source, s_units, s_starts = e.view_v(send_data, s_sizes, s_offsets, like=target)
+        address = e.data(source.array)
+    code = e(
+        capi.MPI_Alltoallv,
+        address,
+        e.data(s_units),
+        e.data(s_starts),
+        source.datatype,
+        e.data(target.array),
+        e.data(r_units),
+        e.data(r_starts),
+        target.datatype,
+        e.comm(comm),
+    )
+    e.copy_back(recv_data, target, e.size(recv_data))
+    e.release_view(source, target)
+    return code

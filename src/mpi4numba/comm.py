@@ -15,8 +15,8 @@ from numba.extending import overload_attribute, overload_method
 from ._core import capi
 from ._core.commtype import CommType, comm_handle, comm_type, store_comm_handle
 from ._core.runtime import ABI, MPI
-from ._support.api import api
-from ._support.lowering import lowering, new_communicator
+from ._support.api import api, lowers
+from ._support.emit_handles import NEW_COMMUNICATOR
 from ._support.validate import communicator, group_handle, integer
 
 COMM_WORLD = MPI.COMM_WORLD
@@ -28,6 +28,7 @@ IDENT = ABI.CONSTANTS["IDENT"]
 CONGRUENT = ABI.CONSTANTS["CONGRUENT"]
 SIMILAR = ABI.CONSTANTS["SIMILAR"]
 UNEQUAL = ABI.CONSTANTS["UNEQUAL"]
+_CODE_INT = types.UniTuple(types.int32, 2)
 
 __all__ = [
     "rank",
@@ -53,35 +54,10 @@ __all__ = [
 ]
 
 
-def _status_and_value(c_function):
-    """The body of comm_rank/comm_size: ``(status, value)`` of ``c_function(comm)``."""
-    return lowering(types.UniTuple(types.int32, 2))(lambda e, comm: e(c_function, e.comm(comm)))
-
-
-def _value_or_zero(c_function):
-    """The body of rank/size: the value of ``c_function(comm)``, 0 if MPI failed."""
-
-    @lowering(types.int64)
-    def body(e, comm):
-        code, value = e.unpack(e(c_function, e.comm(comm)))
-        return e.select(code == 0, value, 0)
-
-    return body
-
-
-_RANK, _SIZE = _value_or_zero(capi.MPI_Comm_rank), _value_or_zero(capi.MPI_Comm_size)
-_COMM_RANK, _COMM_SIZE = _status_and_value(capi.MPI_Comm_rank), _status_and_value(capi.MPI_Comm_size)
-_COMPARE = lowering(types.UniTuple(types.int32, 2))(
-    lambda e, comm1, comm2: e(capi.MPI_Comm_compare, e.comm(comm1), e.comm(comm2))
-)
-
-
-@lowering(types.int32)
-def _FREE(e, comm):
-    code, handle = e.unpack(e(capi.MPI_Comm_free, e.comm(comm)))
-    with e.when(code == 0):
-        e(store_comm_handle, comm, handle)
-    return code
+def _value_or_zero(e, c_function, comm):
+    """The value of ``c_function(comm)`` (rank, size), 0 if MPI failed."""
+    code, value = e.unpack(e(c_function, e.comm(comm)))
+    return e.select(code.eq(0), value, 0)
 
 
 @api
@@ -93,7 +69,12 @@ def rank(comm=None):
     True
     """
 
-    return _RANK
+    return types.int64
+
+
+@lowers(rank)
+def _rank(e, comm):
+    return _value_or_zero(e, capi.MPI_Comm_rank, comm)
 
 
 @api
@@ -105,7 +86,12 @@ def size(comm=None):
     True
     """
 
-    return _SIZE
+    return types.int64
+
+
+@lowers(size)
+def _size(e, comm):
+    return _value_or_zero(e, capi.MPI_Comm_size, comm)
 
 
 @api
@@ -117,7 +103,12 @@ def comm_rank(comm=None):
     (0, 0)
     """
 
-    return _COMM_RANK
+    return _CODE_INT
+
+
+@lowers(comm_rank)
+def _comm_rank(e, comm):
+    return e(capi.MPI_Comm_rank, e.comm(comm))
 
 
 @api
@@ -129,7 +120,12 @@ def comm_size(comm=None):
     (0, 1)
     """
 
-    return _COMM_SIZE
+    return _CODE_INT
+
+
+@lowers(comm_size)
+def _comm_size(e, comm):
+    return e(capi.MPI_Comm_size, e.comm(comm))
 
 
 @api
@@ -144,7 +140,12 @@ def comm_dup(comm=None):
     (0, True, 0)
     """
 
-    return new_communicator(lambda e, comm: e(capi.MPI_Comm_dup, e.comm(comm)))
+    return NEW_COMMUNICATOR
+
+
+@lowers(comm_dup)
+def _comm_dup(e, comm):
+    return e.new_communicator(*e.unpack(e(capi.MPI_Comm_dup, e.comm(comm))))
 
 
 @api
@@ -162,7 +163,12 @@ def comm_split(color, key=0, comm=None):
     integer(color, "color")
     integer(key, "key")
 
-    return new_communicator(lambda e, color, key, comm: e(capi.MPI_Comm_split, e.comm(comm), color, key))
+    return NEW_COMMUNICATOR
+
+
+@lowers(comm_split)
+def _comm_split(e, color, key, comm):
+    return e.new_communicator(*e.unpack(e(capi.MPI_Comm_split, e.comm(comm), color, key)))
 
 
 @api
@@ -179,11 +185,13 @@ def comm_split_type(split_type=COMM_TYPE_SHARED, key=0, comm=None):
     integer(split_type, "split_type")
     integer(key, "key")
 
-    return new_communicator(
-        lambda e, split_type, key, comm: e(
-            capi.MPI_Comm_split_type, e.comm(comm), split_type, key, e.handle("INFO_NULL")
-        )
-    )
+    return NEW_COMMUNICATOR
+
+
+@lowers(comm_split_type)
+def _comm_split_type(e, split_type, key, comm):
+    made = e(capi.MPI_Comm_split_type, e.comm(comm), split_type, key, e.handle("INFO_NULL"))
+    return e.new_communicator(*e.unpack(made))
 
 
 @api
@@ -199,7 +207,12 @@ def comm_compare(comm1, comm2):
 
     communicator(comm1, "comm1")
     communicator(comm2, "comm2")
-    return _COMPARE
+    return _CODE_INT
+
+
+@lowers(comm_compare)
+def _comm_compare(e, comm1, comm2):
+    return e(capi.MPI_Comm_compare, e.comm(comm1), e.comm(comm2))
 
 
 @api
@@ -219,7 +232,12 @@ def comm_create(group, comm=None):
     (0, 0, 0)
     """
     group_handle(group)
-    return new_communicator(lambda e, group, comm: e(capi.MPI_Comm_create, e.comm(comm), group))
+    return NEW_COMMUNICATOR
+
+
+@lowers(comm_create)
+def _comm_create(e, group, comm):
+    return e.new_communicator(*e.unpack(e(capi.MPI_Comm_create, e.comm(comm), group)))
 
 
 @api
@@ -234,7 +252,15 @@ def comm_free(comm):
     >>> mpi4numba.comm_free(dup), mpi4numba.rank(dup) == 0, mpi4numba.comm_rank(dup)[0] != 0
     (0, True, True)
     """
-    return _FREE  # comm is checked by @api, as for every routine with a comm
+    return types.int32  # comm is checked by @api, as for every routine with a comm
+
+
+@lowers(comm_free)
+def _comm_free(e, comm):
+    code, handle = e.unpack(e(capi.MPI_Comm_free, e.comm(comm)))
+    with e.when(code.eq(0)):
+        e(store_comm_handle, comm, handle)  # every copy of it holds COMM_NULL
+    return code
 
 
 def _member(routine):

@@ -9,8 +9,7 @@ from ._abi import ERROR_CLASS_NAMES
 from ._core import capi
 from ._core.runtime import ABI
 from ._core.threadlevel import THREAD_LEVELS, set_thread_level
-from ._support.api import api
-from ._support.lowering import lowering
+from ._support.api import api, lowers
 from ._support.validate import integer
 
 THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE = range(4)
@@ -35,22 +34,6 @@ __all__ = [
 __all__ += list(ERROR_CLASS_NAMES)  # SUCCESS, ERR_COUNT ...: every ABI table has these names
 
 
-@lowering(types.boolean)
-def _INITIALIZED(e):
-    code, flag = e.unpack(e(capi.MPI_Initialized))
-    return (code == 0) & (flag != 0)
-
-
-_QUERY_THREAD = lowering(types.int32)(lambda e: e(capi.MPI_Query_thread)[1])
-_WTIME = lowering(types.float64)(lambda e: e(capi.MPI_Wtime))
-
-
-@lowering(types.int64)
-def _ERROR_CLASS(e, code):
-    status, error_class = e.unpack(e(capi.MPI_Error_class, code))
-    return e.select(status == 0, error_class, ERROR_CLASSES["ERR_ARG"])
-
-
 @api
 def initialized():
     """True once MPI is initialised (always, after mpi4numba is imported).
@@ -60,7 +43,13 @@ def initialized():
     True
     """
 
-    return _INITIALIZED
+    return types.boolean
+
+
+@lowers(initialized)
+def _initialized(e):
+    code, flag = e.unpack(e(capi.MPI_Initialized))
+    return code.eq(0).and_(flag.ne(0))
 
 
 @api
@@ -72,7 +61,12 @@ def query_thread():
     True
     """
 
-    return _QUERY_THREAD
+    return types.int32
+
+
+@lowers(query_thread)
+def _query_thread(e):
+    return e(capi.MPI_Query_thread).getitem(1)
 
 
 @api
@@ -86,7 +80,12 @@ def wtime():
     True
     """
 
-    return _WTIME
+    return types.float64
+
+
+@lowers(wtime)
+def _wtime(e):
+    return e(capi.MPI_Wtime)
 
 
 @api
@@ -101,7 +100,13 @@ def error_class(code):
     """
     integer(code, "code")
 
-    return _ERROR_CLASS
+    return types.int64
+
+
+@lowers(error_class)
+def _error_class(e, code):
+    status, error_class = e.unpack(e(capi.MPI_Error_class, code))
+    return e.select(status.eq(0), error_class, ERROR_CLASSES["ERR_ARG"])
 
 
 @api

@@ -21,8 +21,7 @@ from numba.core import types
 from ._core import capi
 from ._core.handles import HANDLE
 from ._core.runtime import ABI, MPI
-from ._support.api import api
-from ._support.lowering import lowering
+from ._support.api import api, lowers
 from ._support.validate import group_handle, int_sequence
 
 # For comparisons in Python only: on Open MPI these are addresses that differ between
@@ -36,57 +35,22 @@ __all__ = ["comm_group", "group_incl", "group_excl", "group_size", "group_rank",
 
 def _group_or_null(e, code, group):
     """``(code, group)``, the group ``GROUP_NULL`` if MPI failed (it may leave it unset)."""
-    return e.tuple(code, e.select(code == 0, group, e.handle("GROUP_NULL")))
-
-
-def _status_and_value(c_function):
-    """The body of group_size/group_rank: ``(status, value)`` of ``c_function(group)``."""
-    return lowering(types.UniTuple(types.int32, 2))(lambda e, group: e(c_function, group))
+    return e.tuple(code, e.select(code.eq(0), group, e.handle("GROUP_NULL")))
 
 
 _CODE_GROUP = types.Tuple((types.int32, HANDLE))
-_COMM_GROUP = lowering(_CODE_GROUP)(lambda e, comm: _group_or_null(e, *e.unpack(e(capi.MPI_Comm_group, e.comm(comm)))))
-_GROUP_SIZE, _GROUP_RANK = _status_and_value(capi.MPI_Group_size), _status_and_value(capi.MPI_Group_rank)
 
 
-def _subset(c_function):
-    """The body of group_incl/group_excl: ``c_function(group, n, ranks)`` makes the new group."""
-
-    @lowering(_CODE_GROUP)
-    def body(e, group, ranks):
-        cranks = e.c_ints(ranks)
-        return _group_or_null(e, *e.unpack(e(c_function, group, e.size(cranks), cranks)))
-
-    return body
-
-
-_GROUP_INCL, _GROUP_EXCL = _subset(capi.MPI_Group_incl), _subset(capi.MPI_Group_excl)
+def _subset(e, c_function, group, ranks):
+    """``(code, group)`` of group_incl/group_excl: ``c_function(group, n, ranks)`` makes it."""
+    cranks = e.c_ints(ranks)
+    return _group_or_null(e, *e.unpack(e(c_function, group, e.size(cranks), cranks)))
 
 
 def _subset_arguments(group, ranks) -> None:
     """The arguments of group_incl/group_excl: a group and ranks in it."""
     group_handle(group)
     int_sequence(ranks, "ranks")
-
-
-@lowering(types.Tuple((types.int32, types.Array(types.int32, 1, "C"))))
-def _GROUP_TRANSLATE_RANKS(e, group1, ranks, group2):
-    cranks = e.c_ints(ranks)
-    result = e.zeros(e.size(cranks))
-    return e.tuple(e(capi.MPI_Group_translate_ranks, group1, e.size(cranks), cranks, group2, result), result)
-
-
-@lowering(_CODE_GROUP)
-def _GROUP_FREE(e, group):
-    null = e.handle("GROUP_NULL")  # GROUP_NULL and GROUP_EMPTY never reach MPI
-    code, result = e.variable(e.const(_ERR_GROUP, types.int32)), e.variable(null)
-    with e.when(group != null):
-        code.set(0)
-        with e.when(group != e.handle("GROUP_EMPTY")):
-            status, handle = e.unpack(e(capi.MPI_Group_free, group))
-            code.set(status)
-            result.set(e.select(status == 0, null, handle))
-    return e.tuple(code.get(), result.get())
 
 
 @api
@@ -98,7 +62,12 @@ def comm_group(comm=None):
     >>> status, mpi4numba.group_size(group)[1] == mpi4numba.size(), mpi4numba.group_free(group)[0]
     (0, True, 0)
     """
-    return _COMM_GROUP
+    return _CODE_GROUP
+
+
+@lowers(comm_group)
+def _comm_group(e, comm):
+    return _group_or_null(e, *e.unpack(e(capi.MPI_Comm_group, e.comm(comm))))
 
 
 @api
@@ -112,7 +81,12 @@ def group_incl(group, ranks):
     (0, (0, 1), 0, 0)
     """
     _subset_arguments(group, ranks)
-    return _GROUP_INCL
+    return _CODE_GROUP
+
+
+@lowers(group_incl)
+def _group_incl(e, group, ranks):
+    return _subset(e, capi.MPI_Group_incl, group, ranks)
 
 
 @api
@@ -128,7 +102,12 @@ def group_excl(group, ranks):
     (0, 0)
     """
     _subset_arguments(group, ranks)
-    return _GROUP_EXCL
+    return _CODE_GROUP
+
+
+@lowers(group_excl)
+def _group_excl(e, group, ranks):
+    return _subset(e, capi.MPI_Group_excl, group, ranks)
 
 
 @api
@@ -140,7 +119,12 @@ def group_size(group):
     (0, 0)
     """
     group_handle(group)
-    return _GROUP_SIZE
+    return types.UniTuple(types.int32, 2)
+
+
+@lowers(group_size)
+def _group_size(e, group):
+    return e(capi.MPI_Group_size, group)
 
 
 @api
@@ -152,7 +136,12 @@ def group_rank(group):
     True
     """
     group_handle(group)
-    return _GROUP_RANK
+    return types.UniTuple(types.int32, 2)
+
+
+@lowers(group_rank)
+def _group_rank(e, group):
+    return e(capi.MPI_Group_rank, group)
 
 
 @api
@@ -172,7 +161,14 @@ def group_translate_ranks(group1, ranks, group2):
     group_handle(group1, "group1")
     group_handle(group2, "group2")
     int_sequence(ranks, "ranks")
-    return _GROUP_TRANSLATE_RANKS
+    return types.Tuple((types.int32, types.Array(types.int32, 1, "C")))
+
+
+@lowers(group_translate_ranks)
+def _group_translate_ranks(e, group1, ranks, group2):
+    cranks = e.c_ints(ranks)
+    result = e.zeros(e.size(cranks))
+    return e.tuple(e(capi.MPI_Group_translate_ranks, group1, e.size(cranks), cranks, group2, result), result)
 
 
 @api
@@ -187,4 +183,17 @@ def group_free(group):
     (0, True, True)
     """
     group_handle(group)
-    return _GROUP_FREE
+    return _CODE_GROUP
+
+
+@lowers(group_free)
+def _group_free(e, group):
+    null = e.handle("GROUP_NULL")  # GROUP_NULL and GROUP_EMPTY never reach MPI
+    code, result = e.variable(e.const(_ERR_GROUP, types.int32)), e.variable(null)
+    with e.when(group.ne(null)):
+        code.set(0)
+        with e.when(group.ne(e.handle("GROUP_EMPTY"))):
+            status, handle = e.unpack(e(capi.MPI_Group_free, group))
+            code.set(status)
+            result.set(e.select(status.eq(0), null, handle))
+    return e.tuple(code.get(), result.get())

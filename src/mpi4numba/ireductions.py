@@ -7,15 +7,16 @@ and ``IN_PLACE`` forms of the blocking reductions in :mod:`mpi4numba.reductions`
 
 from __future__ import annotations
 
+from numba.core import types
 from numba.core.errors import TypingError
 
 from ._core import capi
 from ._core.inplace import NO_ADDRESS, is_in_place
 from ._core.keepalive import stash
-from ._support.api import api
-from ._support.lowering import STARTED, lowering
+from ._support.api import api, lowers
+from ._support.emit_requests import STARTED
 from ._support.operators import Operator
-from ._support.validate import c_ordered, integer, reduction_operands
+from ._support.validate import c_ordered, integer, operand_form, reduction_operands
 
 __all__ = ["ireduce", "iallreduce", "iscan", "iexscan", "ireduce_scatter_block"]
 
@@ -24,21 +25,22 @@ _NOT_C_ORDER = "mpi4numba: sendobj and recvobj must be C-contiguous (MPI works o
 _STARTS = {"iallreduce": capi.MPI_Iallreduce, "iscan": capi.MPI_Iscan, "iexscan": capi.MPI_Iexscan}
 
 
-def _form(sendobj, recvobj, operator) -> str:
-    """Validate a reduction's arguments; returns 'scalar', 'array' or 'in_place'."""
-    form = reduction_operands(sendobj, recvobj, operator)
+def _reduction_type(sendobj, recvobj, operator) -> types.Type:
+    """The arguments of a non-blocking reduction, and its result type."""
+    reduction_operands(sendobj, recvobj, operator)
     c_ordered(sendobj, "sendobj")
     c_ordered(recvobj, "recvobj")
-    return form
+    return STARTED
 
 
-def _start_reduction(e, kind: str, form: str, sendobj, recvobj, operator, root, comm):
+def _start_reduction(e, kind: str, sendobj, recvobj, operator, root, comm):
     """Start a reduction of ``sendobj`` (a scalar, kept in the request's stash; an array; or
     IN_PLACE) into ``recvobj``; ``root`` matters to ireduce only."""
+    form = operand_form(sendobj.type)
     handle = e.comm(comm)
     reduces = kind == "ireduce"
     # ireduce: the result lands on root only, so a non-root's recvobj may be short
-    is_root = e(capi.MPI_Comm_rank, handle)[1] == root if reduces else e.const(True)
+    is_root = e.rank(comm).eq(root) if reduces else e.const(True)
     target = e.data(recvobj)
     if form == "scalar":
         source, count = None, e.const(1)  # stashed in the request, once it is made
@@ -50,7 +52,7 @@ def _start_reduction(e, kind: str, form: str, sendobj, recvobj, operator, root, 
             source, target = e.select(is_root, source, target), e.select(is_root, target, NO_ADDRESS)
     if form != "in_place":
         e.check(
-            (e.size(recvobj) >= count) | e.not_(is_root),
+            e.size(recvobj).ge(count).or_(e.not_(is_root)),
             ValueError,
             "mpi4numba: recvobj has fewer elements than sendobj",
         )
@@ -59,21 +61,13 @@ def _start_reduction(e, kind: str, form: str, sendobj, recvobj, operator, root, 
     e.require_c_order(recvobj, _NOT_C_ORDER)
     op, datatype = e.reduction(operator, recvobj)
 
-    def start(request):
-        send = e(stash, request, sendobj, recvobj) if form == "scalar" else source
+    with e.starting(*((sendobj, recvobj) if form == "array" else (recvobj,))) as start:
+        send = e(stash, start.request, sendobj, recvobj) if form == "scalar" else source
         if reduces:
-            return e(capi.MPI_Ireduce, send, target, count, datatype, op, root, handle, e.data(request))
-        return e(_STARTS[kind], send, target, count, datatype, op, handle, e.data(request))
-
-    return e.started((sendobj, recvobj) if form == "array" else (recvobj,), start)
-
-
-def _without_root(kind: str, sendobj, recvobj, operator):
-    """The lowering of iallreduce, iscan or iexscan (``kind``)."""
-    form = _form(sendobj, recvobj, operator)
-    return lowering(STARTED)(
-        lambda e, sendobj, recvobj, operator, comm: _start_reduction(e, kind, form, sendobj, recvobj, operator, 0, comm)
-    )
+            start.code = e(capi.MPI_Ireduce, send, target, count, datatype, op, root, handle, start.address)
+        else:
+            start.code = e(_STARTS[kind], send, target, count, datatype, op, handle, start.address)
+    return start.result
 
 
 @api
@@ -90,7 +84,12 @@ def iallreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> status, mpi4numba.wait(request), total.tolist() == [size * (size + 1) / 2]  # 1 + ... + size
     (0, 0, True)
     """
-    return _without_root("iallreduce", sendobj, recvobj, operator)
+    return _reduction_type(sendobj, recvobj, operator)
+
+
+@lowers(iallreduce)
+def _iallreduce(e, sendobj, recvobj, operator, comm):
+    return _start_reduction(e, "iallreduce", sendobj, recvobj, operator, 0, comm)
 
 
 @api
@@ -108,12 +107,12 @@ def ireduce(sendobj, recvobj, operator, root, comm=None):
     (0, 0, True)
     """
     integer(root, "root")
-    form = _form(sendobj, recvobj, operator)
-    return lowering(STARTED)(
-        lambda e, sendobj, recvobj, operator, root, comm: _start_reduction(
-            e, "ireduce", form, sendobj, recvobj, operator, root, comm
-        )
-    )
+    return _reduction_type(sendobj, recvobj, operator)
+
+
+@lowers(ireduce)
+def _ireduce(e, sendobj, recvobj, operator, root, comm):
+    return _start_reduction(e, "ireduce", sendobj, recvobj, operator, root, comm)
 
 
 @api
@@ -128,7 +127,12 @@ def iscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> status, mpi4numba.wait(request), upto.tolist() == [mpi4numba.rank() + 1]  # ones of ranks 0..rank
     (0, 0, True)
     """
-    return _without_root("iscan", sendobj, recvobj, operator)
+    return _reduction_type(sendobj, recvobj, operator)
+
+
+@lowers(iscan)
+def _iscan(e, sendobj, recvobj, operator, comm):
+    return _start_reduction(e, "iscan", sendobj, recvobj, operator, 0, comm)
 
 
 @api
@@ -143,31 +147,12 @@ def iexscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> status, mpi4numba.wait(request), mpi4numba.rank() == 0 or before.tolist() == [mpi4numba.rank()]
     (0, 0, True)
     """
-    return _without_root("iexscan", sendobj, recvobj, operator)
+    return _reduction_type(sendobj, recvobj, operator)
 
 
-@lowering(STARTED)
-def _IREDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
-    handle = e.comm(comm)
-    size = e(capi.MPI_Comm_size, handle)[1]
-    e.require_c_order(recvobj, _NOT_C_ORDER)
-    if is_in_place(sendobj.type):  # the input is recvobj: size blocks
-        source, count = e.in_place(), e.size(recvobj) // size
-    else:
-        e.check(
-            e.size(sendobj) >= e.size(recvobj) * size,
-            ValueError,
-            "mpi4numba: sendobj has fewer than size * recvobj.size elements",
-        )
-        e.require_c_order(sendobj, _NOT_C_ORDER)
-        source, count = e.data(sendobj), e.size(recvobj)
-    op, datatype = e.reduction(operator, recvobj)
-    return e.started(
-        (sendobj, recvobj),
-        lambda request: e(
-            capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle, e.data(request)
-        ),
-    )
+@lowers(iexscan)
+def _iexscan(e, sendobj, recvobj, operator, comm):
+    return _start_reduction(e, "iexscan", sendobj, recvobj, operator, 0, comm)
 
 
 @api
@@ -184,6 +169,29 @@ def ireduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> status, mpi4numba.wait(request), mine.tolist() == [2.0 * rank * size, (2.0 * rank + 1) * size]
     (0, 0, True)
     """
-    if _form(sendobj, recvobj, operator) == "scalar":
+    if operand_form(sendobj) == "scalar":
         raise TypingError("mpi4numba: sendobj must be an array or IN_PLACE")
-    return _IREDUCE_SCATTER_BLOCK
+    return _reduction_type(sendobj, recvobj, operator)
+
+
+@lowers(ireduce_scatter_block)
+def _ireduce_scatter_block(e, sendobj, recvobj, operator, comm):
+    handle = e.comm(comm)
+    size = e.comm_size(comm)
+    e.require_c_order(recvobj, _NOT_C_ORDER)
+    if is_in_place(sendobj.type):  # the input is recvobj: size blocks
+        source, count = e.in_place(), e.size(recvobj).floordiv(size)
+    else:
+        e.check(
+            e.size(sendobj).ge(e.size(recvobj).mul(size)),
+            ValueError,
+            "mpi4numba: sendobj has fewer than size * recvobj.size elements",
+        )
+        e.require_c_order(sendobj, _NOT_C_ORDER)
+        source, count = e.data(sendobj), e.size(recvobj)
+    op, datatype = e.reduction(operator, recvobj)
+    with e.starting(sendobj, recvobj) as start:
+        start.code = e(
+            capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle, start.address
+        )
+    return start.result

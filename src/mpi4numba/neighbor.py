@@ -19,8 +19,7 @@ from numba.core import types
 
 from ._core import capi
 from ._core.runtime import ABI
-from ._support.api import api
-from ._support.lowering import lowering
+from ._support.api import api, lowers
 from ._support.validate import array, counts_and_displacements, integer, same_dtype, topology_communicator
 
 __all__ = ["neighbor_allgather", "neighbor_alltoall", "neighbor_allgatherv", "neighbor_alltoallv"]
@@ -47,145 +46,43 @@ def _neighbor_counts(e, handle):
         indegree.set(inward)
         outdegree.set(outward)
 
-    with e.when((code == 0) & (kind == _CART)):
+    with e.when(code.eq(0).and_(kind.eq(_CART))):
         found_code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
-        found(found_code, 2 * ndims, 2 * ndims)
-    with e.when((code == 0) & (kind == _DIST_GRAPH)):
+        found(found_code, ndims.mul(2), ndims.mul(2))
+    with e.when(code.eq(0).and_(kind.eq(_DIST_GRAPH))):
         found_code, sources, destinations, _ = e.unpack(e(capi.MPI_Dist_graph_neighbors_count, handle))
         found(found_code, sources, destinations)
-    with e.when((code == 0) & (kind == _GRAPH)):
+    with e.when(code.eq(0).and_(kind.eq(_GRAPH))):
         found_code, rank = e.unpack(e(capi.MPI_Comm_rank, handle))
         status.set(found_code)
-        with e.when(found_code == 0):
+        with e.when(found_code.eq(0)):
             found_code, neighbors = e.unpack(e(capi.MPI_Graph_neighbors_count, handle, rank))
             found(found_code, neighbors, neighbors)
-    with e.when((code == 0) & (kind != _CART) & (kind != _DIST_GRAPH) & (kind != _GRAPH)):
+    with e.when(code.eq(0).and_(kind.ne(_CART)).and_(kind.ne(_DIST_GRAPH)).and_(kind.ne(_GRAPH))):
         status.set(_ERR_TOPOLOGY)
     return status.get(), indegree.get(), outdegree.get()
 
 
-def _neighbourhood(e, comm, call):
-    """The status of ``call(handle, indegree, outdegree)``, which emits the collective, made
-    only if ``comm`` has a topology."""
-    handle = e.comm(comm)
-    code, indegree, outdegree = _neighbor_counts(e, handle)
-    return e.if_success(code, lambda: call(handle, indegree, outdegree))
-
-
-def _fixed(c_function, send_blocks: str):
-    """The body of neighbor_allgather (``send_blocks`` "count") or neighbor_alltoall
-    ("count * outdegree")."""
-
-    @lowering(types.int32)
-    def body(e, send_data, recv_data, count, comm):
-        def call(handle, indegree, outdegree):
-            needed = count if send_blocks == "count" else count * outdegree
-            e.check(
-                e.size(send_data) >= needed, ValueError, f"mpi4numba: send_data has fewer than {send_blocks} elements"
-            )
-            e.check(
-                e.size(recv_data) >= count * indegree,
-                ValueError,
-                "mpi4numba: recv_data has fewer than count * indegree elements",
-            )
-            source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
-            datatype, per_element = e.element_type(send_data)
-            n = count * per_element
-            status = e(c_function, source.address, n, datatype, target.address, n, datatype, handle)
-            e.from_c_order(send_data, source)
-            e.from_c_order(recv_data, target, count * indegree)
-            return status
-
-        return _neighbourhood(e, comm, call)
-
-    return body
-
-
-_ALLGATHER = _fixed(capi.MPI_Neighbor_allgather, "count")
-_ALLTOALL = _fixed(capi.MPI_Neighbor_alltoall, "count * outdegree")
+def _fixed_blocks(e, send_data, recv_data, count, indegree, outdegree, send_blocks: str):
+    """``(source, target, n, datatype)`` of neighbor_allgather (``send_blocks`` "count") or
+    neighbor_alltoall ("count * outdegree"): the buffers C-ordered, checked long enough."""
+    needed = count if send_blocks == "count" else count.mul(outdegree)
+    e.check(e.size(send_data).ge(needed), ValueError, f"mpi4numba: send_data has fewer than {send_blocks} elements")
+    e.check(
+        e.size(recv_data).ge(count.mul(indegree)),
+        ValueError,
+        "mpi4numba: recv_data has fewer than count * indegree elements",
+    )
+    source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
+    datatype, per_element = e.element_type(send_data)
+    return source, target, count.mul(per_element), datatype
 
 
 def _blocks(e, counts, displacements, neighbours, capacity, message: str):
     """Counts and displacements (None: packed) as C ints, checked: ``neighbours`` blocks
     that lie inside ``capacity`` elements (else ``ValueError(message)``)."""
-    sizes, offsets = e.vector_blocks(
-        counts, displacements, neighbours, "mpi4numba: counts and displacements need one entry per neighbour"
-    )
-    e.blocks_inside(sizes, offsets, neighbours, capacity, message)
-    return sizes, offsets
-
-
-def _whole_buffers(e, send_data, recv_data, call):
-    """The status of ``call(source, target, datatype)``, the MPI call of a v-collective, on
-    the addresses of C-ordered buffers and a datatype of one array element."""
-    source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
-    datatype, derived = e.element_datatype(recv_data)
-    status = call(source.address, target.address, datatype)
-    e.release_datatype(datatype, derived)
-    e.from_c_order(send_data, source)
-    e.from_c_order(recv_data, target, e.size(recv_data))
-    return status
-
-
-@lowering(types.int32)
-def _ALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
-    def call(handle, indegree, outdegree):
-        sizes, offsets = _blocks(
-            e, counts, displacements, indegree, e.size(recv_data), "mpi4numba: a block lies outside recv_data"
-        )
-        return _whole_buffers(
-            e,
-            send_data,
-            recv_data,
-            lambda source, target, datatype: e(
-                capi.MPI_Neighbor_allgatherv,
-                source,
-                e.size(send_data),
-                datatype,
-                target,
-                sizes,
-                offsets,
-                datatype,
-                handle,
-            ),
-        )
-
-    return _neighbourhood(e, comm, call)
-
-
-@lowering(types.int32)
-def _ALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
-    def call(handle, indegree, outdegree):
-        send_sizes, send_offsets = _blocks(
-            e,
-            send_counts,
-            send_displacements,
-            outdegree,
-            e.size(send_data),
-            "mpi4numba: a block lies outside send_data",
-        )
-        recv_sizes, recv_offsets = _blocks(
-            e, recv_counts, recv_displacements, indegree, e.size(recv_data), "mpi4numba: a block lies outside recv_data"
-        )
-        return _whole_buffers(
-            e,
-            send_data,
-            recv_data,
-            lambda source, target, datatype: e(
-                capi.MPI_Neighbor_alltoallv,
-                source,
-                send_sizes,
-                send_offsets,
-                datatype,
-                target,
-                recv_sizes,
-                recv_offsets,
-                datatype,
-                handle,
-            ),
-        )
-
-    return _neighbourhood(e, comm, call)
+    too_few = "mpi4numba: counts and displacements need one entry per neighbour"
+    return e.blocks(counts, displacements, neighbours, capacity, message, too_few=too_few)
 
 
 @api
@@ -207,7 +104,19 @@ def neighbor_allgather(send_data, recv_data, count, comm):
     """
     integer(count, "count")
     _check(send_data, recv_data, comm)
-    return _ALLGATHER
+    return types.int32
+
+
+@lowers(neighbor_allgather)
+def _neighbor_allgather(e, send_data, recv_data, count, comm):
+    handle = e.comm(comm)
+    code, indegree, outdegree = _neighbor_counts(e, handle)
+    with e.if_succeeded(code) as call:  # a communicator with a topology
+        source, target, n, datatype = _fixed_blocks(e, send_data, recv_data, count, indegree, outdegree, "count")
+        call.code = e(capi.MPI_Neighbor_allgather, source.address, n, datatype, target.address, n, datatype, handle)
+        e.from_c_order(send_data, source)
+        e.from_c_order(recv_data, target, count.mul(indegree))
+    return call.result
 
 
 @api
@@ -239,7 +148,20 @@ def neighbor_alltoall(send_data, recv_data, count, comm):
     """
     integer(count, "count")
     _check(send_data, recv_data, comm)
-    return _ALLTOALL
+    return types.int32
+
+
+@lowers(neighbor_alltoall)
+def _neighbor_alltoall(e, send_data, recv_data, count, comm):
+    handle = e.comm(comm)
+    code, indegree, outdegree = _neighbor_counts(e, handle)
+    with e.if_succeeded(code) as call:
+        blocks = "count * outdegree"
+        source, target, n, datatype = _fixed_blocks(e, send_data, recv_data, count, indegree, outdegree, blocks)
+        call.code = e(capi.MPI_Neighbor_alltoall, source.address, n, datatype, target.address, n, datatype, handle)
+        e.from_c_order(send_data, source)
+        e.from_c_order(recv_data, target, count.mul(indegree))
+    return call.result
 
 
 @api
@@ -261,7 +183,33 @@ def neighbor_allgatherv(send_data, recv_data, counts, displacements, comm):
     """
     counts_and_displacements(counts, displacements)
     _check(send_data, recv_data, comm)
-    return _ALLGATHERV
+    return types.int32
+
+
+@lowers(neighbor_allgatherv)
+def _neighbor_allgatherv(e, send_data, recv_data, counts, displacements, comm):
+    handle = e.comm(comm)
+    code, indegree, _ = _neighbor_counts(e, handle)
+    with e.if_succeeded(code) as call:
+        outside = "mpi4numba: a block lies outside recv_data"
+        sizes, offsets = _blocks(e, counts, displacements, indegree, e.size(recv_data), outside)
+        source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
+        datatype, derived = e.element_datatype(recv_data)
+        call.code = e(
+            capi.MPI_Neighbor_allgatherv,
+            source.address,
+            e.size(send_data),
+            datatype,
+            target.address,
+            sizes,
+            offsets,
+            datatype,
+            handle,
+        )
+        e.release_datatype(datatype, derived)
+        e.from_c_order(send_data, source)
+        e.from_c_order(recv_data, target, e.size(recv_data))
+    return call.result
 
 
 @api
@@ -290,4 +238,35 @@ def neighbor_alltoallv(send_data, send_counts, send_displacements, recv_data, re
     counts_and_displacements(send_counts, send_displacements)
     counts_and_displacements(recv_counts, recv_displacements)
     _check(send_data, recv_data, comm)
-    return _ALLTOALLV
+    return types.int32
+
+
+@lowers(neighbor_alltoallv)
+def _neighbor_alltoallv(
+    e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm
+):
+    handle = e.comm(comm)
+    code, indegree, outdegree = _neighbor_counts(e, handle)
+    with e.if_succeeded(code) as call:
+        outside = "mpi4numba: a block lies outside send_data"
+        send_sizes, send_offsets = _blocks(e, send_counts, send_displacements, outdegree, e.size(send_data), outside)
+        outside = "mpi4numba: a block lies outside recv_data"
+        recv_sizes, recv_offsets = _blocks(e, recv_counts, recv_displacements, indegree, e.size(recv_data), outside)
+        source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
+        datatype, derived = e.element_datatype(recv_data)
+        call.code = e(
+            capi.MPI_Neighbor_alltoallv,
+            source.address,
+            send_sizes,
+            send_offsets,
+            datatype,
+            target.address,
+            recv_sizes,
+            recv_offsets,
+            datatype,
+            handle,
+        )
+        e.release_datatype(datatype, derived)
+        e.from_c_order(send_data, source)
+        e.from_c_order(recv_data, target, e.size(recv_data))
+    return call.result

@@ -31,17 +31,14 @@ that block.
 
 from __future__ import annotations
 
-import operator
-
-from numba.core import types
 from numba.extending import overload
 
 from ._core import capi
 from ._core.inplace import is_in_place
-from ._support.api import api
-from ._support.buffers import TOO_FEW_ENTRIES
+from ._support.api import api, lowers
 from ._support.datatypes import buffer, element_type
-from ._support.lowering import STARTED, Buffer, is_contiguous_layout, lowering
+from ._support.emit_buffers import Buffer, is_contiguous_layout
+from ._support.emit_requests import STARTED
 from ._support.validate import array, c_ordered, counts_and_displacements, integer, send_and_receive
 
 __all__ = [
@@ -71,8 +68,8 @@ def _strided_block_impl(data, count):
         if data.flags.c_contiguous or count == 0:
             datatype, per_element = element_type(data)
             return data.ctypes.data, count * per_element, datatype, False
-        if count != data.size:
-            raise ValueError("mpi4numba: a non-contiguous block buffer must hold exactly its block")
+        if count != data.size:  # refused by _block, which names the routine
+            return data.ctypes.data, -1, 0, False
         address, n, datatype, derived = buffer(data)
         return address, n * 1, datatype, derived
 
@@ -85,9 +82,11 @@ def _block(e, data, count) -> Buffer:
     the full buffer, element for element (a struct for a structured dtype, not its bytes:
     MPI matches the two type signatures)."""
     if not is_contiguous_layout(data.type):
-        return Buffer(*e.unpack(e(_strided_block, data, count)))
+        block = Buffer(*e.unpack(e.jitted(_strided_block, data, count)))
+        e.check(block.count.ge(0), ValueError, "mpi4numba: a non-contiguous block buffer must hold exactly its block")
+        return block
     datatype, per_element = e.element_type(data)
-    return Buffer(e.data(data), count * per_element, datatype, e.const(False))
+    return Buffer(e.data(data), count.mul(per_element), datatype, e.const(False))
 
 
 _SHORT_SEND = "mpi4numba: send_data has fewer elements than its blocks"
@@ -97,313 +96,69 @@ def _send_block(e, send_data, recv_data, count) -> Buffer:
     """The send side of iallgather(v): IN_PLACE, or the first ``count`` elements of send_data."""
     if is_in_place(send_data.type):
         datatype, per_element = e.element_type(recv_data)
-        return Buffer(e.in_place(), count * per_element, datatype, e.const(False))
-    e.check(e.size(send_data) >= count, ValueError, _SHORT_SEND)
+        return Buffer(e.in_place(), count.mul(per_element), datatype, e.const(False))
+    e.check(e.size(send_data).ge(count), ValueError, _SHORT_SEND)
     return _block(e, send_data, count)
 
 
-@lowering(STARTED)
-def _IBARRIER(e, comm):
-    return e.started((), lambda request: e(capi.MPI_Ibarrier, e.comm(comm), e.data(request)))
-
-
-@lowering(STARTED)
-def _IBCAST(e, data, root, comm):
-    buf = e.buffer(data)
-    result = e.started(
-        (data,),
-        lambda request: e(capi.MPI_Ibcast, buf.address, buf.count, buf.datatype, root, e.comm(comm), e.data(request)),
+def _whole(e, full, count, size, full_name: str) -> Buffer:
+    """The full buffer of ``count`` elements per process of ``size``: C-contiguous and long
+    enough, on every process (MPI addresses it after the call returns)."""
+    e.check(
+        e.size(full).ge(count.mul(size)), ValueError, f"mpi4numba: {full_name} has fewer than count * size elements"
     )
-    e.release(buf)
-    return result
+    e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
+    datatype, per_element = e.element_type(full)
+    return Buffer(e.data(full), count.mul(per_element), datatype, e.const(False))
 
 
-def _rooted(c_function, full_name: str, block_name: str):
-    """The body of igather (the full buffer, recv_data, is gathered into) or iscatter (the
-    full buffer, send_data, is sent); ``IN_PLACE`` for the block leaves a process's block
-    where it is in the full buffer."""
-    gathers = full_name == "recv_data"
-
-    @lowering(STARTED)
-    def body(e, send_data, recv_data, count, root, comm):
-        full, block = (recv_data, send_data) if gathers else (send_data, recv_data)
-        handle = e.comm(comm)
-        rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
-        in_place = is_in_place(block.type)
-        room = e.size(full) >= count * size
-        e.check(
-            room if in_place else room | (rank != root),
-            ValueError,
-            f"mpi4numba: {full_name} has fewer than count * size elements",
-        )
-        e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
-        if not in_place:
-            e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than count elements")
-        datatype, per_element = e.element_type(full)
-        n = count * per_element
-        if in_place:
-            own = Buffer(
-                e.select(rank == root, e.in_place(), e.element_address(full, rank * count)), n, datatype, e.const(False)
-            )
-        else:
-            own = _block(e, block, count)
-        mine, whole = (own.address, own.count, own.datatype), (e.data(full), n, datatype)
-        result = e.started(
-            (send_data, recv_data),
-            lambda request: e(c_function, *(mine + whole if gathers else whole + mine), root, handle, e.data(request)),
-        )
-        e.release(own)
-        return result
-
-    return body
-
-
-_IGATHER = _rooted(capi.MPI_Igather, "recv_data", "send_data")
-_ISCATTER = _rooted(capi.MPI_Iscatter, "send_data", "recv_data")
-
-
-def _everyone(c_function, sends_all_blocks: bool):
-    """The body of iallgather (each process sends one block, which may be strided) or
-    ialltoall (``sends_all_blocks``: one to each process, from a C-contiguous send_data)."""
-
-    @lowering(STARTED)
-    def body(e, send_data, recv_data, count, comm):
-        handle = e.comm(comm)
-        size = e(capi.MPI_Comm_size, handle)[1]
-        e.check(
-            e.size(recv_data) >= count * size, ValueError, "mpi4numba: recv_data has fewer than count * size elements"
-        )
-        e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
-        datatype, per_element = e.element_type(recv_data)
-        n = count * per_element
-        if sends_all_blocks and not is_in_place(send_data.type):
-            e.require_c_order(send_data, "mpi4numba: send_data must be C-contiguous")
-            e.check(e.size(send_data) >= count * size, ValueError, _SHORT_SEND)
-            own = Buffer(e.data(send_data), n, datatype, e.const(False))
-        else:
-            own = _send_block(e, send_data, recv_data, count)
-        result = e.started(
-            (send_data, recv_data),
-            lambda request: e(
-                c_function,
-                own.address,
-                own.count,
-                own.datatype,
-                e.data(recv_data),
-                n,
-                datatype,
-                handle,
-                e.data(request),
-            ),
-        )
-        e.release(own)
-        return result
-
-    return body
-
-
-_IALLGATHER = _everyone(capi.MPI_Iallgather, False)
-_IALLTOALL = _everyone(capi.MPI_Ialltoall, True)
-
-
-# v-routines: counts and displacements are checked, then (if need be) copied as C ints
-
-
-def _fits_c_int(e, value):
-    narrow = e.cast(value, types.int32)
-    fits = e.cast(narrow, value.type) == value
-    return fits if value.type.signed else fits & (narrow >= 0)
-
-
-def _check_layout(e, counts, displacements, size, capacity, significant, message: str) -> None:
-    """Raise ``ValueError`` unless every count and displacement fits a C int, there is one
-    per process, no count is negative and, where ``significant``, every block lies within
-    ``capacity`` elements (``message``). Nothing is allocated yet: nothing leaks on error."""
-    packed = displacements.type == types.none
-    for values in (counts,) if packed else (counts, displacements):
-        if values.type.dtype != types.int32:
-            with e.loop(e.size(values)) as i:
-                e.check(
-                    _fits_c_int(e, values[i]), ValueError, "mpi4numba: a count or displacement does not fit a C int"
-                )
-    enough = e.size(counts) >= size
-    if not packed:
-        enough = enough & (e.size(displacements) >= size)
-    e.check(enough, ValueError, TOO_FEW_ENTRIES)
-    start = e.variable(e.const(0, types.int32))  # where the next packed block starts (C int arithmetic)
-    with e.loop(size) as i:
-        count = e.cast(counts[i], types.int32)
-        first = start.get() if packed else e.cast(displacements[i], types.int32)
-        inside = (first >= 0) & (first + count <= capacity)
-        e.check((count >= 0) & (inside | e.not_(significant)), ValueError, message)
-        if packed:
-            start.set(first + count)
-
-
-def _c_ints(e, values):
-    """``values`` as C ints: the array itself if it is C-contiguous int32, else a copy."""
-    if values.type.dtype == types.int32 and values.type.layout == "C":
-        return values
-    copy = e.zeros(e.size(values))  # on the heap: MPI reads it after the call returns
-    with e.loop(e.size(values)) as i:
-        e(operator.setitem, copy, i, e.cast(values[i], types.int32))
-    return copy
-
-
-def _c_int_layout(e, counts, displacements):
-    """``(counts, displacements)`` as C int arrays for MPI (None: the blocks packed one after
-    the other), after :func:`_check_layout`; the request holds them until it is dropped."""
-    sizes = _c_ints(e, counts)
-    if displacements.type != types.none:
-        return sizes, _c_ints(e, displacements)
-    offsets = e.zeros(e.size(sizes))
-    start = e.variable(e.const(0, types.int32))
-    with e.loop(e.size(sizes)) as i:
-        e(operator.setitem, offsets, i, start.get())
-        start.set(start.get() + sizes[i])
-    return sizes, offsets
-
-
-def _rooted_v(c_function, full_name: str, block_name: str):
-    """The body of igatherv (the full buffer, recv_data, is gathered into) or iscatterv (the
-    full buffer, send_data, is sent); ``IN_PLACE`` for the block leaves it in the full buffer."""
-    gathers = full_name == "recv_data"
-
-    def body(e, full, block, counts, displacements, root, comm):
-        handle = e.comm(comm)
-        rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
-        in_place = is_in_place(block.type)
-        _check_layout(
-            e,
-            counts,
-            displacements,
-            size,
-            e.size(full),
-            e.const(True) if in_place else rank == root,
-            f"mpi4numba: a block lies outside {full_name}",
-        )
-        e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
-        count = e.cast(counts[rank], types.int32)
-        if not in_place:
-            e.check(e.size(block) >= count, ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] elements")
-            own = _block(e, block, count)
-        datatype, derived = e.element_datatype(full)
-        sizes, offsets = _c_int_layout(e, counts, displacements)
-        if in_place:
-            address = e.select(rank == root, e.in_place(), e.element_address(full, offsets[rank]))
-            own = Buffer(address, count, datatype, e.const(False))
-        mine, blocks = (own.address, own.count, own.datatype), (e.data(full), e.data(sizes), e.data(offsets), datatype)
-        result = e.started(
-            (full, block, sizes, offsets),
-            lambda request: e(
-                c_function, *(mine + blocks if gathers else blocks + mine), root, handle, e.data(request)
-            ),
-        )
-        e.release(own)
-        e.release_datatype(datatype, derived)
-        return result
-
-    if gathers:
-        return lowering(STARTED)(
-            lambda e, send_data, recv_data, counts, displacements, root, comm: body(
-                e, recv_data, send_data, counts, displacements, root, comm
-            )
-        )
-    return lowering(STARTED)(
-        lambda e, send_data, counts, displacements, recv_data, root, comm: body(
-            e, send_data, recv_data, counts, displacements, root, comm
-        )
+def _rooted_buffers(e, full, block, count, root, comm, full_name: str, block_name: str) -> tuple[Buffer, Buffer]:
+    """``(own, whole)`` of igather/iscatter: a process's block and the full buffer, which
+    only the root's must hold (unless the root's block is ``IN_PLACE``, given on the root
+    only: then every process checks it). An ``IN_PLACE`` block is the root's own block
+    inside the full buffer; other processes' blocks are theirs."""
+    rank, size = e.rank_size(comm)
+    in_place = is_in_place(block.type)
+    enough = e.size(full).ge(count.mul(size))
+    e.check(
+        enough if in_place else enough.or_(rank.ne(root)),
+        ValueError,
+        f"mpi4numba: {full_name} has fewer than count * size elements",
     )
-
-
-_IGATHERV = _rooted_v(capi.MPI_Igatherv, "recv_data", "send_data")
-_ISCATTERV = _rooted_v(capi.MPI_Iscatterv, "send_data", "recv_data")
-
-
-@lowering(STARTED)
-def _IALLGATHERV(e, send_data, recv_data, counts, displacements, comm):
-    handle = e.comm(comm)
-    rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
-    _check_layout(
-        e, counts, displacements, size, e.size(recv_data), e.const(True), "mpi4numba: a block lies outside recv_data"
-    )
-    e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
-    own = _send_block(e, send_data, recv_data, e.cast(counts[rank], types.int32))
-    datatype, derived = e.element_datatype(recv_data)
-    sizes, offsets = _c_int_layout(e, counts, displacements)
-    result = e.started(
-        (send_data, recv_data, sizes, offsets),
-        lambda request: e(
-            capi.MPI_Iallgatherv,
-            own.address,
-            own.count,
-            own.datatype,
-            e.data(recv_data),
-            e.data(sizes),
-            e.data(offsets),
-            datatype,
-            handle,
-            e.data(request),
-        ),
-    )
-    e.release(own)
-    e.release_datatype(datatype, derived)
-    return result
-
-
-@lowering(STARTED)
-def _IALLTOALLV(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
-    handle = e.comm(comm)
-    size = e(capi.MPI_Comm_size, handle)[1]
-    _check_layout(
-        e,
-        recv_counts,
-        recv_displacements,
-        size,
-        e.size(recv_data),
-        e.const(True),
-        "mpi4numba: a block lies outside recv_data",
-    )
-    e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
-    in_place = is_in_place(send_data.type)
+    e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
+    datatype, per_element = e.element_type(full)
+    whole = Buffer(e.data(full), count.mul(per_element), datatype, e.const(False))
     if not in_place:
-        _check_layout(
-            e,
-            send_counts,
-            send_displacements,
-            size,
-            e.size(send_data),
-            e.const(True),
-            "mpi4numba: a block lies outside send_data",
-        )
-        e.require_c_order(send_data, "mpi4numba: send_data must be C-contiguous")
-    datatype, derived = e.element_datatype(recv_data)
-    r_sizes, r_offsets = _c_int_layout(e, recv_counts, recv_displacements)
-    if in_place:  # MPI ignores the send counts: the receive ones stand in
-        source, s_sizes, s_offsets = e.in_place(), r_sizes, r_offsets
-        held = (recv_data, r_sizes, r_offsets)
-    else:
-        s_sizes, s_offsets = _c_int_layout(e, send_counts, send_displacements)
-        source = e.data(send_data)
-        held = (send_data, recv_data, s_sizes, s_offsets, r_sizes, r_offsets)
-    result = e.started(
-        held,
-        lambda request: e(
-            capi.MPI_Ialltoallv,
-            source,
-            e.data(s_sizes),
-            e.data(s_offsets),
-            datatype,
-            e.data(recv_data),
-            e.data(r_sizes),
-            e.data(r_offsets),
-            datatype,
-            handle,
-            e.data(request),
-        ),
+        e.check(e.size(block).ge(count), ValueError, f"mpi4numba: {block_name} has fewer than count elements")
+        return _block(e, block, count), whole
+    mine = e.select(rank.eq(root), e.in_place(), e.element_address(full, rank.mul(count)))
+    return Buffer(mine, whole.count, datatype, e.const(False)), whole
+
+
+def _rooted_v_buffers(e, full, block, counts, displacements, root, comm, full_name: str, block_name: str):
+    """``(own, whole datatype, derived, sizes, offsets)`` of igatherv/iscatterv: a process's
+    block, and the blocks of the full buffer (checked on every process, inside it where
+    significant: on the root, or everywhere if the block is ``IN_PLACE``)."""
+    rank, size = e.rank_size(comm)
+    in_place = is_in_place(block.type)
+    significant = True if in_place else rank.eq(root)
+    sizes, offsets = e.blocks(
+        counts,
+        displacements,
+        size,
+        e.size(full),
+        f"mpi4numba: a block lies outside {full_name}",
+        significant,
+        lasting=True,
     )
-    e.release_datatype(datatype, derived)
-    return result
+    e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
+    count = sizes.getitem(rank)
+    datatype, derived = e.element_datatype(full)
+    if in_place:
+        mine = e.select(rank.eq(root), e.in_place(), e.element_address(full, offsets.getitem(rank)))
+        return Buffer(mine, count, datatype, e.const(False)), datatype, derived, sizes, offsets
+    e.check(e.size(block).ge(count), ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] elements")
+    return _block(e, block, count), datatype, derived, sizes, offsets
 
 
 def _full_buffers(send_data, recv_data, gathers: bool) -> None:
@@ -425,7 +180,14 @@ def ibarrier(comm=None):
     >>> status, mpi4numba.wait(request)
     (0, 0)
     """
-    return _IBARRIER
+    return STARTED
+
+
+@lowers(ibarrier)
+def _ibarrier(e, comm):
+    with e.starting() as start:
+        start.code = e(capi.MPI_Ibarrier, e.comm(comm), start.address)
+    return start.result
 
 
 @api
@@ -442,7 +204,16 @@ def ibcast(data, root, comm=None):
     """
     array(data, "data", writable=True)
     integer(root, "root")
-    return _IBCAST
+    return STARTED
+
+
+@lowers(ibcast)
+def _ibcast(e, data, root, comm):
+    buf = e.buffer(data)
+    with e.starting(data) as start:
+        start.code = e(capi.MPI_Ibcast, *buf.as_args, root, e.comm(comm), start.address)
+    e.release(buf)
+    return start.result
 
 
 @api
@@ -461,7 +232,16 @@ def igather(send_data, recv_data, count, root, comm=None):
     integer(count, "count")
     integer(root, "root")
     _full_buffers(send_data, recv_data, gathers=True)
-    return _IGATHER
+    return STARTED
+
+
+@lowers(igather)
+def _igather(e, send_data, recv_data, count, root, comm):
+    own, whole = _rooted_buffers(e, recv_data, send_data, count, root, comm, "recv_data", "send_data")
+    with e.starting(send_data, recv_data) as start:
+        start.code = e(capi.MPI_Igather, *own.as_args, *whole.as_args, root, e.comm(comm), start.address)
+    e.release(own)
+    return start.result
 
 
 @api
@@ -481,7 +261,16 @@ def iscatter(send_data, recv_data, count, root, comm=None):
     integer(count, "count")
     integer(root, "root")
     _full_buffers(send_data, recv_data, gathers=False)
-    return _ISCATTER
+    return STARTED
+
+
+@lowers(iscatter)
+def _iscatter(e, send_data, recv_data, count, root, comm):
+    own, whole = _rooted_buffers(e, send_data, recv_data, count, root, comm, "send_data", "recv_data")
+    with e.starting(send_data, recv_data) as start:
+        start.code = e(capi.MPI_Iscatter, *whole.as_args, *own.as_args, root, e.comm(comm), start.address)
+    e.release(own)
+    return start.result
 
 
 @api
@@ -500,7 +289,18 @@ def iallgather(send_data, recv_data, count, comm=None):
     """
     integer(count, "count")
     _full_buffers(send_data, recv_data, gathers=True)
-    return _IALLGATHER
+    return STARTED
+
+
+@lowers(iallgather)
+def _iallgather(e, send_data, recv_data, count, comm):
+    size = e.comm_size(comm)
+    whole = _whole(e, recv_data, count, size, "recv_data")
+    own = _send_block(e, send_data, recv_data, count)  # one block, which may be strided
+    with e.starting(send_data, recv_data) as start:
+        start.code = e(capi.MPI_Iallgather, *own.as_args, *whole.as_args, e.comm(comm), start.address)
+    e.release(own)
+    return start.result
 
 
 @api
@@ -521,7 +321,24 @@ def ialltoall(send_data, recv_data, count, comm=None):
     integer(count, "count")
     _full_buffers(send_data, recv_data, gathers=True)
     c_ordered(send_data, "send_data")
-    return _IALLTOALL
+    return STARTED
+
+
+@lowers(ialltoall)
+def _ialltoall(e, send_data, recv_data, count, comm):
+    size = e.comm_size(comm)
+    whole = _whole(e, recv_data, count, size, "recv_data")
+    if is_in_place(send_data.type):
+        source = e.in_place()
+    else:  # a block for every process: a full buffer too
+        e.require_c_order(send_data, "mpi4numba: send_data must be C-contiguous")
+        e.check(e.size(send_data).ge(count.mul(size)), ValueError, _SHORT_SEND)
+        source = e.data(send_data)
+    with e.starting(send_data, recv_data) as start:
+        start.code = e(
+            capi.MPI_Ialltoall, source, whole.count, whole.datatype, *whole.as_args, e.comm(comm), start.address
+        )
+    return start.result
 
 
 @api
@@ -543,7 +360,29 @@ def igatherv(send_data, recv_data, counts, displacements, root, comm=None):
     counts_and_displacements(counts, displacements)
     integer(root, "root")
     _full_buffers(send_data, recv_data, gathers=True)
-    return _IGATHERV
+    return STARTED
+
+
+@lowers(igatherv)
+def _igatherv(e, send_data, recv_data, counts, displacements, root, comm):
+    own, datatype, derived, sizes, offsets = _rooted_v_buffers(
+        e, recv_data, send_data, counts, displacements, root, comm, "recv_data", "send_data"
+    )
+    with e.starting(send_data, recv_data, sizes, offsets) as start:
+        start.code = e(
+            capi.MPI_Igatherv,
+            *own.as_args,
+            e.data(recv_data),
+            e.data(sizes),
+            e.data(offsets),
+            datatype,
+            root,
+            e.comm(comm),
+            start.address,
+        )
+    e.release(own)
+    e.release_datatype(datatype, derived)
+    return start.result
 
 
 @api
@@ -565,7 +404,29 @@ def iscatterv(send_data, counts, displacements, recv_data, root, comm=None):
     counts_and_displacements(counts, displacements)
     integer(root, "root")
     _full_buffers(send_data, recv_data, gathers=False)
-    return _ISCATTERV
+    return STARTED
+
+
+@lowers(iscatterv)
+def _iscatterv(e, send_data, counts, displacements, recv_data, root, comm):
+    own, datatype, derived, sizes, offsets = _rooted_v_buffers(
+        e, send_data, recv_data, counts, displacements, root, comm, "send_data", "recv_data"
+    )
+    with e.starting(send_data, recv_data, sizes, offsets) as start:
+        start.code = e(
+            capi.MPI_Iscatterv,
+            e.data(send_data),
+            e.data(sizes),
+            e.data(offsets),
+            datatype,
+            *own.as_args,
+            root,
+            e.comm(comm),
+            start.address,
+        )
+    e.release(own)
+    e.release_datatype(datatype, derived)
+    return start.result
 
 
 @api
@@ -584,7 +445,31 @@ def iallgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     """
     counts_and_displacements(counts, displacements)
     _full_buffers(send_data, recv_data, gathers=True)
-    return _IALLGATHERV
+    return STARTED
+
+
+@lowers(iallgatherv)
+def _iallgatherv(e, send_data, recv_data, counts, displacements, comm):
+    rank, size = e.rank_size(comm)
+    outside = "mpi4numba: a block lies outside recv_data"
+    sizes, offsets = e.blocks(counts, displacements, size, e.size(recv_data), outside, lasting=True)
+    e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
+    own = _send_block(e, send_data, recv_data, sizes.getitem(rank))
+    datatype, derived = e.element_datatype(recv_data)
+    with e.starting(send_data, recv_data, sizes, offsets) as start:
+        start.code = e(
+            capi.MPI_Iallgatherv,
+            *own.as_args,
+            e.data(recv_data),
+            e.data(sizes),
+            e.data(offsets),
+            datatype,
+            e.comm(comm),
+            start.address,
+        )
+    e.release(own)
+    e.release_datatype(datatype, derived)
+    return start.result
 
 
 @api
@@ -609,4 +494,38 @@ def ialltoallv(send_data, send_counts, send_displacements, recv_data, recv_count
         counts_and_displacements(send_counts, send_displacements)
     c_ordered(recv_data, "recv_data")
     c_ordered(send_data, "send_data")
-    return _IALLTOALLV
+    return STARTED
+
+
+@lowers(ialltoallv)
+def _ialltoallv(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
+    size = e.comm_size(comm)
+    outside = "mpi4numba: a block lies outside recv_data"
+    r_sizes, r_offsets = e.blocks(recv_counts, recv_displacements, size, e.size(recv_data), outside, lasting=True)
+    e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
+    if is_in_place(send_data.type):  # MPI ignores the send counts: the receive ones stand in
+        source, s_sizes, s_offsets = e.in_place(), r_sizes, r_offsets
+        held = (recv_data, r_sizes, r_offsets)
+    else:
+        outside = "mpi4numba: a block lies outside send_data"
+        s_sizes, s_offsets = e.blocks(send_counts, send_displacements, size, e.size(send_data), outside, lasting=True)
+        e.require_c_order(send_data, "mpi4numba: send_data must be C-contiguous")
+        source = e.data(send_data)
+        held = (send_data, recv_data, s_sizes, s_offsets, r_sizes, r_offsets)
+    datatype, derived = e.element_datatype(recv_data)
+    with e.starting(*held) as start:
+        start.code = e(
+            capi.MPI_Ialltoallv,
+            source,
+            e.data(s_sizes),
+            e.data(s_offsets),
+            datatype,
+            e.data(recv_data),
+            e.data(r_sizes),
+            e.data(r_offsets),
+            datatype,
+            e.comm(comm),
+            start.address,
+        )
+    e.release_datatype(datatype, derived)
+    return start.result

@@ -21,8 +21,7 @@ from ._core import capi
 from ._core.handles import HANDLE
 from ._core.runtime import ABI
 from ._core.statustype import status_type
-from ._support.api import api
-from ._support.lowering import lowering
+from ._support.api import api, lowers
 from ._support.validate import array, integer, request_type, send_data
 
 ANY_SOURCE = ABI.ANY_SOURCE
@@ -54,143 +53,33 @@ __all__ = [
 ]
 
 
-def _sending(c_function):
-    """The body of a blocking send of one buffer (send, ssend)."""
-
-    @lowering(types.int32)
-    def body(e, data, peer, tag, comm):
-        buf = e.send_buffer(data)
-        code = e(c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm))
-        e.release(buf)
-        return code
-
-    return body
-
-
-_SEND, _SSEND = _sending(capi.MPI_Send), _sending(capi.MPI_Ssend)
 _CODE_STATUS = types.Tuple((types.int32, status_type))
 
 
-def _receiving(returns_status: bool):
-    """The body of a blocking receive (recv; recv_status if ``returns_status``). A buffer
-    received into scratch needs the status: how many elements arrived."""
-
-    @lowering(_CODE_STATUS if returns_status else types.int32)
-    def body(e, data, peer, tag, comm):
-        buf = e.receive_buffer(data)
-        arguments = (buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm))
-        if buf.scratch is None and not returns_status:
-            code = e(capi.MPI_Recv, *arguments)
-        else:
-            code, status = e.unpack(e(capi.MPI_Recv_status, *arguments))
-            e.received(buf, data, code, status)
-        e.release(buf)
-        return e.tuple(code, status) if returns_status else code
-
-    return body
+def _started_on(request: types.Type) -> types.Type:
+    """``(code, request)``: the result of a routine that starts a request."""
+    return types.Tuple((types.int32, request_type(request)))
 
 
-_RECV, _RECV_STATUS = _receiving(False), _receiving(True)
-
-
-@lowering(types.int32)
-def _sendrecv(e, senddata, dest, recvdata, source, sendtag, recvtag, comm):
-    out, into = e.send_buffer(senddata), e.receive_buffer(recvdata)
-    arguments = (
-        out.address,
-        out.count,
-        out.datatype,
-        dest,
-        sendtag,
-        into.address,
-        into.count,
-        into.datatype,
-        source,
-        recvtag,
-        e.comm(comm),
-    )
-    if into.scratch is None:
-        code = e(capi.MPI_Sendrecv, *arguments)
-    else:
-        code, status = e.unpack(e(capi.MPI_Sendrecv_status, *arguments))
-        e.received(into, recvdata, code, status)
-    e.release(out, into)
+def _blocking_send(e, c_function, data, dest, tag, comm):
+    """The status of a blocking send of one buffer (``MPI_Send``, ``MPI_Ssend``)."""
+    buf = e.send_buffer(data)
+    code = e(c_function, *buf.as_args, dest, tag, e.comm(comm))
+    e.release(buf)
     return code
 
 
-@lowering(_CODE_STATUS)
-def _probe(e, source, tag, comm):
-    return e(capi.MPI_Probe, source, tag, e.comm(comm))
-
-
-@lowering(types.Tuple((types.int32, types.boolean, status_type)))
-def _iprobe(e, source, tag, comm):
-    code, flag, status = e.unpack(e(capi.MPI_Iprobe, source, tag, e.comm(comm)))
-    return e.tuple(code, flag != 0, status)
-
-
-@lowering(types.Tuple((types.int32, HANDLE, status_type)))
-def _mprobe(e, source, tag, comm):
-    return e(capi.MPI_Mprobe, source, tag, e.comm(comm))
-
-
-@lowering(types.Tuple((types.int32, types.boolean, HANDLE, status_type)))
-def _improbe(e, source, tag, comm):
-    code, flag, message, status = e.unpack(e(capi.MPI_Improbe, source, tag, e.comm(comm)))
-    return e.tuple(code, flag != 0, message, status)
-
-
-@lowering(_CODE_STATUS)
-def _mrecv(e, data, message):
+def _blocking_receive(e, data, source, tag, comm, with_status: bool):
+    """``(code, status)`` of a blocking receive, or ``code`` unless ``with_status``. A buffer
+    received into scratch needs the status: how many elements arrived."""
     buf = e.receive_buffer(data)
-    code, _, status = e.unpack(e(capi.MPI_Mrecv, buf.address, buf.count, buf.datatype, message))
-    e.received(buf, data, code, status)
+    if buf.scratch is None and not with_status:
+        code = e(capi.MPI_Recv, *buf.as_args, source, tag, e.comm(comm))
+    else:
+        code, status = e.unpack(e(capi.MPI_Recv_status, *buf.as_args, source, tag, e.comm(comm)))
+        e.received(buf, data, code, status)
     e.release(buf)
-    return e.tuple(code, status)
-
-
-def _starting(c_function, sends: bool = False, receives: bool = False):
-    """The bodies of routines that start a request on a buffer (``MPI_Isend``, ``MPI_Irecv``,
-    ``MPI_Issend``, ``MPI_Send_init``, ``MPI_Recv_init``), per type of ``request``; a
-    routine that ``sends`` or ``receives`` once may pack a strided buffer (not a persistent
-    one: each start sends the array as it is then)."""
-
-    def for_request(request):
-        @lowering(types.Tuple((types.int32, request_type(request))))
-        def body(e, data, peer, tag, comm, request):
-            return e.start_request(
-                data,
-                request,
-                lambda buf, address: e(
-                    c_function, buf.address, buf.count, buf.datatype, peer, tag, e.comm(comm), address
-                ),
-                sends,
-                receives,
-            )
-
-        return body
-
-    return for_request
-
-
-_ISEND = _starting(capi.MPI_Isend, sends=True)
-_IRECV = _starting(capi.MPI_Irecv, receives=True)
-_ISSEND = _starting(capi.MPI_Issend, sends=True)
-_SEND_INIT = _starting(capi.MPI_Send_init)
-_RECV_INIT = _starting(capi.MPI_Recv_init)
-
-
-def _imrecv(request):
-    @lowering(types.Tuple((types.int32, request_type(request))))
-    def body(e, data, message, request):
-        return e.start_request(
-            data,
-            request,
-            lambda buf, address: e(capi.MPI_Imrecv, buf.address, buf.count, buf.datatype, message, address)[0],
-            receives=True,
-        )
-
-    return body
+    return e.tuple(code, status) if with_status else code
 
 
 def _send_arguments(data, dest, tag, request=None) -> None:
@@ -233,7 +122,12 @@ def send(data, dest, tag=0, comm=None):
     True
     """
     _send_arguments(data, dest, tag)
-    return _SEND
+    return types.int32
+
+
+@lowers(send)
+def _send(e, data, dest, tag, comm):
+    return _blocking_send(e, capi.MPI_Send, data, dest, tag, comm)
 
 
 @api
@@ -249,7 +143,12 @@ def recv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     (0, 0, True)
     """
     _receive_arguments(data, source, tag)
-    return _RECV
+    return types.int32
+
+
+@lowers(recv)
+def _recv(e, data, source, tag, comm):
+    return _blocking_receive(e, data, source, tag, comm, with_status=False)
 
 
 @api
@@ -269,7 +168,20 @@ def sendrecv(senddata, dest, recvdata, source=ANY_SOURCE, sendtag=0, recvtag=ANY
     for value, what in ((dest, "dest"), (source, "source"), (sendtag, "sendtag"), (recvtag, "recvtag")):
         integer(value, what)
 
-    return _sendrecv
+    return types.int32
+
+
+@lowers(sendrecv)
+def _sendrecv(e, senddata, dest, recvdata, source, sendtag, recvtag, comm):
+    out, into = e.send_buffer(senddata), e.receive_buffer(recvdata)
+    arguments = (*out.as_args, dest, sendtag, *into.as_args, source, recvtag, e.comm(comm))
+    if into.scratch is None:
+        code = e(capi.MPI_Sendrecv, *arguments)
+    else:  # what arrived in scratch is unpacked: its count is in the status
+        code, status = e.unpack(e(capi.MPI_Sendrecv_status, *arguments))
+        e.received(into, recvdata, code, status)
+    e.release(out, into)
+    return code
 
 
 @api
@@ -292,7 +204,14 @@ def isend(data, dest, tag=0, comm=None, request=None):
     (0, 0, 0, True)
     """
     _send_arguments(data, dest, tag, request)
-    return _ISEND(request)
+    return _started_on(request)
+
+
+@lowers(isend)
+def _isend(e, data, dest, tag, comm, request):
+    with e.request_on(data, request, sends=True) as start:
+        start.code = e(capi.MPI_Isend, *start.buf.as_args, dest, tag, e.comm(comm), start.address)
+    return start.result
 
 
 @api
@@ -312,7 +231,14 @@ def irecv(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     True
     """
     _receive_arguments(data, source, tag)
-    return _IRECV(request)
+    return _started_on(request)
+
+
+@lowers(irecv)
+def _irecv(e, data, source, tag, comm, request):
+    with e.request_on(data, request, receives=True) as start:
+        start.code = e(capi.MPI_Irecv, *start.buf.as_args, source, tag, e.comm(comm), start.address)
+    return start.result
 
 
 @api
@@ -331,7 +257,12 @@ def ssend(data, dest, tag=0, comm=None):
     True
     """
     _send_arguments(data, dest, tag)
-    return _SSEND
+    return types.int32
+
+
+@lowers(ssend)
+def _ssend(e, data, dest, tag, comm):
+    return _blocking_send(e, capi.MPI_Ssend, data, dest, tag, comm)
 
 
 @api
@@ -349,7 +280,14 @@ def issend(data, dest, tag=0, comm=None, request=None):
     (0, 0, 0, True)
     """
     _send_arguments(data, dest, tag, request)
-    return _ISSEND(request)
+    return _started_on(request)
+
+
+@lowers(issend)
+def _issend(e, data, dest, tag, comm, request):
+    with e.request_on(data, request, sends=True) as start:
+        start.code = e(capi.MPI_Issend, *start.buf.as_args, dest, tag, e.comm(comm), start.address)
+    return start.result
 
 
 @api
@@ -363,7 +301,12 @@ def recv_status(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     (0, True, True)
     """
     _receive_arguments(data, source, tag)
-    return _RECV_STATUS
+    return _CODE_STATUS
+
+
+@lowers(recv_status)
+def _recv_status(e, data, source, tag, comm):
+    return _blocking_receive(e, data, source, tag, comm, with_status=True)
 
 
 @api
@@ -384,7 +327,12 @@ def probe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     (0, 0)
     """
     _probe_arguments(source, tag)
-    return _probe
+    return _CODE_STATUS
+
+
+@lowers(probe)
+def _probe(e, source, tag, comm):
+    return e(capi.MPI_Probe, source, tag, e.comm(comm))
 
 
 @api
@@ -398,7 +346,13 @@ def iprobe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     (0, True)
     """
     _probe_arguments(source, tag)
-    return _iprobe
+    return types.Tuple((types.int32, types.boolean, status_type))
+
+
+@lowers(iprobe)
+def _iprobe(e, source, tag, comm):
+    code, flag, status = e.unpack(e(capi.MPI_Iprobe, source, tag, e.comm(comm)))
+    return e.tuple(code, flag.ne(0), status)
 
 
 @api
@@ -418,7 +372,12 @@ def mprobe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     (0, array([0., 1., 2.]), 0)
     """
     _probe_arguments(source, tag)
-    return _mprobe
+    return types.Tuple((types.int32, HANDLE, status_type))
+
+
+@lowers(mprobe)
+def _mprobe(e, source, tag, comm):
+    return e(capi.MPI_Mprobe, source, tag, e.comm(comm))
 
 
 @api
@@ -433,7 +392,13 @@ def improbe(source=ANY_SOURCE, tag=ANY_TAG, comm=None):
     (0, True, 0)
     """
     _probe_arguments(source, tag)
-    return _improbe
+    return types.Tuple((types.int32, types.boolean, HANDLE, status_type))
+
+
+@lowers(improbe)
+def _improbe(e, source, tag, comm):
+    code, flag, message, status = e.unpack(e(capi.MPI_Improbe, source, tag, e.comm(comm)))
+    return e.tuple(code, flag.ne(0), message, status)
 
 
 @api
@@ -448,7 +413,16 @@ def mrecv(data, message):
     0
     """
     _matched_arguments(data, message)
-    return _mrecv
+    return _CODE_STATUS
+
+
+@lowers(mrecv)
+def _mrecv(e, data, message):
+    buf = e.receive_buffer(data)
+    code, _, status = e.unpack(e(capi.MPI_Mrecv, *buf.as_args, message))
+    e.received(buf, data, code, status)
+    e.release(buf)
+    return e.tuple(code, status)
 
 
 @api
@@ -464,7 +438,14 @@ def imrecv(data, message, request=None):
     (0, 0)
     """
     _matched_arguments(data, message)
-    return _imrecv(request)
+    return _started_on(request)
+
+
+@lowers(imrecv)
+def _imrecv(e, data, message, request):
+    with e.request_on(data, request, receives=True) as start:
+        start.code = e(capi.MPI_Imrecv, *start.buf.as_args, message, start.address).getitem(0)
+    return start.result
 
 
 @api
@@ -482,7 +463,14 @@ def send_init(data, dest, tag=0, comm=None, request=None):
     (0, 0, 0, 0)
     """
     _send_arguments(data, dest, tag, request)
-    return _SEND_INIT(request)
+    return _started_on(request)
+
+
+@lowers(send_init)
+def _send_init(e, data, dest, tag, comm, request):
+    with e.request_on(data, request) as start:  # not packed: each start sends the array as it is then
+        start.code = e(capi.MPI_Send_init, *start.buf.as_args, dest, tag, e.comm(comm), start.address)
+    return start.result
 
 
 @api
@@ -498,4 +486,11 @@ def recv_init(data, source=ANY_SOURCE, tag=ANY_TAG, comm=None, request=None):
     (0, 0, 0, 0)
     """
     _receive_arguments(data, source, tag)
-    return _RECV_INIT(request)
+    return _started_on(request)
+
+
+@lowers(recv_init)
+def _recv_init(e, data, source, tag, comm, request):
+    with e.request_on(data, request) as start:  # not through scratch: each start receives into the array
+        start.code = e(capi.MPI_Recv_init, *start.buf.as_args, source, tag, e.comm(comm), start.address)
+    return start.result

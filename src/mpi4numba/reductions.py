@@ -23,8 +23,6 @@ integer value) raises ``ValueError`` saying the same, before MPI is called.
 
 from __future__ import annotations
 
-import operator as operator_module
-
 import numpy as np
 from numba.core import types
 from numba.core.errors import TypingError
@@ -33,11 +31,10 @@ from numba.extending import register_jitable
 from ._core import capi
 from ._core.ccall import stack_value
 from ._core.inplace import IN_PLACE_ADDRESS, NO_ADDRESS, is_in_place
-from ._support.api import api
+from ._support.api import api, lowers
 from ._support.largecount import INT_MAX, NEEDS_FALLBACK
-from ._support.lowering import Lowering, lowering
 from ._support.operators import Operator
-from ._support.validate import integer, integer_vector, reduction_operands
+from ._support.validate import integer, integer_vector, operand_form, reduction_operands
 
 __all__ = ["allreduce", "reduce", "scan", "exscan", "reduce_scatter_block", "reduce_scatter"]
 
@@ -93,20 +90,21 @@ def _call_sized(kind, send_address, recv_address, count, itemsize, datatype, op,
 _C_REDUCTIONS = {_ALLREDUCE: capi.MPI_Allreduce, _SCAN: capi.MPI_Scan, _EXSCAN: capi.MPI_Exscan}
 
 
-def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
-    """One reduction, emitted into the caller; buffers that are not C-contiguous by their
+def _emit_reduction(e, kind, sendobj, recvobj, operator, root, comm):
+    """The status of one reduction (``kind``), emitted into the caller; buffers that are not C-contiguous by their
     type go through C-ordered copies (MPI's predefined operators take predefined types only)."""
+    form = operand_form(sendobj.type)
     handle, op, datatype = _operands(e, recvobj, operator, comm)
     capacity = e.size(recvobj)
-    is_root = e(capi.MPI_Comm_rank, handle)[1] == root if kind == _REDUCE else e.const(True)
+    is_root = e.rank(comm).eq(root) if kind == _REDUCE else e.const(True)
     if form == "scalar":
         count = e.const(1)
     else:
         count = e.size(sendobj) if form == "array" else capacity
     if form != "in_place":
-        room = capacity >= count
+        room = capacity.ge(count)
         e.check(
-            room if kind != _REDUCE else room | e.not_(is_root),
+            room if kind != _REDUCE else room.or_(e.not_(is_root)),
             ValueError,
             "mpi4numba: recvobj has fewer elements than sendobj",
         )
@@ -124,7 +122,9 @@ def _emit_reduction(e, kind, form, sendobj, recvobj, operator, root, comm):
             source = e.select(is_root, source, target)
             target = e.select(is_root, target, NO_ADDRESS)
     if NEEDS_FALLBACK:
-        code = e(_call_sized, kind, source, target, count, e.attr(recvobj, "itemsize"), datatype, op, root, handle)
+        code = e.jitted(
+            _call_sized, kind, source, target, count, e.attr(recvobj, "itemsize"), datatype, op, root, handle
+        )
     elif kind == _REDUCE:
         code = e(capi.MPI_Reduce, source, target, count, datatype, op, root, handle)
     else:
@@ -140,73 +140,10 @@ def _operands(e, recvobj, operator, comm):
     return (e.comm(comm), *e.reduction(operator, recvobj))
 
 
-@lowering(types.int32)
-def _REDUCE_SCATTER_BLOCK(e, sendobj, recvobj, operator, comm):
-    handle, op, datatype = _operands(e, recvobj, operator, comm)
-    size = e(capi.MPI_Comm_size, handle)[1]
-    sent = None
-    if is_in_place(sendobj.type):
-        received = e.c_ordered(recvobj)
-        source, target, count = e.in_place(), received.address, e.size(recvobj) // size
-    else:
-        e.check(
-            e.size(sendobj) >= e.size(recvobj) * size,
-            ValueError,
-            "mpi4numba: sendobj has fewer than size * recvobj.size elements",
-        )
-        received, sent = e.c_ordered(recvobj), e.c_ordered(sendobj)
-        source, target, count = sent.address, received.address, e.size(recvobj)
-    code = e(capi.MPI_Reduce_scatter_block, source, target, count, datatype, op, handle)
-    if sent is not None:
-        e.from_c_order(sendobj, sent)
-    e.from_c_order(recvobj, received, count)
-    return code
-
-
-@lowering(types.int32)
-def _REDUCE_SCATTER(e, sendobj, recvobj, recvcounts, operator, comm):
-    handle, op, datatype = _operands(e, recvobj, operator, comm)
-    rank, size = e(capi.MPI_Comm_rank, handle)[1], e(capi.MPI_Comm_size, handle)[1]
-    counts = e.c_ints(recvcounts, "mpi4numba: a count or displacement does not fit a C int")
-    e.check(e.size(counts) >= size, ValueError, "mpi4numba: recvcounts needs one entry per process")
-    total = e.variable(0)
-    with e.loop(size) as i:
-        total.set(total.get() + e(operator_module.getitem, counts, i))
-    mine = e(operator_module.getitem, counts, rank)
-    e.check(e.size(recvobj) >= mine, ValueError, "mpi4numba: recvobj has fewer than recvcounts[rank] elements")
-    if is_in_place(sendobj.type):
-        e.check(
-            e.size(recvobj) >= total.get(),
-            ValueError,
-            "mpi4numba: with IN_PLACE, recvobj needs sum(recvcounts) elements",
-        )
-        received, sent = e.c_ordered(recvobj), None
-        source = e.in_place()
-    else:
-        e.check(
-            e.size(sendobj) >= total.get(), ValueError, "mpi4numba: sendobj has fewer than sum(recvcounts) elements"
-        )
-        received, sent = e.c_ordered(recvobj), e.c_ordered(sendobj)
-        source = sent.address
-    code = e(capi.MPI_Reduce_scatter, source, received.address, e.data(counts), datatype, op, handle)
-    if sent is not None:
-        e.from_c_order(sendobj, sent)
-    e.from_c_order(recvobj, received, mine)
-    return code
-
-
-def _reduction(kind: int, sendobj, recvobj, operator) -> Lowering:
-    """The body of allreduce, reduce, scan or exscan (``kind``)."""
-    form = reduction_operands(sendobj, recvobj, operator)
-    if kind == _REDUCE:
-        return lowering(types.int32)(
-            lambda e, sendobj, recvobj, operator, root, comm: _emit_reduction(
-                e, kind, form, sendobj, recvobj, operator, root, comm
-            )
-        )
-    return lowering(types.int32)(
-        lambda e, sendobj, recvobj, operator, comm: _emit_reduction(e, kind, form, sendobj, recvobj, operator, 0, comm)
-    )
+def _reduction_type(sendobj, recvobj, operator) -> types.Type:
+    """The arguments of allreduce, reduce, scan or exscan, and their result type: the status."""
+    reduction_operands(sendobj, recvobj, operator)
+    return types.int32
 
 
 @api
@@ -220,7 +157,12 @@ def allreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.allreduce(mpi4numba.rank() + 1.0, total), total.tolist() == [size * (size + 1) / 2]  # 1 + ... + size
     (0, True)
     """
-    return _reduction(_ALLREDUCE, sendobj, recvobj, operator)
+    return _reduction_type(sendobj, recvobj, operator)
+
+
+@lowers(allreduce)
+def _allreduce(e, sendobj, recvobj, operator, comm):
+    return _emit_reduction(e, _ALLREDUCE, sendobj, recvobj, operator, 0, comm)
 
 
 @api
@@ -237,7 +179,12 @@ def reduce(sendobj, recvobj, operator, root, comm=None):
     True
     """
     integer(root, "root")
-    return _reduction(_REDUCE, sendobj, recvobj, operator)
+    return _reduction_type(sendobj, recvobj, operator)
+
+
+@lowers(reduce)
+def _reduce(e, sendobj, recvobj, operator, root, comm):
+    return _emit_reduction(e, _REDUCE, sendobj, recvobj, operator, root, comm)
 
 
 @api
@@ -249,7 +196,12 @@ def scan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.scan(1.0, upto), upto.tolist() == [mpi4numba.rank() + 1]  # ones of ranks 0..rank
     (0, True)
     """
-    return _reduction(_SCAN, sendobj, recvobj, operator)
+    return _reduction_type(sendobj, recvobj, operator)
+
+
+@lowers(scan)
+def _scan(e, sendobj, recvobj, operator, comm):
+    return _emit_reduction(e, _SCAN, sendobj, recvobj, operator, 0, comm)
 
 
 @api
@@ -262,7 +214,12 @@ def exscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
     >>> mpi4numba.exscan(1.0, before), mpi4numba.rank() == 0 or before.tolist() == [mpi4numba.rank()]
     (0, True)
     """
-    return _reduction(_EXSCAN, sendobj, recvobj, operator)
+    return _reduction_type(sendobj, recvobj, operator)
+
+
+@lowers(exscan)
+def _exscan(e, sendobj, recvobj, operator, comm):
+    return _emit_reduction(e, _EXSCAN, sendobj, recvobj, operator, 0, comm)
 
 
 @api
@@ -281,7 +238,30 @@ def reduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
     """
     if reduction_operands(sendobj, recvobj, operator) == "scalar":
         raise TypingError("mpi4numba: sendobj must be an array or IN_PLACE")
-    return _REDUCE_SCATTER_BLOCK
+    return types.int32
+
+
+@lowers(reduce_scatter_block)
+def _reduce_scatter_block(e, sendobj, recvobj, operator, comm):
+    handle, op, datatype = _operands(e, recvobj, operator, comm)
+    size = e.comm_size(comm)
+    sent = None
+    if is_in_place(sendobj.type):
+        received = e.c_ordered(recvobj)
+        source, target, count = e.in_place(), received.address, e.size(recvobj).floordiv(size)
+    else:
+        e.check(
+            e.size(sendobj).ge(e.size(recvobj).mul(size)),
+            ValueError,
+            "mpi4numba: sendobj has fewer than size * recvobj.size elements",
+        )
+        received, sent = e.c_ordered(recvobj), e.c_ordered(sendobj)
+        source, target, count = sent.address, received.address, e.size(recvobj)
+    code = e(capi.MPI_Reduce_scatter_block, source, target, count, datatype, op, handle)
+    if sent is not None:
+        e.from_c_order(sendobj, sent)
+    e.from_c_order(recvobj, received, count)
+    return code
 
 
 @api
@@ -300,4 +280,36 @@ def reduce_scatter(sendobj, recvobj, recvcounts, operator=Operator.SUM, comm=Non
     if reduction_operands(sendobj, recvobj, operator) == "scalar":
         raise TypingError("mpi4numba: sendobj must be an array or IN_PLACE")
     integer_vector(recvcounts, "recvcounts")
-    return _REDUCE_SCATTER
+    return types.int32
+
+
+@lowers(reduce_scatter)
+def _reduce_scatter(e, sendobj, recvobj, recvcounts, operator, comm):
+    handle, op, datatype = _operands(e, recvobj, operator, comm)
+    rank, size = e.rank_size(comm)
+    counts = e.c_ints(recvcounts, "mpi4numba: a count or displacement does not fit a C int")
+    e.check(e.size(counts).ge(size), ValueError, "mpi4numba: recvcounts needs one entry per process")
+    total = e.variable(0)
+    with e.loop(size) as i:
+        total.set(total.get().add(counts.getitem(i)))
+    mine = counts.getitem(rank)
+    e.check(e.size(recvobj).ge(mine), ValueError, "mpi4numba: recvobj has fewer than recvcounts[rank] elements")
+    if is_in_place(sendobj.type):
+        e.check(
+            e.size(recvobj).ge(total.get()),
+            ValueError,
+            "mpi4numba: with IN_PLACE, recvobj needs sum(recvcounts) elements",
+        )
+        received, sent = e.c_ordered(recvobj), None
+        source = e.in_place()
+    else:
+        e.check(
+            e.size(sendobj).ge(total.get()), ValueError, "mpi4numba: sendobj has fewer than sum(recvcounts) elements"
+        )
+        received, sent = e.c_ordered(recvobj), e.c_ordered(sendobj)
+        source = sent.address
+    code = e(capi.MPI_Reduce_scatter, source, received.address, e.data(counts), datatype, op, handle)
+    if sent is not None:
+        e.from_c_order(sendobj, sent)
+    e.from_c_order(recvobj, received, mine)
+    return code

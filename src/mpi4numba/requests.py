@@ -20,7 +20,6 @@ with :func:`request_free`.
 
 from __future__ import annotations
 
-import operator
 from contextlib import contextmanager
 
 from llvmlite import ir
@@ -33,7 +32,7 @@ from ._core.ccall import handle_slot, stack_handles
 from ._core.errorcodes import error_code
 from ._core.handles import HANDLE_DTYPE, REQUEST_ARRAY, handle_from_native, handle_to_native, predefined_native
 from ._core.runtime import ABI
-from ._support.api import api
+from ._support.api import api, lowers
 from ._support.deferred import (
     completed_among,
     completed_one,
@@ -43,7 +42,7 @@ from ._support.deferred import (
     snapshot,
     watching,
 )
-from ._support.lowering import lowering
+from ._support.strided import NO_MEMORY
 from ._support.validate import request_collection, request_handles
 
 RequestType = HANDLE_DTYPE
@@ -104,29 +103,18 @@ def _scatter(typingctx, requests, scratch):
 
 def _zero_to_null(e, requests, index) -> None:
     """Zeros (``np.zeros(n, RequestType)``) are taken as ``REQUEST_NULL``."""
-    with e.when(e(operator.getitem, requests, index) == 0):
-        e(operator.setitem, requests, index, e.cast(e.handle("REQUEST_NULL"), requests.type.dtype))
+    with e.when(requests.getitem(index).eq(0)):
+        requests.setitem(index, e.cast(e.handle("REQUEST_NULL"), requests.type.dtype))
 
 
-# the MPI completion routines over (count, address of handles), and their results
-_COMPLETIONS = {
-    "waitall": (types.int32, lambda e, n, address: e(capi.MPI_Waitall, n, address)),
-    "waitany": (types.UniTuple(types.int32, 2), lambda e, n, address: e(capi.MPI_Waitany, n, address)),
-    "testall": (
-        types.Tuple((types.int32, types.boolean)),
-        lambda e, n, address: _flag_first(e, *e.unpack(e(capi.MPI_Testall, n, address))),
-    ),
-    "testany": (
-        types.Tuple((types.int32, types.boolean, types.int32)),
-        lambda e, n, address: _flag_first(e, *e.unpack(e(capi.MPI_Testany, n, address))),
-    ),
-    "startall": (types.int32, lambda e, n, address: e(capi.MPI_Startall, n, address)),
-}
+_CODE_INDEX = types.UniTuple(types.int32, 2)  # waitany
+_CODE_FLAG = types.Tuple((types.int32, types.boolean))  # test, testall
+_CODE_FLAG_INDEX = types.Tuple((types.int32, types.boolean, types.int32))  # testany
 
 
 def _flag_first(e, code, *outs):
     """``(code, flag != 0, index)`` from MPI's ``(code, [index,] flag)``."""
-    return e.tuple(code, outs[-1] != 0, *outs[:-1])
+    return e.tuple(code, outs[-1].ne(0), *outs[:-1])
 
 
 def _refused(e, restype):
@@ -139,95 +127,77 @@ def _refused(e, restype):
     return e.tuple(code, *(rest[ty] for ty in restype.types[1:]))
 
 
-def _unless_empty(e, restype, present, call):
-    """``call()`` (the routine over all the requests) if ``present``, else :func:`_refused`:
-    the arrays of a tuple or list are read only once each is known to hold a request."""
-    result = e.variable(_refused(e, restype))
-    with e.when(present, likely=True):
-        result.set(call())
-    return result.get()
-
-
 def _null(e, request_type):
     return e.cast(e.handle("REQUEST_NULL"), request_type.dtype)
 
 
-def _completion(routine, requests):
-    """The call over an array of requests (its handles in place), a tuple of them (handles
-    gathered in stack scratch) or a list (handles copied into a new array and back). A
-    routine that completes requests copies the elements of the strided receives among them
-    into their arrays (see :mod:`mpi4numba._support.deferred`)."""
-    kind = request_collection(requests)
-    restype, emit = _COMPLETIONS[routine]
-    completes = routine != "startall"
-
-    @lowering(restype)
-    def on_array(e, requests):
-        with e.loop(e.size(requests)) as i:
-            _zero_to_null(e, requests, i)
-        if not completes:
-            return emit(e, e.size(requests), e.data(requests))
-        before = e(watching)
-        block, address = e.unpack(e(snapshot, requests, before))
-        result = emit(e, e.size(requests), e.data(requests))
-        e(completed_among, requests, before, block, address, _null(e, requests.type))
-        return result
-
-    if kind == "array":
-        return on_array
-    if kind == "tuple":
-        count = len(requests)
-
-        @lowering(restype)
-        def on_tuple(e, requests):
-            present = e.const(True)
-            for item in e.unpack(requests):
-                present = present & (e.size(item) != 0)
-
-            def call():
-                before = e(watching) if completes else None
-                saved = [e(operator.getitem, item, 0) for item in e.unpack(requests)] if completes else []
-                scratch = e(stack_handles, e.literal(count))
-                e(_gather, requests, scratch)
-                result = emit(e, count, scratch)
-                e(_scatter, requests, scratch)
-                for item, was in zip(e.unpack(requests), saved):
-                    e(completed_one, was, e(operator.getitem, item, 0), _null(e, item.type), before)
-                return result
-
-            return _unless_empty(e, restype, present, call)
-
-        return on_tuple
-
-    @lowering(restype)
-    def on_list(e, requests):
-        count = e(len, requests)
-        present = e.variable(True)
-        with e.loop(count) as i, e.when(e.size(e(operator.getitem, requests, i)) == 0, likely=False):
-            present.set(False)
-
-        def call():
-            flat = e.zeros(count, str(REQUEST_ARRAY.dtype))
-            with e.loop(count) as i:
-                e(operator.setitem, flat, i, e(operator.getitem, e(operator.getitem, requests, i), 0))
-            result = on_array.body(e, flat)
-            with e.loop(count) as i:
-                e(operator.setitem, e(operator.getitem, requests, i), 0, e(operator.getitem, flat, i))
-            return result
-
-        return _unless_empty(e, restype, present.get(), call)
-
-    return on_list
+def _on_array(e, requests, call, completes: bool):
+    """``call(count, address)`` on the handles of a request array, in place."""
+    with e.loop(e.size(requests)) as i:
+        _zero_to_null(e, requests, i)
+    if not completes:
+        return call(e.size(requests), e.data(requests))
+    before = e.jitted(watching)
+    block, address = e.unpack(e.jitted(snapshot, requests, before))
+    e.check(block.ne(NO_MEMORY), MemoryError, "mpi4numba: no memory to watch the requests of pending strided receives")
+    result = call(e.size(requests), e.data(requests))
+    e.jitted(completed_among, requests, before, block, address, _null(e, requests.type))
+    return result
 
 
-@lowering(REQUEST_ARRAY)
-def _REQUEST_ARRAY(e, count):
-    e.check(count >= 0, ValueError, "mpi4numba: count must not be negative")
-    requests = e.zeros(count, str(REQUEST_ARRAY.dtype))
-    null = e.cast(e.handle("REQUEST_NULL"), REQUEST_ARRAY.dtype)
+def _on_tuple(e, requests, call, completes: bool):
+    """``call(count, address)`` on the first handles of a tuple of request arrays, gathered
+    in stack scratch and copied back."""
+    items = e.unpack(requests)
+    before = e.jitted(watching) if completes else None
+    saved = [item.getitem(0) for item in items] if completes else []
+    scratch = e(stack_handles, e.literal(len(items)))
+    e(_gather, requests, scratch)
+    result = call(len(items), scratch)
+    e(_scatter, requests, scratch)
+    for item, was in zip(items, saved):
+        e.jitted(completed_one, was, item.getitem(0), _null(e, item.type), before)
+    return result
+
+
+def _on_list(e, requests, call, completes: bool):
+    """``call(count, address)`` on the first handles of a list of request arrays, copied
+    into a new array and back."""
+    count = e(len, requests)
+    flat = e.zeros(count, str(REQUEST_ARRAY.dtype))
     with e.loop(count) as i:
-        e(operator.setitem, requests, i, null)
-    return requests
+        flat.setitem(i, requests.getitem(i).getitem(0))
+    result = _on_array(e, flat, call, completes)
+    with e.loop(count) as i:
+        requests.getitem(i).setitem(0, flat.getitem(i))
+    return result
+
+
+def _on_requests(e, requests, restype, call, completes: bool = True):
+    """The result of ``call(count, address)``, an MPI call over the handles of ``requests``:
+    an array of requests (its handles in place), a tuple of them (handles gathered in
+    stack scratch) or a list (handles copied into a new array and back). An empty array
+    of a tuple or list holds no request: the arrays are read only once each is known to
+    hold one (else the refusal of :func:`_refused`). A routine that ``completes`` requests
+    copies the elements of the strided receives among them into their arrays (see
+    :mod:`mpi4numba._support.deferred`)."""
+    if isinstance(requests.type, types.Array):
+        return _on_array(e, requests, call, completes)
+    if isinstance(requests.type, types.BaseTuple):
+        present = e.const(True)
+        for item in e.unpack(requests):
+            present = present.and_(e.size(item).ne(0))
+        on_all = _on_tuple
+    else:
+        absent = e.variable(False)
+        with e.loop(e(len, requests)) as i, e.when(e.size(requests.getitem(i)).eq(0), likely=False):
+            absent.set(True)
+        present = e.not_(absent.get())
+        on_all = _on_list
+    result = e.variable(_refused(e, restype))
+    with e.when(present, likely=True):
+        result.set(on_all(e, requests, call, completes))
+    return result.get()
 
 
 @api
@@ -241,13 +211,30 @@ def request_array(count=1):
 
     if not isinstance(count, types.Integer):
         raise TypingError(f"mpi4numba: count must be an integer, got {count}")
-    return _REQUEST_ARRAY
+    return REQUEST_ARRAY
 
 
-def _on_request(body, request):
-    """``body``, for the routines on one request: a RequestType array, its first element."""
+@lowers(request_array)
+def _request_array(e, count):
+    e.check(count.ge(0), ValueError, "mpi4numba: count must not be negative")
+    requests = e.zeros(count, str(REQUEST_ARRAY.dtype))
+    null = e.cast(e.handle("REQUEST_NULL"), REQUEST_ARRAY.dtype)
+    with e.loop(count) as i:
+        requests.setitem(i, null)
+    return requests
+
+
+def _one_request(request, restype: types.Type) -> types.Type:
+    """The argument of the routines on one request, a RequestType array (they act on its
+    first element), and their result type."""
     request_handles(request, "request")
-    return body
+    return restype
+
+
+def _requests(requests, restype: types.Type) -> types.Type:
+    """The argument of the routines on several requests, and their result type."""
+    request_collection(requests)
+    return restype
 
 
 @api
@@ -260,88 +247,38 @@ def wait(request):
     >>> mpi4numba.recv(np.empty(1), mpi4numba.rank(), 5), mpi4numba.wait(request)
     (0, 0)
     """
-    return _on_request(_WAIT, request)
+    return _one_request(request, types.int32)
 
 
-@contextmanager
-def _first_request(e, request, skip_null: bool = False):
-    """Code emitted in the block runs on the first request of an array, if it has one (a
-    zero taken as ``REQUEST_NULL``); ``skip_null``: not on a null request, left alone."""
-    with e.when(e.size(request) != 0):
-        _zero_to_null(e, request, 0)
-        if not skip_null:
-            yield
-            return
-        with e.when(e.cast(e(operator.getitem, request, 0), types.intp) != e.handle("REQUEST_NULL")):
-            yield
-
-
-def _on_first(c_function, skip_null: bool = False):
-    """The body of a call on the first request of an array (none: nothing to do, status 0);
-    ``skip_null``: a null request is left alone."""
-
-    @lowering(types.int32)
-    def body(e, request):
-        code = e.variable(e.const(0, types.int32))
-        with _first_request(e, request, skip_null):
-            code.set(e(c_function, e.data(request)))
-        return code.get()
-
-    return body
-
-
-@contextmanager
-def _completing(e, request):
-    """Code emitted in the block may complete the first request of ``request``: if it does,
-    the elements of a strided receive go into its array after it."""
-    before = e(watching)
-    was = e(operator.getitem, request, 0)
-    yield
-    e(completed_one, was, e(operator.getitem, request, 0), _null(e, request.type), before)
-
-
-@lowering(types.int32)
-def _WAIT(e, request):
+@lowers(wait)
+def _wait(e, request):
     code = e.variable(e.const(0, types.int32))
     with _first_request(e, request), _completing(e, request):
         code.set(e(capi.MPI_Wait, e.data(request)))
     return code.get()
 
 
-@lowering(types.int32)
-def _REQUEST_FREE(e, request):
-    """``MPI_Request_free``, refused for a pending transfer through scratch (see
-    :mod:`mpi4numba._support.deferred`)."""
-    code = e.variable(e.const(0, types.int32))
-    with _first_request(e, request, skip_null=True):
-        handle = e.cast(e(operator.getitem, request, 0), types.int64)
-        refused = e(pending_transfer, handle)
-        with e.when(refused, likely=False):
-            code.set(e(error_code, e.literal("FREE_PENDING_TRANSFER")))
-        with e.when(e.not_(refused), likely=True):
-            # a number sent by isend is held by a record until the send completes; once the
-            # request is freed only MPI knows when that is, and a record whose send has not
-            # completed yet goes when MPI reuses the handle (see mpi4numba._support.deferred)
-            with e.when(e(held_value, handle), likely=False):
-                done = e.unpack(e(capi.MPI_Request_get_status, e(operator.getitem, request, 0)))[1]
-                with e.when(done != 0):
-                    e(release_value, handle)
-            code.set(e(capi.MPI_Request_free, e.data(request)))
-    return code.get()
+@contextmanager
+def _first_request(e, request, skip_null: bool = False):
+    """Code emitted in the block runs on the first request of an array, if it has one (a
+    zero taken as ``REQUEST_NULL``); ``skip_null``: not on a null request, left alone."""
+    with e.when(e.size(request).ne(0)):
+        _zero_to_null(e, request, 0)
+        if not skip_null:
+            yield
+            return
+        with e.when(e.cast(request.getitem(0), types.intp).ne(e.handle("REQUEST_NULL"))):
+            yield
 
 
-_START = _on_first(capi.MPI_Start)
-_CANCEL = _on_first(capi.MPI_Cancel, True)
-
-
-@lowering(types.Tuple((types.int32, types.boolean)))
-def _TEST(e, request):
-    code, flag = e.variable(e.const(0, types.int32)), e.variable(True)
-    with _first_request(e, request), _completing(e, request):
-        status, done = e.unpack(e(capi.MPI_Test, e.data(request)))
-        code.set(status)
-        flag.set(done != 0)
-    return e.tuple(code.get(), flag.get())
+@contextmanager
+def _completing(e, request):
+    """Code emitted in the block may complete the first request of ``request``: if it does,
+    the elements of a strided receive go into its array after it."""
+    before = e.jitted(watching)
+    was = request.getitem(0)
+    yield
+    e.jitted(completed_one, was, request.getitem(0), _null(e, request.type), before)
 
 
 @api
@@ -357,7 +294,12 @@ def waitall(requests):
     >>> mpi4numba.waitall((send, recv)), buffer
     (0, array([0., 1., 2.]))
     """
-    return _completion("waitall", requests)
+    return _requests(requests, types.int32)
+
+
+@lowers(waitall)
+def _waitall(e, requests):
+    return _on_requests(e, requests, types.int32, lambda n, handles: e(capi.MPI_Waitall, n, handles))
 
 
 @api
@@ -369,7 +311,12 @@ def waitany(requests):
     >>> mpi4numba.waitany(mpi4numba.request_array(2)) == (0, mpi4numba.UNDEFINED)
     True
     """
-    return _completion("waitany", requests)
+    return _requests(requests, _CODE_INDEX)
+
+
+@lowers(waitany)
+def _waitany(e, requests):
+    return _on_requests(e, requests, _CODE_INDEX, lambda n, handles: e(capi.MPI_Waitany, n, handles))
 
 
 @api
@@ -380,7 +327,17 @@ def test(request):
     >>> mpi4numba.test(mpi4numba.request_array(1))
     (0, True)
     """
-    return _on_request(_TEST, request)
+    return _one_request(request, _CODE_FLAG)
+
+
+@lowers(test)
+def _test(e, request):
+    code, flag = e.variable(e.const(0, types.int32)), e.variable(True)
+    with _first_request(e, request), _completing(e, request):
+        status, done = e.unpack(e(capi.MPI_Test, e.data(request)))
+        code.set(status)
+        flag.set(done.ne(0))
+    return e.tuple(code.get(), flag.get())
 
 
 @api
@@ -391,7 +348,15 @@ def testall(requests):
     >>> mpi4numba.testall(mpi4numba.request_array(2))
     (0, True)
     """
-    return _completion("testall", requests)
+    return _requests(requests, _CODE_FLAG)
+
+
+@lowers(testall)
+def _testall(e, requests):
+    def call(n, handles):
+        return _flag_first(e, *e.unpack(e(capi.MPI_Testall, n, handles)))
+
+    return _on_requests(e, requests, _CODE_FLAG, call)
 
 
 @api
@@ -402,7 +367,15 @@ def testany(requests):
     >>> mpi4numba.testany(mpi4numba.request_array(2)) == (0, True, mpi4numba.UNDEFINED)
     True
     """
-    return _completion("testany", requests)
+    return _requests(requests, _CODE_FLAG_INDEX)
+
+
+@lowers(testany)
+def _testany(e, requests):
+    def call(n, handles):
+        return _flag_first(e, *e.unpack(e(capi.MPI_Testany, n, handles)))
+
+    return _on_requests(e, requests, _CODE_FLAG_INDEX, call)
 
 
 @api
@@ -420,7 +393,15 @@ def start(request):
     >>> request_free(send), request_free(recv)
     (0, 0)
     """
-    return _on_request(_START, request)
+    return _one_request(request, types.int32)
+
+
+@lowers(start)
+def _start(e, request):
+    code = e.variable(e.const(0, types.int32))
+    with _first_request(e, request):  # none: nothing to start, status 0
+        code.set(e(capi.MPI_Start, e.data(request)))
+    return code.get()
 
 
 @api
@@ -440,7 +421,12 @@ def startall(requests):
     >>> request_free(requests[:1]), request_free(requests[1:])
     (0, 0)
     """
-    return _completion("startall", requests)
+    return _requests(requests, types.int32)
+
+
+@lowers(startall)
+def _startall(e, requests):
+    return _on_requests(e, requests, types.int32, lambda n, handles: e(capi.MPI_Startall, n, handles), False)
 
 
 @api
@@ -454,7 +440,15 @@ def cancel(request):
     >>> cancel(request), mpi4numba.wait(request)
     (0, 0)
     """
-    return _on_request(_CANCEL, request)
+    return _one_request(request, types.int32)
+
+
+@lowers(cancel)
+def _cancel(e, request):
+    code = e.variable(e.const(0, types.int32))
+    with _first_request(e, request, skip_null=True):  # a null request is left alone
+        code.set(e(capi.MPI_Cancel, e.data(request)))
+    return code.get()
 
 
 @api
@@ -470,4 +464,25 @@ def request_free(request):
     >>> request_free(request), mpi4numba.test(request)
     (0, (0, True))
     """
-    return _on_request(_REQUEST_FREE, request)
+    return _one_request(request, types.int32)
+
+
+@lowers(request_free)
+def _request_free(e, request):
+    # refused for a pending transfer through scratch (see mpi4numba._support.deferred)
+    code = e.variable(e.const(0, types.int32))
+    with _first_request(e, request, skip_null=True):
+        handle = e.cast(request.getitem(0), types.int64)
+        refused = e.jitted(pending_transfer, handle)
+        with e.when(refused, likely=False):
+            code.set(e(error_code, e.literal("FREE_PENDING_TRANSFER")))
+        with e.when(e.not_(refused), likely=True):
+            # a number sent by isend is held by a record until the send completes; once the
+            # request is freed only MPI knows when that is, and a record whose send has not
+            # completed yet goes when MPI reuses the handle (see mpi4numba._support.deferred)
+            with e.when(e.jitted(held_value, handle), likely=False):
+                done = e(capi.MPI_Request_get_status, request.getitem(0)).getitem(1)
+                with e.when(done.ne(0)):
+                    e.jitted(release_value, handle)
+            code.set(e(capi.MPI_Request_free, e.data(request)))
+    return code.get()

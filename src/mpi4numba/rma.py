@@ -46,9 +46,8 @@ from ._core import capi
 from ._core.ccall import stack_value
 from ._core.emit import Value
 from ._core.runtime import ABI
-from ._support.api import api
+from ._support.api import api, lowers
 from ._support.datatypes import mpi_datatype, pair_type
-from ._support.lowering import lowering
 from ._support.operators import datatype_class, refused_operators
 from ._support.validate import array, integer, same_dtype
 from ._support.wintype import OUTSIDE_GROUP, on_live_window, require_window, target_extent
@@ -83,10 +82,10 @@ def _refusal(e, extents, target_rank, target_disp, size):
     extent, disp_unit = e.unpack(e(target_extent, extents, target_rank))
     disp = e.cast(target_disp, types.int64)  # as MPI gets it (MPI_Aint)
     end, overflow = _access_end(e, disp, disp_unit, size)
-    inside = (disp >= 0) & e.not_(overflow) & (end <= extent)
+    inside = disp.ge(0).and_(e.not_(overflow)).and_(end.le(extent))
     code = e.select(inside, 0, ERR_RMA_RANGE)
-    code = e.select(extent == OUTSIDE_GROUP, ERR_RANK, code)
-    return e.select(target_rank == ABI.PROC_NULL, 0, code)  # MPI_PROC_NULL accesses nothing
+    code = e.select(extent.eq(OUTSIDE_GROUP), ERR_RANK, code)
+    return e.select(target_rank.eq(ABI.PROC_NULL), 0, code)  # MPI_PROC_NULL accesses nothing
 
 
 def _rma(e, win, target_rank, target_disp, size, call, prepare=lambda: ()):
@@ -99,7 +98,7 @@ def _rma(e, win, target_rank, target_disp, size, call, prepare=lambda: ()):
         operands = prepare()
         refusal = _refusal(e, extents, target_rank, target_disp, size)
         status = e.variable(e.cast(refusal, types.int64))
-        with e.when(refusal == 0, likely=True):
+        with e.when(refusal.eq(0), likely=True):
             status.set(call(handle, *operands))
         return status.get()
 
@@ -108,13 +107,13 @@ def _rma(e, win, target_rank, target_disp, size, call, prepare=lambda: ()):
 
 def _bytes(e, array):
     """The bytes of an array's elements (a contiguous run of them at the target)."""
-    return e.size(array) * e.itemsize(array)
+    return e.size(array).mul(e.itemsize(array))
 
 
 def _target_region(e, like):
     """``(count, datatype)`` of the contiguous target region matching the array ``like``."""
     datatype, per_element = e.element_type(like)
-    return e.size(like) * per_element, datatype
+    return e.size(like).mul(per_element), datatype
 
 
 def _transfer(e, c_function, origin, target_rank, target_disp, win, *op):
@@ -123,68 +122,26 @@ def _transfer(e, c_function, origin, target_rank, target_disp, win, *op):
     def call(handle):
         buf = e.buffer(origin)
         count, datatype = _target_region(e, origin)
-        code = e(
-            c_function, buf.address, buf.count, buf.datatype, target_rank, target_disp, count, datatype, *op, handle
-        )
+        code = e(c_function, *buf.as_args, target_rank, target_disp, count, datatype, *op, handle)
         e.release(buf)
         return code
 
     return _rma(e, win, target_rank, target_disp, _bytes(e, origin), call)
 
 
-_PUT = lowering(types.int64)(
-    lambda e, origin, target_rank, target_disp, win: _transfer(e, capi.MPI_Put, origin, target_rank, target_disp, win)
-)
-_GET = lowering(types.int64)(
-    lambda e, origin, target_rank, target_disp, win: _transfer(e, capi.MPI_Get, origin, target_rank, target_disp, win)
-)
+def _refused(operator, dtype: types.Type) -> tuple:
+    """The operators that do not apply to ``dtype`` in one-sided calls, of those the type of
+    the ``operator`` argument allows (see :func:`~mpi4numba._support.operators.refused_operators`)."""
+    return refused_operators(operator.type, dtype, one_sided=True)
 
 
-def _accumulate(refused):
-    @lowering(types.int64)
-    def body(e, origin, target_rank, target_disp, operator, win):
-        op = e.op(operator, refused, origin.type.dtype)
-        return _transfer(e, capi.MPI_Accumulate, origin, target_rank, target_disp, win, op)
-
-    return body
-
-
-def _get_accumulate(refused):
-    @lowering(types.int64)
-    def body(e, origin, result, target_rank, target_disp, operator, win):
-        op = e.op(operator, refused, result.type.dtype)
-        no_op = op == e.handle("NO_OP")
-
-        def prepare():
-            e.check(
-                (e.size(origin) == e.size(result)) | no_op, ValueError, "mpi4numba: origin and result differ in size"
-            )
-            return ()
-
-        def call(handle):
-            out, into = e.buffer(origin), e.buffer(result)
-            count, datatype = _target_region(e, result)
-            code = e(
-                capi.MPI_Get_accumulate,
-                out.address,
-                e.select(no_op, 0, out.count),
-                out.datatype,
-                into.address,
-                into.count,
-                into.datatype,
-                target_rank,
-                target_disp,
-                count,
-                datatype,
-                op,
-                handle,
-            )
-            e.release(out, into)
-            return code
-
-        return _rma(e, win, target_rank, target_disp, _bytes(e, result), call, prepare)
-
-    return body
+def _element_address(e, value, like):
+    """Address of one element: a scalar's stack copy in ``like``'s dtype (in the caller's
+    frame), or an array's first element (which must exist)."""
+    if isinstance(value.type, types.Array):
+        e.check(e.size(value).ge(1), ValueError, "mpi4numba: an operand is an empty array where one element is needed")
+        return e.data(value)
+    return e(stack_value, value, like)
 
 
 def _one_element(result) -> None:
@@ -204,45 +161,6 @@ def _operand(value, like) -> None:
         raise TypingError(f"mpi4numba: expected a scalar or an array of {like.dtype}, got {value}")
 
 
-def _element_address(e, value, like):
-    """Address of one element: a scalar's stack copy in ``like``'s dtype (in the caller's
-    frame), or an array's first element (which must exist)."""
-    if isinstance(value.type, types.Array):
-        e.check(e.size(value) >= 1, ValueError, "mpi4numba: an operand is an empty array where one element is needed")
-        return e.data(value)
-    return e(stack_value, value, like)
-
-
-def _fetch_and_op(refused):
-    @lowering(types.int64)
-    def body(e, origin, result, target_rank, target_disp, operator, win):
-        op = e.op(operator, refused, result.type.dtype)
-        datatype = e.element_type(result)[0]
-
-        def operands():
-            return _element_address(e, origin, result), _element_address(e, result, result)
-
-        def call(handle, source, into):
-            return e(capi.MPI_Fetch_and_op, source, into, datatype, target_rank, target_disp, op, handle)
-
-        return _rma(e, win, target_rank, target_disp, e.itemsize(result), call, operands)
-
-    return body
-
-
-@lowering(types.int64)
-def _COMPARE_AND_SWAP(e, origin, compare, result, target_rank, target_disp, win):
-    datatype = e.element_type(result)[0]
-
-    def operands():
-        return tuple(_element_address(e, value, result) for value in (origin, compare, result))
-
-    def call(handle, *addresses):
-        return e(capi.MPI_Compare_and_swap, *addresses, datatype, target_rank, target_disp, handle)
-
-    return _rma(e, win, target_rank, target_disp, e.itemsize(result), call, operands)
-
-
 @api
 def put(origin, target_rank, target_disp, win):
     """Store ``origin`` into the window of ``target_rank`` from ``target_disp`` on (``MPI_Put``).
@@ -260,7 +178,12 @@ def put(origin, target_rank, target_disp, win):
     (True, 0)
     """
     _check(origin, target_rank, target_disp, win)
-    return _PUT
+    return types.int64
+
+
+@lowers(put)
+def _put(e, origin, target_rank, target_disp, win):
+    return _transfer(e, capi.MPI_Put, origin, target_rank, target_disp, win)
 
 
 @api
@@ -281,7 +204,12 @@ def get(origin, target_rank, target_disp, win):
     (True, 0)
     """
     _check(origin, target_rank, target_disp, win, writable=True)
-    return _GET
+    return types.int64
+
+
+@lowers(get)
+def _get(e, origin, target_rank, target_disp, win):
+    return _transfer(e, capi.MPI_Get, origin, target_rank, target_disp, win)
 
 
 @api
@@ -300,7 +228,14 @@ def accumulate(origin, target_rank, target_disp, operator, win):
     (True, 0)
     """
     _check(origin, target_rank, target_disp, win)
-    return _accumulate(refused_operators(operator, origin.dtype, one_sided=True))
+    refused_operators(operator, origin.dtype, one_sided=True)  # an operator refused by its type: a typing error
+    return types.int64
+
+
+@lowers(accumulate)
+def _accumulate(e, origin, target_rank, target_disp, operator, win):
+    op = e.op(operator, _refused(operator, origin.type.dtype), origin.type.dtype)
+    return _transfer(e, capi.MPI_Accumulate, origin, target_rank, target_disp, win, op)
 
 
 @api
@@ -321,7 +256,39 @@ def get_accumulate(origin, result, target_rank, target_disp, operator, win):
     _check(origin, target_rank, target_disp, win)
     array(result, "result", writable=True)
     same_dtype(origin, result)
-    return _get_accumulate(refused_operators(operator, result.dtype, one_sided=True))
+    refused_operators(operator, result.dtype, one_sided=True)  # an operator refused by its type: a typing error
+    return types.int64
+
+
+@lowers(get_accumulate)
+def _get_accumulate(e, origin, result, target_rank, target_disp, operator, win):
+    op = e.op(operator, _refused(operator, result.type.dtype), result.type.dtype)
+    no_op = op.eq(e.handle("NO_OP"))
+
+    def prepare():
+        e.check(e.size(origin).eq(e.size(result)).or_(no_op), ValueError, "mpi4numba: origin and result differ in size")
+        return ()
+
+    def call(handle):
+        out, into = e.buffer(origin), e.buffer(result)
+        count, datatype = _target_region(e, result)
+        code = e(
+            capi.MPI_Get_accumulate,
+            out.address,
+            e.select(no_op, 0, out.count),
+            out.datatype,
+            *into.as_args,
+            target_rank,
+            target_disp,
+            count,
+            datatype,
+            op,
+            handle,
+        )
+        e.release(out, into)
+        return code
+
+    return _rma(e, win, target_rank, target_disp, _bytes(e, result), call, prepare)
 
 
 @api
@@ -341,9 +308,23 @@ def fetch_and_op(origin, result, target_rank, target_disp, operator, win):
     integer(target_rank, "target_rank")
     integer(target_disp, "target_disp")
     require_window(win)
-    refused = refused_operators(operator, result.dtype, one_sided=True)
+    refused_operators(operator, result.dtype, one_sided=True)  # an operator refused by its type: a typing error
     _operand(origin, result)
-    return _fetch_and_op(refused)
+    return types.int64
+
+
+@lowers(fetch_and_op)
+def _fetch_and_op(e, origin, result, target_rank, target_disp, operator, win):
+    op = e.op(operator, _refused(operator, result.type.dtype), result.type.dtype)
+    datatype, _ = e.element_type(result)
+
+    def operands():
+        return _element_address(e, origin, result), _element_address(e, result, result)
+
+    def call(handle, source, into):
+        return e(capi.MPI_Fetch_and_op, source, into, datatype, target_rank, target_disp, op, handle)
+
+    return _rma(e, win, target_rank, target_disp, e.itemsize(result), call, operands)
 
 
 @api
@@ -368,4 +349,17 @@ def compare_and_swap(origin, compare, result, target_rank, target_disp, win):
     require_window(win)
     for value in (origin, compare):
         _operand(value, result)
-    return _COMPARE_AND_SWAP
+    return types.int64
+
+
+@lowers(compare_and_swap)
+def _compare_and_swap(e, origin, compare, result, target_rank, target_disp, win):
+    datatype, _ = e.element_type(result)
+
+    def operands():
+        return tuple(_element_address(e, value, result) for value in (origin, compare, result))
+
+    def call(handle, *addresses):
+        return e(capi.MPI_Compare_and_swap, *addresses, datatype, target_rank, target_disp, handle)
+
+    return _rma(e, win, target_rank, target_disp, e.itemsize(result), call, operands)

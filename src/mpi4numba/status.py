@@ -20,9 +20,8 @@ from numba.core.errors import TypingError
 from ._core import capi
 from ._core.runtime import ABI
 from ._core.statustype import StatusType, status_type
-from ._support.api import api
+from ._support.api import api, lowers
 from ._support.datatypes import mpi_datatype, pair_type
-from ._support.lowering import lowering
 
 __all__ = ["StatusType", "status_type", "get_count"]
 
@@ -60,30 +59,31 @@ def get_count(status, like):
     """
     if not isinstance(status, StatusType):
         raise TypingError(f"mpi4numba: status must be a status (mpi4py MPI.Status or mpi4numba), got {status}")
+    return types.UniTuple(types.int32, 2) if _per_element(like) == 1 else types.Tuple((types.int32, types.int64))
+
+
+def _per_element(like: types.Type) -> int:
+    """How many MPI elements make one element of ``like``'s dtype (S<n>: n bytes); a struct
+    type's message carries the fields without padding: it is counted in that type."""
     dtype = _element_type(like)
-    name, per_element = mpi_datatype(dtype)
     if isinstance(dtype, types.Record) and pair_type(dtype) is None:
-        # a struct type's message carries the fields without padding: count in that type
         if not isinstance(like, types.Array):
             raise TypingError("mpi4numba: for a structured dtype pass an array of it as 'like'")
-        return _counting(lambda e, like: e.element_type(like)[0])
-    return _counting(lambda e, like: e.handle(name), per_element)
+        return 1
+    return mpi_datatype(dtype)[1]
 
 
-def _counting(datatype, per_element: int = 1):
-    """The body of get_count in elements of ``datatype(e, like)``; with ``per_element`` of
-    them per array element (S<n>: bytes), a count that is not a whole number of elements
-    is ``UNDEFINED``."""
-    undefined = ABI.UNDEFINED
+@lowers(get_count)
+def _get_count(e, status, like):
+    dtype = _element_type(like.type)
+    if isinstance(dtype, types.Record) and pair_type(dtype) is None:
+        datatype, _ = e.element_type(like)  # the struct type, counted as a whole
+    else:
+        datatype = e.handle(mpi_datatype(dtype)[0])
+    per_element = _per_element(like.type)
+    code, count = e.unpack(e(capi.MPI_Get_count, status, datatype))
     if per_element == 1:
-        return lowering(types.UniTuple(types.int32, 2))(
-            lambda e, status, like: e(capi.MPI_Get_count, status, datatype(e, like))
-        )
-
-    @lowering(types.Tuple((types.int32, types.int64)))
-    def in_elements(e, status, like):
-        code, count = e.unpack(e(capi.MPI_Get_count, status, datatype(e, like)))
-        whole = (count != undefined) & (count % per_element == 0)
-        return e.tuple(code, e.select(whole, count // per_element, undefined))
-
-    return in_elements
+        return e.tuple(code, count)
+    # a count that is not a whole number of elements is UNDEFINED
+    whole = count.ne(ABI.UNDEFINED).and_(count.mod(per_element).eq(0))
+    return e.tuple(code, e.select(whole, count.floordiv(per_element), ABI.UNDEFINED))

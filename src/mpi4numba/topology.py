@@ -13,8 +13,6 @@ they are cheap inside time loops; queries that return arrays give ``int32`` arra
 
 from __future__ import annotations
 
-import operator
-
 from llvmlite import ir
 from numba.core import types
 from numba.core.errors import TypingError
@@ -23,8 +21,8 @@ from numba.extending import intrinsic
 from ._core import capi
 from ._core.cachetag import guard_cache
 from ._core.runtime import ABI
-from ._support.api import api
-from ._support.lowering import lowering, new_communicator
+from ._support.api import api, lowers
+from ._support.emit_handles import NEW_COMMUNICATOR
 from ._support.validate import int_sequence, integer, topology_communicator
 
 CART = ABI.CONSTANTS["CART"]
@@ -56,6 +54,7 @@ __all__ = [
 ]
 
 _INT32_ARRAY = types.Array(types.int32, 1, "C")
+_CODE_INT = types.UniTuple(types.int32, 2)
 
 
 @intrinsic(prefer_literal=True)
@@ -86,13 +85,13 @@ def _weights_constant(typingctx, name):
 def _entries(e, code, count):
     """A new int32 array of ``count`` entries that MPI fills; empty if ``code`` is an error
     (MPI may leave ``count`` unset)."""
-    return e.zeros(e.select(code == 0, count, 0))
+    return e.zeros(e.select(code.eq(0), count, 0))
 
 
 def _rank_check(e, handle, rank):
     """``ERR_RANK`` for a rank outside the communicator: not every MPI checks (Open MPI does not)."""
     code, size = e.unpack(e(capi.MPI_Comm_size, handle))
-    outside = (code == 0) & ((rank < 0) | (rank >= size))
+    outside = code.eq(0).and_(rank.lt(0).or_(rank.ge(size)))
     return e.select(outside, e.const(_ERR_RANK, types.int32), code)
 
 
@@ -101,7 +100,7 @@ def _per_axis(e, handle, values, message: str):
     unless ``handle`` is not a Cartesian communicator: MPI's call then fails)."""
     code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
     cvalues = e.c_ints(values)
-    e.check((code != 0) | (e.size(cvalues) == ndims), ValueError, message)
+    e.check(code.ne(0).or_(e.size(cvalues).eq(ndims)), ValueError, message)
     return cvalues
 
 
@@ -111,155 +110,8 @@ def _weights(e, weights, degree):
     if weights.type == types.none:
         return e(_weights_constant, "UNWEIGHTED")
     cweights = e.c_ints(weights)
-    e.check(e.size(cweights) == degree, ValueError, "mpi4numba: weights need one entry per neighbour")
-    return e.select(e.size(cweights) == 0, e(_weights_constant, "WEIGHTS_EMPTY"), e.data(cweights))
-
-
-@lowering(types.int32)
-def _DIMS_CREATE(e, nnodes, dims):
-    cdims = e.c_ints(dims)
-    code = e(capi.MPI_Dims_create, nnodes, e.size(cdims), cdims)
-    if cdims is not dims:  # converted: the factorisation goes back into dims
-        with e.loop(e.size(cdims)) as i:
-            e(operator.setitem, dims, i, e(operator.getitem, cdims, i))
-    return code
-
-
-def _cart_create(e, dims, periods, reorder, comm):
-    cdims, cperiods = e.c_ints(dims), e.c_ints(periods)
-    e.check(e.size(cdims) == e.size(cperiods), ValueError, "mpi4numba: dims and periods differ in length")
-    # Checked here because not every MPI does (MPICH makes a grid of -1 x -1 processes).
-    negative = e.variable(False)
-    with e.loop(e.size(cdims)) as i, e.when(e(operator.getitem, cdims, i) < 0):
-        negative.set(True)
-    result = e.variable(e.tuple(e.const(_ERR_DIMS, types.int32), e.handle("COMM_NULL")))
-    with e.when(e.not_(negative.get())):
-        result.set(e(capi.MPI_Cart_create, e.comm(comm), e.size(cdims), cdims, cperiods, reorder))
-    return result.get()
-
-
-def _graph_create(e, index, edges, reorder, comm):
-    cindex, cedges = e.c_ints(index), e.c_ints(edges)
-    return e(capi.MPI_Graph_create, e.comm(comm), e.size(cindex), cindex, cedges, reorder)
-
-
-def _cart_sub(e, remain_dims, comm):
-    handle = e.comm(comm)
-    cremain = _per_axis(e, handle, remain_dims, "mpi4numba: remain_dims needs one entry per grid dimension")
-    return e(capi.MPI_Cart_sub, handle, cremain)
-
-
-def _dist_graph_create_adjacent(e, sources, destinations, source_weights, dest_weights, reorder, comm):
-    csources, cdestinations = e.c_ints(sources), e.c_ints(destinations)
-    source_address = _weights(e, source_weights, e.size(csources))
-    dest_address = _weights(e, dest_weights, e.size(cdestinations))
-    return e(
-        capi.MPI_Dist_graph_create_adjacent,
-        e.comm(comm),
-        e.size(csources),
-        csources,
-        source_address,
-        e.size(cdestinations),
-        cdestinations,
-        dest_address,
-        e.handle("INFO_NULL"),
-        reorder,
-    )
-
-
-_CODE_INT = types.UniTuple(types.int32, 2)
-_CARTDIM_GET = lowering(_CODE_INT)(lambda e, comm: e(capi.MPI_Cartdim_get, e.comm(comm)))
-_TOPO_TEST = lowering(_CODE_INT)(lambda e, comm: e(capi.MPI_Topo_test, e.comm(comm)))
-_DIST_GRAPH_NEIGHBORS_COUNT = lowering(types.UniTuple(types.int32, 4))(
-    lambda e, comm: e(capi.MPI_Dist_graph_neighbors_count, e.comm(comm))
-)
-
-
-@lowering(types.Tuple((types.int32, _INT32_ARRAY, types.Array(types.boolean, 1, "C"), _INT32_ARRAY)))
-def _CART_GET(e, comm):
-    handle = e.comm(comm)
-    code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
-    dims, coords = _entries(e, code, ndims), _entries(e, code, ndims)
-    cperiods, periods = e.int32_scratch(e.size(dims)), e.zeros(e.size(dims), "boolean")
-    code = e.if_success(code, lambda: e(capi.MPI_Cart_get, handle, e.size(dims), dims, cperiods, coords))
-    with e.when(code == 0), e.loop(e.size(periods)) as i:
-        e(operator.setitem, periods, i, e(operator.getitem, cperiods, i) != 0)
-    return e.tuple(code, dims, periods, coords)
-
-
-def _cart_coords(coords_type):
-    """The body of cart_coords into a new array (``coords`` None) or into ``coords``."""
-    given = coords_type != types.none
-
-    @lowering(types.Tuple((types.int32, coords_type if given else _INT32_ARRAY)))
-    def body(e, rank, comm, coords):
-        handle = e.comm(comm)
-        code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
-        if given:
-            e.check(
-                (code != 0) | (e.size(coords) >= ndims),
-                ValueError,
-                "mpi4numba: coords has fewer entries than the grid has dimensions",
-            )
-        else:
-            coords = _entries(e, code, ndims)
-        code = e.if_success(code, lambda: _rank_check(e, handle, rank))
-        code = e.if_success(code, lambda: e(capi.MPI_Cart_coords, handle, rank, e.size(coords), coords))
-        return e.tuple(code, coords)
-
-    return body
-
-
-@lowering(_CODE_INT)
-def _CART_RANK(e, coords, comm):
-    handle = e.comm(comm)
-    ccoords = _per_axis(e, handle, coords, "mpi4numba: coords needs one entry per grid dimension")
-    return e(capi.MPI_Cart_rank, handle, ccoords)
-
-
-@lowering(types.UniTuple(types.int32, 3))
-def _CART_SHIFT(e, direction, disp, comm):
-    handle = e.comm(comm)
-    # Checked here because not every MPI does (Open MPI reads past its arrays).
-    code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
-    not_an_axis = (code == 0) & ((direction < 0) | (direction >= ndims))
-    null = e.const(PROC_NULL, types.int32)
-    result = e.variable(e.tuple(e.const(_ERR_DIMS, types.int32), null, null))
-    with e.when(e.not_(not_an_axis)):
-        result.set(e(capi.MPI_Cart_shift, handle, direction, disp))
-    return result.get()
-
-
-@lowering(types.Tuple((types.int32, _INT32_ARRAY)))
-def _GRAPH_NEIGHBORS(e, rank, comm):
-    handle = e.comm(comm)
-    code, count = e.unpack(e(capi.MPI_Graph_neighbors_count, handle, rank))
-    neighbors = _entries(e, code, count)
-    code = e.if_success(code, lambda: e(capi.MPI_Graph_neighbors, handle, rank, e.size(neighbors), neighbors))
-    return e.tuple(code, neighbors)
-
-
-@lowering(types.Tuple((types.int32, _INT32_ARRAY, _INT32_ARRAY)))
-def _DIST_GRAPH_NEIGHBORS(e, comm):
-    handle = e.comm(comm)
-    code, indegree, outdegree, _ = e.unpack(e(capi.MPI_Dist_graph_neighbors_count, handle))
-    sources, destinations = _entries(e, code, indegree), _entries(e, code, outdegree)
-    # for the weights of a weighted graph, which are not returned
-    source_weights, dest_weights = e.int32_scratch(e.size(sources)), e.int32_scratch(e.size(destinations))
-    code = e.if_success(
-        code,
-        lambda: e(
-            capi.MPI_Dist_graph_neighbors,
-            handle,
-            e.size(sources),
-            sources,
-            source_weights,
-            e.size(destinations),
-            destinations,
-            dest_weights,
-        ),
-    )
-    return e.tuple(code, sources, destinations)
+    e.check(e.size(cweights).eq(degree), ValueError, "mpi4numba: weights need one entry per neighbour")
+    return e.select(e.size(cweights).eq(0), e(_weights_constant, "WEIGHTS_EMPTY"), e.data(cweights))
 
 
 @api
@@ -277,7 +129,17 @@ def dims_create(nnodes, dims):
         raise TypingError(f"mpi4numba: dims must be a 1-D integer array (filled in place), got {dims}")
     if not dims.mutable:
         raise TypingError("mpi4numba: dims is read-only and cannot be filled")
-    return _DIMS_CREATE
+    return types.int32
+
+
+@lowers(dims_create)
+def _dims_create(e, nnodes, dims):
+    cdims = e.c_ints(dims)
+    code = e(capi.MPI_Dims_create, nnodes, e.size(cdims), cdims)
+    if cdims is not dims:  # converted: the factorisation goes back into dims
+        with e.loop(e.size(cdims)) as i:
+            dims.setitem(i, cdims.getitem(i))
+    return code
 
 
 @api
@@ -297,7 +159,21 @@ def cart_create(dims, periods, reorder=False, comm=None):
     int_sequence(periods, "periods")
     if not isinstance(reorder, (types.Boolean, types.Integer)):
         raise TypingError(f"mpi4numba: reorder must be a bool, got {reorder}")
-    return new_communicator(_cart_create)
+    return NEW_COMMUNICATOR
+
+
+@lowers(cart_create)
+def _cart_create(e, dims, periods, reorder, comm):
+    cdims, cperiods = e.c_ints(dims), e.c_ints(periods)
+    e.check(e.size(cdims).eq(e.size(cperiods)), ValueError, "mpi4numba: dims and periods differ in length")
+    # Checked here because not every MPI does (MPICH makes a grid of -1 x -1 processes).
+    negative = e.variable(False)
+    with e.loop(e.size(cdims)) as i, e.when(cdims.getitem(i).lt(0)):
+        negative.set(True)
+    result = e.variable(e.tuple(e.const(_ERR_DIMS, types.int32), e.handle("COMM_NULL")))
+    with e.when(e.not_(negative.get())):
+        result.set(e(capi.MPI_Cart_create, e.comm(comm), e.size(cdims), cdims, cperiods, reorder))
+    return e.new_communicator(*e.unpack(result.get()))
 
 
 @api
@@ -310,7 +186,12 @@ def cartdim_get(comm):
     ((0, 2), 0)
     """
     topology_communicator(comm)
-    return _CARTDIM_GET
+    return _CODE_INT
+
+
+@lowers(cartdim_get)
+def _cartdim_get(e, comm):
+    return e(capi.MPI_Cartdim_get, e.comm(comm))
 
 
 @api
@@ -324,7 +205,19 @@ def cart_get(comm):
     ((array([1], dtype=int32), array([ True]), array([0], dtype=int32)), 0)
     """
     topology_communicator(comm)
-    return _CART_GET
+    return types.Tuple((types.int32, _INT32_ARRAY, types.Array(types.boolean, 1, "C"), _INT32_ARRAY))
+
+
+@lowers(cart_get)
+def _cart_get(e, comm):
+    handle = e.comm(comm)
+    code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
+    dims, coords = _entries(e, code, ndims), _entries(e, code, ndims)
+    cperiods, periods = e.int32_scratch(e.size(dims)), e.zeros(e.size(dims), "boolean")
+    code = e.if_success(code, lambda: e(capi.MPI_Cart_get, handle, e.size(dims), dims, cperiods, coords))
+    with e.when(code.eq(0)), e.loop(e.size(periods)) as i:
+        periods.setitem(i, cperiods.getitem(i).ne(0))
+    return e.tuple(code, dims, periods, coords)
 
 
 @api
@@ -348,7 +241,24 @@ def cart_coords(rank, comm, coords=None):
         and coords.mutable
     ):
         raise TypingError(f"mpi4numba: coords must be a writable C-contiguous int32 array, got {coords}")
-    return _cart_coords(coords)
+    return types.Tuple((types.int32, _INT32_ARRAY if coords == types.none else coords))
+
+
+@lowers(cart_coords)
+def _cart_coords(e, rank, comm, coords):
+    handle = e.comm(comm)
+    code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
+    if coords.type == types.none:  # a new array
+        coords = _entries(e, code, ndims)
+    else:
+        e.check(
+            code.ne(0).or_(e.size(coords).ge(ndims)),
+            ValueError,
+            "mpi4numba: coords has fewer entries than the grid has dimensions",
+        )
+    code = e.if_success(code, lambda: _rank_check(e, handle, rank))
+    code = e.if_success(code, lambda: e(capi.MPI_Cart_coords, handle, rank, e.size(coords), coords))
+    return e.tuple(code, coords)
 
 
 @api
@@ -363,7 +273,14 @@ def cart_rank(coords, comm):
     """
     int_sequence(coords, "coords")
     topology_communicator(comm)
-    return _CART_RANK
+    return _CODE_INT
+
+
+@lowers(cart_rank)
+def _cart_rank(e, coords, comm):
+    handle = e.comm(comm)
+    ccoords = _per_axis(e, handle, coords, "mpi4numba: coords needs one entry per grid dimension")
+    return e(capi.MPI_Cart_rank, handle, ccoords)
 
 
 @api
@@ -384,7 +301,20 @@ def cart_shift(direction, disp, comm):
     integer(direction, "direction")
     integer(disp, "disp")
     topology_communicator(comm)
-    return _CART_SHIFT
+    return types.UniTuple(types.int32, 3)
+
+
+@lowers(cart_shift)
+def _cart_shift(e, direction, disp, comm):
+    handle = e.comm(comm)
+    # Checked here because not every MPI does (Open MPI reads past its arrays).
+    code, ndims = e.unpack(e(capi.MPI_Cartdim_get, handle))
+    not_an_axis = code.eq(0).and_(direction.lt(0).or_(direction.ge(ndims)))
+    null = e.const(PROC_NULL, types.int32)
+    result = e.variable(e.tuple(e.const(_ERR_DIMS, types.int32), null, null))
+    with e.when(e.not_(not_an_axis)):
+        result.set(e(capi.MPI_Cart_shift, handle, direction, disp))
+    return result.get()
 
 
 @api
@@ -400,7 +330,14 @@ def cart_sub(remain_dims, comm):
     """
     int_sequence(remain_dims, "remain_dims")
     topology_communicator(comm)
-    return new_communicator(_cart_sub)
+    return NEW_COMMUNICATOR
+
+
+@lowers(cart_sub)
+def _cart_sub(e, remain_dims, comm):
+    handle = e.comm(comm)
+    cremain = _per_axis(e, handle, remain_dims, "mpi4numba: remain_dims needs one entry per grid dimension")
+    return e.new_communicator(*e.unpack(e(capi.MPI_Cart_sub, handle, cremain)))
 
 
 @api
@@ -412,7 +349,12 @@ def topo_test(comm=None):
     >>> mpi4numba.topo_test() == (0, mpi4numba.UNDEFINED)
     True
     """
-    return _TOPO_TEST
+    return _CODE_INT
+
+
+@lowers(topo_test)
+def _topo_test(e, comm):
+    return e(capi.MPI_Topo_test, e.comm(comm))
 
 
 @api
@@ -428,7 +370,14 @@ def graph_create(index, edges, reorder=False, comm=None):
     """
     int_sequence(index, "index")
     int_sequence(edges, "edges")
-    return new_communicator(_graph_create)
+    return NEW_COMMUNICATOR
+
+
+@lowers(graph_create)
+def _graph_create(e, index, edges, reorder, comm):
+    cindex, cedges = e.c_ints(index), e.c_ints(edges)
+    made = e(capi.MPI_Graph_create, e.comm(comm), e.size(cindex), cindex, cedges, reorder)
+    return e.new_communicator(*e.unpack(made))
 
 
 @api
@@ -443,7 +392,16 @@ def graph_neighbors(rank, comm):
     """
     integer(rank, "rank")
     topology_communicator(comm)
-    return _GRAPH_NEIGHBORS
+    return types.Tuple((types.int32, _INT32_ARRAY))
+
+
+@lowers(graph_neighbors)
+def _graph_neighbors(e, rank, comm):
+    handle = e.comm(comm)
+    code, count = e.unpack(e(capi.MPI_Graph_neighbors_count, handle, rank))
+    neighbors = _entries(e, code, count)
+    code = e.if_success(code, lambda: e(capi.MPI_Graph_neighbors, handle, rank, e.size(neighbors), neighbors))
+    return e.tuple(code, neighbors)
 
 
 @api
@@ -466,7 +424,27 @@ def dist_graph_create_adjacent(sources, destinations, source_weights=None, dest_
             int_sequence(value, what)
     if (source_weights == types.none) != (dest_weights == types.none):
         raise TypingError("mpi4numba: give both source_weights and dest_weights, or neither")
-    return new_communicator(_dist_graph_create_adjacent)
+    return NEW_COMMUNICATOR
+
+
+@lowers(dist_graph_create_adjacent)
+def _dist_graph_create_adjacent(e, sources, destinations, source_weights, dest_weights, reorder, comm):
+    csources, cdestinations = e.c_ints(sources), e.c_ints(destinations)
+    source_address = _weights(e, source_weights, e.size(csources))
+    dest_address = _weights(e, dest_weights, e.size(cdestinations))
+    made = e(
+        capi.MPI_Dist_graph_create_adjacent,
+        e.comm(comm),
+        e.size(csources),
+        csources,
+        source_address,
+        e.size(cdestinations),
+        cdestinations,
+        dest_address,
+        e.handle("INFO_NULL"),
+        reorder,
+    )
+    return e.new_communicator(*e.unpack(made))
 
 
 @api
@@ -480,7 +458,12 @@ def dist_graph_neighbors_count(comm):
     ((0, 0, 0, 0), 0)
     """
     topology_communicator(comm)
-    return _DIST_GRAPH_NEIGHBORS_COUNT
+    return types.UniTuple(types.int32, 4)
+
+
+@lowers(dist_graph_neighbors_count)
+def _dist_graph_neighbors_count(e, comm):
+    return e(capi.MPI_Dist_graph_neighbors_count, e.comm(comm))
 
 
 @api
@@ -494,4 +477,27 @@ def dist_graph_neighbors(comm):
     ((array([0], dtype=int32), array([0], dtype=int32)), 0)
     """
     topology_communicator(comm)
-    return _DIST_GRAPH_NEIGHBORS
+    return types.Tuple((types.int32, _INT32_ARRAY, _INT32_ARRAY))
+
+
+@lowers(dist_graph_neighbors)
+def _dist_graph_neighbors(e, comm):
+    handle = e.comm(comm)
+    code, indegree, outdegree, _ = e.unpack(e(capi.MPI_Dist_graph_neighbors_count, handle))
+    sources, destinations = _entries(e, code, indegree), _entries(e, code, outdegree)
+    # for the weights of a weighted graph, which are not returned
+    source_weights, dest_weights = e.int32_scratch(e.size(sources)), e.int32_scratch(e.size(destinations))
+    code = e.if_success(
+        code,
+        lambda: e(
+            capi.MPI_Dist_graph_neighbors,
+            handle,
+            e.size(sources),
+            sources,
+            source_weights,
+            e.size(destinations),
+            destinations,
+            dest_weights,
+        ),
+    )
+    return e.tuple(code, sources, destinations)

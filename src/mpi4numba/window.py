@@ -46,8 +46,8 @@ from numba.np.numpy_support import as_dtype
 
 from ._core import capi
 from ._core.runtime import ABI, MPI
-from ._support.api import api
-from ._support.lowering import is_contiguous_layout, lowering
+from ._support.api import api, lowers
+from ._support.emit_buffers import is_contiguous_layout
 from ._support.validate import array, integer
 from ._support.wintype import (
     ROW_BITS,
@@ -105,38 +105,67 @@ def _check_disp_unit(disp_unit) -> None:
         integer(disp_unit, "disp_unit")
 
 
+def _on_window(win, **integers) -> types.Type:
+    """The arguments of a synchronization routine (``win`` a window, ``integers`` by name),
+    and its result type: the status."""
+    require_window(win)
+    for name, value in integers.items():
+        integer(value, name)
+    return types.int64
+
+
+def _allocation(count, dtype, disp_unit) -> types.Type:
+    """The arguments of win_allocate(_shared), and their result type: ``(status, win, memory)``."""
+    integer(count, "count")
+    _check_disp_unit(disp_unit)
+    return types.Tuple((types.int32, window_array_type, types.Array(element_dtype(dtype), 1, "C")))
+
+
 def _unit(e, disp_unit, itemsize: int):
     """The displacement unit: ``disp_unit``, or ``itemsize`` for None."""
     return e.const(itemsize, types.int64) if disp_unit.type == types.none else disp_unit
 
 
-def _finish(e, code, handle, base, comm, size, disp_unit):
-    """``(status, win)`` of a creation call over ``comm`` (a handle) that returned ``code``
-    and ``handle``: a window holding WIN_NULL if it failed; else one that returns errors
-    as codes and is in the window table with every process's extent (an allgather)."""
-    created = code == 0
-    rank, group = e(capi.MPI_Comm_rank, comm)[1], e(capi.MPI_Comm_size, comm)[1]
+def _itemsize(dtype: types.Type) -> int:
+    """The bytes of one element of the NumPy dtype argument ``dtype`` (a Numba type)."""
+    return as_dtype(element_dtype(dtype)).itemsize
+
+
+def _created(e, code, handle, base, comm, size, disp_unit):
+    """``(status, win)`` of a creation call over ``comm`` that returned ``code`` and
+    ``handle``: a window holding WIN_NULL if it failed; else one that returns errors as
+    codes and is in the window table with every process's extent (an allgather)."""
+    created = code.eq(0)
+    rank, group = e.rank_size(comm)
     win = e(new_window, e.select(created, handle, e.handle("WIN_NULL")), base, e.select(created, group, 0))
     status = e.variable(code)
-    with e.when(code != 0, likely=False):  # a refusal whose cause is known gets a code that says it
+    with e.when(code.ne(0), likely=False):  # a refusal whose cause is known gets a code that says it
         status.set(e(explained_window_error, code))
     with e.when(created, likely=True):
         status.set(e(capi.MPI_Win_set_errhandler, handle, e.handle("ERRORS_RETURN")))
         extents = e(register_window, win, rank, size, disp_unit)
-        e.check(extents != 0, RuntimeError, f"mpi4numba: more than {1 << ROW_BITS} windows at once")
+        e.check(extents.ne(0), RuntimeError, f"mpi4numba: more than {1 << ROW_BITS} windows at once")
         pair = e.handle("INT64_T")
-        gathered = e(capi.MPI_Allgather, e.in_place(), 2, pair, extents, 2, pair, comm)
-        status.set(e.select(status.get() == 0, gathered, status.get()))
+        gathered = e(capi.MPI_Allgather, e.in_place(), 2, pair, extents, 2, pair, e.comm(comm))
+        status.set(e.select(status.get().eq(0), gathered, status.get()))
     return status.get(), win
 
 
-@lowering(types.Tuple((types.int32, window_array_type)))
-def _WIN_CREATE(e, base, disp_unit, comm):
-    if not is_contiguous_layout(base.type):
-        e.check(e.attr(e.attr(base, "flags"), "c_contiguous"), ValueError, "mpi4numba: base must be C-contiguous")
-    size, unit, handle = e.attr(base, "nbytes"), _unit(e, disp_unit, e.itemsize(base)), e.comm(comm)
-    code, created = e.unpack(e(capi.MPI_Win_create, e.data(base), size, unit, e.handle("INFO_NULL"), handle))
-    return e.tuple(*_finish(e, code, created, base, handle, size, unit))
+def _allocated(e, c_function, count, dtype, disp_unit, comm):
+    """``(status, win, memory)`` of win_allocate(_shared): ``c_function`` allocates
+    ``count`` elements of ``dtype`` on each process and makes the window."""
+    e.check(count.ge(0), ValueError, "mpi4numba: count must not be negative (a window of count elements)")
+    itemsize = _itemsize(dtype.type)
+    size, unit = count.mul(itemsize), _unit(e, disp_unit, itemsize)
+    code, address, handle = e.unpack(e(c_function, size, unit, e.handle("INFO_NULL"), e.comm(comm)))
+    status, win = _created(e, code, handle, None, comm, size, unit)
+    done = code.eq(0)
+    return e.tuple(status, win, e(memory_view, win, e.select(done, address, 0), e.select(done, count, 0), dtype))
+
+
+def _window_call(e, win, c_function, *arguments):
+    """The status of ``c_function(*arguments, handle)`` on a live window ``win``."""
+    return on_live_window(e, win, lambda handle, extents: e(c_function, *arguments, handle))
 
 
 @api
@@ -155,26 +184,16 @@ def win_create(base, disp_unit=None, comm=None):
     """
     array(base, "base", writable=True)
     _check_disp_unit(disp_unit)
-    return _WIN_CREATE
+    return types.Tuple((types.int32, window_array_type))
 
 
-def _allocator(count, dtype, disp_unit, call):
-    """The body of win_allocate(_shared): ``call`` allocates and creates the window."""
-    integer(count, "count")
-    _check_disp_unit(disp_unit)
-    scalar = element_dtype(dtype)
-    itemsize = as_dtype(scalar).itemsize
-
-    @lowering(types.Tuple((types.int32, window_array_type, types.Array(scalar, 1, "C"))))
-    def body(e, count, dtype, disp_unit, comm):
-        e.check(count >= 0, ValueError, "mpi4numba: count must not be negative (a window of count elements)")
-        size, unit, handle = count * itemsize, _unit(e, disp_unit, itemsize), e.comm(comm)
-        code, address, created = e.unpack(e(call, size, unit, e.handle("INFO_NULL"), handle))
-        status, win = _finish(e, code, created, None, handle, size, unit)
-        done = code == 0
-        return e.tuple(status, win, e(memory_view, win, e.select(done, address, 0), e.select(done, count, 0), dtype))
-
-    return body
+@lowers(win_create)
+def _win_create(e, base, disp_unit, comm):
+    if not is_contiguous_layout(base.type):
+        e.check(e.attr(e.attr(base, "flags"), "c_contiguous"), ValueError, "mpi4numba: base must be C-contiguous")
+    size, unit = e.attr(base, "nbytes"), _unit(e, disp_unit, e.itemsize(base))
+    code, handle = e.unpack(e(capi.MPI_Win_create, e.data(base), size, unit, e.handle("INFO_NULL"), e.comm(comm)))
+    return e.tuple(*_created(e, code, handle, base, comm, size, unit))
 
 
 @api
@@ -189,7 +208,12 @@ def win_allocate(count, dtype, disp_unit=None, comm=None):
     >>> status, memory.shape, mpi4numba.win_free(win)
     (0, (3,), 0)
     """
-    return _allocator(count, dtype, disp_unit, capi.MPI_Win_allocate)
+    return _allocation(count, dtype, disp_unit)
+
+
+@lowers(win_allocate)
+def _win_allocate(e, count, dtype, disp_unit, comm):
+    return _allocated(e, capi.MPI_Win_allocate, count, dtype, disp_unit, comm)
 
 
 @api
@@ -203,7 +227,12 @@ def win_allocate_shared(count, dtype, disp_unit=None, comm=None):
     >>> status, mpi4numba.win_free(win)
     (0, 0)
     """
-    return _allocator(count, dtype, disp_unit, capi.MPI_Win_allocate_shared)
+    return _allocation(count, dtype, disp_unit)
+
+
+@lowers(win_allocate_shared)
+def _win_allocate_shared(e, count, dtype, disp_unit, comm):
+    return _allocated(e, capi.MPI_Win_allocate_shared, count, dtype, disp_unit, comm)
 
 
 @api
@@ -222,36 +251,22 @@ def win_shared_query(win, rank, dtype):
     """
     require_window(win)
     integer(rank, "rank")
-    scalar = element_dtype(dtype)
-    itemsize = as_dtype(scalar).itemsize
-
-    @lowering(types.Tuple((types.int64, types.Array(scalar, 1, "C"))))
-    def body(e, win, rank, dtype):
-        address, count = e.variable(e.const(0, types.intp)), e.variable(e.const(0, types.int64))
-
-        def query(handle, extents):
-            code, size, _, base = e.unpack(e(capi.MPI_Win_shared_query, handle, rank))
-            with e.when(code == 0, likely=True):
-                address.set(base)
-                count.set(size // itemsize)
-            return code
-
-        status = on_live_window(e, win, query)
-        return e.tuple(status, e(memory_view, win, address.get(), count.get(), dtype))
-
-    return body
+    return types.Tuple((types.int64, types.Array(element_dtype(dtype), 1, "C")))
 
 
-@lowering(types.int64)
-def _WIN_FREE(e, win):
-    def free(handle, extents):
-        code, freed = e.unpack(e(capi.MPI_Win_free, handle))
-        with e.when(code == 0, likely=True):
-            e(forget_window, handle)
-            e(store_window_handle, win, freed)
+@lowers(win_shared_query)
+def _win_shared_query(e, win, rank, dtype):
+    address, count = e.variable(e.const(0, types.intp)), e.variable(e.const(0, types.int64))
+
+    def query(handle, extents):
+        code, size, _, base = e.unpack(e(capi.MPI_Win_shared_query, handle, rank))
+        with e.when(code.eq(0), likely=True):
+            address.set(base)
+            count.set(size.floordiv(_itemsize(dtype.type)))
         return code
 
-    return on_live_window(e, win, free)
+    status = on_live_window(e, win, query)
+    return e.tuple(status, e(memory_view, win, address.get(), count.get(), dtype))
 
 
 @api
@@ -266,42 +281,19 @@ def win_free(win):
     (0, True)
     """
     require_window(win)
-    return _WIN_FREE
+    return types.int64
 
 
-def _on_window(body, win, **integers):
-    """``body``, for a synchronization routine: ``win`` a window, ``integers`` (by name) integers."""
-    require_window(win)
-    for name, value in integers.items():
-        integer(value, name)
-    return body
+@lowers(win_free)
+def _win_free(e, win):
+    def free(handle, extents):
+        code, freed = e.unpack(e(capi.MPI_Win_free, handle))
+        with e.when(code.eq(0), likely=True):
+            e(forget_window, handle)
+            e(store_window_handle, win, freed)
+        return code
 
-
-def _synchronization(call):
-    """The body of a synchronization routine ``(win, *arguments)``: ``call(e, handle,
-    *arguments)`` on a live window."""
-    return lowering(types.int64)(
-        lambda e, win, *arguments: on_live_window(e, win, lambda handle, extents: call(e, handle, *arguments))
-    )
-
-
-def _handle_last(c_function):
-    """The body of a routine whose C function takes its arguments in order, then the window."""
-    return _synchronization(lambda e, handle, *arguments: e(c_function, *arguments, handle))
-
-
-_FENCE = _handle_last(capi.MPI_Win_fence)
-_LOCK = _synchronization(
-    lambda e, handle, rank, lock_type, assertion: e(capi.MPI_Win_lock, lock_type, rank, assertion, handle)
-)
-_UNLOCK = _handle_last(capi.MPI_Win_unlock)
-_LOCK_ALL = _handle_last(capi.MPI_Win_lock_all)
-_UNLOCK_ALL = _handle_last(capi.MPI_Win_unlock_all)
-_FLUSH = _handle_last(capi.MPI_Win_flush)
-_FLUSH_ALL = _handle_last(capi.MPI_Win_flush_all)
-_FLUSH_LOCAL = _handle_last(capi.MPI_Win_flush_local)
-_FLUSH_LOCAL_ALL = _handle_last(capi.MPI_Win_flush_local_all)
-_SYNC = _handle_last(capi.MPI_Win_sync)
+    return on_live_window(e, win, free)
 
 
 @api
@@ -314,7 +306,12 @@ def win_fence(win, assertion=0):
     >>> mpi4numba.win_fence(win, mpi4numba.MODE_NOPRECEDE), mpi4numba.win_fence(win), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    return _on_window(_FENCE, win, assertion=assertion)
+    return _on_window(win, assertion=assertion)
+
+
+@lowers(win_fence)
+def _win_fence(e, win, assertion):
+    return _window_call(e, win, capi.MPI_Win_fence, assertion)
 
 
 @api
@@ -328,7 +325,12 @@ def win_lock(win, rank, lock_type=LOCK_EXCLUSIVE, assertion=0):
     >>> mpi4numba.win_lock(win, me), mpi4numba.win_unlock(win, me), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    return _on_window(_LOCK, win, rank=rank, lock_type=lock_type, assertion=assertion)
+    return _on_window(win, rank=rank, lock_type=lock_type, assertion=assertion)
+
+
+@lowers(win_lock)
+def _win_lock(e, win, rank, lock_type, assertion):
+    return _window_call(e, win, capi.MPI_Win_lock, lock_type, rank, assertion)
 
 
 @api
@@ -341,7 +343,12 @@ def win_unlock(win, rank):
     >>> mpi4numba.win_unlock(win, 0) != 0, mpi4numba.win_free(win)  # no epoch was open
     (True, 0)
     """
-    return _on_window(_UNLOCK, win, rank=rank)
+    return _on_window(win, rank=rank)
+
+
+@lowers(win_unlock)
+def _win_unlock(e, win, rank):
+    return _window_call(e, win, capi.MPI_Win_unlock, rank)
 
 
 @api
@@ -354,7 +361,12 @@ def win_lock_all(win, assertion=0):
     >>> mpi4numba.win_lock_all(win), mpi4numba.win_unlock_all(win), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    return _on_window(_LOCK_ALL, win, assertion=assertion)
+    return _on_window(win, assertion=assertion)
+
+
+@lowers(win_lock_all)
+def _win_lock_all(e, win, assertion):
+    return _window_call(e, win, capi.MPI_Win_lock_all, assertion)
 
 
 @api
@@ -366,7 +378,12 @@ def win_unlock_all(win):
     >>> mpi4numba.win_lock_all(win), mpi4numba.win_unlock_all(win), mpi4numba.win_free(win)
     (0, 0, 0)
     """
-    return _on_window(_UNLOCK_ALL, win)
+    return _on_window(win)
+
+
+@lowers(win_unlock_all)
+def _win_unlock_all(e, win):
+    return _window_call(e, win, capi.MPI_Win_unlock_all)
 
 
 @api
@@ -382,7 +399,12 @@ def win_flush(win, rank):
     >>> mpi4numba.win_free(win)
     0
     """
-    return _on_window(_FLUSH, win, rank=rank)
+    return _on_window(win, rank=rank)
+
+
+@lowers(win_flush)
+def _win_flush(e, win, rank):
+    return _window_call(e, win, capi.MPI_Win_flush, rank)
 
 
 @api
@@ -396,7 +418,12 @@ def win_flush_all(win):
     >>> mpi4numba.win_free(win)
     0
     """
-    return _on_window(_FLUSH_ALL, win)
+    return _on_window(win)
+
+
+@lowers(win_flush_all)
+def _win_flush_all(e, win):
+    return _window_call(e, win, capi.MPI_Win_flush_all)
 
 
 @api
@@ -411,7 +438,12 @@ def win_flush_local(win, rank):
     >>> mpi4numba.win_free(win)
     0
     """
-    return _on_window(_FLUSH_LOCAL, win, rank=rank)
+    return _on_window(win, rank=rank)
+
+
+@lowers(win_flush_local)
+def _win_flush_local(e, win, rank):
+    return _window_call(e, win, capi.MPI_Win_flush_local, rank)
 
 
 @api
@@ -425,7 +457,12 @@ def win_flush_local_all(win):
     >>> mpi4numba.win_free(win)
     0
     """
-    return _on_window(_FLUSH_LOCAL_ALL, win)
+    return _on_window(win)
+
+
+@lowers(win_flush_local_all)
+def _win_flush_local_all(e, win):
+    return _window_call(e, win, capi.MPI_Win_flush_local_all)
 
 
 @api
@@ -440,7 +477,12 @@ def win_sync(win):
     >>> mpi4numba.win_free(win)
     0
     """
-    return _on_window(_SYNC, win)
+    return _on_window(win)
+
+
+@lowers(win_sync)
+def _win_sync(e, win):
+    return _window_call(e, win, capi.MPI_Win_sync)
 
 
 def win_to_mpi4py(win: np.ndarray) -> MPI.Win:

@@ -74,7 +74,7 @@ def _handle_offset() -> int:
     samples = (MPI.COMM_WORLD, MPI.COMM_SELF, MPI.COMM_NULL, MPI.Comm(), MPI.Cartcomm(), MPI.Intercomm())
     offsets = {MPI._addressof(comm) - id(comm) for comm in samples}
     if len(offsets) != 1:
-        raise ImportError(f"mpi4numba: mpi4py's communicator objects differ in layout ({sorted(offsets)})")
+        raise RuntimeError(f"mpi4numba: mpi4py's communicator objects differ in layout ({sorted(offsets)})")
     return offsets.pop()
 
 

@@ -8,11 +8,14 @@ LLVM value)::
         address, count, datatype, derived = e.buffer(data)
         return e(MPI_Send, address, count, datatype, dest, tag, e.comm(comm))
 
-``e(f, *args)`` lowers a call of any function Numba can call (an intrinsic, a builtin
-operator, an ``@overload``) right here, and Python operators on values (``+``, ``<=``,
-``==`` ...) are Numba's. Nothing is compiled as a function of its own unless the callee
-is one (an ``@overload`` or ``@njit`` function): the emitted code is the caller's, so a
-call site costs what its own instructions cost to compile. Branches are
+``e(f, *args)`` lowers a call of an intrinsic or a builtin operation right here, and
+``e.jitted(f, *args)`` a call of a jitted helper (``register_jitable``, ``@overload``),
+a function compiled of its own; a value's arithmetic and comparisons are its
+methods named after the :mod:`operator` module (``count.mul(2)``, ``code.eq(0)``), never
+Python's operators, so that a Python ``==`` or ``in`` cannot emit code by accident.
+Nothing is compiled as a function of its own unless the callee is one (an ``@overload``
+or ``@njit`` function, or a jitted helper): the emitted code is the caller's, so a call
+site costs what its own instructions cost to compile. Branches are
 :meth:`Emitter.when` blocks and :meth:`Emitter.select`; errors are :meth:`Emitter.check`.
 """
 
@@ -25,15 +28,40 @@ from typing import Any
 
 from llvmlite import ir
 from numba.core import cgutils, types
+from numba.core.typing import templates as numba_templates
 
 UNKNOWN = object()  # the compile-time value of a Value known only at run time
 
 
+def _emitting(op: Callable) -> Callable:
+    """A method of :class:`Value` that emits ``op(self, *others)`` as Numba would."""
+
+    def method(self: Value, *others: Any) -> Value:
+        return self.e(op, self, *others)
+
+    name = op.__name__
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``operator.{name}(self, ...)``, emitted as Numba compiles it."
+    return method
+
+
+def _no_operator(self: Value, *others: Any) -> Any:
+    raise TypeError(
+        "a Value has no Python operators (== or in would emit code, or fail, where a Python test was meant): "
+        "use its methods named after the operator module: .eq(), .lt(), .add(), .and_(), .getitem() ..."
+    )
+
+
 class Value:
-    """A typed value of the function being lowered (``constant``: its Python value, if fixed)."""
+    """A typed value of the function being lowered (``constant``: its Python value, if fixed).
+
+    Arithmetic, comparisons and subscripts are methods named after Python's :mod:`operator`
+    functions (``a.add(b)``, ``code.ne(0)``, ``ok.and_(inside)``, ``array.getitem(i)``),
+    each lowered as Numba lowers the operator; Python's operators themselves raise
+    ``TypeError``, and so does ``bool(value)``: a value is known only at run time."""
 
     __slots__ = ("constant", "e", "llvm", "parts", "type")
-    __hash__ = None  # type: ignore[assignment]  (== builds IR)
+    __hash__ = None  # type: ignore[assignment]
 
     def __init__(
         self, e: Emitter, ty: types.Type, llvm: ir.Value, constant: Any = UNKNOWN, parts: tuple[Value, ...] = ()
@@ -46,34 +74,41 @@ class Value:
     def __bool__(self) -> bool:
         raise TypeError("a Value is only known at run time: use e.when()/e.select(), not if/and/or")
 
-    def _apply(self, op: Callable, *others: Any) -> Value:
-        return self.e(op, self, *others)
+    add, sub, mul, floordiv, mod, neg = map(
+        _emitting, (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod, operator.neg)
+    )
+    eq, ne, lt, le, gt, ge = map(
+        _emitting, (operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge)
+    )
+    and_, or_ = _emitting(operator.and_), _emitting(operator.or_)
 
-    def _reflected(self, op: Callable, other: Any) -> Value:
-        return self.e(op, other, self)
-
-    __add__ = lambda self, other: self._apply(operator.add, other)  # noqa: E731
-    __radd__ = lambda self, other: self._reflected(operator.add, other)  # noqa: E731
-    __sub__ = lambda self, other: self._apply(operator.sub, other)  # noqa: E731
-    __rsub__ = lambda self, other: self._reflected(operator.sub, other)  # noqa: E731
-    __mul__ = lambda self, other: self._apply(operator.mul, other)  # noqa: E731
-    __rmul__ = lambda self, other: self._reflected(operator.mul, other)  # noqa: E731
-    __floordiv__ = lambda self, other: self._apply(operator.floordiv, other)  # noqa: E731
-    __mod__ = lambda self, other: self._apply(operator.mod, other)  # noqa: E731
-    __and__ = lambda self, other: self._apply(operator.and_, other)  # noqa: E731
-    __or__ = lambda self, other: self._apply(operator.or_, other)  # noqa: E731
-    __lt__ = lambda self, other: self._apply(operator.lt, other)  # noqa: E731
-    __le__ = lambda self, other: self._apply(operator.le, other)  # noqa: E731
-    __gt__ = lambda self, other: self._apply(operator.gt, other)  # noqa: E731
-    __ge__ = lambda self, other: self._apply(operator.ge, other)  # noqa: E731
-    __eq__ = lambda self, other: self._apply(operator.eq, other)  # type: ignore[assignment]  # noqa: E731
-    __ne__ = lambda self, other: self._apply(operator.ne, other)  # type: ignore[assignment]  # noqa: E731
-    __neg__ = lambda self: self._apply(operator.neg)  # noqa: E731
-
-    def __getitem__(self, index: Any) -> Value:
+    def getitem(self, index: Any) -> Value:
+        """``self[index]``: an element of a tuple (by a Python int) or of an array."""
         if isinstance(self.type, types.BaseTuple) and isinstance(index, int):
             return self.e.unpack(self)[index]
-        return self._apply(operator.getitem, index)
+        return self.e(operator.getitem, self, index)
+
+    def setitem(self, index: Any, value: Any) -> None:
+        """``self[index] = value`` (an array)."""
+        self.e(operator.setitem, self, index, value)
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __floordiv__ = __mod__ = _no_operator
+    __and__ = __rand__ = __or__ = __ror__ = __invert__ = __neg__ = __getitem__ = _no_operator
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = __contains__ = _no_operator  # type: ignore[assignment]
+
+
+# Numba's class of the templates of overloads, a name of its own (private): without it the
+# check of e() against e.jitted() is skipped (it tells a reader, it decides nothing)
+_OVERLOADS = getattr(numba_templates, "_OverloadFunctionTemplate", None)
+
+
+def _compiled_apart(fnty: types.Type) -> bool:
+    """Whether calls of a function of this Numba type call a function compiled of its own
+    (a dispatcher, or overloads: ``register_jitable``, ``@overload``), not inline code."""
+    if isinstance(fnty, types.Dispatcher):
+        return True
+    templates = getattr(fnty, "templates", ())
+    return bool(templates) and all(issubclass(template, _OVERLOADS) for template in templates)
 
 
 class Emitter:
@@ -134,9 +169,28 @@ class Emitter:
     # --- calls and attributes ---
 
     def __call__(self, function: Any, *args: Any) -> Value:
-        """Lower ``function(*args)`` as Numba would in the caller, inline where it can."""
+        """Lower ``function(*args)`` as Numba would in the caller: an intrinsic (a C call, a
+        handle) or a builtin operation is emitted right here. A jitted helper of
+        mpi4numba is refused: call it with :meth:`jitted`, so that a reader sees it."""
+        return self._call(function, args, jitted=False)
+
+    def jitted(self, function: Any, *args: Any) -> Value:
+        """Call ``function(*args)``, a jitted helper (``register_jitable``, ``@overload``):
+        a function of its own, compiled once per argument types and called from here."""
+        return self._call(function, args, jitted=True)
+
+    def _call(self, function: Any, args: tuple, jitted: bool) -> Value:
         values = [self.const(arg) for arg in args]
         fnty = self.typing.resolve_value_type(function)
+        # Numba's own operations may be overloads: e() takes them; a helper of ours must say which
+        ours = str(getattr(function, "__module__", "")).startswith("mpi4numba")
+        if _OVERLOADS is not None and _compiled_apart(fnty) != jitted and (jitted or ours):
+            how = (
+                "with e.jitted(): it is compiled as a function of its own"
+                if not jitted
+                else "with e(): it is emitted inline"
+            )
+            raise TypeError(f"call {getattr(function, '__name__', function)} {how}")
         sig = self.typing.resolve_function_type(fnty, tuple(v.type for v in values), {})
         if sig is None:
             raise TypeError(f"cannot call {function} with {[str(v.type) for v in values]}")

@@ -46,7 +46,11 @@ class Lock:
 
 
 def wait_limit() -> float:
-    return float(os.environ.get(WAIT_ENV, "600"))
+    value = os.environ.get(WAIT_ENV, "600")
+    try:
+        return float(value)
+    except ValueError:  # float's own message would not say which setting is wrong
+        raise ValueError(f"mpi4numba: {WAIT_ENV} must be a number of seconds, not {value!r}") from None
 
 
 def _candidates() -> list[str]:

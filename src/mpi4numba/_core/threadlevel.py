@@ -31,6 +31,14 @@ def _normalise(level: str | int) -> str:
     return name
 
 
+def _from_environment(variable: str) -> str:
+    """The level named by the environment ``variable``; a wrong one says where it came from."""
+    try:
+        return _normalise(os.environ[variable])
+    except ValueError as exc:
+        raise ValueError(f"{exc} (from {variable})") from None
+
+
 def set_thread_level(level: str | int) -> None:
     """Choose the thread level MPI is initialised with; call before MPI is initialised.
 
@@ -65,7 +73,7 @@ def chosen_thread_level() -> str | None:
     """The level chosen through mpi4numba (environment, then set_thread_level()), or None."""
     env = os.environ.get(THREAD_LEVEL_ENV)
     if env:
-        return _normalise(env)
+        return _from_environment(THREAD_LEVEL_ENV)
     return _requested
 
 
@@ -75,7 +83,7 @@ def requested_thread_level() -> str:
     if chosen is not None:
         return chosen
     if os.environ.get(MPI4PY_ENV):
-        return _normalise(os.environ[MPI4PY_ENV])
+        return _from_environment(MPI4PY_ENV)
     import mpi4py
 
     return _normalise(mpi4py.rc.thread_level)

@@ -6,9 +6,22 @@ of the arguments (``types.Omitted`` for defaults), validates them (raising
 checked by ``@api`` itself, first, for every routine) and returns how to compile the
 call, either
 
-* a :func:`lowering` body, run while Numba lowers the caller: the routine's code is
-  emitted straight into the caller (see :mod:`mpi4numba._core.emit`), so a call site costs no
-  compilation of functions of its own; or
+* the Numba type of the result: the routine's body, attached right below it with
+  :func:`lowers`, emits the call while Numba lowers the caller. The routine's code is
+  emitted straight into the caller (see :mod:`mpi4numba._core.emit`), so a call site costs
+  no compilation of functions of its own (a body that also depends on the types
+  branches on them, in Python, when it runs)::
+
+      @api
+      def send(data, dest, tag=0, comm=None):
+          send_data(data, "data")  # after the docstring: the checks of the types
+          return types.int32
+
+      @lowers(send)
+      def _send(e, data, dest, tag, comm):
+          buf = e.send_buffer(data)
+          ...
+
 * an implementation, a Python function compiled by Numba like an ``@overload``'s (for
   the paths where plain jitted code is the simpler way to say it).
 
@@ -17,7 +30,7 @@ In nopython code Numba types a call of it with the typing function (it carries i
 type in ``_numba_type_``); from Python it enters compiled code through a small njit
 trampoline per argument count, whose compiled forms Numba keeps per argument types.
 After a call's first time, later calls with arguments of the same kinds skip Numba's
-dispatcher: see :class:`_FastCalls`.
+dispatcher: see :class:`_Learnt`.
 """
 
 from __future__ import annotations
@@ -382,12 +395,31 @@ def _resolved(context, ty: types.Type) -> types.Type:
     return _default_type(context, ty.value) if isinstance(ty, types.Omitted) else ty
 
 
+def lowers(routine: Callable) -> Callable[[Callable], Callable]:
+    """Attach ``body(e, <the routine's parameters, by name>)`` to a routine whose typing
+    function returns a result type: the code emitted for a call, with the arguments as
+    :class:`~mpi4numba._core.emit.Value` objects (an omitted one: its default, a constant).
+    The parameters are checked here, on import: a body cannot take them in another order."""
+
+    def attach(body: Callable) -> Callable:
+        expected = ["e", *inspect.signature(routine).parameters]
+        taken = list(inspect.signature(body).parameters)
+        if taken != expected:
+            raise TypeError(f"{body.__qualname__} must take ({', '.join(expected)}), not ({', '.join(taken)})")
+        if routine._body_ is not None:  # type: ignore[attr-defined]
+            raise TypeError(f"mpi4numba.{routine.__name__} has a body already")
+        routine._body_ = body  # type: ignore[attr-defined]
+        return body
+
+    return attach
+
+
 def api(typing_function: Callable) -> Callable:
     """Turn an overload-style typing function into a public routine (see module doc)."""
     name = typing_function.__name__
     pysig = inspect.signature(typing_function)
     parameters = list(pysig.parameters.values())
-    decisions: dict[tuple, Lowering | _Legacy] = {}
+    decisions: dict[tuple, Lowering | _Legacy] = {}  # by the argument types of a call
     # a routine's ``comm`` is checked here, before its own checks: one check and one message
     # for every routine (its lowering would otherwise meet a wrong type with no routine named)
     comm_index = next((i for i, p in enumerate(parameters) if p.name == "comm"), None)
@@ -446,8 +478,10 @@ def api(typing_function: Callable) -> Callable:
                     if not text.startswith("mpi4numba: "):
                         raise
                     raise TypingError(f"mpi4numba.{name}: {text[len('mpi4numba: ') :]}") from None
-                if isinstance(result, Lowering):
-                    decision = result
+                if isinstance(result, types.Type):
+                    if public._body_ is None:  # type: ignore[attr-defined]
+                        raise TypingError(f"mpi4numba.{name}: no body: write it with @lowers({name})")
+                    decision = Lowering(result, public._body_)  # type: ignore[attr-defined]
                 else:
                     self.context.refresh()  # the stub's typing may have been registered since
                     stub_type = self.context.resolve_value_type(implementation_stub)
@@ -463,6 +497,7 @@ def api(typing_function: Callable) -> Callable:
     public._numba_type_ = types.Function(Template)  # type: ignore[attr-defined]
     public.py_func = public  # type: ignore[attr-defined]  (numba-mpi's routines are dispatchers)
     public._learnt_ = learnt  # type: ignore[attr-defined]
+    public._body_ = None  # type: ignore[attr-defined]  (set by @lowers)
 
     @lower_builtin(public, types.VarArg(types.Any))
     def lower(context, builder, sig, args):

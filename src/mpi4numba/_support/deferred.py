@@ -53,7 +53,7 @@ from .._core.pending import (
 )
 from .._core.scratch import scratch_array
 from .datatypes import buffer, element_base
-from .strided import claim_scratch, give_back, pack, packs
+from .strided import NO_MEMORY, claim_scratch, give_back, pack, packs
 
 __all__ = [
     "MAX_NDIM",
@@ -262,8 +262,8 @@ def snapshot(requests, before):
     if before < 0 or requests.size == 0:
         return -1, 0
     block, address = claim_scratch(requests.size * requests.itemsize)
-    if address == 0:
-        raise MemoryError("mpi4numba: no memory to watch the requests of pending strided receives")
+    if address == 0:  # the routine raises MemoryError, naming itself
+        return NO_MEMORY, 0
     saved = scratch_array(address, requests.size, requests)
     for i in range(requests.size):
         saved[i] = requests[i]

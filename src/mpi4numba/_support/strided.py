@@ -224,6 +224,9 @@ def packs(array):
     return (pool.setting(table + run) >> _bucket(nbytes, 9, pool.SIZE_BUCKETS)) & 1 == 1
 
 
+NO_MEMORY = -2  # the block of scratch that could not be allocated: the caller raises MemoryError
+
+
 @register_jitable
 def claim_scratch(nbytes):
     """``(block, address)`` of scratch for ``nbytes``: a pool block, or (all busy) a block
@@ -358,8 +361,8 @@ def block_view(array, elements, granularity, fill):
         address, count, datatype, derived = buffer(array)
         return address, count, datatype, derived, -1
     block, address = claim_scratch(elements * array.itemsize)
-    if address == 0:
-        raise MemoryError("mpi4numba: no memory to pack a strided buffer")
+    if address == 0:  # the routine raises MemoryError, naming itself
+        return np.uint64(0), 0, base, False, NO_MEMORY
     if fill:
         pack(array, scratch_array(address, elements, array), elements)
     return np.uint64(address), granularity * per_element, base, False, block
@@ -374,8 +377,8 @@ def c_order(array):
     if array.size == 0 or array.flags.c_contiguous:
         return np.uint64(array.ctypes.data), -1
     block, address = claim_scratch(array.size * array.itemsize)
-    if address == 0:
-        raise MemoryError("mpi4numba: no memory for a C-ordered copy of a strided buffer")
+    if address == 0:  # the routine raises MemoryError, naming itself
+        return np.uint64(0), NO_MEMORY
     pack(array, scratch_array(address, array.size, array), array.size)
     return np.uint64(address), block
 

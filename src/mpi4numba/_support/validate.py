@@ -161,6 +161,13 @@ def request_type(request: types.Type) -> types.Array:
     return request
 
 
+def operand_form(sendobj: types.Type) -> str:
+    """What a reduction's ``sendobj`` is, by its type: ``"in_place"``, ``"scalar"`` or ``"array"``."""
+    if is_in_place(sendobj):
+        return "in_place"
+    return "scalar" if isinstance(sendobj, (types.Number, types.Boolean)) else "array"
+
+
 def reduction_operands(sendobj: types.Type, recvobj: types.Type, operator: types.Type) -> str:
     """The operands of a reduction: ``"scalar"``, ``"array"`` or ``"in_place"``
     (``sendobj``), ``recvobj`` an array MPI can reduce with ``operator``."""

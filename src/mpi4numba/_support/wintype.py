@@ -19,14 +19,16 @@ NumPy views of window memory (``win_allocate``, ``win_shared_query``) hold a ref
 to the same allocation, so the handle cell outlives them.
 
 The window table maps the handle of every live window made by mpi4numba to its
-allocation (open addressing over 4096 rows, exported to the JIT linker by symbol name
-like the datatype cache). It is what says a handle may reach MPI: the routines call MPI
+allocation (a handle table of 4096 rows, :mod:`mpi4numba._core.handletable`, exported to
+the JIT linker by symbol name like the datatype cache; windows made and freed by several
+threads at once keep it whole). It is what says a handle may reach MPI: the routines call MPI
 only for a handle found there, so a window freed through another array holding its
 handle (a NumPy copy), or a handle mpi4numba did not make, gives ``ERR_WIN`` instead
 of reaching MPI with a freed or unknown window. RMA calls find the target's extent
 through it; its row holds a reference to the allocation, so the base stays alive as
 long as the MPI window exists, even if every array of it is dropped. ``win_free``
-removes the row.
+removes the row; a new window whose handle still has a row (its window was freed behind
+mpi4numba's back, MPI reused the handle) takes that row's place.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from __future__ import annotations
 import ctypes
 
 import llvmlite.binding as llvm
-import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
@@ -45,6 +46,7 @@ from numba.np.numpy_support import from_dtype
 from .._core import onesided
 from .._core.cachetag import guard_cache
 from .._core.handles import HANDLE, HANDLE_DTYPE, NATIVE_HANDLE, handle_from_native, handle_to_native
+from .._core.handletable import HandleTable
 from .._core.keepalive import acquire, release
 from .._core.runtime import ABI
 from .dtypes import mpi_datatype
@@ -59,10 +61,7 @@ OUTSIDE_GROUP = -1  # target_extent() of a rank that is not a process of the win
 _WORD_BYTES = 8  # each word is 8 bytes wide, whatever the handle width
 _BASE_WORD, _GROUP_WORD, _PAIRS_WORD = 1, 2, 3
 ROW_BITS = 12  # 4096 rows: more live windows than MPICH allows (one context id each)
-_TABLE = np.zeros(2 << ROW_BITS, np.int64)  # rows of [key, meminfo of the window's allocation]
-_NEVER_USED, _FREED = 0, -1  # keys of rows that hold no window (-1 is no handle in any ABI)
-_TABLE_SYMBOL = "mpi4numba_window_table"
-_FIBONACCI = 0x9E3779B97F4A7C15 - 2**64  # 2**64 / golden ratio, as a signed 64-bit constant
+_LIVE = 1  # the tag of every row: handle -> the meminfo of the window's allocation
 _meminfo_type = types.MemInfoPointer(types.voidptr)
 _i8p = cgutils.voidptr_t
 _i64 = ir.IntType(64)
@@ -77,10 +76,11 @@ _i32 = ir.IntType(32)
 def register_table() -> None:
     """Make the window table and the explanation of failed creations resolvable by the JIT
     linker (on import and before cached code loads)."""
-    llvm.add_symbol(_TABLE_SYMBOL, _TABLE.ctypes.data)
+    _TABLE.export()
     llvm.add_symbol(_EXPLAIN_SYMBOL, ctypes.cast(_EXPLAIN, ctypes.c_void_p).value)
 
 
+_TABLE = HandleTable("mpi4numba_window_table", 1 << ROW_BITS, 1, 1, register_table)
 register_table()
 
 
@@ -137,58 +137,6 @@ def _cell(context, builder, arrty, value) -> ir.Value:
     """Pointer to the native handle in word 0 of a window array."""
     data = context.make_array(arrty)(context, builder, value).data
     return builder.bitcast(data, NATIVE_HANDLE.as_pointer())
-
-
-def _row(context, builder, handle: ir.Value, claim: bool) -> ir.Value:
-    """Pointer to the first word of ``handle``'s row of the window table, or null if it has
-    none; with ``claim``, of a row that held no window and now holds ``handle`` (null if
-    the table is full). Rows are probed from the handle's hash on; a lookup stops at a
-    row never used, so a freed window's row stays ``_FREED`` (reused by later claims)."""
-    guard_cache(context, builder, register_table)
-    module = builder.module
-    table = module.globals.get(_TABLE_SYMBOL)
-    if table is None:
-        table = ir.GlobalVariable(module, ir.ArrayType(_i64, len(_TABLE)), _TABLE_SYMBOL)
-    words = builder.bitcast(table, _i64.as_pointer())
-    rows = 1 << ROW_BITS
-    first = builder.lshr(builder.mul(handle, ir.Constant(_i64, _FIBONACCI)), ir.Constant(_i64, 64 - ROW_BITS))
-    entry = builder.block
-    probe = builder.append_basic_block("window_row.probe")
-    examine = builder.append_basic_block("window_row.examine")
-    following = builder.append_basic_block("window_row.next")
-    found = builder.append_basic_block("window_row.found")
-    done = builder.append_basic_block("window_row.done")
-    builder.branch(probe)
-    builder.position_at_end(probe)
-    attempt = builder.phi(_i64)
-    attempt.add_incoming(ir.Constant(_i64, 0), entry)
-    row = builder.and_(builder.add(first, attempt), ir.Constant(_i64, rows - 1))
-    key_slot = builder.gep(words, [builder.shl(row, ir.Constant(_i64, 1))])
-    key = builder.load(key_slot)
-    never_used = builder.icmp_signed("==", key, ir.Constant(_i64, _NEVER_USED))
-    if claim:
-        free = builder.or_(never_used, builder.icmp_signed("==", key, ir.Constant(_i64, _FREED)))
-        builder.cbranch(free, examine, following)
-        builder.position_at_end(examine)  # atomically: windows may be made by several threads at once
-        taken = builder.extract_value(builder.cmpxchg(key_slot, key, handle, "seq_cst", "seq_cst"), 1)
-        builder.cbranch(taken, found, following)
-    else:
-        builder.cbranch(builder.icmp_signed("==", key, handle), found, examine)
-        builder.position_at_end(examine)
-        builder.cbranch(never_used, done, following)
-    builder.position_at_end(following)
-    next_attempt = builder.add(attempt, ir.Constant(_i64, 1))
-    attempt.add_incoming(next_attempt, following)
-    builder.cbranch(builder.icmp_signed("<", next_attempt, ir.Constant(_i64, rows)), probe, done)
-    builder.position_at_end(found)
-    builder.branch(done)
-    builder.position_at_end(done)
-    result = builder.phi(key_slot.type)
-    result.add_incoming(key_slot, found)
-    result.add_incoming(ir.Constant(key_slot.type, None), following)
-    if not claim:
-        result.add_incoming(ir.Constant(key_slot.type, None), examine)
-    return result
 
 
 @intrinsic
@@ -262,11 +210,14 @@ def register_window(typingctx, win, rank, size, disp_unit):
             builder.store(context.cast(builder, args[2], sig.args[2], types.int64), pair)
             builder.store(context.cast(builder, args[3], sig.args[3], types.int64), _word(builder, pair, 1))
         handle = handle_from_native(builder, builder.load(builder.bitcast(data, NATIVE_HANDLE.as_pointer())))
-        row = _row(context, builder, handle, claim=True)
-        entered = cgutils.is_not_null(builder, row)
-        with builder.if_then(entered, likely=True):
-            acquire(builder, meminfo)
-            builder.store(builder.ptrtoint(meminfo, _i64), builder.gep(row, [ir.Constant(_i64, 1)]))
+        acquire(builder, meminfo)  # the row's reference, taken before the row is seen
+        stale, (held,) = _TABLE.emit_remove(context, builder, _LIVE, [handle])
+        with builder.if_then(builder.icmp_signed(">=", stale, ir.Constant(_i64, 0)), likely=False):
+            release(builder, builder.inttoptr(held, _i8p))
+        row = _TABLE.emit_insert(context, builder, _LIVE, [handle], [builder.ptrtoint(meminfo, _i64)])
+        entered = builder.icmp_signed(">=", row, ir.Constant(_i64, 0))
+        with builder.if_then(builder.not_(entered), likely=False):
+            release(builder, meminfo)
         pairs = builder.ptrtoint(_word(builder, data, _PAIRS_WORD), _i64)
         return builder.select(entered, pairs, ir.Constant(_i64, 0))
 
@@ -278,14 +229,10 @@ def forget_window(typingctx, handle):
     """Remove ``handle``'s row from the window table, dropping its reference (after MPI_Win_free)."""
 
     def codegen(context, builder, sig, args):
-        row = _row(context, builder, context.cast(builder, args[0], sig.args[0], types.int64), claim=False)
-        with builder.if_then(cgutils.is_not_null(builder, row), likely=True):
-            slot = builder.gep(row, [ir.Constant(_i64, 1)])
-            meminfo = builder.load(slot)
-            builder.store(ir.Constant(_i64, 0), slot)
-            builder.store(ir.Constant(_i64, _FREED), row)
-            with builder.if_then(builder.icmp_signed("!=", meminfo, ir.Constant(_i64, 0)), likely=True):
-                release(builder, builder.inttoptr(meminfo, _i8p))
+        handle = context.cast(builder, args[0], sig.args[0], types.int64)
+        row, (meminfo,) = _TABLE.emit_remove(context, builder, _LIVE, [handle])
+        with builder.if_then(builder.icmp_signed(">=", row, ir.Constant(_i64, 0)), likely=True):
+            release(builder, builder.inttoptr(meminfo, _i8p))
         return context.get_dummy_value()
 
     return types.none(handle), codegen
@@ -300,12 +247,15 @@ def window_extents(typingctx, handle):
 
     def codegen(context, builder, sig, args):
         extents = cgutils.alloca_once_value(builder, ir.Constant(_i64, 0))
-        row = _row(context, builder, context.cast(builder, args[0], sig.args[0], types.int64), claim=False)
-        with builder.if_then(cgutils.is_not_null(builder, row), likely=True):
-            meminfo = builder.load(builder.gep(row, [ir.Constant(_i64, 1)]))
-            with builder.if_then(builder.icmp_signed("!=", meminfo, ir.Constant(_i64, 0)), likely=True):
-                data = context.nrt.meminfo_data(builder, builder.inttoptr(meminfo, _i8p))
-                builder.store(builder.ptrtoint(_word(builder, data, _GROUP_WORD), _i64), extents)
+        handle = context.cast(builder, args[0], sig.args[0], types.int64)
+        row, (meminfo,) = _TABLE.emit_find(context, builder, _LIVE, [handle])
+        live = builder.and_(
+            builder.icmp_signed(">=", row, ir.Constant(_i64, 0)),
+            builder.icmp_signed("!=", meminfo, ir.Constant(_i64, 0)),
+        )
+        with builder.if_then(live, likely=True):
+            data = context.nrt.meminfo_data(builder, builder.inttoptr(meminfo, _i8p))
+            builder.store(builder.ptrtoint(_word(builder, data, _GROUP_WORD), _i64), extents)
         return builder.load(extents)
 
     return types.intp(handle), codegen
@@ -386,8 +336,8 @@ def on_live_window(e, win, call):
     handle that is not one)."""
     handle = e(window_handle, win)
     status = e.variable(e.const(ERR_WIN, types.int64))
-    with e.when(handle != 0, likely=True):  # an empty array, or zeros
+    with e.when(handle.ne(0), likely=True):  # an empty array, or zeros
         extents = e(window_extents, handle)
-        with e.when(extents != 0, likely=True):
+        with e.when(extents.ne(0), likely=True):
             status.set(call(handle, extents))
     return status.get()
