@@ -21,6 +21,7 @@ site costs what its own instructions cost to compile. Branches are
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -102,6 +103,7 @@ class Value:
 _OVERLOADS = getattr(numba_templates, "_OverloadFunctionTemplate", None)
 
 
+@functools.cache
 def _compiled_apart(fnty: types.Type) -> bool:
     """Whether calls of a function of this Numba type call a function compiled of its own
     (a dispatcher, or overloads: ``register_jitable``, ``@overload``), not inline code."""
@@ -184,7 +186,7 @@ class Emitter:
         fnty = self.typing.resolve_value_type(function)
         # Numba's own operations may be overloads: e() takes them; a helper of ours must say which
         ours = str(getattr(function, "__module__", "")).startswith("mpi4numba")
-        if _OVERLOADS is not None and _compiled_apart(fnty) != jitted and (jitted or ours):
+        if (jitted or ours) and _OVERLOADS is not None and _compiled_apart(fnty) != jitted:
             how = (
                 "with e.jitted(): it is compiled as a function of its own"
                 if not jitted
