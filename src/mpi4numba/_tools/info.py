@@ -118,7 +118,9 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
             f"{library}, whose MPI_Init aborts there (that launcher speaks PMIx, MPICH expects PMI)",
             launcher_fix(library, matching),
         )
-        return (report if printer else None), 1
+        # as above: a rank that does not print ends with 0, so that the launcher does not end
+        # the job (on the first error) before rank 0 has printed
+        return (report, 1) if printer else (None, 0)
 
     if not MPI.Is_initialized():
         with warnings.catch_warnings():
