@@ -63,19 +63,27 @@ def _neighbor_counts(e, handle):
     return status.get(), indegree.get(), outdegree.get()
 
 
-def _fixed_blocks(e, send_data, recv_data, count, indegree, outdegree, send_blocks: str):
-    """``(source, target, n, datatype)`` of neighbor_allgather (``send_blocks`` "count") or
-    neighbor_alltoall ("count * outdegree"): the buffers C-ordered, checked long enough."""
-    needed = count if send_blocks == "count" else count.mul(outdegree)
-    e.check(e.size(send_data).ge(needed), ValueError, f"mpi4numba: send_data has fewer than {send_blocks} elements")
-    e.check(
-        e.size(recv_data).ge(count.mul(indegree)),
-        ValueError,
-        "mpi4numba: recv_data has fewer than count * indegree elements",
-    )
-    source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
-    datatype, per_element = e.element_type(send_data)
-    return source, target, count.mul(per_element), datatype
+def _fixed(e, c_function, send_data, recv_data, count, comm, send_blocks: str):
+    """The status of neighbor_allgather (``send_blocks`` "count") or neighbor_alltoall
+    ("count * outdegree"): ``count`` elements from or to each neighbour, the buffers
+    C-ordered and checked long enough, on a communicator with a topology."""
+    handle = e.comm(comm)
+    code, indegree, outdegree = _neighbor_counts(e, handle)
+    with e.if_succeeded(code) as call:
+        needed = count if send_blocks == "count" else count.mul(outdegree)
+        e.check(e.size(send_data).ge(needed), ValueError, f"mpi4numba: send_data has fewer than {send_blocks} elements")
+        e.check(
+            e.size(recv_data).ge(count.mul(indegree)),
+            ValueError,
+            "mpi4numba: recv_data has fewer than count * indegree elements",
+        )
+        source, target = e.c_ordered(send_data), e.c_ordered(recv_data)
+        datatype, per_element = e.element_type(send_data)
+        n = count.mul(per_element)
+        call.code = e(c_function, source.address, n, datatype, target.address, n, datatype, handle)
+        e.from_c_order(send_data, source)
+        e.from_c_order(recv_data, target, count.mul(indegree))
+    return call.result
 
 
 def _blocks(e, counts, displacements, neighbours, capacity, message: str):
@@ -109,14 +117,7 @@ def neighbor_allgather(send_data, recv_data, count, comm):
 
 @lowers(neighbor_allgather)
 def _neighbor_allgather(e, send_data, recv_data, count, comm):
-    handle = e.comm(comm)
-    code, indegree, outdegree = _neighbor_counts(e, handle)
-    with e.if_succeeded(code) as call:  # a communicator with a topology
-        source, target, n, datatype = _fixed_blocks(e, send_data, recv_data, count, indegree, outdegree, "count")
-        call.code = e(capi.MPI_Neighbor_allgather, source.address, n, datatype, target.address, n, datatype, handle)
-        e.from_c_order(send_data, source)
-        e.from_c_order(recv_data, target, count.mul(indegree))
-    return call.result
+    return _fixed(e, capi.MPI_Neighbor_allgather, send_data, recv_data, count, comm, "count")
 
 
 @api
@@ -153,15 +154,7 @@ def neighbor_alltoall(send_data, recv_data, count, comm):
 
 @lowers(neighbor_alltoall)
 def _neighbor_alltoall(e, send_data, recv_data, count, comm):
-    handle = e.comm(comm)
-    code, indegree, outdegree = _neighbor_counts(e, handle)
-    with e.if_succeeded(code) as call:
-        blocks = "count * outdegree"
-        source, target, n, datatype = _fixed_blocks(e, send_data, recv_data, count, indegree, outdegree, blocks)
-        call.code = e(capi.MPI_Neighbor_alltoall, source.address, n, datatype, target.address, n, datatype, handle)
-        e.from_c_order(send_data, source)
-        e.from_c_order(recv_data, target, count.mul(indegree))
-    return call.result
+    return _fixed(e, capi.MPI_Neighbor_alltoall, send_data, recv_data, count, comm, "count * outdegree")
 
 
 @api
