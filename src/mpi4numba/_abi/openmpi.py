@@ -62,6 +62,10 @@ ERROR_CLASSES = {
 
 # Integer constants that differ between ABIs (communicator comparison, topologies, one-sided).
 CONSTANTS = {
+    "THREAD_SINGLE": 0,
+    "THREAD_FUNNELED": 1,
+    "THREAD_SERIALIZED": 2,
+    "THREAD_MULTIPLE": 3,
     "COMM_TYPE_SHARED": 0,
     "IDENT": 0,
     "CONGRUENT": 1,

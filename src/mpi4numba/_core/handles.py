@@ -1,7 +1,7 @@
 """How an MPI handle is represented: in Numba code, in memory, and in the C calls.
 
 The one place that knows a handle's width (``int`` on the MPICH ABI, a pointer on Open
-MPI's): everything else uses these names.
+MPI's and the MPI-5 standard ABI): everything else uses these names.
 """
 
 from __future__ import annotations
@@ -41,12 +41,13 @@ def handle_from_native(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
 def predefined_native(builder: ir.IRBuilder, name: str) -> ir.Value:
     """A predefined handle (``COMM_WORLD``, ``DOUBLE``, ``SUM`` ...) in the ABI's C type.
 
-    MPICH-ABI handles are integer constants of the ABI; Open MPI handles are addresses of
-    global objects, referenced here by symbol name and resolved when the code is loaded.
+    MPICH-ABI handles are integer constants of the ABI, the standard ABI's are integer
+    constants used as pointers; Open MPI handles are addresses of global objects, referenced
+    here by symbol name and resolved when the code is loaded.
     """
     spec = ABI.HANDLES[name]
     if isinstance(spec, int):
-        return ir.Constant(_i32, spec)
+        return ir.Constant(_i64, spec).inttoptr(_voidptr) if ABI.HANDLE_IS_POINTER else ir.Constant(_i32, spec)
     module = builder.module
     gv = module.globals.get(spec)
     if gv is None:

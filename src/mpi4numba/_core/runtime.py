@@ -10,40 +10,16 @@ Imported by every module that needs MPI. After import:
 
 from __future__ import annotations
 
-import ctypes
-import os
-
 import llvmlite.binding as llvm
 
-from .._abi import select as _select_abi
+from .. import _abi
 from . import abort, threadlevel
 
 with threadlevel.starting_mpi():
     from mpi4py import MPI
 
-ABI = _select_abi(MPI)
-
-
-class _DlInfo(ctypes.Structure):
-    _fields_ = [
-        ("dli_fname", ctypes.c_char_p),
-        ("dli_fbase", ctypes.c_void_p),
-        ("dli_sname", ctypes.c_char_p),
-        ("dli_saddr", ctypes.c_void_p),
-    ]
-
-
-def _find_libmpi() -> str:
-    """Path of the shared object that provides ``MPI_Init`` to mpi4py's extension module."""
-    extension = ctypes.CDLL(MPI.__file__)
-    address = ctypes.cast(extension.MPI_Init, ctypes.c_void_p).value
-    info = _DlInfo()
-    if not ctypes.CDLL(None).dladdr(ctypes.c_void_p(address), ctypes.byref(info)) or not info.dli_fname:
-        raise RuntimeError("mpi4numba could not locate the MPI library that mpi4py loaded")
-    return os.fsdecode(info.dli_fname)
-
-
-LIBMPI = _find_libmpi()
+LIBMPI = _abi.loaded_library(MPI)
+ABI = _abi.select(MPI, LIBMPI)  # asked of the library, checked against mpi4py
 # Same file as mpi4py's, so the loader hands back the already-loaded copy; this only makes
 # its symbols resolvable for the JIT (mpi4py opened it RTLD_LOCAL).
 llvm.load_library_permanently(LIBMPI)

@@ -31,6 +31,12 @@ def _normalise(level: str | int) -> str:
     return name
 
 
+def provided_level(MPI: Any) -> str:
+    """The name of the level MPI runs at (``MPI`` is mpi4py's module, MPI initialised); the
+    values of the levels are the ABI's (0-3 in MPICH's and Open MPI's, 0-4096 in MPI-5's)."""
+    return {getattr(MPI, f"THREAD_{name.upper()}"): name for name in THREAD_LEVELS}[MPI.Query_thread()]
+
+
 def _from_environment(variable: str) -> str:
     """The level named by the environment ``variable``; a wrong one says where it came from."""
     try:
@@ -58,7 +64,7 @@ def set_thread_level(level: str | int) -> None:
         from mpi4py import MPI
 
         if MPI.Is_initialized():
-            provided = THREAD_LEVELS[MPI.Query_thread()]
+            provided = provided_level(MPI)
             if provided != name:
                 raise RuntimeError(
                     f"MPI is already initialised at thread level {provided!r}; call "

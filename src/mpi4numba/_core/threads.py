@@ -46,11 +46,12 @@ from llvmlite import ir
 from numba.core import cgutils, types
 
 from .cacheguard import mark
+from .threadlevel import THREAD_LEVELS, provided_level
 
 _SYMBOL = "mpi4numba_thread_state"
 LEVEL, MAIN, CODE, WARNED, READY = range(5)
 _STATE = np.zeros(8, np.int64)
-_STATE[LEVEL] = 3  # MPI_THREAD_MULTIPLE (the same value in MPICH and Open MPI): no check yet
+_STATE[LEVEL] = 3  # multiple (levels are numbered 0-3 here, whatever the ABI's values): no check yet
 _SERIALIZED = 2
 
 # Local queries that touch no shared state, and routines whose integer result is a value
@@ -95,7 +96,7 @@ def register_state() -> None:
     MPI = sys.modules.get("mpi4py.MPI")  # never import it here: that would start MPI
     if MPI is None or not MPI.Is_initialized() or MPI.Is_finalized():
         return
-    level = MPI.Query_thread()
+    level = THREAD_LEVELS.index(provided_level(MPI))
     if level < _SERIALIZED:
         from .errorcodes import new_code  # MPI runs: importing the runtime starts nothing
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from .._core import launchers, threadlevel
 from .cuda import cuda_support
 from .launcher import launcher_facts, launcher_fix
-from .library import choice_reason, import_mpi, libmpi_preloaded
+from .library import abi_facts, choice_reason, import_mpi, libmpi_preloaded
 from .ranks import launch_problems, processes_text
 from .report import Report
 from .settings import numba_facts, one_sided_facts, strided_facts
@@ -77,7 +77,7 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
         "mpi_vendor", {"vendor": library.vendor, "version": library.version, "family": library.family}, str(library)
     )
     report.add("mpi_standard", "{}.{}".format(*MPI.Get_version()))
-    report.add("implementation", abi or library.family)
+    abi_known = abi_facts(report, MPI)
     report.add("handle_size", MPI._sizeof(MPI.Comm), f"{MPI._sizeof(MPI.Comm)} bytes")
     report.add("status_size", MPI._sizeof(MPI.Status), f"{MPI._sizeof(MPI.Status)} bytes (MPI_Status)")
 
@@ -86,7 +86,6 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
         from .._core import runtime  # binds the library to Numba's JIT; MPI is still not initialised
 
         libmpi = runtime.LIBMPI
-        report.add("mpi_library", libmpi)
         large = runtime.LARGE_COUNT
         report.add(
             "large_count",
@@ -96,11 +95,12 @@ def collect(environ: Mapping[str, str] | None = None) -> tuple[Report | None, in
             else "no *_c routines (counts above 2**31-1 go as derived datatypes, reductions in slices)",
         )
     except Exception as exc:
-        report.problem(
-            f"mpi4numba cannot use this MPI library: {exc}",
-            "use MPICH (>= 3.1, also Intel MPI, MVAPICH) or Open MPI (>= 4), e.g. "
-            f"`{sys.executable} -m pip install mpich`",
-        )
+        if abi_known:  # else abi_facts has named the problem and its fix
+            report.problem(
+                f"mpi4numba cannot use this MPI library: {exc}",
+                "use MPICH (>= 3.1, also Intel MPI, MVAPICH), Open MPI (>= 4) or a library of the MPI-5 "
+                f"standard ABI, e.g. `{sys.executable} -m pip install mpich`",
+            )
     report.add("implementation_reason", choice_reason(libmpi, abi, preloaded, environ))
     numba_facts(report)
 

@@ -79,7 +79,8 @@ def import_mpi(report: Report) -> Any:
         first = str(exc).strip().splitlines()
         named, forced = os.environ.get("MPI4PY_LIBMPI"), os.environ.get("MPI4PY_MPIABI")
         if named:
-            fix = f"point MPI4PY_LIBMPI (now {named}) at an existing libmpi.so, or unset it"
+            fix = not_loaded_fix(os.environ)
+            fix = fix or f"point MPI4PY_LIBMPI (now {named}) at an existing libmpi.so, or unset it"
         elif forced:  # mpi4py then skips its own search and leaves it all to the dynamic loader
             fix = f"unset MPI4PY_MPIABI (now {forced}), or add libmpi's directory to LD_LIBRARY_PATH"
         else:
@@ -91,3 +92,81 @@ def import_mpi(report: Report) -> Any:
         )
         return None
     return MPI
+
+
+MPIABI_BUILD = "MPI4PY_BUILD_MPIABI=1 MPICC=mpicc_abi {python} -m pip install --no-cache-dir --no-binary mpi4py mpi4py"
+
+
+def _standard_abi_of_file(path: str) -> tuple[int, int]:
+    """The MPI-5 standard ABI version ``path`` implements ((-1, -1): none, or it does not load)."""
+    from .. import _abi
+
+    try:
+        return _abi.standard_abi_version(ctypes.CDLL(path))
+    except OSError:
+        return (-1, -1)
+
+
+def not_loaded_fix(environ: Mapping[str, str]) -> str | None:
+    """Advice when mpi4py could not load the library MPI4PY_LIBMPI names because it is a
+    standard-ABI library that this mpi4py was not built for; None otherwise."""
+    named = environ.get("MPI4PY_LIBMPI")
+    if not named or _standard_abi_of_file(named)[0] < 0:
+        return None
+    return (
+        f"{named} implements the MPI-5 standard ABI, which this mpi4py was not built for: build mpi4py for it "
+        f"(`{MPIABI_BUILD.format(python=sys.executable)}`, mpicc_abi from the same MPI), or point "
+        "MPI4PY_LIBMPI at the library's own-ABI libmpi.so"
+    )
+
+
+def abi_facts(report: Report, MPI: Any) -> bool:
+    """The library mpi4py loaded, the ABI it implements (asked of it) and the one mpi4py was
+    built for, as ``mpi library``, ``implementation`` and ``mpi4py build`` lines; a problem
+    when they differ. Returns whether both are known and agree."""
+    from .. import _abi
+
+    try:
+        path = _abi.loaded_library(MPI)
+        library = ctypes.CDLL(path)
+    except (OSError, RuntimeError, AttributeError) as exc:
+        report.problem(f"cannot find the MPI library mpi4py loaded: {exc}", "reinstall mpi4py")
+        return False
+    report.add("mpi_library", path)
+    built = _abi.mpi4py_built_for(MPI)
+    extension = os.path.basename(MPI.__file__)
+    # a wheel holds one extension per ABI, named by it (MPI.mpich.cpython-...); a source build one, MPI.cpython-...
+    origin = "mpi4py's wheel, its extension" if extension.count(".") > 2 else "built from source"
+    for_what = f"the {_abi.describe(built)}" if built else "an ABI mpi4numba does not know"
+    report.add(
+        "mpi4py_build",
+        {"file": MPI.__file__, "abi": built.NAME if built else None},
+        f"{origin} for {for_what} ({extension})",
+    )
+    try:
+        abi = _abi.identify(MPI, library)
+    except _abi.ABIError as exc:
+        report.add("implementation", None, "unknown")
+        report.problem(str(exc), "use an MPICH-ABI, Open MPI or MPI-5 standard-ABI library, or upgrade mpi4numba")
+        return False
+    version = _abi.standard_abi_version(library)
+    asked = "MPI_Abi_get_version {}.{}".format(*version) if version[0] >= 0 else "its symbols"
+    report.add("implementation", abi.NAME, f"{abi.NAME}: {_abi.describe(abi, library)} (asked of the library: {asked})")
+    if built is not abi:
+        if abi is _abi.mpiabi:
+            fix = (
+                f"build mpi4py for the standard ABI: `{MPIABI_BUILD.format(python=sys.executable)}` (mpicc_abi "
+                "from the same MPI), or make mpi4py load the library it was built for"
+            )
+        else:
+            fix = (
+                "reinstall mpi4py for this library without pip's cache, which may hold a build for another ABI: "
+                f"`{sys.executable} -m pip install --force-reinstall --no-cache-dir --no-binary mpi4py mpi4py` "
+                "(or pip's wheel: drop --no-binary)"
+            )
+        report.problem(
+            f"the MPI library {path} implements the {_abi.describe(abi, library)}, but mpi4py ({extension}) was "
+            f"built for the {_abi.describe(built) if built else 'an unknown ABI'}: MPI calls would use wrong values",
+            fix,
+        )
+    return built is abi

@@ -19,6 +19,7 @@ ORDER = (
     "mpi_vendor",
     "mpi_standard",
     "implementation",
+    "mpi4py_build",
     "implementation_reason",
     "mpiexec",
     "mpirun",

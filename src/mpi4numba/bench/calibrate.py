@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ._launch import find_mpiexec, under_mpi_launcher
+from ._mpi_setup import thread_level
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -144,7 +145,7 @@ def measure(options: argparse.Namespace) -> dict:
     return {
         "library": MPI.Get_library_version().splitlines()[0].strip(),
         "processes": comm.Get_size(),
-        "thread_level": ["single", "funneled", "serialized", "multiple"][MPI.Query_thread()],
+        "thread_level": thread_level(MPI),
         "table": rows,
         "ratios": ratios,
         "measured": datetime.date.today().isoformat(),
