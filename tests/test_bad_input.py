@@ -65,7 +65,7 @@ def freed_window():
 
 def other_thread_level() -> str:
     """A thread level MPI does not run at here (set_thread_level refuses it once MPI runs)."""
-    return "single" if mpi.THREAD_LEVELS[mpi.query_thread()] != "single" else "multiple"
+    return "single" if mpi.thread_level() != "single" else "multiple"
 
 
 def too_large_to_copy() -> np.ndarray:

@@ -15,11 +15,12 @@ def clock_and_errors(code):
 
 def test_initialized_and_thread_level():
     assert mpi.initialized() is True and mpi.initialized.py_func() is True
-    # mpi4numba numbers the levels 0-3 (mpi.THREAD_SINGLE ...) whatever the ABI's values are
+    # MPI's values of the ABI (as mpi4py's), and their names
+    assert mpi.query_thread() == mpi.query_thread.py_func() == MPI.Query_thread()
     by_value = {getattr(MPI, f"THREAD_{name.upper()}"): name for name in mpi.THREAD_LEVELS}
-    assert mpi.THREAD_LEVELS[mpi.query_thread()] == by_value[MPI.Query_thread()]
-    level = by_value[MPI.Query_thread()]
-    assert mpi.query_thread() == mpi.query_thread.py_func() == getattr(mpi, f"THREAD_{level.upper()}")
+    assert mpi.thread_level() == by_value[MPI.Query_thread()]
+    for name in mpi.THREAD_LEVELS:
+        assert getattr(mpi, f"THREAD_{name.upper()}") == getattr(MPI, f"THREAD_{name.upper()}")
 
 
 def test_wtime_advances():
@@ -37,7 +38,7 @@ def test_error_string_and_class_from_njit_match_mpi4py():
 def test_set_thread_level_after_init_must_match():
     import pytest
 
-    current = mpi.THREAD_LEVELS[mpi.query_thread()]
+    current = mpi.thread_level()
     mpi.set_thread_level(current)  # same level: accepted
     other = "single" if current != "single" else "multiple"
     with pytest.raises(RuntimeError, match="already initialised"):

@@ -9,30 +9,33 @@ pytestmark = pytest.mark.driver
 UNSET = {"MPI4NUMBA_THREAD_LEVEL": None, "MPI4PY_RC_THREAD_LEVEL": None}
 
 
-def query(code: str, **env: str) -> int:
+def query(code: str, **env: str) -> str:
     done = mpiexec(1, "-c", code, env={**UNSET, **env}, timeout=120)
     assert done.returncode == 0, done.stderr
-    return int(done.stdout.split()[-1])
+    return done.stdout.split()[-1]
 
 
 def test_default_is_what_mpi4py_chooses_even_if_mpi4py_is_imported_first():
     """Importing mpi4numba changes nothing: MPI starts at mpi4py's level, "multiple" by default."""
-    assert query("import mpi4numba; print(mpi4numba.query_thread())") == 3
-    assert query("import mpi4numba; from mpi4py import MPI; print(MPI.Query_thread())") == 3
-    assert query("import mpi4numba; print(mpi4numba.query_thread())", MPI4PY_RC_THREAD_LEVEL="funneled") == 1
+    assert query("import mpi4numba; print(mpi4numba.thread_level())") == "multiple"
+    assert query("import mpi4numba; from mpi4py import MPI; print(MPI.Query_thread() == MPI.THREAD_MULTIPLE)") == "True"
+    assert query("import mpi4numba; print(mpi4numba.thread_level())", MPI4PY_RC_THREAD_LEVEL="funneled") == "funneled"
     assert (
-        query("import mpi4py; mpi4py.rc.thread_level = 'serialized'; import mpi4numba; print(mpi4numba.query_thread())")
-        == 2
+        query("import mpi4py; mpi4py.rc.thread_level = 'serialized'; import mpi4numba; print(mpi4numba.thread_level())")
+        == "serialized"
     )
 
 
 def test_environment_variable_and_function():
-    assert query("import mpi4numba; print(mpi4numba.query_thread())", MPI4NUMBA_THREAD_LEVEL="single") == 0
-    assert query("import mpi4numba; mpi4numba.set_thread_level('serialized'); print(mpi4numba.query_thread())") == 2
-    assert query("import mpi4numba; print(mpi4numba.query_thread())", MPI4NUMBA_THREAD_LEVEL="funneled") == 1
+    assert query("import mpi4numba; print(mpi4numba.thread_level())", MPI4NUMBA_THREAD_LEVEL="single") == "single"
+    assert (
+        query("import mpi4numba; mpi4numba.set_thread_level('serialized'); print(mpi4numba.thread_level())")
+        == "serialized"
+    )
+    assert query("import mpi4numba; print(mpi4numba.thread_level())", MPI4NUMBA_THREAD_LEVEL="funneled") == "funneled"
 
 
-SHOW = "print(mpi4numba.query_thread(), os.environ.get('MPI4PY_RC_THREAD_LEVEL'))"
+SHOW = "print(mpi4numba.thread_level(), os.environ.get('MPI4PY_RC_THREAD_LEVEL'))"
 
 
 @pytest.mark.parametrize(
@@ -63,7 +66,7 @@ def test_the_mpi4numba_setting_wins_over_mpi4py_s(ours, theirs, start):
     done = mpiexec(1, "-c", "\n".join([*lines, SHOW]), env={**UNSET, **env}, timeout=120)
     assert done.returncode == 0, done.stderr
     level, variable = done.stdout.split()[-2:]
-    assert int(level) == 1, done.stdout
+    assert int(level) == "funneled", done.stdout
     assert variable == ("multiple" if theirs == "env" else "None")
 
 

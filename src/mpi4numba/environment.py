@@ -7,12 +7,16 @@ from numba.core import types
 
 from ._abi import ERROR_CLASS_NAMES
 from ._core import capi
-from ._core.runtime import ABI
-from ._core.threadlevel import THREAD_LEVELS, set_thread_level
+from ._core.runtime import ABI, MPI
+from ._core.threadlevel import THREAD_LEVELS, provided_level, set_thread_level
 from ._support.api import api, lowers
 from ._support.validate import integer
 
-THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE = range(4)
+# MPI's values of the levels in the running ABI (0-3 in MPICH's and Open MPI's; the MPI-5
+# standard ABI has 0, 1024, 2048, 4096), as mpi4py's MPI.THREAD_* and query_thread() give them
+THREAD_SINGLE, THREAD_FUNNELED, THREAD_SERIALIZED, THREAD_MULTIPLE = (
+    ABI.CONSTANTS[f"THREAD_{name.upper()}"] for name in THREAD_LEVELS
+)
 # MPI error classes of the running ABI: SUCCESS, ERR_COUNT, ERR_RANK, ERR_WIN ...
 # (the names are the same in every ABI table; the values differ)
 ERROR_CLASSES: dict[str, int] = dict(ABI.ERROR_CLASSES)
@@ -21,6 +25,7 @@ globals().update(ERROR_CLASSES)
 __all__ = [
     "initialized",
     "query_thread",
+    "thread_level",
     "wtime",
     "error_class",
     "error_string",
@@ -54,26 +59,33 @@ def _initialized(e):
 
 @api
 def query_thread():
-    """The thread level MPI provides: 0 single, 1 funneled, 2 serialized, 3 multiple.
+    """The thread level MPI provides, as MPI's value (``MPI_Query_thread``): one of
+    :data:`THREAD_SINGLE`, :data:`THREAD_FUNNELED`, :data:`THREAD_SERIALIZED`,
+    :data:`THREAD_MULTIPLE`, which equal mpi4py's ``MPI.THREAD_*`` (0-3 in MPICH's and Open
+    MPI's ABIs, 0-4096 in the MPI-5 standard ABI). :func:`thread_level` gives its name.
 
     >>> import mpi4numba
-    >>> mpi4numba.query_thread() in (0, 1, 2, 3)
+    >>> mpi4numba.query_thread() in (mpi4numba.THREAD_FUNNELED, mpi4numba.THREAD_MULTIPLE)
     True
     """
 
     return types.int32
 
 
+def thread_level() -> str:
+    """The name of the thread level MPI provides: ``"single"``, ``"funneled"``,
+    ``"serialized"`` or ``"multiple"`` (from Python only; :func:`query_thread` in compiled code).
+
+    >>> import mpi4numba
+    >>> mpi4numba.thread_level() in mpi4numba.THREAD_LEVELS
+    True
+    """
+    return provided_level(MPI)
+
+
 @lowers(query_thread)
 def _query_thread(e):
-    provided = e(capi.MPI_Query_thread).getitem(1)
-    values = [ABI.CONSTANTS[f"THREAD_{name.upper()}"] for name in THREAD_LEVELS]
-    if values == list(range(len(values))):  # MPICH's and Open MPI's ABIs number the levels 0-3
-        return provided
-    level = e.const(0, types.int32)  # the MPI-5 ABI's values (0, 1024 ...) become 0-3
-    for number, value in enumerate(values):
-        level = e.select(provided.eq(value), e.const(number, types.int32), level)
-    return level
+    return e(capi.MPI_Query_thread).getitem(1)
 
 
 @api

@@ -22,9 +22,16 @@ _requested: str | None = None
 RUNTIME_MODULE = __name__.rpartition(".")[0] + ".runtime"
 
 
+def _by_value() -> dict[int, str]:
+    """The levels by MPI's value in every ABI: 0-3 (MPICH's, Open MPI's), 0-4096 (MPI-5's)."""
+    from .._abi import ABIS  # tables only: nothing starts MPI
+
+    return {abi.CONSTANTS[f"THREAD_{name.upper()}"]: name for abi in ABIS for name in THREAD_LEVELS}
+
+
 def _normalise(level: str | int) -> str:
-    if isinstance(level, int) and 0 <= level < len(THREAD_LEVELS):
-        return THREAD_LEVELS[level]
+    if isinstance(level, int) and level in _by_value():
+        return _by_value()[level]
     name = str(level).strip().lower().removeprefix("mpi_thread_").removeprefix("thread_")
     if name not in THREAD_LEVELS:
         raise ValueError(f"unknown MPI thread level {level!r}; choose one of {', '.join(THREAD_LEVELS)}")
@@ -48,7 +55,8 @@ def _from_environment(variable: str) -> str:
 def set_thread_level(level: str | int) -> None:
     """Choose the thread level MPI is initialised with; call before MPI is initialised.
 
-    ``level`` is ``"single"``, ``"funneled"``, ``"serialized"``, ``"multiple"`` (or 0-3).
+    ``level`` is ``"single"``, ``"funneled"``, ``"serialized"``, ``"multiple"`` (or MPI's
+    value of one, such as ``mpi4py.MPI.THREAD_FUNNELED``).
     The environment variable ``MPI4NUMBA_THREAD_LEVEL`` takes precedence; either wins over
     mpi4py's settings (``MPI4PY_RC_THREAD_LEVEL``, ``mpi4py.rc.thread_level``). Without
     either, MPI starts at mpi4py's level (``"multiple"`` by default). MPI is

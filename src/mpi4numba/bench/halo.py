@@ -51,7 +51,6 @@ import numpy as np
 
 from . import _strategies
 from ._launch import find_mpiexec, under_mpi_launcher
-from ._mpi_setup import LEVEL_NAMES
 from ._table import markdown
 
 SIZES = ((1024, 256), (256, 16))
@@ -262,7 +261,7 @@ def _report(options: argparse.Namespace, results: dict[str, dict[str, list[float
 
     processes = MPI.COMM_WORLD.Get_size()
     library = MPI.Get_library_version().splitlines()[0].strip()
-    level = LEVEL_NAMES[mpi.query_thread()]
+    level = mpi.thread_level()
     print(
         f"# mpi4numba halo benchmark: 2-D Jacobi, ROWS x (COLS+2) float64 per rank, columns periodic over "
         f"{processes} process{'es' if processes > 1 else ''}, MPI thread level {level}, {library}"

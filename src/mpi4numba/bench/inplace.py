@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 slowest = world.allreduce(elapsed, op=MPI.MAX)
                 usec[(n, form)].append(1e6 * slowest / calls)
     if world.Get_rank() == 0:
-        level = LEVEL_NAMES[mpi.query_thread()]
+        level = mpi.thread_level()
         library = " ".join(MPI.Get_library_version().split("\n", 1)[0].split())
         print(f"# allreduce SUM of float64, {world.Get_size()} processes, thread level {level}, {library}")
         print(f"# µs per call, median (min) of {options.repeat} rounds; slowest rank")

@@ -116,7 +116,7 @@ def worker(options: argparse.Namespace) -> None:
     if options.worker == "python":  # every stack of --from-python, every round, in this job
         import mpi4numba
 
-        level = LEVEL_NAMES[mpi4numba.query_thread()]
+        level = mpi4numba.thread_level()
         results = _latency_python.rounds(MPI, options.repeat, options.iterations, options.warmup)
         if MPI.COMM_WORLD.Get_rank() == 0:
             record = {"stack": "python", **_job_info(MPI, level), "results": results}
@@ -125,7 +125,7 @@ def worker(options: argparse.Namespace) -> None:
     if options.worker == "mpi4numba":
         import mpi4numba
 
-        level = LEVEL_NAMES[mpi4numba.query_thread()]
+        level = mpi4numba.thread_level()
     else:
         level = thread_level(MPI)
     usec = _latency_stacks.RUNNERS[options.worker](MPI, iteration_counts(options.iterations), options.warmup)

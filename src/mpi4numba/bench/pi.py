@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if MPI.COMM_WORLD.Get_rank() != 0:
         return 0
-    level = mpi.THREAD_LEVELS[mpi.query_thread()]
+    level = mpi.thread_level()
     library = " ".join(MPI.Get_library_version().split("\n", 1)[0].split())
     size = MPI.COMM_WORLD.Get_size()
     processes = f"{size} process" + ("es" if size != 1 else "")

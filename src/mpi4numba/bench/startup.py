@@ -164,7 +164,7 @@ def worker(marks: list[float]) -> None:
             + json.dumps(
                 {
                     "size": size,
-                    "thread_level": mpi4numba.THREAD_LEVELS[mpi4numba.query_thread()],
+                    "thread_level": mpi4numba.thread_level(),
                     "library": " ".join(MPI.Get_library_version().split("\n", 1)[0].split()),
                     "ranks": records,
                 }

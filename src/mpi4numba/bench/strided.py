@@ -49,7 +49,6 @@ import numpy as np
 
 from . import _strategies
 from ._launch import find_mpiexec, under_mpi_launcher
-from ._mpi_setup import LEVEL_NAMES
 from ._table import markdown
 
 LAYOUTS = ("faces", "columns")
@@ -331,7 +330,7 @@ def _report(options: argparse.Namespace, results: dict[str, Any]) -> None:
     import mpi4numba as mpi
 
     library = MPI.Get_library_version().splitlines()[0].strip()
-    level = LEVEL_NAMES[mpi.query_thread()]
+    level = mpi.thread_level()
     what = []
     if "faces" in options.layouts:
         what.append(f"faces of a {options.size}^3 float64 grid (received into the opposite face)")
