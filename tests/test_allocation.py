@@ -1,5 +1,6 @@
 """The hot path allocates nothing: NRT allocation counters stay flat over many calls."""
 
+import llvmlite.binding as llvm
 import numba
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ from numba.core.runtime import rtsys
 
 import mpi4numba as mpi
 from mpi4numba.p2p import iprobe, mprobe, mrecv, probe, recv_init, recv_status, send_init
+from mpi4numba.partitioned import pready, precv_init, psend_init
+from mpi4numba.persistent import allreduce_init, barrier_init, bcast_init, neighbor_alltoall_init
 from mpi4numba.requests import request_free, start, startall
 from mpi4numba.status import get_count
 
@@ -92,6 +95,56 @@ def test_no_heap_allocation_in_probes_statuses_and_persistent_requests():
     assert allocations(1) == allocations(201)
     assert (incoming == left).all()
     assert request_free(persistent[0:1]) == 0 and request_free(persistent[1:2]) == 0
+
+
+@numba.njit(cache=True)
+def persistent_collectives_loop(requests, sending, receiving, local, steps):
+    """A time loop set up once: persistent collectives and a partitioned message, each
+    step only start, pready, wait."""
+    status = 0
+    for step in range(steps):
+        local[0] = step
+        status |= startall(requests)
+        status |= mpi.waitall(requests)
+        status |= start(receiving) | start(sending)
+        for part in range(2):
+            status |= pready(part, sending)
+        status |= mpi.waitall((sending, receiving))
+    return status
+
+
+def test_no_heap_allocation_in_persistent_collectives_and_partitioned_messages():
+    if not numba.config.NRT_STATS:
+        pytest.fail("run the suite with NUMBA_NRT_STATS=1 (./dev test does)")
+    if not llvm.address_of_symbol("MPI_Allreduce_init"):
+        pytest.skip("the MPI library has no MPI-4 persistent collectives (Open MPI 4.1)")
+    local, total, halos = np.zeros(1), np.zeros(1), np.zeros(2)
+    status, ring = mpi.cart_create((SIZE,), (True,))
+    made = [
+        allreduce_init(local, total),
+        bcast_init(np.zeros(3), 0),
+        neighbor_alltoall_init(np.ones(2), halos, 1, ring),
+        barrier_init(),
+    ]
+    assert [code for code, _ in made] == [0] * len(made)
+    requests = np.concatenate([request for _, request in made])  # one array for startall
+    outgoing, incoming = np.arange(4.0) + RANK, np.zeros(4)
+    code, receiving = precv_init(incoming, 2, (RANK - 1) % SIZE)
+    code2, sending = psend_init(outgoing, 2, (RANK + 1) % SIZE)
+    assert code == code2 == 0
+    args = (requests, sending, receiving, local)
+    assert persistent_collectives_loop(*args, 1) == 0  # compile and warm up
+
+    def allocations(steps):
+        before = rtsys.get_allocation_stats().alloc
+        assert persistent_collectives_loop(*args, steps) == 0
+        return rtsys.get_allocation_stats().alloc - before
+
+    assert allocations(1) == allocations(201)
+    assert total[0] == 200 * SIZE and (incoming == np.arange(4.0) + (RANK - 1) % SIZE).all()
+    for request in [request for _, request in made] + [sending, receiving]:
+        assert request_free(request) == 0
+    assert mpi.comm_free(ring) == 0
 
 
 @numba.njit(cache=True)

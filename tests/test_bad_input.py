@@ -572,6 +572,62 @@ CASES = [
         "mpi4numba.win_to_mpi4py: win must be a window",
         njit=False,
     ),
+    # persistent collectives, partitioned messages, isendrecv and comm_idup (MPI-4)
+    Case(
+        "allreduce_init of a number",
+        lambda a, b: mpi.allreduce_init(a, b),
+        lambda: (1.0, np.zeros(1)),
+        TypingError,
+        "mpi4numba.allreduce_init: sendobj must be an array or IN_PLACE, not a number",
+    ),
+    Case(
+        "allgather_init into a short buffer",
+        lambda a, b: mpi.allgather_init(a, b, 2),
+        lambda: (np.ones(2), np.zeros(2 * SIZE - 1)),
+        ValueError,
+        "mpi4numba.allgather_init: recv_data has fewer than count \\* size elements",
+    ),
+    Case(
+        "neighbor_alltoall_init without a topology",
+        lambda a, b: mpi.neighbor_alltoall_init(a, b, 1, mpi.COMM_WORLD),
+        lambda: (np.ones(2), np.zeros(2)),
+        error="ERR_TOPOLOGY",
+        check=lambda args, result: mpi.wait(result[1]) == 0,  # a null request
+    ),
+    Case(
+        "psend_init of a size that is no multiple of partitions",
+        lambda a: mpi.psend_init(a, 3, 0),
+        lambda: (np.ones(4),),
+        ValueError,
+        "mpi4numba.psend_init: the size of data must be a multiple of partitions",
+    ),
+    Case(
+        "precv_init from PROC_NULL",
+        lambda a: mpi.precv_init(a, 2, mpi.PROC_NULL),
+        lambda: (np.zeros(4),),
+        error="ERR_RANK",
+        check=lambda args, result: mpi.wait(result[1]) == 0,
+    ),
+    Case(
+        "pready on a null request",
+        lambda r: mpi.pready(0, r),
+        lambda: (mpi.request_array(1),),
+        error="ERR_REQUEST",
+    ),
+    Case(
+        "parrived on an empty request array",
+        lambda r: mpi.parrived(r, 0),
+        lambda: (mpi.request_array(0),),
+        error="ERR_REQUEST",
+        check=says_empty,
+    ),
+    Case(
+        "comm_idup of a freed communicator",
+        lambda c: mpi.comm_idup(c),
+        lambda: (freed_dup(),),
+        error="ERR_COMM",
+        check=lambda args, result: mpi.wait(result[2]) == 0,
+    ),
     Case(
         "send without dest, from Python",
         lambda a: mpi.send(a),
@@ -717,6 +773,7 @@ INTERNAL = {
     ("__init__.py", "AttributeError"): "the module's __getattr__: Python's protocol for a missing name",
     ("_core/nodelock.py", "PermissionError"): "caught (an OSError) by acquire, which then compiles alone",
     ("_core/cachetag.py", "CacheABIMismatch"): "caught by the cache loader, which recompiles with a warning",
+    ("_core/ccall.py", "CacheABIMismatch"): "the same, for code compiled with or without a routine the library lacks",
 }
 
 
@@ -803,7 +860,8 @@ ARGUMENTS: dict[str, Callable[[], Any]] = {
     **dict.fromkeys(("send_data", "recv_data", "sendobj", "recvobj", "data", "senddata", "recvdata", "base"), _vector),
     **dict.fromkeys(("counts", "send_counts", "recv_counts", "recvcounts"), _counts),
     **dict.fromkeys(("displacements", "send_displacements", "recv_displacements"), _displacements),
-    **dict.fromkeys(("count", "root", "dest", "rank", "color", "direction", "disp", "group"), lambda: 0),
+    **dict.fromkeys(("count", "root", "dest", "source", "rank", "color", "direction", "disp", "group"), lambda: 0),
+    "partitions": lambda: 1,
     "operator": lambda: mpi.Operator.SUM,
     "dims": lambda: (1,),
     "periods": lambda: (False,),

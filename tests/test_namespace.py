@@ -38,7 +38,8 @@ def test_namespace_read_without_importing_agrees():
 
 
 def readme_names() -> set[str]:
-    """The names in the README's table, ``scatter(v)`` read as scatter and scatterv,
+    """The names in the README's table, ``scatter(v)`` read as scatter and scatterv
+    (``scatter(v)_init`` as scatter_init and scatterv_init),
     ``win_lock(_all)`` as win_lock and win_lock_all, ``ERR_*`` as a pattern."""
     text = (ROOT / "README.md").read_text()
     table = text.split("## What is there", 1)[1].split("\n\n", 2)[1]
@@ -46,8 +47,8 @@ def readme_names() -> set[str]:
     for row in table.splitlines()[2:]:
         cell = row.split("|")[2]
         for written in re.findall(r"`([^`]+)`", cell):
-            match = re.fullmatch(r"(\w+)\((\w+)\)", written)
-            names |= {match[1], match[1] + match[2]} if match else {written}
+            match = re.fullmatch(r"(\w+)\((\w+)\)(\w*)", written)  # scatter(v)_init: scatter_init, scatterv_init
+            names |= {match[1] + match[3], match[1] + match[2] + match[3]} if match else {written}
     return names
 
 

@@ -13,7 +13,8 @@ from numba.core import types
 from numba.extending import overload_attribute, overload_method
 
 from ._core import capi
-from ._core.commtype import CommType, comm_handle, comm_type, store_comm_handle
+from ._core.commtype import CommType, comm_cell, comm_handle, comm_type, new_comm, store_comm_handle
+from ._core.handles import REQUEST_ARRAY
 from ._core.runtime import ABI, MPI
 from ._support.api import api, lowers
 from ._support.emit_handles import NEW_COMMUNICATOR
@@ -36,6 +37,7 @@ __all__ = [
     "comm_rank",
     "comm_size",
     "comm_dup",
+    "comm_idup",
     "comm_split",
     "comm_split_type",
     "comm_compare",
@@ -146,6 +148,36 @@ def comm_dup(comm=None):
 @lowers(comm_dup)
 def _comm_dup(e, comm):
     return e.new_communicator(*e.unpack(e(capi.MPI_Comm_dup, e.comm(comm))))
+
+
+@api
+def comm_idup(comm=None):
+    """``(status, newcomm, request)``: start duplicating ``comm`` (``MPI_Comm_idup``);
+    ``newcomm`` is the duplicate once ``request`` completes (``wait``/``test`` ...), and
+    must not be used before. The request keeps ``newcomm``'s handle cell alive, as MPI
+    may write the handle only at completion. Collective over ``comm``, like
+    :func:`comm_dup`; free ``newcomm`` with :func:`comm_free`.
+
+    In compiled code ``newcomm`` reads its handle at each use, so it is the duplicate
+    after completion whenever MPI writes it. A ``newcomm`` returned to Python holds the
+    handle as it was when the call returned: the duplicate on MPICH, Intel MPI and Open
+    MPI 5, which name it at once (MPI allows a library to name it only at completion).
+
+    >>> import mpi4numba
+    >>> status, dup, request = mpi4numba.comm_idup()
+    >>> status, mpi4numba.wait(request), mpi4numba.size(dup) == mpi4numba.size(), mpi4numba.comm_free(dup)
+    (0, 0, True, 0)
+    """
+    return types.Tuple((types.int32, comm_type, REQUEST_ARRAY))
+
+
+@lowers(comm_idup)
+def _comm_idup(e, comm):
+    newcomm = e(new_comm, e.handle("COMM_NULL"))
+    with e.starting(newcomm) as start:
+        start.code = e(capi.MPI_Comm_idup, e.comm(comm), e(comm_cell, newcomm), start.address)
+    code, request = e.unpack(start.result)
+    return e.tuple(code, newcomm, request)
 
 
 @api

@@ -33,7 +33,7 @@ def _reduction_type(sendobj, recvobj, operator) -> types.Type:
     return STARTED
 
 
-def _start_reduction(e, kind: str, sendobj, recvobj, operator, root, comm):
+def _start_reduction(e, kind: str, sendobj, recvobj, operator, root, comm, persistent: bool = False):
     """Start a reduction of ``sendobj`` (a scalar, kept in the request's stash; an array; or
     IN_PLACE) into ``recvobj``; ``root`` matters to ireduce only."""
     form = operand_form(sendobj.type)
@@ -61,12 +61,12 @@ def _start_reduction(e, kind: str, sendobj, recvobj, operator, root, comm):
     e.require_c_order(recvobj, _NOT_C_ORDER)
     op, datatype = e.reduction(operator, recvobj)
 
-    with e.starting(*((sendobj, recvobj) if form == "array" else (recvobj,))) as start:
+    with e.starting(*((sendobj, recvobj) if form == "array" else (recvobj,)), persistent=persistent) as start:
         send = e(stash, start.request, sendobj, recvobj) if form == "scalar" else source
         if reduces:
-            start.code = e(capi.MPI_Ireduce, send, target, count, datatype, op, root, handle, start.address)
+            start.code = start.call(capi.MPI_Ireduce, send, target, count, datatype, op, root, handle)
         else:
-            start.code = e(_STARTS[kind], send, target, count, datatype, op, handle, start.address)
+            start.code = start.call(_STARTS[kind], send, target, count, datatype, op, handle)
     return start.result
 
 
@@ -88,8 +88,8 @@ def iallreduce(sendobj, recvobj, operator=Operator.SUM, comm=None):
 
 
 @lowers(iallreduce)
-def _iallreduce(e, sendobj, recvobj, operator, comm):
-    return _start_reduction(e, "iallreduce", sendobj, recvobj, operator, 0, comm)
+def _iallreduce(e, sendobj, recvobj, operator, comm, *, persistent=False):
+    return _start_reduction(e, "iallreduce", sendobj, recvobj, operator, 0, comm, persistent)
 
 
 @api
@@ -111,8 +111,8 @@ def ireduce(sendobj, recvobj, operator, root, comm=None):
 
 
 @lowers(ireduce)
-def _ireduce(e, sendobj, recvobj, operator, root, comm):
-    return _start_reduction(e, "ireduce", sendobj, recvobj, operator, root, comm)
+def _ireduce(e, sendobj, recvobj, operator, root, comm, *, persistent=False):
+    return _start_reduction(e, "ireduce", sendobj, recvobj, operator, root, comm, persistent)
 
 
 @api
@@ -131,8 +131,8 @@ def iscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
 
 
 @lowers(iscan)
-def _iscan(e, sendobj, recvobj, operator, comm):
-    return _start_reduction(e, "iscan", sendobj, recvobj, operator, 0, comm)
+def _iscan(e, sendobj, recvobj, operator, comm, *, persistent=False):
+    return _start_reduction(e, "iscan", sendobj, recvobj, operator, 0, comm, persistent)
 
 
 @api
@@ -151,8 +151,8 @@ def iexscan(sendobj, recvobj, operator=Operator.SUM, comm=None):
 
 
 @lowers(iexscan)
-def _iexscan(e, sendobj, recvobj, operator, comm):
-    return _start_reduction(e, "iexscan", sendobj, recvobj, operator, 0, comm)
+def _iexscan(e, sendobj, recvobj, operator, comm, *, persistent=False):
+    return _start_reduction(e, "iexscan", sendobj, recvobj, operator, 0, comm, persistent)
 
 
 @api
@@ -175,7 +175,7 @@ def ireduce_scatter_block(sendobj, recvobj, operator=Operator.SUM, comm=None):
 
 
 @lowers(ireduce_scatter_block)
-def _ireduce_scatter_block(e, sendobj, recvobj, operator, comm):
+def _ireduce_scatter_block(e, sendobj, recvobj, operator, comm, *, persistent=False):
     handle = e.comm(comm)
     size = e.comm_size(comm)
     e.require_c_order(recvobj, _NOT_C_ORDER)
@@ -190,8 +190,6 @@ def _ireduce_scatter_block(e, sendobj, recvobj, operator, comm):
         e.require_c_order(sendobj, _NOT_C_ORDER)
         source, count = e.data(sendobj), e.size(recvobj)
     op, datatype = e.reduction(operator, recvobj)
-    with e.starting(sendobj, recvobj) as start:
-        start.code = e(
-            capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle, start.address
-        )
+    with e.starting(sendobj, recvobj, persistent=persistent) as start:
+        start.code = start.call(capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle)
     return start.result

@@ -11,6 +11,10 @@ for packed blocks. A buffer too short for its blocks raises ``ValueError`` befor
 Buffers that are not C-contiguous are copied into mpi4numba's per-process scratch (see
 :mod:`mpi4numba.datatypes`); nothing is allocated per call, apart from the C ints of
 counts that are not ``int32`` arrays and of packed displacements beyond 16 neighbours.
+
+The non-blocking forms (``ineighbor_*``) return ``(status, request)`` and follow
+:mod:`mpi4numba.nonblocking`: MPI works on the buffers after the call returns, so they
+must be C-contiguous (else ``ValueError``), and the request keeps them alive.
 """
 
 from __future__ import annotations
@@ -20,9 +24,26 @@ from numba.core import types
 from ._core import capi
 from ._core.runtime import ABI
 from ._support.api import api, lowers
-from ._support.validate import array, counts_and_displacements, integer, same_dtype, topology_communicator
+from ._support.emit_requests import STARTED
+from ._support.validate import (
+    array,
+    c_ordered,
+    counts_and_displacements,
+    integer,
+    same_dtype,
+    topology_communicator,
+)
 
-__all__ = ["neighbor_allgather", "neighbor_alltoall", "neighbor_allgatherv", "neighbor_alltoallv"]
+__all__ = [
+    "neighbor_allgather",
+    "neighbor_alltoall",
+    "neighbor_allgatherv",
+    "neighbor_alltoallv",
+    "ineighbor_allgather",
+    "ineighbor_alltoall",
+    "ineighbor_allgatherv",
+    "ineighbor_alltoallv",
+]
 
 _CART, _GRAPH, _DIST_GRAPH = (ABI.CONSTANTS[kind] for kind in ("CART", "GRAPH", "DIST_GRAPH"))
 _ERR_TOPOLOGY = ABI.ERROR_CLASSES["ERR_TOPOLOGY"]
@@ -263,3 +284,199 @@ def _neighbor_alltoallv(
         e.from_c_order(send_data, source)
         e.from_c_order(recv_data, target, e.size(recv_data))
     return call.result
+
+
+_NOT_C_ORDER = "mpi4numba: send_data and recv_data must be C-contiguous (MPI works on them after the call)"
+
+
+def _nonblocking_check(send_data, recv_data, comm) -> types.Type:
+    _check(send_data, recv_data, comm)
+    c_ordered(send_data, "send_data")
+    c_ordered(recv_data, "recv_data")
+    return STARTED
+
+
+def _start_fixed(e, nonblocking, send_data, recv_data, count, comm, send_blocks: str, persistent: bool):
+    """``(status, request)`` of ineighbor_allgather/alltoall (see :func:`_fixed`); no
+    operation is started on a communicator without a topology."""
+    handle = e.comm(comm)
+    code, indegree, outdegree = _neighbor_counts(e, handle)
+    needed = count if send_blocks == "count" else count.mul(outdegree)
+    e.check(e.size(send_data).ge(needed), ValueError, f"mpi4numba: send_data has fewer than {send_blocks} elements")
+    e.check(
+        e.size(recv_data).ge(count.mul(indegree)),
+        ValueError,
+        "mpi4numba: recv_data has fewer than count * indegree elements",
+    )
+    e.require_c_order(send_data, _NOT_C_ORDER)
+    e.require_c_order(recv_data, _NOT_C_ORDER)
+    datatype, per_element = e.element_type(send_data)
+    n = count.mul(per_element)
+    with e.starting(send_data, recv_data, persistent=persistent) as start:
+        start.code = e.if_success(
+            code,
+            lambda: start.call(nonblocking, e.data(send_data), n, datatype, e.data(recv_data), n, datatype, handle),
+        )
+    return start.result
+
+
+@api
+def ineighbor_allgather(send_data, recv_data, count, comm):
+    """Start :func:`neighbor_allgather` (``MPI_Ineighbor_allgather``); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> size, rank = mpi4numba.size(), mpi4numba.rank()
+    >>> status, ring = mpi4numba.cart_create((size,), (True,))
+    >>> got = np.empty(2)
+    >>> status, request = mpi4numba.ineighbor_allgather(np.array([1.0 * rank]), got, 1, ring)
+    >>> status, mpi4numba.wait(request), got.tolist() == [(rank - 1) % size, (rank + 1) % size]
+    (0, 0, True)
+    >>> mpi4numba.comm_free(ring)
+    0
+    """
+    integer(count, "count")
+    return _nonblocking_check(send_data, recv_data, comm)
+
+
+@lowers(ineighbor_allgather)
+def _ineighbor_allgather(e, send_data, recv_data, count, comm, *, persistent=False):
+    return _start_fixed(e, capi.MPI_Ineighbor_allgather, send_data, recv_data, count, comm, "count", persistent)
+
+
+@api
+def ineighbor_alltoall(send_data, recv_data, count, comm):
+    """Start :func:`neighbor_alltoall` (``MPI_Ineighbor_alltoall``); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> size, rank = mpi4numba.size(), mpi4numba.rank()
+    >>> status, ring = mpi4numba.cart_create((size,), (True,))
+    >>> got = np.empty(2)
+    >>> outgoing = np.array([100.0 + rank, 200.0 + rank])  # 1xx to the left, 2xx to the right
+    >>> status, request = mpi4numba.ineighbor_alltoall(outgoing, got, 1, ring)
+    >>> status, mpi4numba.wait(request)
+    (0, 0)
+    >>> size < 3 or got.tolist() == [200.0 + (rank - 1) % size, 100.0 + (rank + 1) % size]
+    True
+    >>> mpi4numba.comm_free(ring)
+    0
+    """
+    integer(count, "count")
+    return _nonblocking_check(send_data, recv_data, comm)
+
+
+@lowers(ineighbor_alltoall)
+def _ineighbor_alltoall(e, send_data, recv_data, count, comm, *, persistent=False):
+    return _start_fixed(
+        e, capi.MPI_Ineighbor_alltoall, send_data, recv_data, count, comm, "count * outdegree", persistent
+    )
+
+
+@api
+def ineighbor_allgatherv(send_data, recv_data, counts, displacements, comm):
+    """Start :func:`neighbor_allgatherv` (``MPI_Ineighbor_allgatherv``); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> size, rank = mpi4numba.size(), mpi4numba.rank()
+    >>> status, ring = mpi4numba.cart_create((size,), (True,))
+    >>> got = np.zeros(2)
+    >>> ones = np.ones(2, np.int32)
+    >>> status, request = mpi4numba.ineighbor_allgatherv(np.array([1.0 * rank]), got, ones, None, ring)
+    >>> status, mpi4numba.wait(request), got.tolist() == [(rank - 1) % size, (rank + 1) % size]
+    (0, 0, True)
+    >>> mpi4numba.comm_free(ring)
+    0
+    """
+    counts_and_displacements(counts, displacements)
+    return _nonblocking_check(send_data, recv_data, comm)
+
+
+@lowers(ineighbor_allgatherv)
+def _ineighbor_allgatherv(e, send_data, recv_data, counts, displacements, comm, *, persistent=False):
+    handle = e.comm(comm)
+    code, indegree, _ = _neighbor_counts(e, handle)
+    outside = "mpi4numba: a block lies outside recv_data"
+    too_few = "mpi4numba: counts and displacements need one entry per neighbour"
+    sizes, offsets = e.blocks(
+        counts, displacements, indegree, e.size(recv_data), outside, lasting=True, too_few=too_few
+    )
+    e.require_c_order(send_data, _NOT_C_ORDER)
+    e.require_c_order(recv_data, _NOT_C_ORDER)
+    datatype, derived = e.element_datatype(recv_data)
+    with e.starting(send_data, recv_data, sizes, offsets, persistent=persistent) as start:
+        start.code = e.if_success(
+            code,
+            lambda: start.call(
+                capi.MPI_Ineighbor_allgatherv,
+                e.data(send_data),
+                e.size(send_data),
+                datatype,
+                e.data(recv_data),
+                e.data(sizes),
+                e.data(offsets),
+                datatype,
+                handle,
+            ),
+        )
+    e.release_datatype(datatype, derived)
+    return start.result
+
+
+@api
+def ineighbor_alltoallv(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
+    """Start :func:`neighbor_alltoallv` (``MPI_Ineighbor_alltoallv``); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> size, rank = mpi4numba.size(), mpi4numba.rank()
+    >>> status, ring = mpi4numba.cart_create((size,), (True,))
+    >>> ones, got = np.ones(2, np.int32), np.zeros(2)
+    >>> outgoing = np.array([100.0 + rank, 200.0 + rank])  # 1xx to the left, 2xx to the right
+    >>> status, request = mpi4numba.ineighbor_alltoallv(outgoing, ones, None, got, ones, None, ring)
+    >>> status, mpi4numba.wait(request)
+    (0, 0)
+    >>> size < 3 or got.tolist() == [200.0 + (rank - 1) % size, 100.0 + (rank + 1) % size]
+    True
+    >>> mpi4numba.comm_free(ring)
+    0
+    """
+    counts_and_displacements(send_counts, send_displacements)
+    counts_and_displacements(recv_counts, recv_displacements)
+    return _nonblocking_check(send_data, recv_data, comm)
+
+
+@lowers(ineighbor_alltoallv)
+def _ineighbor_alltoallv(
+    e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm, *, persistent=False
+):
+    handle = e.comm(comm)
+    code, indegree, outdegree = _neighbor_counts(e, handle)
+    too_few = "mpi4numba: counts and displacements need one entry per neighbour"
+    outside = "mpi4numba: a block lies outside send_data"
+    send_sizes, send_offsets = e.blocks(
+        send_counts, send_displacements, outdegree, e.size(send_data), outside, lasting=True, too_few=too_few
+    )
+    outside = "mpi4numba: a block lies outside recv_data"
+    recv_sizes, recv_offsets = e.blocks(
+        recv_counts, recv_displacements, indegree, e.size(recv_data), outside, lasting=True, too_few=too_few
+    )
+    e.require_c_order(send_data, _NOT_C_ORDER)
+    e.require_c_order(recv_data, _NOT_C_ORDER)
+    datatype, derived = e.element_datatype(recv_data)
+    held = (send_data, recv_data, send_sizes, send_offsets, recv_sizes, recv_offsets)
+    with e.starting(*held, persistent=persistent) as start:
+        start.code = e.if_success(
+            code,
+            lambda: start.call(
+                capi.MPI_Ineighbor_alltoallv,
+                e.data(send_data),
+                e.data(send_sizes),
+                e.data(send_offsets),
+                datatype,
+                e.data(recv_data),
+                e.data(recv_sizes),
+                e.data(recv_offsets),
+                datatype,
+                handle,
+            ),
+        )
+    e.release_datatype(datatype, derived)
+    return start.result

@@ -184,9 +184,9 @@ def ibarrier(comm=None):
 
 
 @lowers(ibarrier)
-def _ibarrier(e, comm):
-    with e.starting() as start:
-        start.code = e(capi.MPI_Ibarrier, e.comm(comm), start.address)
+def _ibarrier(e, comm, *, persistent=False):
+    with e.starting(persistent=persistent) as start:
+        start.code = start.call(capi.MPI_Ibarrier, e.comm(comm))
     return start.result
 
 
@@ -208,10 +208,10 @@ def ibcast(data, root, comm=None):
 
 
 @lowers(ibcast)
-def _ibcast(e, data, root, comm):
+def _ibcast(e, data, root, comm, *, persistent=False):
     buf = e.buffer(data)
-    with e.starting(data) as start:
-        start.code = e(capi.MPI_Ibcast, *buf.as_args, root, e.comm(comm), start.address)
+    with e.starting(data, persistent=persistent) as start:
+        start.code = start.call(capi.MPI_Ibcast, *buf.as_args, root, e.comm(comm))
     e.release(buf)
     return start.result
 
@@ -236,10 +236,10 @@ def igather(send_data, recv_data, count, root, comm=None):
 
 
 @lowers(igather)
-def _igather(e, send_data, recv_data, count, root, comm):
+def _igather(e, send_data, recv_data, count, root, comm, *, persistent=False):
     own, whole = _rooted_buffers(e, recv_data, send_data, count, root, comm, "recv_data", "send_data")
-    with e.starting(send_data, recv_data) as start:
-        start.code = e(capi.MPI_Igather, *own.as_args, *whole.as_args, root, e.comm(comm), start.address)
+    with e.starting(send_data, recv_data, persistent=persistent) as start:
+        start.code = start.call(capi.MPI_Igather, *own.as_args, *whole.as_args, root, e.comm(comm))
     e.release(own)
     return start.result
 
@@ -265,10 +265,10 @@ def iscatter(send_data, recv_data, count, root, comm=None):
 
 
 @lowers(iscatter)
-def _iscatter(e, send_data, recv_data, count, root, comm):
+def _iscatter(e, send_data, recv_data, count, root, comm, *, persistent=False):
     own, whole = _rooted_buffers(e, send_data, recv_data, count, root, comm, "send_data", "recv_data")
-    with e.starting(send_data, recv_data) as start:
-        start.code = e(capi.MPI_Iscatter, *whole.as_args, *own.as_args, root, e.comm(comm), start.address)
+    with e.starting(send_data, recv_data, persistent=persistent) as start:
+        start.code = start.call(capi.MPI_Iscatter, *whole.as_args, *own.as_args, root, e.comm(comm))
     e.release(own)
     return start.result
 
@@ -293,12 +293,12 @@ def iallgather(send_data, recv_data, count, comm=None):
 
 
 @lowers(iallgather)
-def _iallgather(e, send_data, recv_data, count, comm):
+def _iallgather(e, send_data, recv_data, count, comm, *, persistent=False):
     size = e.comm_size(comm)
     whole = _whole(e, recv_data, count, size, "recv_data")
     own = _send_block(e, send_data, recv_data, count)  # one block, which may be strided
-    with e.starting(send_data, recv_data) as start:
-        start.code = e(capi.MPI_Iallgather, *own.as_args, *whole.as_args, e.comm(comm), start.address)
+    with e.starting(send_data, recv_data, persistent=persistent) as start:
+        start.code = start.call(capi.MPI_Iallgather, *own.as_args, *whole.as_args, e.comm(comm))
     e.release(own)
     return start.result
 
@@ -325,7 +325,7 @@ def ialltoall(send_data, recv_data, count, comm=None):
 
 
 @lowers(ialltoall)
-def _ialltoall(e, send_data, recv_data, count, comm):
+def _ialltoall(e, send_data, recv_data, count, comm, *, persistent=False):
     size = e.comm_size(comm)
     whole = _whole(e, recv_data, count, size, "recv_data")
     if is_in_place(send_data.type):
@@ -334,10 +334,8 @@ def _ialltoall(e, send_data, recv_data, count, comm):
         e.require_c_order(send_data, "mpi4numba: send_data must be C-contiguous")
         e.check(e.size(send_data).ge(count.mul(size)), ValueError, _SHORT_SEND)
         source = e.data(send_data)
-    with e.starting(send_data, recv_data) as start:
-        start.code = e(
-            capi.MPI_Ialltoall, source, whole.count, whole.datatype, *whole.as_args, e.comm(comm), start.address
-        )
+    with e.starting(send_data, recv_data, persistent=persistent) as start:
+        start.code = start.call(capi.MPI_Ialltoall, source, whole.count, whole.datatype, *whole.as_args, e.comm(comm))
     return start.result
 
 
@@ -364,12 +362,12 @@ def igatherv(send_data, recv_data, counts, displacements, root, comm=None):
 
 
 @lowers(igatherv)
-def _igatherv(e, send_data, recv_data, counts, displacements, root, comm):
+def _igatherv(e, send_data, recv_data, counts, displacements, root, comm, *, persistent=False):
     own, datatype, derived, sizes, offsets = _rooted_v_buffers(
         e, recv_data, send_data, counts, displacements, root, comm, "recv_data", "send_data"
     )
-    with e.starting(send_data, recv_data, sizes, offsets) as start:
-        start.code = e(
+    with e.starting(send_data, recv_data, sizes, offsets, persistent=persistent) as start:
+        start.code = start.call(
             capi.MPI_Igatherv,
             *own.as_args,
             e.data(recv_data),
@@ -378,7 +376,6 @@ def _igatherv(e, send_data, recv_data, counts, displacements, root, comm):
             datatype,
             root,
             e.comm(comm),
-            start.address,
         )
     e.release(own)
     e.release_datatype(datatype, derived)
@@ -408,12 +405,12 @@ def iscatterv(send_data, counts, displacements, recv_data, root, comm=None):
 
 
 @lowers(iscatterv)
-def _iscatterv(e, send_data, counts, displacements, recv_data, root, comm):
+def _iscatterv(e, send_data, counts, displacements, recv_data, root, comm, *, persistent=False):
     own, datatype, derived, sizes, offsets = _rooted_v_buffers(
         e, send_data, recv_data, counts, displacements, root, comm, "send_data", "recv_data"
     )
-    with e.starting(send_data, recv_data, sizes, offsets) as start:
-        start.code = e(
+    with e.starting(send_data, recv_data, sizes, offsets, persistent=persistent) as start:
+        start.code = start.call(
             capi.MPI_Iscatterv,
             e.data(send_data),
             e.data(sizes),
@@ -422,7 +419,6 @@ def _iscatterv(e, send_data, counts, displacements, recv_data, root, comm):
             *own.as_args,
             root,
             e.comm(comm),
-            start.address,
         )
     e.release(own)
     e.release_datatype(datatype, derived)
@@ -449,15 +445,15 @@ def iallgatherv(send_data, recv_data, counts, displacements=None, comm=None):
 
 
 @lowers(iallgatherv)
-def _iallgatherv(e, send_data, recv_data, counts, displacements, comm):
+def _iallgatherv(e, send_data, recv_data, counts, displacements, comm, *, persistent=False):
     rank, size = e.rank_size(comm)
     outside = "mpi4numba: a block lies outside recv_data"
     sizes, offsets = e.blocks(counts, displacements, size, e.size(recv_data), outside, lasting=True)
     e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
     own = _send_block(e, send_data, recv_data, sizes.getitem(rank))
     datatype, derived = e.element_datatype(recv_data)
-    with e.starting(send_data, recv_data, sizes, offsets) as start:
-        start.code = e(
+    with e.starting(send_data, recv_data, sizes, offsets, persistent=persistent) as start:
+        start.code = start.call(
             capi.MPI_Iallgatherv,
             *own.as_args,
             e.data(recv_data),
@@ -465,7 +461,6 @@ def _iallgatherv(e, send_data, recv_data, counts, displacements, comm):
             e.data(offsets),
             datatype,
             e.comm(comm),
-            start.address,
         )
     e.release(own)
     e.release_datatype(datatype, derived)
@@ -498,7 +493,9 @@ def ialltoallv(send_data, send_counts, send_displacements, recv_data, recv_count
 
 
 @lowers(ialltoallv)
-def _ialltoallv(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
+def _ialltoallv(
+    e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm, *, persistent=False
+):
     size = e.comm_size(comm)
     outside = "mpi4numba: a block lies outside recv_data"
     r_sizes, r_offsets = e.blocks(recv_counts, recv_displacements, size, e.size(recv_data), outside, lasting=True)
@@ -513,8 +510,8 @@ def _ialltoallv(e, send_data, send_counts, send_displacements, recv_data, recv_c
         source = e.data(send_data)
         held = (send_data, recv_data, s_sizes, s_offsets, r_sizes, r_offsets)
     datatype, derived = e.element_datatype(recv_data)
-    with e.starting(*held) as start:
-        start.code = e(
+    with e.starting(*held, persistent=persistent) as start:
+        start.code = start.call(
             capi.MPI_Ialltoallv,
             source,
             e.data(s_sizes),
@@ -525,7 +522,6 @@ def _ialltoallv(e, send_data, send_counts, send_displacements, recv_data, recv_c
             e.data(r_offsets),
             datatype,
             e.comm(comm),
-            start.address,
         )
     e.release_datatype(datatype, derived)
     return start.result

@@ -19,6 +19,7 @@ from numba.core import types
 
 from ._core import capi
 from ._core.handles import HANDLE
+from ._core.keepalive import stash
 from ._core.runtime import ABI
 from ._core.statustype import status_type
 from ._support.api import api, lowers
@@ -33,6 +34,7 @@ __all__ = [
     "send",
     "recv",
     "sendrecv",
+    "isendrecv",
     "isend",
     "irecv",
     "ssend",
@@ -182,6 +184,44 @@ def _sendrecv(e, senddata, dest, recvdata, source, sendtag, recvtag, comm):
         e.received(into, recvdata, code, status)
     e.release(out, into)
     return code
+
+
+@api
+def isendrecv(senddata, dest, recvdata, source=ANY_SOURCE, sendtag=0, recvtag=ANY_TAG, comm=None):
+    """Start sending ``senddata`` to ``dest`` and receiving ``recvdata`` from ``source`` as
+    one operation (``MPI_Isendrecv``, MPI-4.0); returns ``(status, request)``, a new
+    request that keeps both buffers (or the number sent) alive. Strided views are used in
+    place, described by derived datatypes. A library without the routine (Open MPI 4.1)
+    returns ``ERR_UNSUPPORTED_OPERATION``.
+
+    >>> import numpy as np, mpi4numba
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> left, right = (rank - 1) % size, (rank + 1) % size  # a ring (itself, on one process)
+    >>> got = np.empty(2)
+    >>> status, request = mpi4numba.isendrecv(np.array([1.0, 2.0]) * rank, right, got, left)
+    >>> status, mpi4numba.wait(request), got.tolist() == [1.0 * left, 2.0 * left]
+    (0, 0, True)
+    """
+    send_data(senddata, "senddata")
+    array(recvdata, "recvdata", writable=True)
+    for value, what in ((dest, "dest"), (source, "source"), (sendtag, "sendtag"), (recvtag, "recvtag")):
+        integer(value, what)
+    return _started_on(types.none)
+
+
+@lowers(isendrecv)
+def _isendrecv(e, senddata, dest, recvdata, source, sendtag, recvtag, comm):
+    number = isinstance(senddata.type, (types.Number, types.Boolean))
+    into = e.buffer(recvdata)
+    out = None if number else e.buffer(senddata)
+    with e.starting(*((recvdata,) if number else (senddata, recvdata))) as start:
+        if number:  # the value lives in the request
+            out = e.buffer(senddata, address=e(stash, start.request, senddata, senddata))
+        start.code = e(
+            capi.MPI_Isendrecv, *out.as_args, dest, sendtag, *into.as_args, source, recvtag, e.comm(comm), start.address
+        )
+    e.release(out, into)
+    return start.result
 
 
 @api

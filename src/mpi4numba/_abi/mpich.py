@@ -58,6 +58,18 @@ ERROR_CLASSES = {
     "ERR_RMA_ATTACH": 56,
     "ERR_RMA_SHARED": 57,
     "ERR_RMA_FLAVOR": 58,
+    "ERR_UNSUPPORTED_OPERATION": 44,
+    "ERR_FILE": 27,
+    "ERR_ACCESS": 20,
+    "ERR_AMODE": 21,
+    "ERR_BAD_FILE": 22,
+    "ERR_FILE_EXISTS": 25,
+    "ERR_FILE_IN_USE": 26,
+    "ERR_NO_SPACE": 36,
+    "ERR_NO_SUCH_FILE": 37,
+    "ERR_IO": 32,
+    "ERR_READ_ONLY": 40,
+    "ERR_NOT_SAME": 35,
 }
 
 # Integer constants that differ between ABIs (communicator comparison, topologies, one-sided).

@@ -58,6 +58,18 @@ ERROR_CLASSES = {
     "ERR_RMA_ATTACH": 69,
     "ERR_RMA_SHARED": 71,
     "ERR_RMA_FLAVOR": 70,
+    "ERR_UNSUPPORTED_OPERATION": 52,
+    "ERR_FILE": 30,
+    "ERR_ACCESS": 20,
+    "ERR_AMODE": 21,
+    "ERR_BAD_FILE": 23,
+    "ERR_FILE_EXISTS": 28,
+    "ERR_FILE_IN_USE": 29,
+    "ERR_NO_SPACE": 41,
+    "ERR_NO_SUCH_FILE": 42,
+    "ERR_IO": 35,
+    "ERR_READ_ONLY": 45,
+    "ERR_NOT_SAME": 40,
 }
 
 # Integer constants that differ between ABIs (communicator comparison, topologies, one-sided).

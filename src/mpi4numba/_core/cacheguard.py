@@ -114,7 +114,8 @@ class Guarded:
 
     def __init__(self, restore: Callable[..., Any], tag: str, loaders: frozenset[Loader], payload: bytes) -> None:
         self.restore, self.tag, self.payload = restore, tag, payload
-        self.loaders = tuple(sorted(loaders, key=lambda f: (f.__module__, f.__qualname__)))
+        # in a fixed order: functions by name, callable objects (a routine's presence) by repr
+        self.loaders = tuple(sorted(loaders, key=lambda f: (f.__module__, getattr(f, "__qualname__", repr(f)))))
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return self.restore, (self.tag, self.loaders, self.payload)

@@ -312,3 +312,119 @@ MPI_Type_create_resized = c_function(
 
 # Large counts (MPI-4 ``_c`` routines, where the library has them)
 MPI_Type_get_extent = c_function("int MPI_Type_get_extent(Datatype datatype, out aint lb, out aint extent)")
+
+# MPI-4 routines, which some supported libraries lack (Open MPI 4.1: see ccall's ``since``)
+MPI_Isendrecv = c_function(
+    "int MPI_Isendrecv(ptr sendbuf, count sendcount, Datatype sendtype, int dest, int sendtag,"
+    " ptr recvbuf, count recvcount, Datatype recvtype, int source, int recvtag, Comm comm, ptr request)",
+    since="4.0",
+)
+MPI_Comm_idup = c_function("int MPI_Comm_idup(Comm comm, ptr newcomm, ptr request)")
+
+# Non-blocking neighbourhood collectives (neighbor.py)
+MPI_Ineighbor_allgather = c_function(
+    "int MPI_Ineighbor_allgather(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    " Datatype recvtype, Comm comm, ptr request)"
+)
+MPI_Ineighbor_allgatherv = c_function(
+    "int MPI_Ineighbor_allgatherv(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, ptr recvcounts,"
+    " ptr displs, Datatype recvtype, Comm comm, ptr request)"
+)
+MPI_Ineighbor_alltoall = c_function(
+    "int MPI_Ineighbor_alltoall(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+    " Datatype recvtype, Comm comm, ptr request)"
+)
+MPI_Ineighbor_alltoallv = c_function(
+    "int MPI_Ineighbor_alltoallv(ptr sendbuf, ptr sendcounts, ptr sdispls, Datatype sendtype, ptr recvbuf,"
+    " ptr recvcounts, ptr rdispls, Datatype recvtype, Comm comm, ptr request)"
+)
+
+# Partitioned point-to-point (partitioned.py); MPI_Count is 64-bit in every ABI: ``aint``
+MPI_Psend_init = c_function(
+    "int MPI_Psend_init(ptr buf, int partitions, aint count, Datatype datatype, int dest, int tag, Comm comm,"
+    " Info info, ptr request)",
+    since="4.0",
+)
+MPI_Precv_init = c_function(
+    "int MPI_Precv_init(ptr buf, int partitions, aint count, Datatype datatype, int source, int tag, Comm comm,"
+    " Info info, ptr request)",
+    since="4.0",
+)
+MPI_Pready = c_function("int MPI_Pready(int partition, Request request)", since="4.0")
+MPI_Pready_range = c_function(
+    "int MPI_Pready_range(int partition_low, int partition_high, Request request)", since="4.0"
+)
+MPI_Pready_list = c_function("int MPI_Pready_list(int length, ptr partitions, Request request)", since="4.0")
+MPI_Parrived = c_function("int MPI_Parrived(Request request, int partition, out int flag)", since="4.0")
+
+
+# Persistent collectives (persistent.py): each the arguments of its non-blocking form, then
+# MPI_Info, then the request; made by Start.call from the non-blocking form's call
+def _persistent(nonblocking, prototype: str) -> None:
+    _PERSISTENT[nonblocking] = c_function(prototype, since="4.0")
+
+
+_PERSISTENT: dict = {}
+_persistent(MPI_Ibarrier, "int MPI_Barrier_init(Comm comm, Info info, ptr request)")
+_persistent(
+    MPI_Ibcast,
+    "int MPI_Bcast_init(ptr buffer, count count, Datatype datatype, int root, Comm comm, Info info, ptr request)",
+)
+_persistent(
+    MPI_Ireduce,
+    "int MPI_Reduce_init(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, int root, Comm comm,"
+    " Info info, ptr request)",
+)
+for _name in ("Allreduce", "Scan", "Exscan"):
+    _persistent(
+        globals()[f"MPI_I{_name.lower()}"],
+        f"int MPI_{_name}_init(ptr sendbuf, ptr recvbuf, count count, Datatype datatype, Op op, Comm comm,"
+        " Info info, ptr request)",
+    )
+_persistent(
+    MPI_Ireduce_scatter_block,
+    "int MPI_Reduce_scatter_block_init(ptr sendbuf, ptr recvbuf, count recvcount, Datatype datatype, Op op,"
+    " Comm comm, Info info, ptr request)",
+)
+for _name in ("Gather", "Scatter"):
+    _persistent(
+        globals()[f"MPI_I{_name.lower()}"],
+        f"int MPI_{_name}_init(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+        " Datatype recvtype, int root, Comm comm, Info info, ptr request)",
+    )
+for _name in ("Allgather", "Alltoall", "Neighbor_allgather", "Neighbor_alltoall"):
+    _persistent(
+        globals()[f"MPI_I{_name.lower()}"],
+        f"int MPI_{_name}_init(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, count recvcount,"
+        " Datatype recvtype, Comm comm, Info info, ptr request)",
+    )
+_persistent(
+    MPI_Igatherv,
+    "int MPI_Gatherv_init(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, ptr recvcounts,"
+    " ptr displs, Datatype recvtype, int root, Comm comm, Info info, ptr request)",
+)
+_persistent(
+    MPI_Iscatterv,
+    "int MPI_Scatterv_init(ptr sendbuf, ptr sendcounts, ptr displs, Datatype sendtype, ptr recvbuf,"
+    " count recvcount, Datatype recvtype, int root, Comm comm, Info info, ptr request)",
+)
+for _name in ("Allgatherv", "Neighbor_allgatherv"):
+    _persistent(
+        globals()[f"MPI_I{_name.lower()}"],
+        f"int MPI_{_name}_init(ptr sendbuf, count sendcount, Datatype sendtype, ptr recvbuf, ptr recvcounts,"
+        " ptr displs, Datatype recvtype, Comm comm, Info info, ptr request)",
+    )
+for _name in ("Alltoallv", "Neighbor_alltoallv"):
+    _persistent(
+        globals()[f"MPI_I{_name.lower()}"],
+        f"int MPI_{_name}_init(ptr sendbuf, ptr sendcounts, ptr sdispls, Datatype sendtype, ptr recvbuf,"
+        " ptr recvcounts, ptr rdispls, Datatype recvtype, Comm comm, Info info, ptr request)",
+    )
+
+
+def persistent_form(nonblocking):
+    """The MPI-4 ``_init`` routine of a non-blocking collective (``MPI_Ibcast`` -> ``MPI_Bcast_init``)."""
+    return _PERSISTENT[nonblocking]
+
+
+del _name

@@ -38,6 +38,13 @@ code comes from Numba's cache) and converts arguments to the running ABI:
     not an argument: ``MPI_STATUS(ES)_IGNORE`` of the running ABI.
 
 The result is the C ``int`` error code (``int32``), or a tuple ``(code, *outs)``.
+
+A routine of a newer MPI than every supported library has is declared with its version,
+``c_function("int MPI_Pready(int partition, ptr request)", since="4.0")``. Where the
+running library lacks it, the call returns an ``MPI_ERR_UNSUPPORTED_OPERATION`` code whose
+``error_string`` names the routine and the library (outputs are zeros), instead of code
+that the JIT linker could not resolve; cached code records which way it was compiled and
+is recompiled under a library that differs (:class:`Presence`).
 """
 
 from __future__ import annotations
@@ -45,12 +52,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import llvmlite.binding as llvm
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
+from .cacheguard import CacheABIMismatch
 from .cachetag import guard_cache
+from .errorcodes import declare_missing, load_code
 from .handles import HANDLE, NATIVE_HANDLE, handle_from_native, handle_to_native, predefined_native
 from .runtime import ABI, LARGE_COUNT
 from .statustype import status_type
@@ -93,6 +103,22 @@ class _Param:
         return self.direction != "in"
 
 
+@dataclass(frozen=True)
+class Presence:
+    """Run before cached code that calls ``symbol`` loads: refuse it (it is recompiled) if
+    the library has the routine and the code was compiled without it, or the other way."""
+
+    symbol: str
+    present: bool
+
+    def __call__(self) -> None:
+        if bool(llvm.address_of_symbol(self.symbol)) != self.present:
+            raise CacheABIMismatch(
+                f"cached code was compiled {'with' if self.present else 'without'} {self.symbol}, "
+                f"which this MPI library {'lacks' if self.present else 'has'}"
+            )
+
+
 _PROTOTYPE = re.compile(r"^\s*(int|double)\s+(MPI_\w+)\s*\((.*)\)\s*$")
 
 
@@ -129,8 +155,10 @@ def _parse(prototype: str) -> tuple[str, str, list[_Param]]:
 class CFunction:
     """A C function of the MPI library, declared by prototype; see the module docstring."""
 
-    def __init__(self, prototype: str):
+    def __init__(self, prototype: str, since: str | None = None):
         self.restype, self.name, self.params = _parse(prototype)
+        # a routine newer than some supported libraries: the code returned where it is missing
+        self.missing = declare_missing(self.name, since) if since else None
         # the C symbol: the MPI-4 large-count variant where the library has one
         self.large = LARGE_COUNT and any(p.kind == "bigcount" for p in self.params)
         self.symbol = self.name + "_c" if self.large else self.name
@@ -199,8 +227,22 @@ class CFunction:
             return builder.bitcast(value, _voidptr), None
         return handle_to_native(builder, context.cast(builder, value, ty, types.intp)), None
 
+    def _missing(self, context, builder, sig) -> ir.Value:
+        """The call of a routine this library lacks: its error code, zeros for the outputs."""
+        code = load_code(context, builder, self.missing)
+        if not self.outputs:
+            return code
+        zeros = [context.get_constant_null(ty) for ty in sig.return_type.types[1:]]
+        return context.make_tuple(builder, sig.return_type, [code, *zeros])
+
     def _codegen(self, context, builder, sig, args):
-        guard_cache(context, builder)
+        if self.missing is None:
+            guard_cache(context, builder)
+        else:
+            present = bool(llvm.address_of_symbol(self.symbol))
+            guard_cache(context, builder, Presence(self.symbol, present))
+            if not present:
+                return self._missing(context, builder, sig)
         fnty = ir.FunctionType(
             _i32 if self.restype == "int" else ir.DoubleType(), [self._llvm_type(p) for p in self.params]
         )
@@ -266,9 +308,10 @@ class CFunction:
         return intrinsic(prefer_literal=False)(namespace[self.name])
 
 
-def c_function(prototype: str):
-    """Declare an MPI C function by its prototype and return the njit-callable intrinsic."""
-    return CFunction(prototype).intrinsic
+def c_function(prototype: str, since: str | None = None):
+    """Declare an MPI C function by its prototype (``since``: the MPI version that brought
+    it, for routines some supported libraries lack) and return the njit-callable intrinsic."""
+    return CFunction(prototype, since).intrinsic
 
 
 @intrinsic(prefer_literal=True)

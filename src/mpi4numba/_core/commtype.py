@@ -218,3 +218,17 @@ def store_comm_handle(typingctx, comm, handle):
         return context.get_dummy_value()
 
     return types.none(comm, handle), codegen
+
+
+@intrinsic
+def comm_cell(typingctx, comm):
+    """The address (intp) of a communicator's shared cell, where MPI may write its handle
+    later (``MPI_Comm_idup`` names the new communicator when its request completes)."""
+    if not isinstance(comm, CommType):
+        raise TypingError(f"comm_cell() takes an mpi4numba communicator, got {comm}")
+
+    def codegen(context, builder, sig, args):
+        proxy = cgutils.create_struct_proxy(comm_type)(context, builder, value=args[0])
+        return builder.ptrtoint(context.nrt.meminfo_data(builder, proxy.meminfo), ir.IntType(64))
+
+    return types.intp(comm), codegen

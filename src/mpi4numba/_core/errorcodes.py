@@ -12,6 +12,8 @@ class is returned.
 
 from __future__ import annotations
 
+import os
+
 import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
@@ -21,7 +23,7 @@ from numba.extending import intrinsic
 
 from .cachetag import guard_cache
 from .pending import SLOTS
-from .runtime import ABI, MPI
+from .runtime import ABI, LIBMPI, MPI
 
 # name: (error class, message); a message has at most 255 characters (Open MPI's
 # MPI_MAX_ERROR_STRING is 256), and the order of this table is the order of the words
@@ -42,6 +44,20 @@ CODES: dict[str, tuple[str, str]] = {
             "(a receive may be cancelled first)"
         ),
     ),
+    "NULL_PARTITIONED": (
+        "ERR_REQUEST",
+        (
+            "mpi4numba: pready/parrived on a null request (MPI_REQUEST_NULL, or zeros): give them the "
+            "request of a psend_init/precv_init"
+        ),
+    ),
+    "PARTITIONED_PROC_NULL": (
+        "ERR_RANK",
+        (
+            "mpi4numba: psend_init/precv_init to or from PROC_NULL is refused (MPICH 5.0 crashes on it): "
+            "leave out the message instead"
+        ),
+    ),
     "TOO_MANY_PENDING": (
         "ERR_NO_MEM",
         (
@@ -53,7 +69,27 @@ CODES: dict[str, tuple[str, str]] = {
 }
 
 _SYMBOL = "mpi4numba_error_codes"
+_CAPACITY = 128  # the table's words: CODES, then the routines declared with declare_missing
 _made: dict[tuple[int, str], int] = {}
+
+
+def _library_words() -> str:
+    """The running library in a few words: its file and the first words of its version."""
+    version = " ".join(MPI.Get_library_version().split())
+    return f"{os.path.basename(LIBMPI)}, {version[:60]}"
+
+
+def declare_missing(routine: str, since: str) -> str:
+    """The name of the code that a call of ``routine`` (an MPI-``since`` routine) returns
+    where the running library lacks it; declared once, in the order of the declarations
+    (the same in every process: the C functions are declared on import)."""
+    name = f"MISSING {routine}"
+    if name not in CODES:
+        if len(CODES) >= _CAPACITY:
+            raise RuntimeError("mpi4numba: more error codes than mpi4numba_error_codes holds")
+        message = f"mpi4numba: {routine} (MPI-{since}) is not in this MPI library ({_library_words()})"
+        CODES[name] = ("ERR_UNSUPPORTED_OPERATION", message[:255])
+    return name
 
 
 def new_code(error_class: int, message: str) -> int:
@@ -79,7 +115,7 @@ def codes_carry_messages() -> bool:
     return new_code(MPI.ERR_OTHER, "mpi4numba: a code made to see whether codes carry messages") != MPI.ERR_OTHER
 
 
-_WORDS = np.zeros(len(CODES), np.int64)  # 0: not made yet
+_WORDS = np.zeros(_CAPACITY, np.int64)  # 0: not made yet
 
 
 def register_codes() -> None:
@@ -92,23 +128,29 @@ def register_codes() -> None:
             _WORDS[index] = new_code(getattr(MPI, error_class), message)
 
 
+def load_code(context, builder, name: str) -> ir.Value:
+    """Emit the load of code ``name`` (int32): the bare class until the code is made."""
+    index = list(CODES).index(name)
+    bare = ABI.ERROR_CLASSES[CODES[name][0]]
+    register_codes()
+    guard_cache(context, builder, register_codes)  # the bare class is the running ABI's
+    module = builder.module
+    table = module.globals.get(_SYMBOL)
+    if table is None:
+        table = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(64), _CAPACITY), _SYMBOL)
+    code = builder.load(builder.gep(table, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), index)]))
+    made = builder.icmp_signed("!=", code, ir.Constant(code.type, 0))
+    return builder.trunc(builder.select(made, code, ir.Constant(code.type, bare)), ir.IntType(32))
+
+
 @intrinsic
 def error_code(typingctx, name):
     """``error_code("EMPTY_REQUEST")``: the code (int32) of that refusal in this process."""
     if not isinstance(name, types.StringLiteral) or name.literal_value not in CODES:
         raise TypingError(f"error_code() needs the literal name of one of {sorted(CODES)}, got {name}")
-    index = list(CODES).index(name.literal_value)
-    bare = ABI.ERROR_CLASSES[CODES[name.literal_value][0]]
+    code_name = name.literal_value
 
     def codegen(context, builder, sig, args):
-        register_codes()
-        guard_cache(context, builder, register_codes)  # the bare class is the running ABI's
-        module = builder.module
-        table = module.globals.get(_SYMBOL)
-        if table is None:
-            table = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(64), len(_WORDS)), _SYMBOL)
-        code = builder.load(builder.gep(table, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), index)]))
-        made = builder.icmp_signed("!=", code, ir.Constant(code.type, 0))
-        return builder.trunc(builder.select(made, code, ir.Constant(code.type, bare)), ir.IntType(32))
+        return load_code(context, builder, code_name)
 
     return types.int32(name), codegen

@@ -399,11 +399,17 @@ def lowers(routine: Callable) -> Callable[[Callable], Callable]:
     """Attach ``body(e, <the routine's parameters, by name>)`` to a routine whose typing
     function returns a result type: the code emitted for a call, with the arguments as
     :class:`~mpi4numba._core.emit.Value` objects (an omitted one: its default, a constant).
-    The parameters are checked here, on import: a body cannot take them in another order."""
+    The parameters are checked here, on import: a body cannot take them in another order.
+    Keyword-only parameters of the body (with defaults) are for other routines that share
+    it: a persistent collective calls the body of the non-blocking one with ``persistent=True``."""
 
     def attach(body: Callable) -> Callable:
         expected = ["e", *inspect.signature(routine).parameters]
-        taken = list(inspect.signature(body).parameters)
+        taken = [
+            name
+            for name, parameter in inspect.signature(body).parameters.items()
+            if parameter.kind is not inspect.Parameter.KEYWORD_ONLY
+        ]
         if taken != expected:
             raise TypeError(f"{body.__qualname__} must take ({', '.join(expected)}), not ({', '.join(taken)})")
         if routine._body_ is not None:  # type: ignore[attr-defined]
@@ -498,6 +504,7 @@ def api(typing_function: Callable) -> Callable:
     public.py_func = public  # type: ignore[attr-defined]  (numba-mpi's routines are dispatchers)
     public._learnt_ = learnt  # type: ignore[attr-defined]
     public._body_ = None  # type: ignore[attr-defined]  (set by @lowers)
+    public._typing_ = typing_function  # type: ignore[attr-defined]  (a routine with the same checks calls it)
 
     @lower_builtin(public, types.VarArg(types.Any))
     def lower(context, builder, sig, args):

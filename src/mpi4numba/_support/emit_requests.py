@@ -22,6 +22,7 @@ from contextlib import contextmanager
 
 from numba.core import types
 
+from .._core import capi
 from .._core.emit import Value
 from .._core.errorcodes import error_code
 from .._core.handles import REQUEST_ARRAY
@@ -55,11 +56,24 @@ class Call:
 class Start(Call):
     """A request being started: ``request`` (its array), ``address`` (of its handle, for
     the C call), ``buf`` (the buffer of :meth:`Requests.request_on`); ``result`` is
-    ``(code, request)``."""
+    ``(code, request)``. A ``persistent`` one is made by the MPI-4 ``_init`` form of the
+    routine (see :meth:`call`) and started later by ``start``."""
 
-    def __init__(self, request: Value, address: Value, buf: Buffer | None = None) -> None:
+    def __init__(
+        self, request: Value, address: Value, buf: Buffer | None = None, emitter=None, persistent: bool = False
+    ) -> None:
         super().__init__()
         self.request, self.address, self.buf = request, address, buf
+        self._emitter, self.persistent = emitter, persistent
+
+    def call(self, nonblocking, *args: Value) -> Value:
+        """Emit the C call that makes the request: ``nonblocking`` (``MPI_Ibcast`` ...) with
+        ``args`` and the request's address, or, for a persistent request, its ``_init``
+        form (``MPI_Bcast_init``) with ``args``, ``MPI_INFO_NULL`` and the address."""
+        e = self._emitter
+        if not self.persistent:
+            return e(nonblocking, *args, self.address)
+        return e(capi.persistent_form(nonblocking), *args, e.handle("INFO_NULL"), self.address)
 
 
 class Requests(Buffers):
@@ -94,11 +108,12 @@ class Requests(Buffers):
         start._result = self.tuple(code, start.request)
 
     @contextmanager
-    def starting(self, *held: Value) -> Iterator[Start]:
-        """A new request for the call emitted in the block, which keeps the arrays ``held``
-        alive for as long as the request array lives (MPI may use them until it completes)."""
+    def starting(self, *held: Value, persistent: bool = False) -> Iterator[Start]:
+        """A new request for the call emitted in the block (with :meth:`Start.call`), which
+        keeps the arrays ``held`` alive for as long as the request array lives (MPI may use
+        them until it completes, or for a ``persistent`` request until it is freed)."""
         request = self(new_request, self.tuple(*held))
-        start = Start(request, self.data(request))
+        start = Start(request, self.data(request), emitter=self, persistent=persistent)
         yield start
         self._finish(start, start.called())
 

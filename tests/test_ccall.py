@@ -1,0 +1,36 @@
+"""C functions declared by prototype: a routine the library lacks is an error code that
+names it, and cached code records which way it was compiled."""
+
+import numba
+import pytest
+
+import mpi4numba as mpi
+from mpi4numba._core.cacheguard import CacheABIMismatch
+from mpi4numba._core.ccall import Presence, c_function
+
+# a routine no MPI library has, declared as a newer MPI's would be
+MPI_Imaginary = c_function("int MPI_Imaginary(int value, out int flag)", since="9.9")
+
+
+@numba.njit
+def call_imaginary():
+    return MPI_Imaginary(3)
+
+
+@pytest.mark.jit_only
+def test_a_missing_routine_returns_a_code_that_names_it_and_the_library():
+    code, flag = call_imaginary()
+    assert flag == 0
+    assert mpi.error_class(code) == mpi.ERR_UNSUPPORTED_OPERATION
+    text = mpi.error_string(code)
+    if code != mpi.ERR_UNSUPPORTED_OPERATION:  # a code of its own, where the library lets codes carry texts
+        assert "MPI_Imaginary (MPI-9.9) is not in this MPI library" in text, text
+
+
+def test_cached_code_is_refused_where_the_routine_is_not_as_it_was_compiled():
+    Presence("MPI_Imaginary", False)()  # compiled without it, still without: loads
+    Presence("MPI_Send", True)()
+    with pytest.raises(CacheABIMismatch, match="compiled with MPI_Imaginary, which this MPI library lacks"):
+        Presence("MPI_Imaginary", True)()
+    with pytest.raises(CacheABIMismatch, match="compiled without MPI_Send, which this MPI library has"):
+        Presence("MPI_Send", False)()
