@@ -347,6 +347,34 @@ def test_inplace_allreduce_table() -> None:
         assert re.fullmatch(r"\d+\.\d{3}", row[2]) and float(row[-1]) > 0, row
 
 
+PERSISTENT_LABELS = [
+    "allreduce 1 double",
+    "allreduce_init: start + wait",
+    "bcast 1 double",
+    "bcast_init: start + wait",
+    "neighbor_alltoall, ring",
+    "neighbor_alltoall_init: start + wait",
+    "filled by threads, one isend",
+    "filled by threads, partitioned",
+]
+
+
+def test_persistent_table() -> None:
+    """The launcher runs C (with OpenMP) and mpi4numba in one job; every operation has a time
+    per stack, the ratio to C, and the persistent forms their ratio to the blocking ones."""
+    _needs_mpicc()
+    command = [sys.executable, "-m", "mpi4numba.bench", "persistent", "-n", "2", "--repeat", "2"]
+    command += ["--iterations", "20", "--warmup", "2", "--threads", "2", "--elements", "64"]
+    done = _run(command, timeout=600)
+    lines = _before_machine(done.stdout).splitlines()
+    assert "2 processes" in lines[0] and "thread level multiple" in lines[0], done.stdout
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| ")][1:]
+    assert [row[0] for row in rows] == PERSISTENT_LABELS, done.stdout
+    for row in rows:
+        assert CELL.match(row[1]) and CELL.match(row[2]) and float(row[3]) > 0, row
+        assert (row[4] == "") == (row[0] in PERSISTENT_LABELS[0:7:2]), row  # blocking forms: nothing to compare
+
+
 def test_inplace_rejects_bad_arguments() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mpi4numba.bench", "inplace", "--repeat", "0"],

@@ -24,6 +24,7 @@ import sys
 import pytest
 
 import mpi4numba
+from mpi4numba._core.ccall import usable
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
@@ -44,6 +45,21 @@ def _modules_with_examples() -> list[str]:
 MODULES = _modules_with_examples()
 # their examples make windows over user memory (skipped, with the reason, where the library refuses that)
 WINDOW_MODULES = {"mpi4numba.window", "mpi4numba.rma"}
+# examples of MPI-4 routines, by the routine they need: left out where the library lacks it
+# (Open MPI 4.1) or mpi4numba refuses it there (Intel MPI 2021's persistent collectives)
+NEEDS = {
+    "mpi4numba.persistent": "MPI_Allreduce_init",
+    "mpi4numba.partitioned": "MPI_Psend_init",
+    "mpi4numba.p2p.isendrecv": "MPI_Isendrecv",
+}
+
+
+def _needs_missing(test_name: str) -> str | None:
+    """The MPI-4 routine a docstring's examples need and this library cannot give, if any."""
+    for prefix, routine in NEEDS.items():
+        if (test_name == prefix or test_name.startswith(prefix + ".")) and not usable(routine):
+            return routine
+    return None
 
 
 class _Finder(doctest.DocTestFinder):
@@ -77,6 +93,10 @@ def test_docstring_examples(name):
     module = importlib.import_module(name)
     tests = [test for test in _Finder().find(module, name) if test.examples]
     assert tests, f"{name} has '>>>' in its source but doctest finds no examples"
+    left_out = [test.name for test in tests if _needs_missing(test.name)]
+    tests = [test for test in tests if not _needs_missing(test.name)]
+    if not tests:
+        pytest.skip(f"the MPI library lacks (or gets wrong) {_needs_missing(left_out[0])}: {len(left_out)} left out")
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     report: list[str] = []
     argv, path = sys.argv[:], sys.path[:]  # examples of the program runner set them as python does

@@ -7,7 +7,6 @@ import os
 import re
 import sys
 
-import llvmlite.binding as llvm
 import numba
 import numpy as np
 import pytest
@@ -18,11 +17,12 @@ from numba.core.errors import TypingError
 import mpi4numba as mpi
 from mpi4numba import parrived, pready, pready_list, pready_range, precv_init, psend_init
 from mpi4numba._core import errorcodes
+from mpi4numba._core.ccall import usable
 from mpi4numba._core.runtime import LIBMPI
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 RIGHT, LEFT = (RANK + 1) % SIZE, (RANK - 1) % SIZE
-HAS_ROUTINES = bool(llvm.address_of_symbol("MPI_Psend_init"))
+HAS_ROUTINES = usable("MPI_Psend_init")
 needs_mpi4 = pytest.mark.skipif(
     not HAS_ROUTINES,
     reason=f"{LIBMPI} has no MPI-4 partitioned routines: test_missing_routines_are_a_clear_error checks the code",
@@ -92,9 +92,12 @@ def test_compiled_loop_of_partitioned_exchanges():
 
 
 def test_missing_routines_are_a_clear_error():
-    status, request = psend_init(np.zeros(2), 2, RANK)
-    if HAS_ROUTINES:
-        assert status == 0 and mpi.request_free(request) == 0
+    status, request = psend_init(np.zeros(2), 2, RANK, 99)
+    if HAS_ROUTINES:  # matched, so that no later receive from this process matches it
+        code, receiving = precv_init(np.zeros(2), 1, RANK, 99)
+        assert status == code == 0 and mpi.startall((receiving, request)) == 0
+        assert pready_range(0, 1, request) == 0 and mpi.waitall((request, receiving)) == 0
+        assert mpi.request_free(request) == 0 and mpi.request_free(receiving) == 0
         return
     assert mpi.error_class(status) == mpi.ERR_UNSUPPORTED_OPERATION
     text = mpi.error_string(status)

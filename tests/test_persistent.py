@@ -1,7 +1,6 @@
 """Persistent collectives (MPI-4): made once, started several times with new data each
 time; what arrived is checked against NumPy after every start."""
 
-import llvmlite.binding as llvm
 import numba
 import numpy as np
 import pytest
@@ -32,14 +31,16 @@ from mpi4numba import (
     scatter_init,
     scatterv_init,
 )
+from mpi4numba._core.ccall import usable
 from mpi4numba._core.runtime import LIBMPI
 
 RANK, SIZE = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
 STARTS = 3
-HAS_ROUTINES = bool(llvm.address_of_symbol("MPI_Allreduce_init"))
+HAS_ROUTINES = usable("MPI_Allreduce_init")  # in the library, and not refused there
 needs_mpi4 = pytest.mark.skipif(
     not HAS_ROUTINES,
-    reason=f"{LIBMPI} has no MPI-4 persistent collectives: test_missing_routines_are_a_clear_error checks the code",
+    reason=f"{LIBMPI} lacks or gets wrong the MPI-4 persistent collectives: test_missing_routines_are_a_clear_error "
+    "checks the code",
 )
 
 
@@ -179,9 +180,13 @@ def test_a_compiled_time_loop_sets_up_once_and_starts_each_step():
     assert code == 0
     left, right = (RANK - 1) % SIZE, (RANK + 1) % SIZE
     for step in range(5):
-        # from the left neighbour its last element; from the right one its first
-        assert history[step, 0] == 10 * left + 3 + step
-        assert history[step, 1] == 10 * right + step
+        # from the left neighbour its last element; from the right one its first (on a ring
+        # of 1 or 2 both are one process, and libraries pair its two blocks either way)
+        halos = [10 * left + 3 + step, 10 * right + step]
+        if SIZE > 2:
+            assert history[step, :2].tolist() == halos
+        else:
+            assert sorted(history[step, :2]) == sorted(halos)
         assert history[step, 2] == sum(6 + 40 * r + step for r in range(SIZE))
     assert mpi.comm_free(ring) == 0
 
@@ -224,7 +229,8 @@ def test_missing_routines_are_a_clear_error():
         return
     assert mpi.error_class(status) == mpi.ERR_UNSUPPORTED_OPERATION
     text = mpi.error_string(status)
-    assert "MPI_Allreduce_init" in text and "not in this MPI library" in text, text
+    assert "MPI_Allreduce_init" in text, text
+    assert "not in this MPI library" in text or "is refused on this MPI library" in text, text
     assert mpi.wait(request) == 0  # the null request: nothing to wait for
 
 

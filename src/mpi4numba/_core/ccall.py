@@ -60,12 +60,16 @@ from numba.extending import intrinsic
 
 from .cacheguard import CacheABIMismatch
 from .cachetag import guard_cache
-from .errorcodes import declare_missing, load_code
+from .errorcodes import declare_missing, declare_refused, load_code
 from .handles import HANDLE, NATIVE_HANDLE, handle_from_native, handle_to_native, predefined_native
-from .runtime import ABI, LARGE_COUNT
+from .launchers import library_flavour
+from .refusals import refusal
+from .runtime import ABI, LARGE_COUNT, MPI
 from .statustype import status_type
 
 HANDLE_KINDS = ("Comm", "Datatype", "Op", "Request", "Group", "Errhandler", "Message", "Win", "Info")
+
+FLAVOUR = library_flavour(MPI.Get_library_version())
 
 _i32 = ir.IntType(32)
 _i64 = ir.IntType(64)
@@ -103,19 +107,25 @@ class _Param:
         return self.direction != "in"
 
 
+def usable(symbol: str) -> bool:
+    """Whether compiled code may call ``symbol``: the library has it and mpi4numba does not
+    refuse it there (:mod:`.refusals`)."""
+    return bool(llvm.address_of_symbol(symbol)) and refusal(symbol, FLAVOUR) is None
+
+
 @dataclass(frozen=True)
 class Presence:
     """Run before cached code that calls ``symbol`` loads: refuse it (it is recompiled) if
-    the library has the routine and the code was compiled without it, or the other way."""
+    the routine is usable here and the code was compiled without it, or the other way."""
 
     symbol: str
     present: bool
 
     def __call__(self) -> None:
-        if bool(llvm.address_of_symbol(self.symbol)) != self.present:
+        if usable(self.symbol) != self.present:
             raise CacheABIMismatch(
                 f"cached code was compiled {'with' if self.present else 'without'} {self.symbol}, "
-                f"which this MPI library {'lacks' if self.present else 'has'}"
+                f"which this MPI library {'lacks or gets wrong' if self.present else 'has'}"
             )
 
 
@@ -157,8 +167,11 @@ class CFunction:
 
     def __init__(self, prototype: str, since: str | None = None):
         self.restype, self.name, self.params = _parse(prototype)
-        # a routine newer than some supported libraries: the code returned where it is missing
+        # a routine newer than some supported libraries: the code returned where it is missing,
+        # or refused (declared on import, in the same order in every process)
         self.missing = declare_missing(self.name, since) if since else None
+        why = refusal(self.name, FLAVOUR) if since else None
+        self.refused = declare_refused(self.name, why) if why else None
         # the C symbol: the MPI-4 large-count variant where the library has one
         self.large = LARGE_COUNT and any(p.kind == "bigcount" for p in self.params)
         self.symbol = self.name + "_c" if self.large else self.name
@@ -228,8 +241,10 @@ class CFunction:
         return handle_to_native(builder, context.cast(builder, value, ty, types.intp)), None
 
     def _missing(self, context, builder, sig) -> ir.Value:
-        """The call of a routine this library lacks: its error code, zeros for the outputs."""
-        code = load_code(context, builder, self.missing)
+        """The call of a routine this library lacks (or mpi4numba refuses on it): its error
+        code, zeros for the outputs."""
+        present = bool(llvm.address_of_symbol(self.symbol))
+        code = load_code(context, builder, self.refused if present and self.refused else self.missing)
         if not self.outputs:
             return code
         zeros = [context.get_constant_null(ty) for ty in sig.return_type.types[1:]]
@@ -239,7 +254,7 @@ class CFunction:
         if self.missing is None:
             guard_cache(context, builder)
         else:
-            present = bool(llvm.address_of_symbol(self.symbol))
+            present = usable(self.symbol)
             guard_cache(context, builder, Presence(self.symbol, present))
             if not present:
                 return self._missing(context, builder, sig)

@@ -76,18 +76,30 @@ _made: dict[tuple[int, str], int] = {}
 def _library_words() -> str:
     """The running library in a few words: its file and the first words of its version."""
     version = " ".join(MPI.Get_library_version().split())
-    return f"{os.path.basename(LIBMPI)}, {version[:60]}"
+    return f"{os.path.basename(LIBMPI)}, {version[:40]}"
 
 
 def declare_missing(routine: str, since: str) -> str:
     """The name of the code that a call of ``routine`` (an MPI-``since`` routine) returns
     where the running library lacks it; declared once, in the order of the declarations
     (the same in every process: the C functions are declared on import)."""
-    name = f"MISSING {routine}"
+    return _declare(
+        f"MISSING {routine}", f"mpi4numba: {routine} (MPI-{since}) is not in this MPI library ({_library_words()})"
+    )
+
+
+def declare_refused(routine: str, why: str) -> str:
+    """The name of the code that a call of ``routine`` returns where mpi4numba refuses it
+    on this library (see :mod:`mpi4numba._core.refusals`); ``why`` completes the text."""
+    return _declare(
+        f"REFUSED {routine}", f"mpi4numba: {routine} is refused on this MPI library ({_library_words()}): {why}"
+    )
+
+
+def _declare(name: str, message: str) -> str:
     if name not in CODES:
         if len(CODES) >= _CAPACITY:
             raise RuntimeError("mpi4numba: more error codes than mpi4numba_error_codes holds")
-        message = f"mpi4numba: {routine} (MPI-{since}) is not in this MPI library ({_library_words()})"
         CODES[name] = ("ERR_UNSUPPORTED_OPERATION", message[:255])
     return name
 

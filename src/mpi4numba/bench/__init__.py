@@ -24,6 +24,8 @@ Commands (each takes ``-h``):
   library: the table of ``auto`` (:mod:`mpi4numba.bench.calibrate`; ``--save``).
 * ``inplace``: allreduce with ``IN_PLACE`` vs separate buffers, under mpiexec
   (:mod:`mpi4numba.bench.inplace`).
+* ``persistent``: persistent collectives (set up once, then start + wait) and partitioned
+  messages filled by threads, C and mpi4numba side by side (:mod:`mpi4numba.bench.persistent`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ COMMANDS = {
     "halo": "2-D Jacobi with column halos: mpi4numba, numba-mpi and mpi4py per step",
     "calibrate": "when packing strided arrays beats derived datatypes on this MPI (auto's table)",
     "inplace": "allreduce with IN_PLACE vs out of place, from njit code",
+    "persistent": "persistent collectives and partitioned messages: C and mpi4numba side by side",
 }
 
 
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 _SHOWN = "MPI4NUMBA_BENCH_MACHINE_SHOWN"
 # the commands whose figures are quoted: their output ends with the machine they ran on
 # (helloworld, ringtest, pingpong and pi print what mpi4py's own benchmarks print)
-MEASURES = ("suite", "startup", "compile", "latency", "strided", "halo", "calibrate", "inplace")
+MEASURES = ("suite", "startup", "compile", "latency", "strided", "halo", "calibrate", "inplace", "persistent")
 
 
 def _first_process() -> bool:
