@@ -7,10 +7,10 @@ from mpi4py import MPI
 from numba.core.runtime import rtsys
 
 import mpi4numba as mpi
+from mpi4numba import allreduce_init, barrier_init, bcast_init, neighbor_alltoall_init
 from mpi4numba._core.ccall import usable
 from mpi4numba.p2p import iprobe, mprobe, mrecv, probe, recv_init, recv_status, send_init
 from mpi4numba.partitioned import pready, precv_init, psend_init
-from mpi4numba.persistent import allreduce_init, barrier_init, bcast_init, neighbor_alltoall_init
 from mpi4numba.requests import request_free, start, startall
 from mpi4numba.status import get_count
 

@@ -375,6 +375,18 @@ def test_persistent_table() -> None:
         assert (row[4] == "") == (row[0] in PERSISTENT_LABELS[0:7:2]), row  # blocking forms: nothing to compare
 
 
+def test_io_table() -> None:
+    """mpi4numba, mpi4py and NumPy write the same global array (checked on disk by the job)."""
+    command = [sys.executable, "-m", "mpi4numba.bench", "io", "-n", "2", "--megabytes", "2", "--repeat", "2"]
+    done = _run(command, timeout=600)
+    lines = _before_machine(done.stdout).splitlines()
+    assert "2 processes write a 2 MiB float64 array" in lines[0], done.stdout
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| ")][1:]
+    assert [row[0] for row in rows] == ["mpi4numba", "mpi4py", "numpy tofile (rank 0 alone)"], done.stdout
+    for row in rows:
+        assert re.fullmatch(r"\d+\.\d{2} \(\d+\.\d{2}\)", row[1]), row
+
+
 def test_inplace_rejects_bad_arguments() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mpi4numba.bench", "inplace", "--repeat", "0"],

@@ -47,11 +47,11 @@ PUBLIC_MODULES = (
     "nonblocking",
     "reductions",
     "ireductions",
-    "persistent",
     "operators",
     "environment",
     "window",
     "rma",
+    "file",
     "datatypes",
 )
 

@@ -3,6 +3,9 @@
 They follow the rules of :mod:`mpi4numba.nonblocking` (``(status, request)``, the request
 keeps the buffers alive, C-contiguous buffers only) and take the arguments, operators
 and ``IN_PLACE`` forms of the blocking reductions in :mod:`mpi4numba.reductions`.
+Their persistent forms (MPI-4.0: ``reduce_init``, ``allreduce_init``, ``scan_init``,
+``exscan_init``, ``reduce_scatter_block_init``) take an array or ``IN_PLACE`` as
+``sendobj``, never a number, as each start reads it anew.
 """
 
 from __future__ import annotations
@@ -18,11 +21,31 @@ from ._support.emit_requests import STARTED
 from ._support.operators import Operator
 from ._support.validate import c_ordered, integer, operand_form, reduction_operands
 
-__all__ = ["ireduce", "iallreduce", "iscan", "iexscan", "ireduce_scatter_block"]
+__all__ = [
+    "ireduce",
+    "iallreduce",
+    "iscan",
+    "iexscan",
+    "ireduce_scatter_block",
+    "reduce_init",
+    "allreduce_init",
+    "scan_init",
+    "exscan_init",
+    "reduce_scatter_block_init",
+]
 
 _NOT_C_ORDER = "mpi4numba: sendobj and recvobj must be C-contiguous (MPI works on them after the call)"
 # the MPI routines of the reductions without a root
 _STARTS = {"iallreduce": capi.MPI_Iallreduce, "iscan": capi.MPI_Iscan, "iexscan": capi.MPI_Iexscan}
+
+
+def _array_operand(sendobj) -> None:
+    """A persistent reduction reads ``sendobj`` at every start: an array or IN_PLACE."""
+    if operand_form(sendobj) == "scalar":
+        raise TypingError(
+            "mpi4numba: sendobj must be an array or IN_PLACE, not a number: "
+            "a persistent reduction reads it at every start"
+        )
 
 
 def _reduction_type(sendobj, recvobj, operator) -> types.Type:
@@ -193,3 +216,126 @@ def _ireduce_scatter_block(e, sendobj, recvobj, operator, comm, *, persistent=Fa
     with e.starting(sendobj, recvobj, persistent=persistent) as start:
         start.code = start.call(capi.MPI_Ireduce_scatter_block, source, e.data(recvobj), count, datatype, op, handle)
     return start.result
+
+
+# Persistent forms (MPI-4): set up once, started many times (see the module doc)
+
+
+@api
+def reduce_init(sendobj, recvobj, operator, root, comm=None):
+    """A persistent reduction of ``sendobj`` (an array or ``IN_PLACE``) into ``recvobj`` on
+    ``root`` (``MPI_Reduce_init``); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import reduce_init
+    >>> size = mpi4numba.size()
+    >>> mine, total = np.ones(2), np.zeros(2)
+    >>> status, request = reduce_init(mine, total, mpi4numba.Operator.SUM, 0)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> mpi4numba.rank() != 0 or total.tolist() == [1.0 * size, 1.0 * size]
+    True
+    """
+    _array_operand(sendobj)
+    return ireduce._typing_(sendobj, recvobj, operator, root, comm)
+
+
+@lowers(reduce_init)
+def _reduce_init(e, sendobj, recvobj, operator, root, comm):
+    return _ireduce(e, sendobj, recvobj, operator, root, comm, persistent=True)
+
+
+@api
+def allreduce_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
+    """A persistent reduction of ``sendobj`` (an array or ``IN_PLACE``) into ``recvobj`` on
+    every process (``MPI_Allreduce_init``); returns ``(status, request)``. Each start
+    combines ``sendobj`` as it is then.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import allreduce_init
+    >>> size = mpi4numba.size()
+    >>> local, total = np.zeros(1), np.zeros(1)
+    >>> status, request = allreduce_init(local, total)
+    >>> sums = []
+    >>> for step in range(3):
+    ...     local[0] = step
+    ...     _ = mpi4numba.start(request), mpi4numba.wait(request)
+    ...     sums.append(total[0])
+    >>> status, sums == [0.0, 1.0 * size, 2.0 * size], mpi4numba.request_free(request)
+    (0, True, 0)
+    """
+    _array_operand(sendobj)
+    return iallreduce._typing_(sendobj, recvobj, operator, comm)
+
+
+@lowers(allreduce_init)
+def _allreduce_init(e, sendobj, recvobj, operator, comm):
+    return _iallreduce(e, sendobj, recvobj, operator, comm, persistent=True)
+
+
+@api
+def scan_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
+    """A persistent inclusive prefix reduction (``MPI_Scan_init``); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import scan_init
+    >>> upto = np.empty(1)
+    >>> status, request = scan_init(np.ones(1), upto)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> upto.tolist() == [mpi4numba.rank() + 1]
+    True
+    """
+    _array_operand(sendobj)
+    return iscan._typing_(sendobj, recvobj, operator, comm)
+
+
+@lowers(scan_init)
+def _scan_init(e, sendobj, recvobj, operator, comm):
+    return _iscan(e, sendobj, recvobj, operator, comm, persistent=True)
+
+
+@api
+def exscan_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
+    """A persistent exclusive prefix reduction (``MPI_Exscan_init``; rank 0's ``recvobj`` is
+    left undefined); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import exscan_init
+    >>> before = np.zeros(1)
+    >>> status, request = exscan_init(np.ones(1), before)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> mpi4numba.rank() == 0 or before.tolist() == [mpi4numba.rank()]
+    True
+    """
+    _array_operand(sendobj)
+    return iexscan._typing_(sendobj, recvobj, operator, comm)
+
+
+@lowers(exscan_init)
+def _exscan_init(e, sendobj, recvobj, operator, comm):
+    return _iexscan(e, sendobj, recvobj, operator, comm, persistent=True)
+
+
+@api
+def reduce_scatter_block_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
+    """A persistent :func:`~mpi4numba.ireduce_scatter_block`
+    (``MPI_Reduce_scatter_block_init``); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import reduce_scatter_block_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> mine = np.empty(1)
+    >>> status, request = reduce_scatter_block_init(np.arange(1.0 * size), mine)  # the same from everyone
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> mine.tolist() == [1.0 * rank * size]
+    True
+    """
+    return ireduce_scatter_block._typing_(sendobj, recvobj, operator, comm)
+
+
+@lowers(reduce_scatter_block_init)
+def _reduce_scatter_block_init(e, sendobj, recvobj, operator, comm):
+    return _ireduce_scatter_block(e, sendobj, recvobj, operator, comm, persistent=True)

@@ -14,7 +14,8 @@ counts that are not ``int32`` arrays and of packed displacements beyond 16 neigh
 
 The non-blocking forms (``ineighbor_*``) return ``(status, request)`` and follow
 :mod:`mpi4numba.nonblocking`: MPI works on the buffers after the call returns, so they
-must be C-contiguous (else ``ValueError``), and the request keeps them alive.
+must be C-contiguous (else ``ValueError``), and the request keeps them alive; their
+persistent forms (``neighbor_*_init``, MPI-4.0) too, set up once and started many times.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ __all__ = [
     "ineighbor_alltoall",
     "ineighbor_allgatherv",
     "ineighbor_alltoallv",
+    "neighbor_allgather_init",
+    "neighbor_alltoall_init",
+    "neighbor_allgatherv_init",
+    "neighbor_alltoallv_init",
 ]
 
 _CART, _GRAPH, _DIST_GRAPH = (ABI.CONSTANTS[kind] for kind in ("CART", "GRAPH", "DIST_GRAPH"))
@@ -480,3 +485,116 @@ def _ineighbor_alltoallv(
         )
     e.release_datatype(datatype, derived)
     return start.result
+
+
+# Persistent forms (MPI-4): set up once, started many times (see the module doc)
+
+
+@api
+def neighbor_allgather_init(send_data, recv_data, count, comm):
+    """A persistent :func:`~mpi4numba.neighbor_allgather`
+    (``MPI_Neighbor_allgather_init``); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import neighbor_allgather_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> status, ring = mpi4numba.cart_create((size,), (True,))
+    >>> got = np.empty(2)
+    >>> status, request = neighbor_allgather_init(np.array([1.0 * rank]), got, 1, ring)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> got.tolist() == [(rank - 1) % size, (rank + 1) % size], mpi4numba.comm_free(ring)
+    (True, 0)
+    """
+    return ineighbor_allgather._typing_(send_data, recv_data, count, comm)
+
+
+@lowers(neighbor_allgather_init)
+def _neighbor_allgather_init(e, send_data, recv_data, count, comm):
+    return _ineighbor_allgather(e, send_data, recv_data, count, comm, persistent=True)
+
+
+@api
+def neighbor_alltoall_init(send_data, recv_data, count, comm):
+    """A persistent :func:`~mpi4numba.neighbor_alltoall`
+    (``MPI_Neighbor_alltoall_init``): the halo exchange of a grid set up once; returns
+    ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import neighbor_alltoall_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> status, ring = mpi4numba.cart_create((size,), (True,))
+    >>> outgoing, got = np.array([100.0 + rank, 200.0 + rank]), np.empty(2)  # 1xx left, 2xx right
+    >>> status, request = neighbor_alltoall_init(outgoing, got, 1, ring)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> size < 3 or got.tolist() == [200.0 + (rank - 1) % size, 100.0 + (rank + 1) % size]
+    True
+    >>> mpi4numba.comm_free(ring)
+    0
+    """
+    return ineighbor_alltoall._typing_(send_data, recv_data, count, comm)
+
+
+@lowers(neighbor_alltoall_init)
+def _neighbor_alltoall_init(e, send_data, recv_data, count, comm):
+    return _ineighbor_alltoall(e, send_data, recv_data, count, comm, persistent=True)
+
+
+@api
+def neighbor_allgatherv_init(send_data, recv_data, counts, displacements, comm):
+    """A persistent :func:`~mpi4numba.neighbor_allgatherv`
+    (``MPI_Neighbor_allgatherv_init``); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import neighbor_allgatherv_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> status, ring = mpi4numba.cart_create((size,), (True,))
+    >>> got = np.zeros(2)
+    >>> status, request = neighbor_allgatherv_init(np.array([1.0 * rank]), got, np.ones(2, np.int32), None, ring)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> got.tolist() == [(rank - 1) % size, (rank + 1) % size], mpi4numba.comm_free(ring)
+    (True, 0)
+    """
+    return ineighbor_allgatherv._typing_(send_data, recv_data, counts, displacements, comm)
+
+
+@lowers(neighbor_allgatherv_init)
+def _neighbor_allgatherv_init(e, send_data, recv_data, counts, displacements, comm):
+    return _ineighbor_allgatherv(e, send_data, recv_data, counts, displacements, comm, persistent=True)
+
+
+@api
+def neighbor_alltoallv_init(
+    send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm
+):
+    """A persistent :func:`~mpi4numba.neighbor_alltoallv`
+    (``MPI_Neighbor_alltoallv_init``); returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import neighbor_alltoallv_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> status, ring = mpi4numba.cart_create((size,), (True,))
+    >>> ones, got = np.ones(2, np.int32), np.zeros(2)
+    >>> outgoing = np.array([100.0 + rank, 200.0 + rank])  # 1xx to the left, 2xx to the right
+    >>> status, request = neighbor_alltoallv_init(outgoing, ones, None, got, ones, None, ring)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> size < 3 or got.tolist() == [200.0 + (rank - 1) % size, 100.0 + (rank + 1) % size]
+    True
+    >>> mpi4numba.comm_free(ring)
+    0
+    """
+    return ineighbor_alltoallv._typing_(
+        send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm
+    )
+
+
+@lowers(neighbor_alltoallv_init)
+def _neighbor_alltoallv_init(
+    e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm
+):
+    return _ineighbor_alltoallv(
+        e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm, persistent=True
+    )

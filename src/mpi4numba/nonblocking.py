@@ -27,6 +27,13 @@ where MPI ignores them (a non-root's), so that every process refuses the same ca
 single block (``ibcast``'s data, a send or receive block of one process) may be a
 strided view; it is described to MPI by a derived datatype and must then hold exactly
 that block.
+
+The persistent forms (MPI-4.0: ``barrier_init``, ``bcast_init``, ``gather(v)_init``,
+``scatter(v)_init``, ``allgather(v)_init``, ``alltoall(v)_init``) take the same
+arguments and return an inactive request, set up once and started many times with
+``start``/``startall`` (see the reference page "Persistent collectives"). Where the
+library lacks them (Open MPI 4.1) or gets them wrong (Intel MPI 2021) they return
+``ERR_UNSUPPORTED_OPERATION``, naming the routine.
 """
 
 from __future__ import annotations
@@ -52,6 +59,16 @@ __all__ = [
     "iscatterv",
     "iallgatherv",
     "ialltoallv",
+    "barrier_init",
+    "bcast_init",
+    "gather_init",
+    "scatter_init",
+    "allgather_init",
+    "alltoall_init",
+    "gatherv_init",
+    "scatterv_init",
+    "allgatherv_init",
+    "alltoallv_init",
 ]
 
 
@@ -525,3 +542,242 @@ def _ialltoallv(
         )
     e.release_datatype(datatype, derived)
     return start.result
+
+
+# Persistent forms (MPI-4): set up once, started many times (see the module doc)
+
+
+@api
+def barrier_init(comm=None):
+    """A persistent barrier (``MPI_Barrier_init``); returns ``(status, request)``.
+
+    >>> import mpi4numba
+    >>> from mpi4numba import barrier_init
+    >>> status, request = barrier_init()
+    >>> status, [(mpi4numba.start(request), mpi4numba.wait(request)) for _ in range(2)], mpi4numba.request_free(request)
+    (0, [(0, 0), (0, 0)], 0)
+    """
+    return ibarrier._typing_(comm)
+
+
+@lowers(barrier_init)
+def _barrier_init(e, comm):
+    return _ibarrier(e, comm, persistent=True)
+
+
+@api
+def bcast_init(data, root, comm=None):
+    """A persistent broadcast of the array ``data`` from ``root`` (``MPI_Bcast_init``);
+    returns ``(status, request)``. Each start sends the root's ``data`` as it is then.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import bcast_init
+    >>> data = np.zeros(2)
+    >>> status, request = bcast_init(data, 0)
+    >>> for step in range(3):
+    ...     if mpi4numba.rank() == 0:
+    ...         data[:] = step
+    ...     _ = mpi4numba.start(request), mpi4numba.wait(request)
+    >>> status, data.tolist(), mpi4numba.request_free(request)
+    (0, [2.0, 2.0], 0)
+    """
+    return ibcast._typing_(data, root, comm)
+
+
+@lowers(bcast_init)
+def _bcast_init(e, data, root, comm):
+    return _ibcast(e, data, root, comm, persistent=True)
+
+
+@api
+def gather_init(send_data, recv_data, count, root, comm=None):
+    """A persistent :func:`~mpi4numba.igather` (``MPI_Gather_init``); returns
+    ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import gather_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> mine, everyone = np.zeros(1), np.zeros(size)
+    >>> status, request = gather_init(mine, everyone, 1, 0)
+    >>> mine[0] = 10.0 * rank
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> rank != 0 or everyone.tolist() == [10.0 * r for r in range(size)]
+    True
+    """
+    return igather._typing_(send_data, recv_data, count, root, comm)
+
+
+@lowers(gather_init)
+def _gather_init(e, send_data, recv_data, count, root, comm):
+    return _igather(e, send_data, recv_data, count, root, comm, persistent=True)
+
+
+@api
+def scatter_init(send_data, recv_data, count, root, comm=None):
+    """A persistent :func:`~mpi4numba.iscatter` (``MPI_Scatter_init``); returns
+    ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import scatter_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> parts, mine = np.arange(2.0 * size), np.empty(2)
+    >>> status, request = scatter_init(parts, mine, 2, 0)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> mine.tolist() == [2.0 * rank, 2.0 * rank + 1]
+    True
+    """
+    return iscatter._typing_(send_data, recv_data, count, root, comm)
+
+
+@lowers(scatter_init)
+def _scatter_init(e, send_data, recv_data, count, root, comm):
+    return _iscatter(e, send_data, recv_data, count, root, comm, persistent=True)
+
+
+@api
+def allgather_init(send_data, recv_data, count, comm=None):
+    """A persistent :func:`~mpi4numba.iallgather` (``MPI_Allgather_init``);
+    returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import allgather_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> mine, everyone = np.array([10.0 * rank]), np.empty(size)
+    >>> status, request = allgather_init(mine, everyone, 1)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> everyone.tolist() == [10.0 * r for r in range(size)]
+    True
+    """
+    return iallgather._typing_(send_data, recv_data, count, comm)
+
+
+@lowers(allgather_init)
+def _allgather_init(e, send_data, recv_data, count, comm):
+    return _iallgather(e, send_data, recv_data, count, comm, persistent=True)
+
+
+@api
+def alltoall_init(send_data, recv_data, count, comm=None):
+    """A persistent :func:`~mpi4numba.ialltoall` (``MPI_Alltoall_init``);
+    returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import alltoall_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> outgoing, received = 100.0 * rank + np.arange(size), np.empty(size)  # element r goes to rank r
+    >>> status, request = alltoall_init(outgoing, received, 1)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> received.tolist() == [100.0 * r + rank for r in range(size)]
+    True
+    """
+    return ialltoall._typing_(send_data, recv_data, count, comm)
+
+
+@lowers(alltoall_init)
+def _alltoall_init(e, send_data, recv_data, count, comm):
+    return _ialltoall(e, send_data, recv_data, count, comm, persistent=True)
+
+
+@api
+def gatherv_init(send_data, recv_data, counts, displacements, root, comm=None):
+    """A persistent :func:`~mpi4numba.igatherv` (``MPI_Gatherv_init``);
+    returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import gatherv_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> counts = np.arange(1, size + 1)  # rank r sends r + 1 copies of r
+    >>> everyone = np.zeros(counts.sum())
+    >>> status, request = gatherv_init(np.full(rank + 1, 1.0 * rank), everyone, counts, None, 0)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> rank != 0 or everyone.tolist() == [r for r in range(size) for _ in range(r + 1)]
+    True
+    """
+    return igatherv._typing_(send_data, recv_data, counts, displacements, root, comm)
+
+
+@lowers(gatherv_init)
+def _gatherv_init(e, send_data, recv_data, counts, displacements, root, comm):
+    return _igatherv(e, send_data, recv_data, counts, displacements, root, comm, persistent=True)
+
+
+@api
+def scatterv_init(send_data, counts, displacements, recv_data, root, comm=None):
+    """A persistent :func:`~mpi4numba.iscatterv` (``MPI_Scatterv_init``);
+    returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import scatterv_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> counts = np.arange(1, size + 1)  # rank r gets r + 1 elements
+    >>> parts, mine = np.arange(1.0 * counts.sum()), np.empty(rank + 1)
+    >>> status, request = scatterv_init(parts, counts, None, mine, 0)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> first = rank * (rank + 1) // 2
+    >>> mine.tolist() == list(range(first, first + rank + 1))
+    True
+    """
+    return iscatterv._typing_(send_data, counts, displacements, recv_data, root, comm)
+
+
+@lowers(scatterv_init)
+def _scatterv_init(e, send_data, counts, displacements, recv_data, root, comm):
+    return _iscatterv(e, send_data, counts, displacements, recv_data, root, comm, persistent=True)
+
+
+@api
+def allgatherv_init(send_data, recv_data, counts, displacements=None, comm=None):
+    """A persistent :func:`~mpi4numba.iallgatherv` (``MPI_Allgatherv_init``);
+    returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import allgatherv_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> counts = np.arange(1, size + 1)  # rank r sends r + 1 copies of r
+    >>> everyone = np.zeros(counts.sum())
+    >>> status, request = allgatherv_init(np.full(rank + 1, 1.0 * rank), everyone, counts)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> everyone.tolist() == [r for r in range(size) for _ in range(r + 1)]
+    True
+    """
+    return iallgatherv._typing_(send_data, recv_data, counts, displacements, comm)
+
+
+@lowers(allgatherv_init)
+def _allgatherv_init(e, send_data, recv_data, counts, displacements, comm):
+    return _iallgatherv(e, send_data, recv_data, counts, displacements, comm, persistent=True)
+
+
+@api
+def alltoallv_init(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm=None):
+    """A persistent :func:`~mpi4numba.ialltoallv` (``MPI_Alltoallv_init``);
+    returns ``(status, request)``.
+
+    >>> import numpy as np, mpi4numba
+    >>> from mpi4numba import alltoallv_init
+    >>> rank, size = mpi4numba.rank(), mpi4numba.size()
+    >>> ones, received = np.ones(size, np.int32), np.empty(size)  # one element to and from each process
+    >>> outgoing = 100.0 * rank + np.arange(size)
+    >>> status, request = alltoallv_init(outgoing, ones, None, received, ones, None)
+    >>> status, mpi4numba.start(request), mpi4numba.wait(request), mpi4numba.request_free(request)
+    (0, 0, 0, 0)
+    >>> received.tolist() == [100.0 * r + rank for r in range(size)]
+    True
+    """
+    return ialltoallv._typing_(
+        send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm
+    )
+
+
+@lowers(alltoallv_init)
+def _alltoallv_init(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
+    return _ialltoallv(
+        e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm, persistent=True
+    )

@@ -97,6 +97,18 @@ CONSTANTS = {
     "MODE_NOPUT": 4096,
     "MODE_NOPRECEDE": 2048,
     "MODE_NOSUCCEED": 16384,
+    # MPI-IO: access modes of file_open, array orders of subarray views
+    "MODE_RDONLY": 16,
+    "MODE_RDWR": 32,
+    "MODE_WRONLY": 256,
+    "MODE_CREATE": 2,
+    "MODE_EXCL": 8,
+    "MODE_DELETE_ON_CLOSE": 4,
+    "MODE_UNIQUE_OPEN": 128,
+    "MODE_APPEND": 1,
+    "MODE_SEQUENTIAL": 64,
+    "ORDER_C": 12,
+    "ORDER_FORTRAN": 15,
 }
 
 # constant pointers of mpi_abi.h: ((int *) 10) and ((int *) 11)

@@ -93,6 +93,18 @@ CONSTANTS = {
     "MODE_NOPUT": 4,
     "MODE_NOPRECEDE": 2,
     "MODE_NOSUCCEED": 16,
+    # MPI-IO: access modes of file_open, array orders of subarray views
+    "MODE_RDONLY": 2,
+    "MODE_RDWR": 8,
+    "MODE_WRONLY": 4,
+    "MODE_CREATE": 1,
+    "MODE_EXCL": 64,
+    "MODE_DELETE_ON_CLOSE": 16,
+    "MODE_UNIQUE_OPEN": 32,
+    "MODE_APPEND": 128,
+    "MODE_SEQUENTIAL": 256,
+    "ORDER_C": 0,
+    "ORDER_FORTRAN": 1,
 }
 
 # MPI_UNWEIGHTED / MPI_WEIGHTS_EMPTY: constant pointers in Open MPI's mpi.h.

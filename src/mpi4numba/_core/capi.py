@@ -358,8 +358,8 @@ MPI_Pready_list = c_function("int MPI_Pready_list(int length, ptr partitions, Re
 MPI_Parrived = c_function("int MPI_Parrived(Request request, int partition, out int flag)", since="4.0")
 
 
-# Persistent collectives (persistent.py): each the arguments of its non-blocking form, then
-# MPI_Info, then the request; made by Start.call from the non-blocking form's call
+# Persistent collectives (nonblocking.py, ireductions.py, neighbor.py): each the arguments of
+# its non-blocking form, then MPI_Info, then the request; made by Start.call from that form's call
 def _persistent(nonblocking, prototype: str) -> None:
     _PERSISTENT[nonblocking] = c_function(prototype, since="4.0")
 
@@ -428,3 +428,36 @@ def persistent_form(nonblocking):
 
 
 del _name
+
+# MPI-IO (file.py). MPI_File is a pointer in every ABI: ``ptr`` by value, and the address
+# of a file array's element where MPI writes it; MPI_Offset is 64-bit: ``aint``.
+MPI_File_open = c_function("int MPI_File_open(Comm comm, ptr filename, int amode, Info info, ptr fh)")
+MPI_File_close = c_function("int MPI_File_close(ptr fh)")
+MPI_File_delete = c_function("int MPI_File_delete(ptr filename, Info info)")
+MPI_File_set_size = c_function("int MPI_File_set_size(ptr fh, aint size)")
+MPI_File_get_size = c_function("int MPI_File_get_size(ptr fh, out aint size)")
+MPI_File_sync = c_function("int MPI_File_sync(ptr fh)")
+MPI_File_get_amode = c_function("int MPI_File_get_amode(ptr fh, out int amode)")
+MPI_File_set_view = c_function(
+    "int MPI_File_set_view(ptr fh, aint disp, Datatype etype, Datatype filetype, ptr datarep, Info info)"
+)
+MPI_Type_create_subarray = c_function(
+    "int MPI_Type_create_subarray(int ndims, ptr sizes, ptr subsizes, ptr starts, int order, Datatype oldtype,"
+    " out Datatype newtype)"
+)
+MPI_Type_size = c_function("int MPI_Type_size(Datatype datatype, out int size)")
+MPI_Type_create_hindexed_block = c_function(
+    "int MPI_Type_create_hindexed_block(int count, int blocklength, ptr displacements, Datatype oldtype,"
+    " out Datatype newtype)"
+)
+FILE_TRANSFERS = {}  # read, read_at_all, iwrite_all ...: the C routine of each (file.py makes the routines)
+for _name in (f"{verb}{at}{every}" for verb in ("read", "write") for at in ("", "_at") for every in ("", "_all")):
+    _offset = "aint offset, " if "_at" in _name else ""
+    FILE_TRANSFERS[_name] = c_function(
+        f"int MPI_File_{_name}(ptr fh, {_offset}ptr buf, count count, Datatype datatype, out Status status)"
+    )
+    FILE_TRANSFERS[f"i{_name}"] = c_function(  # the collective ones are MPI-3.1's
+        f"int MPI_File_i{_name}(ptr fh, {_offset}ptr buf, count count, Datatype datatype, ptr request)",
+        since="3.1" if _name.endswith("_all") else None,
+    )
+del _name, _offset

@@ -44,6 +44,17 @@ CODES: dict[str, tuple[str, str]] = {
             "(a receive may be cancelled first)"
         ),
     ),
+    "FILE_CLOSED": (
+        "ERR_FILE",
+        "mpi4numba: the file is closed (file_close), or was never opened (file_open failed): no MPI call was made",
+    ),
+    "FILE_ENDED": (
+        "ERR_IO",
+        (
+            "mpi4numba: the file ended before the read filled the array: fewer elements were read "
+            "than it holds (the rest of the array is unchanged)"
+        ),
+    ),
     "NULL_PARTITIONED": (
         "ERR_REQUEST",
         (

@@ -26,6 +26,9 @@ Commands (each takes ``-h``):
   (:mod:`mpi4numba.bench.inplace`).
 * ``persistent``: persistent collectives (set up once, then start + wait) and partitioned
   messages filled by threads, C and mpi4numba side by side (:mod:`mpi4numba.bench.persistent`).
+* ``io``: a global array written into one file with MPI-IO (``file_write_at_all``),
+  mpi4numba and mpi4py side by side, and NumPy's ``tofile`` on one process
+  (:mod:`mpi4numba.bench.io`).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ COMMANDS = {
     "calibrate": "when packing strided arrays beats derived datatypes on this MPI (auto's table)",
     "inplace": "allreduce with IN_PLACE vs out of place, from njit code",
     "persistent": "persistent collectives and partitioned messages: C and mpi4numba side by side",
+    "io": "a global array written with MPI-IO: mpi4numba, mpi4py and NumPy's tofile, GB/s",
 }
 
 
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 _SHOWN = "MPI4NUMBA_BENCH_MACHINE_SHOWN"
 # the commands whose figures are quoted: their output ends with the machine they ran on
 # (helloworld, ringtest, pingpong and pi print what mpi4py's own benchmarks print)
-MEASURES = ("suite", "startup", "compile", "latency", "strided", "halo", "calibrate", "inplace", "persistent")
+MEASURES = ("suite", "startup", "compile", "latency", "strided", "halo", "calibrate", "inplace", "persistent", "io")
 
 
 def _first_process() -> bool:
