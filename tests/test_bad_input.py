@@ -14,10 +14,14 @@ every class the package raises is one of those (see "The error model" below).
 from __future__ import annotations
 
 import ast
+import atexit
 import builtins
 import importlib
 import inspect
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +76,36 @@ def too_large_to_copy() -> np.ndarray:
     """A writable view of 2**57 doubles over one element (stride 0): a reduction copies it to
     C order first, and no allocator gives 2**60 bytes (more than a 64-bit address space maps)."""
     return np.lib.stride_tricks.as_strided(np.zeros(1), (2**57,), (0,))
+
+
+_FOLDERS: list[str] = []  # of the files the cases make, removed when the tests end
+atexit.register(lambda: [shutil.rmtree(folder, ignore_errors=True) for folder in _FOLDERS])
+
+
+def new_folder() -> str:
+    _FOLDERS.append(tempfile.mkdtemp(prefix="mpi4numba-bad-"))
+    return _FOLDERS[-1]
+
+
+def own_file(values=(0.0, 1.0), mode: str = "RDWR") -> tuple[str, np.ndarray]:
+    """``(path, fh)``: a file of this process holding ``values`` (float64), opened with
+    ``mode`` on COMM_SELF."""
+    path = os.path.join(new_folder(), "own.bin")
+    np.array(values, np.float64).tofile(path)
+    status, fh = mpi.file_open(path, getattr(mpi, f"MODE_{mode}"), mpi.COMM_SELF)
+    assert status == 0, mpi.error_string(status)
+    return path, fh
+
+
+def closed_file() -> np.ndarray:
+    path, fh = own_file()
+    assert mpi.file_close(fh) == 0
+    return fh
+
+
+def file_unchanged(args, result):  # the refused write left the file as it was
+    fh = args[0]
+    assert mpi.file_close(fh) == 0
 
 
 def code_of(result: Any) -> int:
@@ -628,6 +662,57 @@ CASES = [
         error="ERR_COMM",
         check=lambda args, result: mpi.wait(result[2]) == 0,
     ),
+    # MPI-IO
+    Case(
+        "file_write to a closed file",
+        lambda fh, a: mpi.file_write(fh, a),
+        lambda: (closed_file(), np.ones(2)),
+        error="ERR_FILE",
+        check=lambda args, result: (
+            "the file is closed" in mpi.error_string(result) or not errorcodes.codes_carry_messages()
+        ),
+    ),
+    Case(
+        "file_read_at past the end of the file",
+        lambda fh, a: mpi.file_read_at(fh, 0, a),
+        lambda: (own_file()[1], np.full(3, -1.0)),
+        error="ERR_IO",
+        check=lambda args, result: args[1].tolist() == [0.0, 1.0, -1.0] and mpi.file_close(args[0]) == 0,
+    ),
+    Case(
+        "file_write_at to a file opened read-only",
+        lambda fh, a: mpi.file_write_at(fh, 0, a),
+        lambda: (own_file(mode="RDONLY")[1], np.full(2, 9.0)),
+        error="ERR_READ_ONLY",
+        check=file_unchanged,
+    ),
+    Case(
+        "file_set_block_view of a block that does not fit",
+        lambda fh, b: mpi.file_set_block_view(fh, b, (4, 4), (3, 0)),
+        lambda: (own_file()[1], np.zeros((2, 2))),
+        ValueError,
+        "mpi4numba.file_set_block_view: the block does not fit inside global_shape at starts",
+    ),
+    Case(
+        "file_open of a missing file",
+        lambda name: mpi.file_open(name, mpi.MODE_RDONLY, mpi.COMM_SELF),
+        lambda: (os.path.join(new_folder(), "missing.bin"),),
+        error="ERR_NO_SUCH_FILE",
+    ),
+    Case(
+        "file_open of a name holding a NUL",
+        lambda name: mpi.file_open(name, mpi.MODE_RDONLY, mpi.COMM_SELF),
+        lambda: ("bad\0name.bin",),
+        ValueError,
+        "mpi4numba.file_open: filename holds a NUL character",
+    ),
+    Case(
+        "file_read into a read-only array",
+        lambda fh, a: mpi.file_read(fh, a),
+        lambda: (np.zeros(1, mpi.FileType), read_only(np.zeros(2))),
+        TypingError,
+        "mpi4numba.file_read: data is read-only and cannot receive data",
+    ),
     Case(
         "send without dest, from Python",
         lambda a: mpi.send(a),
@@ -653,6 +738,8 @@ def error_classes(name: str) -> set[int]:
         return {0}
     if name in ("ERR_DIMS", "ERR_ARG"):
         return {mpi.ERR_DIMS, mpi.ERR_ARG}
+    if name == "ERR_READ_ONLY":  # a write to a file opened read-only: each library has its class
+        return {mpi.ERR_READ_ONLY, mpi.ERR_ACCESS, mpi.ERR_AMODE}
     if name == "ERR_TAG":  # Open MPI's TAG_UB is the largest C int: one more is no C int at all
         return {mpi.ERR_TAG, mpi.ERR_ARG}
     if name == "ERR_TRUNCATE" and SIZE == 1 and "Open MPI" in MPI.Get_library_version():
@@ -862,6 +949,7 @@ ARGUMENTS: dict[str, Callable[[], Any]] = {
     **dict.fromkeys(("displacements", "send_displacements", "recv_displacements"), _displacements),
     **dict.fromkeys(("count", "root", "dest", "source", "rank", "color", "direction", "disp", "group"), lambda: 0),
     "partitions": lambda: 1,
+    "filename": lambda: "name.bin",
     "operator": lambda: mpi.Operator.SUM,
     "dims": lambda: (1,),
     "periods": lambda: (False,),

@@ -44,3 +44,5 @@ def test_routines_a_library_gets_wrong_are_refused_there():
     assert refusal("MPI_Psend_init", intel) is None  # its partitioned messages pass the tests
     assert refusal("MPI_Allgather_init", Flavour("mpich", "MPICH", "5.0.2")) is None
     assert refusal("MPI_Allgather_init", Flavour("openmpi", "Open MPI", "5.0.11")) is None
+    assert "only part of it" in refusal("MPI_Parrived", Flavour("openmpi", "Open MPI", "5.0.11"))
+    assert refusal("MPI_Parrived", Flavour("mpich", "MPICH", "5.0.2")) is None

@@ -48,6 +48,8 @@ WINDOW_MODULES = {"mpi4numba.window", "mpi4numba.rma"}
 # examples of MPI-4 routines, by the routine they need: left out where the library lacks it
 # (Open MPI 4.1) or mpi4numba refuses it there (Intel MPI 2021's persistent collectives)
 NEEDS = {
+    "mpi4numba.partitioned.parrived": "MPI_Parrived",
+    "mpi4numba.partitioned.precv_init": "MPI_Parrived",
     "mpi4numba.partitioned": "MPI_Psend_init",
     "mpi4numba.p2p.isendrecv": "MPI_Isendrecv",
 }

@@ -23,6 +23,9 @@ multiple of ``partitions`` (else ``ValueError``); the request keeps it alive. Th
 sender and the receiver may use different numbers of partitions for the same total.
 Every routine here is MPI-4.0's: a library without them (Open MPI 4.1) returns
 ``ERR_UNSUPPORTED_OPERATION``, whose ``error_string`` names the routine and the library.
+On Open MPI 5 :func:`parrived` is refused that way (its ``MPI_Parrived`` reports a
+partition arrived while only part of it has, where the sender uses more partitions):
+complete the request with ``wait``/``test`` there.
 """
 
 from __future__ import annotations

@@ -26,6 +26,15 @@ _REFUSED = (
             "found on 2021.18): use the non-blocking ones"
         ),
     ),
+    (
+        "Open MPI",
+        "5.",
+        frozenset({"MPI_Parrived"}),
+        (
+            "it reports a partition arrived while only part of it has, where the sender uses more "
+            "partitions (found on 5.0.11): complete the request with wait or test"
+        ),
+    ),
 )
 
 
