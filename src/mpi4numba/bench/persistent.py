@@ -13,7 +13,9 @@ both alike. Operations, per iteration: ``allreduce`` and ``bcast`` of one double
 persistent (made once by ``allreduce_init`` ..., then ``start`` + ``wait``); and a
 message of ``--elements`` doubles that ``--threads`` threads fill (OpenMP in C,
 ``prange`` in mpi4numba) sent around the ring, either as one ``isend`` after the fill or
-as a partitioned message whose parts go as each thread marks its part ready. The table
+as a partitioned message whose parts go as each thread marks its part ready, and the
+fill alone (without MPI: what the threading runtimes, OpenMP's and Numba's, add to
+those two rows; Numba's ``prange`` costs microseconds more per parallel region). The table
 shows the median over rounds (with the minimum) of each stack, the ratio of mpi4numba
 to C per operation (the median of the per-round ratios) and what the persistent form
 saves over the blocking one. The job runs at MPI's thread level ``multiple`` (partitioned
@@ -45,6 +47,7 @@ OPS = (
     "neighbor_alltoall_init",
     "isend_filled",
     "psend_filled",
+    "fill_only",
 )
 LABELS = {
     "allreduce": "allreduce 1 double",
@@ -55,6 +58,7 @@ LABELS = {
     "neighbor_alltoall_init": "neighbor_alltoall_init: start + wait",
     "isend_filled": "filled by threads, one isend",
     "psend_filled": "filled by threads, partitioned",
+    "fill_only": "the threads' fill alone, no MPI",
 }
 STACKS = ("C", "mpi4numba")
 
@@ -137,12 +141,14 @@ def _numba_runner(MPI: Any):
             elif op == 1 or op == 3 or op == 5:
                 status |= mpi.start(request[:1])
                 status |= mpi.wait(request[:1])
+            elif op == 8:
+                fill(outgoing, parts, i)
             elif op == 6:
                 fill(outgoing, parts, i)
                 code, receiving = mpi.irecv(incoming, left, 7)
                 code2, sending = mpi.isend(outgoing, right, 7)
                 status |= code | code2 | mpi.waitall((receiving, sending))
-            else:
+            elif op == 7:
                 status |= mpi.startall(request)
                 status |= fill_and_mark(outgoing, parts, i, request[1:])
                 status |= mpi.waitall(request)
