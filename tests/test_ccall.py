@@ -46,3 +46,6 @@ def test_routines_a_library_gets_wrong_are_refused_there():
     assert refusal("MPI_Allgather_init", Flavour("openmpi", "Open MPI", "5.0.11")) is None
     assert "only part of it" in refusal("MPI_Parrived", Flavour("openmpi", "Open MPI", "5.0.11"))
     assert refusal("MPI_Parrived", Flavour("mpich", "MPICH", "5.0.2")) is None
+    assert "no data or stale data" in refusal("MPI_Allreduce_init", Flavour("mpich", "MPICH", "4.1.3"))
+    assert refusal("MPI_Gather_init", Flavour("mpich", "MPICH", "5.0.2")) is None
+    assert refusal("MPI_Psend_init", Flavour("mpich", "MPICH", "4.1.3")) is None

@@ -121,7 +121,7 @@ def test_missing_routines_are_a_clear_error():
         return
     assert mpi.error_class(status) == mpi.ERR_UNSUPPORTED_OPERATION
     text = mpi.error_string(status)
-    assert "MPI_Psend_init" in text and "not in this MPI library" in text, text
+    assert ("MPI_Psend_init" in text and "not in this MPI library" in text) or not errorcodes.codes_carry_messages()
 
 
 def test_bad_sizes_and_layouts_raise_before_anything_is_made():

@@ -31,6 +31,7 @@ from mpi4numba import (
     scatter_init,
     scatterv_init,
 )
+from mpi4numba._core import errorcodes
 from mpi4numba._core.ccall import usable
 from mpi4numba._core.runtime import LIBMPI
 
@@ -229,8 +230,9 @@ def test_missing_routines_are_a_clear_error():
         return
     assert mpi.error_class(status) == mpi.ERR_UNSUPPORTED_OPERATION
     text = mpi.error_string(status)
-    assert "MPI_Allreduce_init" in text, text
-    assert "not in this MPI library" in text or "is refused on this MPI library" in text, text
+    if errorcodes.codes_carry_messages():  # MPICH 4.1 gives the bare class
+        assert "MPI_Allreduce_init" in text, text
+        assert "not in this MPI library" in text or "is refused on this MPI library" in text, text
     assert mpi.wait(request) == 0  # the null request: nothing to wait for
 
 

@@ -366,8 +366,8 @@ def file_set_view(fh, disp, like):
     0
     >>> mpi4numba.file_set_view(fh, 8, np.zeros(0)), mpi4numba.file_write_at(fh, 1, np.array([2.5]))
     (0, 0)
-    >>> mpi4numba.file_close(fh), np.fromfile(path)[2]  # element 1 of the view: bytes 16 to 24
-    (0, np.float64(2.5))
+    >>> mpi4numba.file_close(fh), float(np.fromfile(path)[2])  # element 1 of the view: bytes 16 to 24
+    (0, 2.5)
     """
     _file(fh)
     integer(disp, "disp")

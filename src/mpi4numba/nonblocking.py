@@ -32,7 +32,7 @@ The persistent forms (MPI-4.0: ``barrier_init``, ``bcast_init``, ``gather(v)_ini
 ``scatter(v)_init``, ``allgather(v)_init``, ``alltoall(v)_init``) take the same
 arguments and return an inactive request, set up once and started many times with
 ``start``/``startall`` (see the reference page "Persistent collectives"). Where the
-library lacks them (Open MPI 4.1) or gets them wrong (Intel MPI 2021) they return
+library lacks them (Open MPI 4.1) or gets them wrong (Intel MPI 2021, MPICH 4) they return
 ``ERR_UNSUPPORTED_OPERATION``, naming the routine.
 """
 

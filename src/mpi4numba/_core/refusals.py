@@ -22,8 +22,17 @@ _REFUSED = (
         "2021.",
         PERSISTENT_COLLECTIVES,
         (
-            "its persistent collectives deliver stale data or none (MPI_Allgather_init, MPI_Gather_init; "
-            "found on 2021.18): use the non-blocking ones"
+            "its persistent collectives deliver stale data or none (MPI_Allgather_init, MPI_Gather_init, "
+            "MPI_Scatter_init; found on 2021.18): use the non-blocking ones"
+        ),
+    ),
+    (
+        "MPICH",
+        "4.",
+        PERSISTENT_COLLECTIVES,
+        (
+            "its persistent collectives deliver no data or stale data (MPI_Gather_init, MPI_Scatter_init; "
+            "found on 4.1.3, right in 5.0): use the non-blocking ones"
         ),
     ),
     (
