@@ -173,6 +173,20 @@ def _on_file(e, fh, call):
     return code.get()
 
 
+def _file_value(e, fh, c_function, ty):
+    """``(status, value)`` of a query ``c_function(handle) -> (code, value)`` on an open
+    file; the value is 0 where the file is closed or MPI failed."""
+    value = e.variable(e.const(0, ty))
+
+    def call(handle):
+        code, got = e.unpack(e(c_function, handle))
+        value.set(e.select(code.eq(0), e.cast(got, ty), e.const(0, ty)))
+        return code
+
+    code = _on_file(e, fh, call)
+    return e.tuple(code, value.get())
+
+
 # --- opening, closing, sizes ---
 
 
@@ -286,15 +300,7 @@ def file_get_size(fh):
 
 @lowers(file_get_size)
 def _file_get_size(e, fh):
-    size = e.variable(e.const(0, types.int64))
-
-    def call(handle):
-        code, value = e.unpack(e(capi.MPI_File_get_size, handle))
-        size.set(value)
-        return code
-
-    code = _on_file(e, fh, call)
-    return e.tuple(code, size.get())
+    return _file_value(e, fh, capi.MPI_File_get_size, types.int64)
 
 
 @api
@@ -314,15 +320,7 @@ def file_get_amode(fh):
 
 @lowers(file_get_amode)
 def _file_get_amode(e, fh):
-    amode = e.variable(e.const(0, types.int32))
-
-    def call(handle):
-        code, value = e.unpack(e(capi.MPI_File_get_amode, handle))
-        amode.set(value)
-        return code
-
-    code = _on_file(e, fh, call)
-    return e.tuple(code, amode.get())
+    return _file_value(e, fh, capi.MPI_File_get_amode, types.int32)
 
 
 @api
