@@ -16,7 +16,7 @@ from numba.core.errors import TypingError
 from ._core import capi
 from ._core.inplace import NO_ADDRESS, is_in_place
 from ._core.keepalive import stash
-from ._support.api import api, lowers
+from ._support.api import api, lowers, persistent_form
 from ._support.emit_requests import STARTED
 from ._support.operators import Operator
 from ._support.validate import c_ordered, integer, operand_form, reduction_operands
@@ -46,6 +46,10 @@ def _array_operand(sendobj) -> None:
             "mpi4numba: sendobj must be an array or IN_PLACE, not a number: "
             "a persistent reduction reads it at every start"
         )
+
+
+def _persistent_check(sendobj, *others) -> None:
+    _array_operand(sendobj)
 
 
 def _reduction_type(sendobj, recvobj, operator) -> types.Type:
@@ -221,8 +225,9 @@ def _ireduce_scatter_block(e, sendobj, recvobj, operator, comm, *, persistent=Fa
 # Persistent forms (MPI-4): set up once, started many times (see the module doc)
 
 
-@api
-def reduce_init(sendobj, recvobj, operator, root, comm=None):
+reduce_init = persistent_form(
+    ireduce,
+    _ireduce,
     """A persistent reduction of ``sendobj`` (an array or ``IN_PLACE``) into ``recvobj`` on
     ``root`` (``MPI_Reduce_init``); returns ``(status, request)``.
 
@@ -235,18 +240,14 @@ def reduce_init(sendobj, recvobj, operator, root, comm=None):
     (0, 0, 0, 0)
     >>> mpi4numba.rank() != 0 or total.tolist() == [1.0 * size, 1.0 * size]
     True
-    """
-    _array_operand(sendobj)
-    return ireduce._typing_(sendobj, recvobj, operator, root, comm)
+    """,
+    _persistent_check,
+)
 
 
-@lowers(reduce_init)
-def _reduce_init(e, sendobj, recvobj, operator, root, comm):
-    return _ireduce(e, sendobj, recvobj, operator, root, comm, persistent=True)
-
-
-@api
-def allreduce_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
+allreduce_init = persistent_form(
+    iallreduce,
+    _iallreduce,
     """A persistent reduction of ``sendobj`` (an array or ``IN_PLACE``) into ``recvobj`` on
     every process (``MPI_Allreduce_init``); returns ``(status, request)``. Each start
     combines ``sendobj`` as it is then.
@@ -263,18 +264,14 @@ def allreduce_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
     ...     sums.append(total[0])
     >>> status, sums == [0.0, 1.0 * size, 2.0 * size], mpi4numba.request_free(request)
     (0, True, 0)
-    """
-    _array_operand(sendobj)
-    return iallreduce._typing_(sendobj, recvobj, operator, comm)
+    """,
+    _persistent_check,
+)
 
 
-@lowers(allreduce_init)
-def _allreduce_init(e, sendobj, recvobj, operator, comm):
-    return _iallreduce(e, sendobj, recvobj, operator, comm, persistent=True)
-
-
-@api
-def scan_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
+scan_init = persistent_form(
+    iscan,
+    _iscan,
     """A persistent inclusive prefix reduction (``MPI_Scan_init``); returns ``(status, request)``.
 
     >>> import numpy as np, mpi4numba
@@ -285,18 +282,14 @@ def scan_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
     (0, 0, 0, 0)
     >>> upto.tolist() == [mpi4numba.rank() + 1]
     True
-    """
-    _array_operand(sendobj)
-    return iscan._typing_(sendobj, recvobj, operator, comm)
+    """,
+    _persistent_check,
+)
 
 
-@lowers(scan_init)
-def _scan_init(e, sendobj, recvobj, operator, comm):
-    return _iscan(e, sendobj, recvobj, operator, comm, persistent=True)
-
-
-@api
-def exscan_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
+exscan_init = persistent_form(
+    iexscan,
+    _iexscan,
     """A persistent exclusive prefix reduction (``MPI_Exscan_init``; rank 0's ``recvobj`` is
     left undefined); returns ``(status, request)``.
 
@@ -308,18 +301,14 @@ def exscan_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
     (0, 0, 0, 0)
     >>> mpi4numba.rank() == 0 or before.tolist() == [mpi4numba.rank()]
     True
-    """
-    _array_operand(sendobj)
-    return iexscan._typing_(sendobj, recvobj, operator, comm)
+    """,
+    _persistent_check,
+)
 
 
-@lowers(exscan_init)
-def _exscan_init(e, sendobj, recvobj, operator, comm):
-    return _iexscan(e, sendobj, recvobj, operator, comm, persistent=True)
-
-
-@api
-def reduce_scatter_block_init(sendobj, recvobj, operator=Operator.SUM, comm=None):
+reduce_scatter_block_init = persistent_form(
+    ireduce_scatter_block,
+    _ireduce_scatter_block,
     """A persistent :func:`~mpi4numba.ireduce_scatter_block`
     (``MPI_Reduce_scatter_block_init``); returns ``(status, request)``.
 
@@ -332,10 +321,5 @@ def reduce_scatter_block_init(sendobj, recvobj, operator=Operator.SUM, comm=None
     (0, 0, 0, 0)
     >>> mine.tolist() == [1.0 * rank * size]
     True
-    """
-    return ireduce_scatter_block._typing_(sendobj, recvobj, operator, comm)
-
-
-@lowers(reduce_scatter_block_init)
-def _reduce_scatter_block_init(e, sendobj, recvobj, operator, comm):
-    return _ireduce_scatter_block(e, sendobj, recvobj, operator, comm, persistent=True)
+    """,
+)

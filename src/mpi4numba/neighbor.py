@@ -24,7 +24,7 @@ from numba.core import types
 
 from ._core import capi
 from ._core.runtime import ABI
-from ._support.api import api, lowers
+from ._support.api import api, lowers, persistent_form
 from ._support.emit_requests import STARTED
 from ._support.validate import (
     array,
@@ -490,8 +490,9 @@ def _ineighbor_alltoallv(
 # Persistent forms (MPI-4): set up once, started many times (see the module doc)
 
 
-@api
-def neighbor_allgather_init(send_data, recv_data, count, comm):
+neighbor_allgather_init = persistent_form(
+    ineighbor_allgather,
+    _ineighbor_allgather,
     """A persistent :func:`~mpi4numba.neighbor_allgather`
     (``MPI_Neighbor_allgather_init``); returns ``(status, request)``.
 
@@ -505,17 +506,13 @@ def neighbor_allgather_init(send_data, recv_data, count, comm):
     (0, 0, 0, 0)
     >>> got.tolist() == [(rank - 1) % size, (rank + 1) % size], mpi4numba.comm_free(ring)
     (True, 0)
-    """
-    return ineighbor_allgather._typing_(send_data, recv_data, count, comm)
+    """,
+)
 
 
-@lowers(neighbor_allgather_init)
-def _neighbor_allgather_init(e, send_data, recv_data, count, comm):
-    return _ineighbor_allgather(e, send_data, recv_data, count, comm, persistent=True)
-
-
-@api
-def neighbor_alltoall_init(send_data, recv_data, count, comm):
+neighbor_alltoall_init = persistent_form(
+    ineighbor_alltoall,
+    _ineighbor_alltoall,
     """A persistent :func:`~mpi4numba.neighbor_alltoall`
     (``MPI_Neighbor_alltoall_init``): the halo exchange of a grid set up once; returns
     ``(status, request)``.
@@ -532,17 +529,13 @@ def neighbor_alltoall_init(send_data, recv_data, count, comm):
     True
     >>> mpi4numba.comm_free(ring)
     0
-    """
-    return ineighbor_alltoall._typing_(send_data, recv_data, count, comm)
+    """,
+)
 
 
-@lowers(neighbor_alltoall_init)
-def _neighbor_alltoall_init(e, send_data, recv_data, count, comm):
-    return _ineighbor_alltoall(e, send_data, recv_data, count, comm, persistent=True)
-
-
-@api
-def neighbor_allgatherv_init(send_data, recv_data, counts, displacements, comm):
+neighbor_allgatherv_init = persistent_form(
+    ineighbor_allgatherv,
+    _ineighbor_allgatherv,
     """A persistent :func:`~mpi4numba.neighbor_allgatherv`
     (``MPI_Neighbor_allgatherv_init``); returns ``(status, request)``.
 
@@ -556,19 +549,13 @@ def neighbor_allgatherv_init(send_data, recv_data, counts, displacements, comm):
     (0, 0, 0, 0)
     >>> got.tolist() == [(rank - 1) % size, (rank + 1) % size], mpi4numba.comm_free(ring)
     (True, 0)
-    """
-    return ineighbor_allgatherv._typing_(send_data, recv_data, counts, displacements, comm)
+    """,
+)
 
 
-@lowers(neighbor_allgatherv_init)
-def _neighbor_allgatherv_init(e, send_data, recv_data, counts, displacements, comm):
-    return _ineighbor_allgatherv(e, send_data, recv_data, counts, displacements, comm, persistent=True)
-
-
-@api
-def neighbor_alltoallv_init(
-    send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm
-):
+neighbor_alltoallv_init = persistent_form(
+    ineighbor_alltoallv,
+    _ineighbor_alltoallv,
     """A persistent :func:`~mpi4numba.neighbor_alltoallv`
     (``MPI_Neighbor_alltoallv_init``); returns ``(status, request)``.
 
@@ -585,16 +572,5 @@ def neighbor_alltoallv_init(
     True
     >>> mpi4numba.comm_free(ring)
     0
-    """
-    return ineighbor_alltoallv._typing_(
-        send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm
-    )
-
-
-@lowers(neighbor_alltoallv_init)
-def _neighbor_alltoallv_init(
-    e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm
-):
-    return _ineighbor_alltoallv(
-        e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm, persistent=True
-    )
+    """,
+)

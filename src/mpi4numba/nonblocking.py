@@ -42,7 +42,7 @@ from numba.extending import overload
 
 from ._core import capi
 from ._core.inplace import is_in_place
-from ._support.api import api, lowers
+from ._support.api import api, lowers, persistent_form
 from ._support.datatypes import buffer, element_type
 from ._support.emit_buffers import Buffer, is_contiguous_layout
 from ._support.emit_requests import STARTED
@@ -547,8 +547,9 @@ def _ialltoallv(
 # Persistent forms (MPI-4): set up once, started many times (see the module doc)
 
 
-@api
-def barrier_init(comm=None):
+barrier_init = persistent_form(
+    ibarrier,
+    _ibarrier,
     """A persistent barrier (``MPI_Barrier_init``); returns ``(status, request)``.
 
     >>> import mpi4numba
@@ -556,17 +557,13 @@ def barrier_init(comm=None):
     >>> status, request = barrier_init()
     >>> status, [(mpi4numba.start(request), mpi4numba.wait(request)) for _ in range(2)], mpi4numba.request_free(request)
     (0, [(0, 0), (0, 0)], 0)
-    """
-    return ibarrier._typing_(comm)
+    """,
+)
 
 
-@lowers(barrier_init)
-def _barrier_init(e, comm):
-    return _ibarrier(e, comm, persistent=True)
-
-
-@api
-def bcast_init(data, root, comm=None):
+bcast_init = persistent_form(
+    ibcast,
+    _ibcast,
     """A persistent broadcast of the array ``data`` from ``root`` (``MPI_Bcast_init``);
     returns ``(status, request)``. Each start sends the root's ``data`` as it is then.
 
@@ -580,17 +577,13 @@ def bcast_init(data, root, comm=None):
     ...     _ = mpi4numba.start(request), mpi4numba.wait(request)
     >>> status, data.tolist(), mpi4numba.request_free(request)
     (0, [2.0, 2.0], 0)
-    """
-    return ibcast._typing_(data, root, comm)
+    """,
+)
 
 
-@lowers(bcast_init)
-def _bcast_init(e, data, root, comm):
-    return _ibcast(e, data, root, comm, persistent=True)
-
-
-@api
-def gather_init(send_data, recv_data, count, root, comm=None):
+gather_init = persistent_form(
+    igather,
+    _igather,
     """A persistent :func:`~mpi4numba.igather` (``MPI_Gather_init``); returns
     ``(status, request)``.
 
@@ -604,17 +597,13 @@ def gather_init(send_data, recv_data, count, root, comm=None):
     (0, 0, 0, 0)
     >>> rank != 0 or everyone.tolist() == [10.0 * r for r in range(size)]
     True
-    """
-    return igather._typing_(send_data, recv_data, count, root, comm)
+    """,
+)
 
 
-@lowers(gather_init)
-def _gather_init(e, send_data, recv_data, count, root, comm):
-    return _igather(e, send_data, recv_data, count, root, comm, persistent=True)
-
-
-@api
-def scatter_init(send_data, recv_data, count, root, comm=None):
+scatter_init = persistent_form(
+    iscatter,
+    _iscatter,
     """A persistent :func:`~mpi4numba.iscatter` (``MPI_Scatter_init``); returns
     ``(status, request)``.
 
@@ -627,17 +616,13 @@ def scatter_init(send_data, recv_data, count, root, comm=None):
     (0, 0, 0, 0)
     >>> mine.tolist() == [2.0 * rank, 2.0 * rank + 1]
     True
-    """
-    return iscatter._typing_(send_data, recv_data, count, root, comm)
+    """,
+)
 
 
-@lowers(scatter_init)
-def _scatter_init(e, send_data, recv_data, count, root, comm):
-    return _iscatter(e, send_data, recv_data, count, root, comm, persistent=True)
-
-
-@api
-def allgather_init(send_data, recv_data, count, comm=None):
+allgather_init = persistent_form(
+    iallgather,
+    _iallgather,
     """A persistent :func:`~mpi4numba.iallgather` (``MPI_Allgather_init``);
     returns ``(status, request)``.
 
@@ -650,17 +635,13 @@ def allgather_init(send_data, recv_data, count, comm=None):
     (0, 0, 0, 0)
     >>> everyone.tolist() == [10.0 * r for r in range(size)]
     True
-    """
-    return iallgather._typing_(send_data, recv_data, count, comm)
+    """,
+)
 
 
-@lowers(allgather_init)
-def _allgather_init(e, send_data, recv_data, count, comm):
-    return _iallgather(e, send_data, recv_data, count, comm, persistent=True)
-
-
-@api
-def alltoall_init(send_data, recv_data, count, comm=None):
+alltoall_init = persistent_form(
+    ialltoall,
+    _ialltoall,
     """A persistent :func:`~mpi4numba.ialltoall` (``MPI_Alltoall_init``);
     returns ``(status, request)``.
 
@@ -673,17 +654,13 @@ def alltoall_init(send_data, recv_data, count, comm=None):
     (0, 0, 0, 0)
     >>> received.tolist() == [100.0 * r + rank for r in range(size)]
     True
-    """
-    return ialltoall._typing_(send_data, recv_data, count, comm)
+    """,
+)
 
 
-@lowers(alltoall_init)
-def _alltoall_init(e, send_data, recv_data, count, comm):
-    return _ialltoall(e, send_data, recv_data, count, comm, persistent=True)
-
-
-@api
-def gatherv_init(send_data, recv_data, counts, displacements, root, comm=None):
+gatherv_init = persistent_form(
+    igatherv,
+    _igatherv,
     """A persistent :func:`~mpi4numba.igatherv` (``MPI_Gatherv_init``);
     returns ``(status, request)``.
 
@@ -697,17 +674,13 @@ def gatherv_init(send_data, recv_data, counts, displacements, root, comm=None):
     (0, 0, 0, 0)
     >>> rank != 0 or everyone.tolist() == [r for r in range(size) for _ in range(r + 1)]
     True
-    """
-    return igatherv._typing_(send_data, recv_data, counts, displacements, root, comm)
+    """,
+)
 
 
-@lowers(gatherv_init)
-def _gatherv_init(e, send_data, recv_data, counts, displacements, root, comm):
-    return _igatherv(e, send_data, recv_data, counts, displacements, root, comm, persistent=True)
-
-
-@api
-def scatterv_init(send_data, counts, displacements, recv_data, root, comm=None):
+scatterv_init = persistent_form(
+    iscatterv,
+    _iscatterv,
     """A persistent :func:`~mpi4numba.iscatterv` (``MPI_Scatterv_init``);
     returns ``(status, request)``.
 
@@ -722,17 +695,13 @@ def scatterv_init(send_data, counts, displacements, recv_data, root, comm=None):
     >>> first = rank * (rank + 1) // 2
     >>> mine.tolist() == list(range(first, first + rank + 1))
     True
-    """
-    return iscatterv._typing_(send_data, counts, displacements, recv_data, root, comm)
+    """,
+)
 
 
-@lowers(scatterv_init)
-def _scatterv_init(e, send_data, counts, displacements, recv_data, root, comm):
-    return _iscatterv(e, send_data, counts, displacements, recv_data, root, comm, persistent=True)
-
-
-@api
-def allgatherv_init(send_data, recv_data, counts, displacements=None, comm=None):
+allgatherv_init = persistent_form(
+    iallgatherv,
+    _iallgatherv,
     """A persistent :func:`~mpi4numba.iallgatherv` (``MPI_Allgatherv_init``);
     returns ``(status, request)``.
 
@@ -746,17 +715,13 @@ def allgatherv_init(send_data, recv_data, counts, displacements=None, comm=None)
     (0, 0, 0, 0)
     >>> everyone.tolist() == [r for r in range(size) for _ in range(r + 1)]
     True
-    """
-    return iallgatherv._typing_(send_data, recv_data, counts, displacements, comm)
+    """,
+)
 
 
-@lowers(allgatherv_init)
-def _allgatherv_init(e, send_data, recv_data, counts, displacements, comm):
-    return _iallgatherv(e, send_data, recv_data, counts, displacements, comm, persistent=True)
-
-
-@api
-def alltoallv_init(send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm=None):
+alltoallv_init = persistent_form(
+    ialltoallv,
+    _ialltoallv,
     """A persistent :func:`~mpi4numba.ialltoallv` (``MPI_Alltoallv_init``);
     returns ``(status, request)``.
 
@@ -770,14 +735,5 @@ def alltoallv_init(send_data, send_counts, send_displacements, recv_data, recv_c
     (0, 0, 0, 0)
     >>> received.tolist() == [100.0 * r + rank for r in range(size)]
     True
-    """
-    return ialltoallv._typing_(
-        send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm
-    )
-
-
-@lowers(alltoallv_init)
-def _alltoallv_init(e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm):
-    return _ialltoallv(
-        e, send_data, send_counts, send_displacements, recv_data, recv_counts, recv_displacements, comm, persistent=True
-    )
+    """,
+)

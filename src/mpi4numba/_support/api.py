@@ -529,3 +529,33 @@ def api(typing_function: Callable) -> Callable:
         )
 
     return public
+
+
+def persistent_form(nonblocking: Callable, body: Callable, doc: str, check: Callable | None = None) -> Callable:
+    """The MPI-4 persistent form of a non-blocking collective (``ibcast`` -> ``bcast_init``):
+    a routine with its parameters and checks (after ``check(*arguments)``, if given), whose
+    lowering is ``body(e, ..., persistent=True)``, the non-blocking form's own body."""
+    name = nonblocking.__name__[1:] + "_init"
+    signature = inspect.signature(nonblocking)
+
+    def typing_function(*arguments):
+        if check is not None:
+            check(*arguments)
+        return nonblocking._typing_(*arguments)  # type: ignore[attr-defined]
+
+    typing_function.__name__ = typing_function.__qualname__ = name
+    typing_function.__module__ = nonblocking.__module__
+    typing_function.__doc__ = doc
+    typing_function.__signature__ = signature  # type: ignore[attr-defined]
+    routine = api(typing_function)
+
+    def lowering(e, *arguments):
+        return body(e, *arguments, persistent=True)
+
+    lowering.__qualname__ = f"_{name}"
+    e_parameter = inspect.Parameter("e", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    lowering.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[e_parameter, *(p.replace(default=inspect.Parameter.empty) for p in signature.parameters.values())]
+    )
+    lowers(routine)(lowering)
+    return routine
