@@ -374,6 +374,30 @@ def test_persistent_table() -> None:
     for row in rows:
         assert CELL.match(row[1]) and CELL.match(row[2]) and float(row[3]) > 0, row
         assert (row[4] == "") == (row[0] in PERSISTENT_LABELS[0:7:2] + PERSISTENT_LABELS[8:]), row  # nothing to compare
+        assert (row[6] != "") == (row[0].startswith("filled by threads")), row  # the fill taken out
+
+
+def test_a_native_build_falls_back_where_the_compiler_refuses_march_native(tmp_path: Path, monkeypatch) -> None:
+    """The C baselines built for this machine's CPU (as Numba compiles) where ``mpicc``
+    takes ``-march=native``, else as before."""
+    from mpi4numba.bench import _cbuild
+
+    wrapper = tmp_path / "mpicc"
+    log = tmp_path / "calls"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {log}\n'
+        'case " $* " in *" -march=native "*) echo "unknown option" >&2; exit 1;; esac\n'
+        'while [ "$1" != "-o" ]; do shift; done\n'
+        'echo built > "$2"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("MPICC", str(wrapper))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    built = _cbuild.build(library=True, source=_cbuild.SOURCE, flags=("-fopenmp",), native=True)
+    assert built.read_text() == "built\n"
+    calls = log.read_text().splitlines()
+    assert len(calls) == 2 and "-march=native" in calls[0] and "-march=native" not in calls[1], calls
 
 
 def test_io_table() -> None:

@@ -14,6 +14,9 @@ live exactly as long as the request array (and its views): users keep the reques
 they wait on it, hence the buffers outlive the operation. The stash holds a scalar send
 value, which would otherwise live on a stack frame that is gone when MPI reads it.
 
+The memory block comes from :mod:`mpi4numba._core.requestmemory` (a pool, no heap
+allocation per call) when the request keeps at most ``HELD_IN_BLOCK`` arrays alive.
+
 Only symbols are referenced (``NRT_MemInfo_alloc_dtor``, ``NRT_MemInfo_call_dtor``, the destructor
 itself), never addresses, so functions using this cache like any other.
 """
@@ -26,6 +29,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
+from . import requestmemory
 from .handles import REQUEST_ARRAY
 
 HEADER_BYTES = 24  # request slot (8) + scalar stash (16, a complex128)
@@ -97,7 +101,10 @@ def new_request(typingctx, held):
         meminfos = _meminfos(context, builder, sig.args[0], args[0])
         size = ir.Constant(_i64, HEADER_BYTES + 8 * len(meminfos))
         dtor = _release_function(context, builder.module)
-        block = context.nrt.meminfo_alloc_dtor(builder, size, dtor)
+        if requestmemory.pooled(len(meminfos)):
+            block = requestmemory.allocate(context, builder, size, dtor)
+        else:
+            block = context.nrt.meminfo_alloc_dtor(builder, size, dtor)
         payload = context.nrt.meminfo_data(builder, block)
         cgutils.memset(builder, payload, ir.Constant(_i64, HEADER_BYTES), 0)
         slots = builder.bitcast(builder.gep(payload, [ir.Constant(_i64, HEADER_BYTES)]), cgutils.voidptr_t.as_pointer())

@@ -162,6 +162,12 @@ def routine_problems() -> list[str]:
         ]
 
     try:
-        return _run(checks())
+        found = _run(checks())
     except Exception as exc:
-        return [f"numba internals ({type(exc).__name__}: {exc})"]
+        found = [f"numba internals ({type(exc).__name__}: {exc})"]
+    from .requestmemory import problem
+
+    pool = problem()
+    if pool is not None:
+        found.append(f"request arrays come from Numba's allocator, not mpi4numba's pool: {pool}")
+    return found

@@ -51,11 +51,23 @@ def _cache_dir() -> Path:
     raise BuildError(f"no writable folder for the C build (tried {base})")
 
 
-def build(library: bool = False, timeout: float = 120, source: Path = SOURCE, flags: tuple[str, ...] = ()) -> Path:
+def build(
+    library: bool = False,
+    timeout: float = 120,
+    source: Path = SOURCE,
+    flags: tuple[str, ...] = (),
+    native: bool = False,
+) -> Path:
     """Compile ``source`` (default ``latency.c``) into a program (or a shared library) and
     return its path. Reuses an earlier build of the same inputs; safe when several
-    processes race.
+    processes race. ``native``: for this machine's CPU (``-march=native``), as Numba
+    compiles, where the compiler takes it (else without).
     """
+    if native:
+        try:
+            return build(library, timeout, source, (*flags, "-march=native"))
+        except BuildError:
+            pass
     if not source.exists():
         raise BuildError(f"{source} is missing: the package was installed without its C source")
     mpicc = find_mpicc()
@@ -82,16 +94,22 @@ def build(library: bool = False, timeout: float = 120, source: Path = SOURCE, fl
 
 
 def load_library(
-    MPI: Any, ops: tuple[str, ...], op_name: str, source: Path = SOURCE, flags: tuple[str, ...] = ()
+    MPI: Any,
+    ops: tuple[str, ...],
+    op_name: str,
+    source: Path = SOURCE,
+    flags: tuple[str, ...] = (),
+    native: bool = False,
 ) -> ctypes.CDLL:
     """``source`` as a shared library in this MPI job: rank 0 builds it (the others wait),
-    every rank loads it and checks that its function ``op_name(i)`` names ``ops`` in order.
+    every rank loads it and checks that its function ``op_name(i)`` names ``ops`` in order
+    (``native``: see :func:`build`).
     Raises BuildError on every rank when rank 0 could not build it."""
     comm = MPI.COMM_WORLD
     path, error = None, None
     if comm.Get_rank() == 0:
         try:
-            path = str(build(library=True, source=source, flags=flags))
+            path = str(build(library=True, source=source, flags=flags, native=native))
         except BuildError as exc:
             error = str(exc)
     path, error = comm.bcast((path, error), root=0)
