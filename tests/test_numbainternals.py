@@ -157,3 +157,12 @@ def test_info_says_why_the_cache_is_not_patched(tmp_path):
     assert lines["numba cache coordination"].startswith("every rank compiles, MPI code not cached"), done.stdout
     assert "IndexDataCacheFile.save(self, key, data)" in lines["numba cache coordination"]
     assert "mpi4numba did not patch Numba's cache" in done.stdout, done.stdout
+
+
+def test_request_arrays_on_numbas_allocator_are_reported(monkeypatch):
+    from mpi4numba._core import requestmemory
+
+    monkeypatch.setattr(requestmemory, "_PROBLEM", "Numba's MemInfo is laid out as [...]")
+    assert numbainternals.routine_problems() == [
+        "request arrays come from Numba's allocator, not mpi4numba's pool: Numba's MemInfo is laid out as [...]"
+    ]

@@ -38,14 +38,18 @@ library lacks them (Open MPI 4.1) or gets them wrong (Intel MPI 2021, MPICH 4) t
 
 from __future__ import annotations
 
-from numba.extending import overload
-
 from ._core import capi
 from ._core.inplace import is_in_place
 from ._support.api import api, lowers, persistent_form
-from ._support.datatypes import buffer, element_type
-from ._support.emit_buffers import Buffer, is_contiguous_layout
 from ._support.emit_requests import STARTED
+from ._support.nonblocking_buffers import (
+    SHORT_SEND,
+    full_buffers,
+    rooted_buffers,
+    rooted_v_buffers,
+    send_block,
+    whole_buffer,
+)
 from ._support.validate import array, c_ordered, counts_and_displacements, integer, send_and_receive
 
 __all__ = [
@@ -70,120 +74,6 @@ __all__ = [
     "allgatherv_init",
     "alltoallv_init",
 ]
-
-
-def _strided_block(data, count):  # pragma: no cover - replaced by the overload below
-    raise NotImplementedError
-
-
-@overload(_strided_block)
-def _strided_block_impl(data, count):
-    """:func:`_block` of an array whose type does not say it is C-contiguous (jitted: the
-    derived datatype of a strided block is built by the helpers of :mod:`~mpi4numba.datatypes`)."""
-
-    def strided(data, count):
-        if data.flags.c_contiguous or count == 0:
-            datatype, per_element = element_type(data)
-            return data.ctypes.data, count * per_element, datatype, False
-        if count != data.size:  # refused by _block, which names the routine
-            return data.ctypes.data, -1, 0, False
-        address, n, datatype, derived = buffer(data)
-        return address, n * 1, datatype, derived
-
-    return strided
-
-
-def _block(e, data, count) -> Buffer:
-    """One block of ``count`` elements: the first ones of a C-contiguous array, or all of a
-    strided one (a derived datatype, to release after the call). Its datatype is that of
-    the full buffer, element for element (a struct for a structured dtype, not its bytes:
-    MPI matches the two type signatures)."""
-    if not is_contiguous_layout(data.type):
-        block = Buffer(*e.unpack(e.jitted(_strided_block, data, count)))
-        e.check(block.count.ge(0), ValueError, "mpi4numba: a non-contiguous block buffer must hold exactly its block")
-        return block
-    datatype, per_element = e.element_type(data)
-    return Buffer(e.data(data), count.mul(per_element), datatype, e.const(False))
-
-
-_SHORT_SEND = "mpi4numba: send_data has fewer elements than its blocks"
-
-
-def _send_block(e, send_data, recv_data, count) -> Buffer:
-    """The send side of iallgather(v): IN_PLACE, or the first ``count`` elements of send_data."""
-    if is_in_place(send_data.type):
-        datatype, per_element = e.element_type(recv_data)
-        return Buffer(e.in_place(), count.mul(per_element), datatype, e.const(False))
-    e.check(e.size(send_data).ge(count), ValueError, _SHORT_SEND)
-    return _block(e, send_data, count)
-
-
-def _whole(e, full, count, size, full_name: str) -> Buffer:
-    """The full buffer of ``count`` elements per process of ``size``: C-contiguous and long
-    enough, on every process (MPI addresses it after the call returns)."""
-    e.check(
-        e.size(full).ge(count.mul(size)), ValueError, f"mpi4numba: {full_name} has fewer than count * size elements"
-    )
-    e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
-    datatype, per_element = e.element_type(full)
-    return Buffer(e.data(full), count.mul(per_element), datatype, e.const(False))
-
-
-def _rooted_buffers(e, full, block, count, root, comm, full_name: str, block_name: str) -> tuple[Buffer, Buffer]:
-    """``(own, whole)`` of igather/iscatter: a process's block and the full buffer, which
-    only the root's must hold (unless the root's block is ``IN_PLACE``, given on the root
-    only: then every process checks it). An ``IN_PLACE`` block is the root's own block
-    inside the full buffer; other processes' blocks are theirs."""
-    rank, size = e.rank_size(comm)
-    in_place = is_in_place(block.type)
-    enough = e.size(full).ge(count.mul(size))
-    e.check(
-        enough if in_place else enough.or_(rank.ne(root)),
-        ValueError,
-        f"mpi4numba: {full_name} has fewer than count * size elements",
-    )
-    e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
-    datatype, per_element = e.element_type(full)
-    whole = Buffer(e.data(full), count.mul(per_element), datatype, e.const(False))
-    if not in_place:
-        e.check(e.size(block).ge(count), ValueError, f"mpi4numba: {block_name} has fewer than count elements")
-        return _block(e, block, count), whole
-    mine = e.select(rank.eq(root), e.in_place(), e.element_address(full, rank.mul(count)))
-    return Buffer(mine, whole.count, datatype, e.const(False)), whole
-
-
-def _rooted_v_buffers(e, full, block, counts, displacements, root, comm, full_name: str, block_name: str):
-    """``(own, whole datatype, derived, sizes, offsets)`` of igatherv/iscatterv: a process's
-    block, and the blocks of the full buffer (checked on every process, inside it where
-    significant: on the root, or everywhere if the block is ``IN_PLACE``)."""
-    rank, size = e.rank_size(comm)
-    in_place = is_in_place(block.type)
-    significant = True if in_place else rank.eq(root)
-    sizes, offsets = e.blocks(
-        counts,
-        displacements,
-        size,
-        e.size(full),
-        f"mpi4numba: a block lies outside {full_name}",
-        significant,
-        lasting=True,
-    )
-    e.require_c_order(full, f"mpi4numba: {full_name} must be C-contiguous")
-    count = sizes.getitem(rank)
-    datatype, derived = e.element_datatype(full)
-    if in_place:
-        mine = e.select(rank.eq(root), e.in_place(), e.element_address(full, offsets.getitem(rank)))
-        return Buffer(mine, count, datatype, e.const(False)), datatype, derived, sizes, offsets
-    e.check(e.size(block).ge(count), ValueError, f"mpi4numba: {block_name} has fewer than counts[rank] elements")
-    return _block(e, block, count), datatype, derived, sizes, offsets
-
-
-def _full_buffers(send_data, recv_data, gathers: bool) -> None:
-    """The buffers of a collective with a full buffer of blocks (``recv_data`` if it gathers,
-    else ``send_data``), which MPI addresses after the call returns: C-ordered, and
-    ``IN_PLACE`` allowed for the other one."""
-    send_and_receive(send_data, recv_data, gathers, not gathers)
-    c_ordered(recv_data if gathers else send_data, "recv_data" if gathers else "send_data")
 
 
 @api
@@ -248,13 +138,13 @@ def igather(send_data, recv_data, count, root, comm=None):
     """
     integer(count, "count")
     integer(root, "root")
-    _full_buffers(send_data, recv_data, gathers=True)
+    full_buffers(send_data, recv_data, gathers=True)
     return STARTED
 
 
 @lowers(igather)
 def _igather(e, send_data, recv_data, count, root, comm, *, persistent=False):
-    own, whole = _rooted_buffers(e, recv_data, send_data, count, root, comm, "recv_data", "send_data")
+    own, whole = rooted_buffers(e, recv_data, send_data, count, root, comm, "recv_data", "send_data")
     with e.starting(send_data, recv_data, persistent=persistent) as start:
         start.code = start.call(capi.MPI_Igather, *own.as_args, *whole.as_args, root, e.comm(comm))
     e.release(own)
@@ -277,13 +167,13 @@ def iscatter(send_data, recv_data, count, root, comm=None):
     """
     integer(count, "count")
     integer(root, "root")
-    _full_buffers(send_data, recv_data, gathers=False)
+    full_buffers(send_data, recv_data, gathers=False)
     return STARTED
 
 
 @lowers(iscatter)
 def _iscatter(e, send_data, recv_data, count, root, comm, *, persistent=False):
-    own, whole = _rooted_buffers(e, send_data, recv_data, count, root, comm, "send_data", "recv_data")
+    own, whole = rooted_buffers(e, send_data, recv_data, count, root, comm, "send_data", "recv_data")
     with e.starting(send_data, recv_data, persistent=persistent) as start:
         start.code = start.call(capi.MPI_Iscatter, *whole.as_args, *own.as_args, root, e.comm(comm))
     e.release(own)
@@ -305,15 +195,15 @@ def iallgather(send_data, recv_data, count, comm=None):
     (0, 0, True)
     """
     integer(count, "count")
-    _full_buffers(send_data, recv_data, gathers=True)
+    full_buffers(send_data, recv_data, gathers=True)
     return STARTED
 
 
 @lowers(iallgather)
 def _iallgather(e, send_data, recv_data, count, comm, *, persistent=False):
     size = e.comm_size(comm)
-    whole = _whole(e, recv_data, count, size, "recv_data")
-    own = _send_block(e, send_data, recv_data, count)  # one block, which may be strided
+    whole = whole_buffer(e, recv_data, count, size, "recv_data")
+    own = send_block(e, send_data, recv_data, count)  # one block, which may be strided
     with e.starting(send_data, recv_data, persistent=persistent) as start:
         start.code = start.call(capi.MPI_Iallgather, *own.as_args, *whole.as_args, e.comm(comm))
     e.release(own)
@@ -336,7 +226,7 @@ def ialltoall(send_data, recv_data, count, comm=None):
     (0, 0, True)
     """
     integer(count, "count")
-    _full_buffers(send_data, recv_data, gathers=True)
+    full_buffers(send_data, recv_data, gathers=True)
     c_ordered(send_data, "send_data")
     return STARTED
 
@@ -344,12 +234,12 @@ def ialltoall(send_data, recv_data, count, comm=None):
 @lowers(ialltoall)
 def _ialltoall(e, send_data, recv_data, count, comm, *, persistent=False):
     size = e.comm_size(comm)
-    whole = _whole(e, recv_data, count, size, "recv_data")
+    whole = whole_buffer(e, recv_data, count, size, "recv_data")
     if is_in_place(send_data.type):
         source = e.in_place()
     else:  # a block for every process: a full buffer too
         e.require_c_order(send_data, "mpi4numba: send_data must be C-contiguous")
-        e.check(e.size(send_data).ge(count.mul(size)), ValueError, _SHORT_SEND)
+        e.check(e.size(send_data).ge(count.mul(size)), ValueError, SHORT_SEND)
         source = e.data(send_data)
     with e.starting(send_data, recv_data, persistent=persistent) as start:
         start.code = start.call(capi.MPI_Ialltoall, source, whole.count, whole.datatype, *whole.as_args, e.comm(comm))
@@ -374,13 +264,13 @@ def igatherv(send_data, recv_data, counts, displacements, root, comm=None):
     """
     counts_and_displacements(counts, displacements)
     integer(root, "root")
-    _full_buffers(send_data, recv_data, gathers=True)
+    full_buffers(send_data, recv_data, gathers=True)
     return STARTED
 
 
 @lowers(igatherv)
 def _igatherv(e, send_data, recv_data, counts, displacements, root, comm, *, persistent=False):
-    own, datatype, derived, sizes, offsets = _rooted_v_buffers(
+    own, datatype, derived, sizes, offsets = rooted_v_buffers(
         e, recv_data, send_data, counts, displacements, root, comm, "recv_data", "send_data"
     )
     with e.starting(send_data, recv_data, sizes, offsets, persistent=persistent) as start:
@@ -417,13 +307,13 @@ def iscatterv(send_data, counts, displacements, recv_data, root, comm=None):
     """
     counts_and_displacements(counts, displacements)
     integer(root, "root")
-    _full_buffers(send_data, recv_data, gathers=False)
+    full_buffers(send_data, recv_data, gathers=False)
     return STARTED
 
 
 @lowers(iscatterv)
 def _iscatterv(e, send_data, counts, displacements, recv_data, root, comm, *, persistent=False):
-    own, datatype, derived, sizes, offsets = _rooted_v_buffers(
+    own, datatype, derived, sizes, offsets = rooted_v_buffers(
         e, send_data, recv_data, counts, displacements, root, comm, "send_data", "recv_data"
     )
     with e.starting(send_data, recv_data, sizes, offsets, persistent=persistent) as start:
@@ -457,7 +347,7 @@ def iallgatherv(send_data, recv_data, counts, displacements=None, comm=None):
     (0, 0, True)
     """
     counts_and_displacements(counts, displacements)
-    _full_buffers(send_data, recv_data, gathers=True)
+    full_buffers(send_data, recv_data, gathers=True)
     return STARTED
 
 
@@ -467,7 +357,7 @@ def _iallgatherv(e, send_data, recv_data, counts, displacements, comm, *, persis
     outside = "mpi4numba: a block lies outside recv_data"
     sizes, offsets = e.blocks(counts, displacements, size, e.size(recv_data), outside, lasting=True)
     e.require_c_order(recv_data, "mpi4numba: recv_data must be C-contiguous")
-    own = _send_block(e, send_data, recv_data, sizes.getitem(rank))
+    own = send_block(e, send_data, recv_data, sizes.getitem(rank))
     datatype, derived = e.element_datatype(recv_data)
     with e.starting(send_data, recv_data, sizes, offsets, persistent=persistent) as start:
         start.code = start.call(

@@ -37,8 +37,6 @@ import numpy as np
 from llvmlite import ir
 from numba.core import cgutils
 
-from .cachetag import guard_cache
-
 POOL_SLOTS = 64  # blocks kept for reuse; more given back at once go to free()
 HELD_IN_BLOCK = 8  # arrays a pooled request can keep alive
 OWNER, COUNT, SLOTS = 0, 1, 2  # words of the pool: owner thread, blocks in it, then the blocks
@@ -205,6 +203,9 @@ def pooled(held: int) -> bool:
 def allocate(context, builder: ir.IRBuilder, payload_bytes: ir.Value, dtor: ir.Function) -> ir.Value:
     """A MemInfo of ``payload_bytes`` (at most ``BLOCK_BYTES`` less Numba's header) from
     the pool, with destructor ``dtor``; raises MemoryError in compiled code when none."""
+    # imported here: the layout check (python -m mpi4numba info) must not start MPI
+    from .cachetag import guard_cache
+
     guard_cache(context, builder, register_symbols)
     fnty = ir.FunctionType(_voidptr, [_i64, _voidptr])
     alloc_external = cgutils.get_or_insert_function(builder.module, fnty, _ALLOC_SYMBOL)
