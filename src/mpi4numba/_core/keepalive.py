@@ -32,7 +32,7 @@ from numba.np.arrayobj import make_array, populate_array
 from . import requestmemory
 from .handles import REQUEST_ARRAY
 
-HEADER_BYTES = 24  # request slot (8) + scalar stash (16, a complex128)
+HEADER_BYTES = requestmemory.REQUEST_HEADER_BYTES  # request slot (8) + scalar stash (16, a complex128)
 STASH_OFFSET = 8
 _DTOR_NAME = "mpi4numba_keepalive_release"
 _i64 = ir.IntType(64)

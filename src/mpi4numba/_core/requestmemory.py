@@ -38,7 +38,8 @@ from llvmlite import ir
 from numba.core import cgutils
 
 POOL_SLOTS = 64  # blocks kept for reuse; more given back at once go to free()
-HELD_IN_BLOCK = 8  # arrays a pooled request can keep alive
+REQUEST_HEADER_BYTES = 24  # new_request's payload header: request slot (8) + scalar stash (16)
+HELD_IN_BLOCK = 8  # arrays a pooled request can keep alive (8 bytes each after the header)
 OWNER, COUNT, SLOTS = 0, 1, 2  # words of the pool: owner thread, blocks in it, then the blocks
 _POOL = np.zeros(SLOTS + POOL_SLOTS, np.uint64)
 _POOL_SYMBOL = "mpi4numba_request_pool"
@@ -95,7 +96,7 @@ def _check_layout() -> tuple[int, str | None]:
 
 _HEADER, _PROBLEM = _check_layout()
 # a pooled block: Numba's header, then new_request's payload with HELD_IN_BLOCK arrays
-BLOCK_BYTES = _HEADER + 24 + 8 * HELD_IN_BLOCK
+BLOCK_BYTES = _HEADER + REQUEST_HEADER_BYTES + 8 * HELD_IN_BLOCK
 
 
 def problem() -> str | None:
