@@ -27,6 +27,7 @@ import atexit
 import contextlib
 import faulthandler
 import os
+import stat
 import sys
 import time
 import traceback
@@ -40,6 +41,8 @@ EXIT_TIMEOUT_ENV = "MPI4NUMBA_EXIT_TIMEOUT"
 # ranks never initialise MPI, that initialisation cannot complete (it waits for them at
 # the launcher); this watchdog then ends the process with status 1 instead.
 INIT_WATCHDOG_S = 60.0
+# How long a failing rank waits for the launcher to read its report before aborting.
+READ_WAIT_S = 2.0
 
 _exit_status_asked: int | None = None  # what sys.exit() was called with
 
@@ -67,6 +70,51 @@ def flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed or broken stream must not stop the abort
             stream.flush()
+
+
+def unread_bytes(fd: int) -> int:
+    """How many bytes written to ``fd`` its reader has not read yet: the pipe's fill (Linux
+    answers FIONREAD on either end); 0 for anything that is not a pipe or cannot say."""
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return 0
+        import fcntl
+        import termios
+        from array import array
+
+        count = array("i", [0])
+        fcntl.ioctl(fd, termios.FIONREAD, count, True)
+    except (OSError, ImportError, AttributeError):
+        return 0
+    return max(count[0], 0)
+
+
+def wait_until_read(fds: tuple[int, ...] = (1, 2), limit_s: float = READ_WAIT_S) -> bool:
+    """Wait, at most ``limit_s``, until the launcher has read what this process wrote to the
+    pipes ``fds``; True if it has.
+
+    The launcher forwards a process's output and its ``MPI_Abort`` on separate channels;
+    once the abort arrives it may kill the job before it reads the pipe (MPICH's Hydra did,
+    now and then, under load), losing the report that says which rank failed and why.
+    Aborting only after the pipe is read puts the report ahead of the abort.
+
+    >>> import os
+    >>> from mpi4numba._core.abort import wait_until_read
+    >>> reader, writer = os.pipe()
+    >>> _ = os.write(writer, b"report")
+    >>> wait_until_read((writer,), limit_s=0.01)  # nobody reads: gives up after 10 ms
+    False
+    >>> _ = os.read(reader, 6)
+    >>> wait_until_read((writer,))
+    True
+    """
+    deadline = time.monotonic() + limit_s
+    for fd in fds:
+        while unread_bytes(fd) > 0:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+    return True
 
 
 def end_job(status: int, reason: str, text: str = "") -> int:
@@ -104,6 +152,7 @@ def end_job(status: int, reason: str, text: str = "") -> int:
 
         if not MPI.Is_initialized():  # the program had turned mpi4py's initialisation off
             MPI.Init()
+    wait_until_read()
     MPI.COMM_WORLD.Abort(status if 0 < status < 256 else 1)
     return status  # not reached: MPI_Abort does not return
 
