@@ -1,7 +1,7 @@
 """The markdown tables the benchmarks print: columns padded to their widest cell.
 
-Shared by every benchmark's report (``compile``, ``latency``, ``startup``, ``strided``,
-``suite``).
+Shared by every benchmark's report (``compile``, ``halo``, ``latency``, ``persistent``, ``pi``,
+``startup``, ``strided``, ``suite``).
 """
 
 from __future__ import annotations
@@ -28,3 +28,13 @@ def markdown(head: list[str], rows: list[list[str]], left: int = 1) -> str:
         + "|"
     )
     return "\n".join([line(head), rule, *(line(row) for row in rows)])
+
+
+def ratio(value: float) -> str:
+    """A ratio as a table cell: two decimals, or two significant digits below 0.01, where two
+    decimals would print a positive ratio as a misleading ``0.00``.
+
+    >>> ratio(1.0449), ratio(0.0049), ratio(float("inf"))
+    ('1.04', '4.9e-03', 'inf')
+    """
+    return f"{value:.2f}" if value >= 0.01 else f"{value:.1e}"

@@ -32,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ._table import markdown
+from ._table import markdown, ratio
 
 CASES = {
     "first": "first njit function calling allreduce (float64)",
@@ -122,7 +122,7 @@ def table(results: Results) -> str:
         row = [CASES[case], *(_cell(results[stack][case]) for stack in names)]
         if "numba-mpi" in results:
             ours, theirs = (statistics.median(results[s][case]) for s in ("mpi4numba", "numba-mpi"))
-            row.append(f"{ours / theirs:.2f}")
+            row.append(ratio(ours / theirs))
         rows.append(row)
     return markdown(head, rows)
 

@@ -51,7 +51,7 @@ import numpy as np
 
 from . import _strategies
 from ._launch import find_mpiexec, under_mpi_launcher
-from ._table import markdown
+from ._table import markdown, ratio
 
 SIZES = ((1024, 256), (256, 16))
 REFERENCE = "stencil only (no exchange)"
@@ -249,7 +249,7 @@ def table(results: dict[str, dict[str, list[float]]]) -> str:
     for size, timings in results.items():
         median = {label: statistics.median(values) for label, values in timings.items()}
         for label, values in timings.items():
-            ratios = [f"{median[label] / median[name]:.2f}" for name in references]
+            ratios = [ratio(median[label] / median[name]) for name in references]
             rows.append([size, label, _cell(values), *ratios])
     return markdown(head, rows, left=2)
 

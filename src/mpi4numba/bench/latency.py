@@ -38,7 +38,7 @@ from . import _latency_python
 from ._latency_ops import LABELS, OPS
 from ._launch import MARKER, find_mpiexec, run_job, under_mpi_launcher
 from ._mpi_setup import LEVEL_NAMES, start_mpi, thread_level
-from ._table import markdown
+from ._table import markdown, ratio
 
 STACKS = ("C", "mpi4numba", "mpi4py")
 ROTATION = ("mpi4numba", "C", "mpi4py")  # first round: mpi4numba first, to learn its level
@@ -323,8 +323,7 @@ def _cell(values: list[float]) -> str:
 def _ratio(values: list[float], baseline: list[float]) -> str:
     if not values or not baseline:
         return "-"
-    ratio = statistics.median(values) / statistics.median(baseline)
-    return f"{ratio:.2f}" if ratio >= 0.01 else f"{ratio:.1e}"
+    return ratio(statistics.median(values) / statistics.median(baseline))
 
 
 def table(results: Results) -> str:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ._launch import MARKER, find_mpiexec, run_job, under_mpi_launcher
-from ._table import markdown
+from ._table import markdown, ratio
 
 SOURCE = Path(__file__).with_name("persistent.c")
 OPS = (
@@ -246,7 +246,7 @@ def _cell(values: list[float]) -> str:
 
 
 def _ratio(values: list[float], baseline: list[float]) -> str:
-    return f"{statistics.median(v / b for v, b in zip(values, baseline)):.2f}"
+    return ratio(statistics.median(v / b for v, b in zip(values, baseline)))
 
 
 def _mpi_part_ratio(results: dict[str, dict[str, list[float]]], op: str) -> str:

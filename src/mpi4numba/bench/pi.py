@@ -30,6 +30,8 @@ import numpy as np
 
 import mpi4numba as mpi
 
+from ._table import ratio
+
 DEFAULT_CALLS = "1,10,100,1000,10000"
 EPSILON = float(np.finfo(np.float64).eps)
 
@@ -181,8 +183,7 @@ def table(rows: list[dict[str, float]], intervals: int) -> str:
 
 
 def _ratio(numerator: float, denominator: float) -> str:
-    ratio = numerator / denominator if denominator > 0 else math.inf
-    return f"{ratio:.2f}" if ratio >= 0.01 else f"{ratio:.1e}"  # never a misleading 0.00
+    return ratio(numerator / denominator if denominator > 0 else math.inf)
 
 
 def plot(rows: list[dict[str, float]], title: str, path: str) -> None:

@@ -49,7 +49,7 @@ import numpy as np
 
 from . import _strategies
 from ._launch import find_mpiexec, under_mpi_launcher
-from ._table import markdown
+from ._table import markdown, ratio
 
 LAYOUTS = ("faces", "columns")
 PATTERNS = ("ping-pong", "sendrecv", "isend/irecv")
@@ -302,7 +302,7 @@ def _cell(values: list[float]) -> str:
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> str:
-    return "n/a" if numerator is None or denominator is None else f"{numerator / denominator:.2f}"
+    return "n/a" if numerator is None or denominator is None else ratio(numerator / denominator)
 
 
 def column_table(results: dict[str, dict[str, list[float]]]) -> str:
