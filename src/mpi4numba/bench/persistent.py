@@ -21,9 +21,10 @@ OpenMP one). Both stacks fill a thread's part through a contiguous, vectorised l
 table shows the median over rounds (with the minimum) of each stack, the ratio of
 mpi4numba to C per operation (the median of the per-round ratios), what the persistent
 form saves over the blocking one, and for the filled messages the ratio without each
-stack's fill alone (the part MPI and mpi4numba take). The job runs at MPI's thread level ``multiple`` (partitioned
-messages filled by threads need it), with ``NUMBA_NUM_THREADS`` and ``OMP_NUM_THREADS``
-set to ``--threads``.
+stack's fill alone (the part MPI and mpi4numba take; ``n/a`` where a loaded machine made
+the fill alone as slow as the filled message in every round). The job runs at MPI's
+thread level ``multiple`` (partitioned messages filled by threads need it), with
+``NUMBA_NUM_THREADS`` and ``OMP_NUM_THREADS`` set to ``--threads``.
 """
 
 from __future__ import annotations
@@ -251,14 +252,27 @@ def _ratio(values: list[float], baseline: list[float]) -> str:
 
 def _mpi_part_ratio(results: dict[str, dict[str, list[float]]], op: str) -> str:
     """mpi4numba/C of a filled message less each stack's fill alone, round by round: the
-    part of the step that MPI and mpi4numba take (the fill is OpenMP's in C, Numba's here)."""
-    parts = {
-        stack: [total - fill for total, fill in zip(results[stack][op], results[stack]["fill_only"])]
-        for stack in STACKS
-    }
-    if min(parts["C"]) <= 0:
-        return ""
-    return _ratio(parts["mpi4numba"], parts["C"])
+    part of the step that MPI and mpi4numba take (the fill is OpenMP's in C, Numba's here).
+    A round where either stack's fill alone took as long as its filled message (a loaded
+    machine) has no such part and is left out; ``n/a`` where every round is.
+
+    >>> _mpi_part_ratio({"C": {"x": [5.0, 2.0], "fill_only": [1.0, 3.0]},
+    ...                  "mpi4numba": {"x": [6.0, 6.0], "fill_only": [1.0, 1.0]}}, "x")
+    '1.25'
+    >>> _mpi_part_ratio({"C": {"x": [2.0], "fill_only": [3.0]},
+    ...                  "mpi4numba": {"x": [6.0], "fill_only": [1.0]}}, "x")
+    'n/a'
+    """
+    parts = [
+        (ours - ours_fill, c - c_fill)
+        for ours, ours_fill, c, c_fill in zip(
+            results["mpi4numba"][op], results["mpi4numba"]["fill_only"], results["C"][op], results["C"]["fill_only"]
+        )
+        if ours > ours_fill and c > c_fill
+    ]
+    if not parts:
+        return "n/a"
+    return _ratio([ours for ours, _ in parts], [c for _, c in parts])
 
 
 def table(results: dict[str, dict[str, list[float]]]) -> str:
