@@ -125,12 +125,60 @@ def test_cache_saves_name_data_files_by_key_and_write_them_before_the_index_entr
     assert len(set(data_names)) == 2  # Numba alone would have written "f-1.py311.1.nbc" twice
     assert events[0][0] == "data" and events[1] == ("index", {"sig-a": data_names[0]})
     assert writers[1].load("sig-b") == ("code", "b") and writers[1].load("sig-a") is None
-    # the race lost sig-a's entry; its data file, named by no index, was deleted
-    assert sorted(p.name for p in tmp_path.glob("*.nbc")) == [data_names[1]]
+    # the race lost sig-a's entry (a miss); its file, compiled from this source, stays
+    assert sorted(p.name for p in tmp_path.glob("*.nbc")) == sorted(data_names)
     # the same key and source always get the same name: the index is reproducible
     writers[0].save("sig-a", ("code", "a"))
     assert events[-2] == ("data", data_names[0])
-    assert sorted(p.name for p in tmp_path.glob("*.nbc")) == sorted(data_names)
+    assert writers[1].load("sig-a") == ("code", "a") and writers[1].load("sig-b") == ("code", "b")
+
+
+def test_a_save_never_deletes_a_file_another_process_is_about_to_name(tmp_path):
+    """Another node (no shared lock) rewrites the index between this process's data write
+    and its index write: the file stays and the entry loads (CI of stop 33 saw a dangling name)."""
+    from numba.core.caching import IndexDataCacheFile
+
+    import mpi4numba  # noqa: F401  (installs the patched save)
+
+    this, other = (IndexDataCacheFile(str(tmp_path), "f-1.py311", "stamp") for _ in range(2))
+    save_data = this._save_data
+
+    def data_then_the_other_node_saves(name, data):
+        save_data(name, data)
+        other.save("sig-b", ("code", "b"))
+
+    this._save_data = data_then_the_other_node_saves
+    this.save("sig-a", ("code", "a"))
+    assert this.load("sig-a") == ("code", "a") and this.load("sig-b") == ("code", "b")
+    assert len(list(tmp_path.glob("*.nbc"))) == 2
+
+
+def test_files_of_an_edited_source_are_deleted_unless_an_index_names_them(tmp_path, monkeypatch):
+    from numba.core.caching import IndexDataCacheFile
+
+    import mpi4numba  # noqa: F401  (installs the patched save)
+
+    old = IndexDataCacheFile(str(tmp_path), "f-1.py311", ("mtime-1", 10))
+    for key in ("sig-a", "sig-b"):
+        old.save(key, ("old code", key))
+    (tmp_path / "f-1.py311.7.nbc").write_bytes(b"Numba's own numbering, named by no index")
+    assert len(list(tmp_path.glob("*.nbc"))) == 3
+    new = IndexDataCacheFile(str(tmp_path), "f-1.py311", ("mtime-2", 11))
+    new.save("sig-a", ("new code", "a"))
+    assert [p.name for p in tmp_path.glob("*.nbc")] == [new._load_index()["sig-a"]]
+    # a process still running the old source names its file just after the new index is written
+    save_index = new._save_index
+
+    def index_then_the_old_source_saves(overloads):
+        save_index(overloads)
+        with monkeypatch.context() as another_node:  # its own lock directory
+            another_node.setenv("MPI4NUMBA_LOCK_DIR", str(tmp_path / "locks-of-another-node"))
+            old.save("sig-a", ("old code", "a"))
+
+    new._save_index = index_then_the_old_source_saves
+    new.save("sig-b", ("new code", "b"))
+    assert old.load("sig-a") == ("old code", "a")  # its file was kept: the index named it
+    assert new.load("sig-b") is None  # the old source's index replaced the new one: a miss
 
 
 def test_without_a_lock_directory_every_rank_compiles_after_one_warning(tmp_path):
@@ -253,7 +301,8 @@ NODE = textwrap.dedent(
 
 def test_the_cache_directory_holds_only_live_files(tmp_path):
     """Two "nodes" (no shared locks) edit and recompile one cached source 20 times at once:
-    afterwards every data file is named by its function's index and every name has its file."""
+    afterwards every name in the function's index has its file, and no file of an older
+    version of the source is left."""
     import pickle
     import subprocess
 
@@ -285,7 +334,11 @@ def test_the_cache_directory_holds_only_live_files(tmp_path):
         _, overloads = pickle.loads(index.read())
     named = set(overloads.values())
     present = {path.name for path in indexes[0].parent.glob("*.nbc")}
-    assert present == named and 1 <= len(named) <= 3, (present, named)
+    # the index's files are there, and only files compiled from the index's source (at most
+    # one per signature: a lost race between the nodes may have dropped an entry, not a file)
+    source_tags = {name.split(".")[-2][:8] for name in present | named}
+    assert named <= present and 1 <= len(named) <= len(present) <= 3, (present, named)
+    assert len(source_tags) == 1, (present, named)
 
 
 RAISING = textwrap.dedent(

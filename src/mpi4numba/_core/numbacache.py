@@ -20,11 +20,13 @@ changed, and code that calls MPI is kept out of the cache (``mpi4numba._core.cac
 * **Writes that never corrupt, a directory that stays clean.** Numba numbers data files
   1, 2 ... and writes the index before the data, so two processes saving different
   signatures (ranks on different nodes sharing a filesystem) could leave an index entry
-  naming another signature's code. Here a data file is named by a hash of its key and the
-  source stamp, and written (atomically) before the index entry that names it; the index
-  is rewritten under a node lock, and data files of the function that it no longer names
-  are deleted. A lost race between nodes loses an entry (a later miss), never pairs a
-  signature with the wrong code; the index is byte-for-byte reproducible, as Numba intends.
+  naming another signature's code. Here a data file is named by a tag of the source stamp
+  and a hash of its key, and written (atomically) before the index entry that names it;
+  the index is rewritten under a node lock. Data files compiled from another version of
+  the source that no index names are then deleted; those of the current source never are
+  (another node may be about to name one). A lost race between nodes loses an entry (a
+  later miss, which rewrites the same file), never pairs a signature with the wrong code;
+  the index is byte-for-byte reproducible, as Numba intends.
 * **Never stale.** A guarded entry (code that calls MPI) compiled for another MPI ABI or
   another mpi4numba raises :class:`CacheABIMismatch` while it loads; it is recompiled with
   a warning instead of run.
@@ -35,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import pickle
 import re
 import threading
 import warnings
@@ -225,23 +228,63 @@ def _patched_release(original: Any) -> Any:
     return release
 
 
+_SOURCE_TAG_BYTES = 4
+_NAME_DIGITS = 2 * (_SOURCE_TAG_BYTES + 8)
+
+
+def _tag(cache_file: Any, obj: Any, size: int) -> str:
+    return hashlib.blake2b(cache_file._dump(obj), digest_size=size).hexdigest()
+
+
 def _data_name(cache_file: Any, key: Any) -> str:
-    digest = hashlib.blake2b(cache_file._dump((cache_file._source_stamp, key)), digest_size=8).hexdigest()
+    """``<base>.<source tag><key tag>.nbc``: the same key and source always get the same name,
+    and the name tells which source version the code was compiled from."""
+    stamp = cache_file._source_stamp
+    digest = _tag(cache_file, stamp, _SOURCE_TAG_BYTES) + _tag(cache_file, (stamp, key), 8)
     return cache_file._data_name_pattern.replace("{number:d}", digest)
 
 
-def _remove_orphans(cache_file: Any, live: set[str]) -> None:
-    """Delete the function's data files that its index no longer names."""
+def _named_on_disk(cache_file: Any) -> set[str] | None:
+    """The data files the index on disk names now, whatever its source stamp; None if
+    unreadable (then nothing is deleted)."""
+    try:
+        with open(cache_file._index_path, "rb") as index:
+            version = pickle.load(index)
+            rest = index.read()
+        if version != cache_file._version:
+            return set()
+        _, overloads = pickle.loads(rest)
+        return set(overloads.values())
+    except FileNotFoundError:
+        return set()
+    except Exception:  # a half-written or foreign index: keep every file
+        return None
+
+
+def _remove_superseded(cache_file: Any) -> None:
+    """Delete the function's data files of other source versions that no index names.
+
+    Files compiled from the current source are kept even when the index lost their entry
+    (ranks on another node may be about to name them: each writes its data before its
+    index entry); the next miss of that signature writes the same name again. Just before
+    each deletion the index on disk is read again, so a file another process has named
+    meanwhile stays."""
     prefix, suffix = cache_file._data_name_pattern.split("{number:d}")
-    pattern = re.compile(re.escape(prefix) + "[0-9a-f]+" + re.escape(suffix))
+    pattern = re.compile(re.escape(prefix) + "([0-9a-f]+)" + re.escape(suffix))
+    current = _tag(cache_file, cache_file._source_stamp, _SOURCE_TAG_BYTES)
     try:
         names = os.listdir(os.path.dirname(cache_file._index_path))
     except OSError:
         return
     for name in names:
-        if name not in live and pattern.fullmatch(name):
-            with contextlib.suppress(OSError):
-                os.unlink(cache_file._data_path(name))
+        match = pattern.fullmatch(name)
+        if match is None or (len(match.group(1)) == _NAME_DIGITS and match.group(1).startswith(current)):
+            continue
+        named = _named_on_disk(cache_file)
+        if named is None or name in named:
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(cache_file._data_path(name))
 
 
 def _save_entry(self, key, data):
@@ -259,7 +302,7 @@ def _save_entry(self, key, data):
         overloads = self._load_index()
         overloads[key] = name
         self._save_index(overloads)
-        _remove_orphans(self, set(overloads.values()))
+        _remove_superseded(self)
     finally:
         if lock is not None:
             nodelock.release(lock)
